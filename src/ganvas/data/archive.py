@@ -1,0 +1,175 @@
+"""The dataset archive: one zip file of square PNGs plus JSON metadata.
+
+Layout (format "ganvas-dataset", version 1):
+
+    dataset.json    {"format", "version", "resolution", "channels", "num_images",
+                     "class_names": [..] ([] = unlabelled),
+                     "images": [{"file": "images/000000.png", "label": int|null,
+                                 "source": "relative/path/in/SRC.jpg"}, ...],
+                     "extra": {...}}            free-form provenance (license, tool, options)
+    manifest.json   {"summary": {...}, "kept": [...], "skipped": [{"path", "reason"}],
+                     "duplicates": [{"path", "duplicate_of"}]}
+    images/NNNNNN.png   resolution x resolution, mode L (1 ch), RGB (3) or RGBA (4)
+
+PNG members are stored uncompressed in the zip (PNG is already deflated). The archive is written
+to a temporary file beside the target and renamed into place, so a reader never sees half of one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..errors import GanvasError
+
+FORMAT = "ganvas-dataset"
+VERSION = 1
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+@dataclass
+class Archive:
+    """A decoded dataset: images uint8 NHWC, labels int64 (N,) or None when unlabelled."""
+
+    images: np.ndarray
+    labels: np.ndarray | None
+    class_names: list[str]
+    resolution: int
+    channels: int
+    meta: dict = field(default_factory=dict)
+    content_hash: str = ""
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class ArchiveWriter:
+    """Streams images into a new archive; `close()` publishes it atomically.
+
+    Use as a context manager: on an exception the temporary file is removed and any existing
+    archive at `path` is left untouched.
+    """
+
+    def __init__(self, path: str | os.PathLike, resolution: int, channels: int,
+                 class_names: list[str] | None = None):
+        if channels not in MODES:
+            raise GanvasError(f"channels must be 1, 3 or 4, not {channels}")
+        self.path = Path(path)
+        self.resolution = resolution
+        self.channels = channels
+        self.class_names = list(class_names or [])
+        self.entries: list[dict] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
+                                   dir=self.path.parent)
+        os.close(fd)
+        self._tmp = Path(tmp)
+        self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)
+
+    def add(self, image: np.ndarray, label: int | None = None, source: str = "") -> None:
+        """Append one image: uint8 HWC (or HW for 1 channel) at the archive's resolution."""
+        img = np.asarray(image)
+        if img.ndim == 2:
+            img = img[:, :, None]
+        expected = (self.resolution, self.resolution, self.channels)
+        if img.dtype != np.uint8 or img.shape != expected:
+            raise ValueError(f"image must be uint8 {expected}, got {img.dtype} {img.shape}")
+        if self.class_names and (label is None or not 0 <= label < len(self.class_names)):
+            raise ValueError(f"label {label} outside 0..{len(self.class_names) - 1}")
+        name = f"images/{len(self.entries):06d}.png"
+        pil = Image.fromarray(img[:, :, 0] if self.channels == 1 else img, MODES[self.channels])
+        buf = io.BytesIO()
+        pil.save(buf, format="PNG", optimize=True)
+        self._zip.writestr(name, buf.getvalue())
+        self.entries.append({"file": name, "label": label, "source": source})
+
+    def close(self, manifest: dict | None = None, extra: dict | None = None) -> Path:
+        """Write the metadata and rename the archive into place; returns its path."""
+        meta = {
+            "format": FORMAT, "version": VERSION, "resolution": self.resolution,
+            "channels": self.channels, "num_images": len(self.entries),
+            "class_names": self.class_names, "images": self.entries, "extra": extra or {},
+        }
+        self._zip.writestr("dataset.json", json.dumps(meta, indent=1))
+        self._zip.writestr("manifest.json", json.dumps(manifest or {}, indent=1))
+        self._zip.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; the target path is untouched."""
+        self._zip.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "ArchiveWriter":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is not None:
+            self.abort()
+        elif self._tmp.exists():
+            # Leaving the block without close() is a bug in the caller: publish nothing.
+            self.abort()
+
+
+def is_archive(path: str | os.PathLike) -> bool:
+    """True when `path` is a file that holds a ganvas dataset archive."""
+    p = Path(path)
+    if not p.is_file() or not zipfile.is_zipfile(p):
+        return False
+    with zipfile.ZipFile(p) as zf:
+        return "dataset.json" in zf.namelist()
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """dataset.json of an archive, validated; raises GanvasError for anything else."""
+    p = Path(path)
+    if not is_archive(p):
+        raise GanvasError(f"{p} is not a ganvas dataset archive (run `ganvas prepare` first)")
+    with zipfile.ZipFile(p) as zf:
+        meta = json.loads(zf.read("dataset.json"))
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise GanvasError(f"{p}: unsupported dataset format {meta.get('format')} "
+                          f"v{meta.get('version')}")
+    return meta
+
+
+def read_manifest(path: str | os.PathLike) -> dict:
+    """manifest.json of an archive (what prepare kept, skipped and de-duplicated)."""
+    with zipfile.ZipFile(path) as zf:
+        return json.loads(zf.read("manifest.json"))
+
+
+def file_hash(path: str | os.PathLike) -> str:
+    """sha256 hex digest of a file's bytes (identifies an archive's content)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_archive(path: str | os.PathLike) -> Archive:
+    """Decode every image of an archive into one uint8 NHWC array (with labels)."""
+    meta = read_meta(path)
+    res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
+    images = np.empty((n, res, res, ch), dtype=np.uint8)
+    with zipfile.ZipFile(path) as zf:
+        for i, entry in enumerate(meta["images"]):
+            with Image.open(io.BytesIO(zf.read(entry["file"]))) as im:
+                arr = np.asarray(im.convert(MODES[ch]))
+            images[i] = arr.reshape(res, res, ch)
+    labels = None
+    if meta["class_names"]:
+        labels = np.array([e["label"] for e in meta["images"]], dtype=np.int64)
+    return Archive(images=images, labels=labels, class_names=list(meta["class_names"]),
+                   resolution=res, channels=ch, meta=meta, content_hash=file_hash(path))
