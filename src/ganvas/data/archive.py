@@ -158,18 +158,28 @@ def file_hash(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def read_archive(path: str | os.PathLike) -> Archive:
-    """Decode every image of an archive into one uint8 NHWC array (with labels)."""
-    meta = read_meta(path)
-    res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
-    images = np.empty((n, res, res, ch), dtype=np.uint8)
+def decode_images(path: str | os.PathLike, meta: dict, out: np.ndarray) -> np.ndarray:
+    """Decode the archive's images into `out`, a uint8 (N, res, res, channels) array (may be a
+    memory map)."""
+    res, ch = meta["resolution"], meta["channels"]
     with zipfile.ZipFile(path) as zf:
         for i, entry in enumerate(meta["images"]):
             with Image.open(io.BytesIO(zf.read(entry["file"]))) as im:
-                arr = np.asarray(im.convert(MODES[ch]))
-            images[i] = arr.reshape(res, res, ch)
-    labels = None
-    if meta["class_names"]:
-        labels = np.array([e["label"] for e in meta["images"]], dtype=np.int64)
-    return Archive(images=images, labels=labels, class_names=list(meta["class_names"]),
+                out[i] = np.asarray(im.convert(MODES[ch])).reshape(res, res, ch)
+    return out
+
+
+def labels_of(meta: dict) -> np.ndarray | None:
+    """int64 (N,) labels of a labelled archive, None for an unlabelled one."""
+    if not meta["class_names"]:
+        return None
+    return np.array([e["label"] for e in meta["images"]], dtype=np.int64)
+
+
+def read_archive(path: str | os.PathLike) -> Archive:
+    """Decode every image of an archive into one uint8 NHWC array in memory (with labels)."""
+    meta = read_meta(path)
+    res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
+    images = decode_images(path, meta, np.empty((n, res, res, ch), dtype=np.uint8))
+    return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
                    resolution=res, channels=ch, meta=meta, content_hash=file_hash(path))

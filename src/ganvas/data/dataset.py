@@ -1,0 +1,116 @@
+"""Training data: resolve a dataset argument, hold its images as uint8, serve batches.
+
+Images stay uint8 NHWC in memory (or memory-mapped from a decoded cache when large); a batch is
+gathered, converted to float and mirrored on tensors, so no image is decoded during training.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import GanvasError
+from ..paths import cache_dir
+from .archive import Archive, decode_images, file_hash, is_archive, labels_of, read_archive, read_meta
+
+# Decoded datasets larger than this are memory-mapped from a .npy cache instead of held in RAM.
+MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
+
+
+def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3) -> Path:
+    """DATA argument -> an archive path: demo:NAME, an archive file, or an image folder
+    (prepared once into the cache at `resolution` and `channels`)."""
+    from .demo import demo_archive, is_demo_spec
+    if is_demo_spec(spec):
+        return demo_archive(spec.split(":", 1)[1])
+    path = Path(spec)
+    if not path.exists():
+        raise GanvasError(f"dataset not found: {spec}")
+    if path.is_dir():
+        from .prepare import prepare_cached
+        return prepare_cached(path, resolution=resolution, channels=channels)
+    if not is_archive(path):
+        raise GanvasError(f"{spec} is neither an image folder nor a ganvas dataset archive")
+    return path
+
+
+def load_archive(path: Path) -> Archive:
+    """Decode an archive; big ones go through a memory-mapped .npy cache keyed by content."""
+    meta = read_meta(path)
+    if meta["num_images"] == 0:
+        raise GanvasError(f"dataset {path} is empty")
+    res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
+    if n * res * res * ch <= MEMMAP_BYTES:
+        return read_archive(path)
+    digest = file_hash(path)
+    cached = cache_dir("decoded") / f"{digest}.npy"
+    if not cached.exists():
+        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, res, res, ch))
+        decode_images(path, meta, out)
+        out.flush()
+        del out
+        os.replace(tmp, cached)
+    images = np.load(cached, mmap_mode="r")
+    return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
+                   resolution=res, channels=ch, meta=meta, content_hash=digest)
+
+
+class ImageBank:
+    """Shuffled-epoch minibatches from uint8 NHWC images.
+
+    Its whole state (the epoch's permutation and position) is in state_dict(), and all
+    randomness comes from the torch.Generator passed to batch(), so a resumed run draws exactly
+    the batches an uninterrupted one would.
+    """
+
+    def __init__(self, archive: Archive, resolution: int | None = None, mirror: bool = False):
+        self.images = archive.images
+        self.labels = None if archive.labels is None else torch.from_numpy(archive.labels)
+        self.resolution = resolution or archive.resolution
+        if self.resolution > archive.resolution:
+            raise GanvasError(f"the dataset is {archive.resolution}x{archive.resolution}; "
+                              f"a {self.resolution}px model needs it prepared at that size")
+        self.mirror = mirror
+        self.perm = torch.empty(0, dtype=torch.int64)
+        self.pos = 0
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def _next_indices(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        parts, need = [], n
+        while need:
+            if self.pos >= len(self.perm):
+                self.perm, self.pos = torch.randperm(len(self), generator=gen), 0
+            take = self.perm[self.pos:self.pos + need]
+            self.pos += len(take)
+            need -= len(take)
+            parts.append(take)
+        return torch.cat(parts)
+
+    def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n reals as float (n, C, res, res) in [-1, 1] on the CPU, and their labels (or None)."""
+        idx = self._next_indices(n, gen)
+        flip = torch.rand(n, generator=gen) < 0.5 if self.mirror else None
+        # Sorted gathering reads a memory map sequentially; the order within a batch is
+        # irrelevant to the losses.
+        idx = idx.sort().values
+        x = torch.from_numpy(np.ascontiguousarray(self.images[idx.numpy()]))
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        if self.resolution < x.shape[-1]:
+            x = F.interpolate(x, size=self.resolution, mode="area")
+        if flip is not None:
+            x = torch.where(flip[:, None, None, None], x.flip(3), x)
+        labels = None if self.labels is None else self.labels[idx]
+        return x, labels
+
+    def state_dict(self) -> dict:
+        return {"perm": self.perm.clone(), "pos": self.pos}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.perm, self.pos = state["perm"].clone(), int(state["pos"])

@@ -1,0 +1,81 @@
+"""Pictures at the edge: float NCHW [-1, 1] <-> uint8 NHWC, grids, PNG and GIF files."""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+
+
+def to_uint8(x: torch.Tensor) -> np.ndarray:
+    """float (N, C, H, W) in [-1, 1] -> uint8 (N, H, W, C), rounded to nearest."""
+    y = (x.detach().float().cpu() * 127.5 + 128.0).clamp(0, 255).to(torch.uint8)
+    return y.permute(0, 2, 3, 1).contiguous().numpy()
+
+
+def make_grid(images: np.ndarray, cols: int | None = None, pad: int = 0) -> np.ndarray:
+    """uint8 (N, H, W, C) -> one uint8 (rows*H, cols*W, C) image; cols defaults to ~sqrt(N).
+    Empty cells (and `pad` pixels between cells) are white."""
+    n, h, w, c = images.shape
+    cols = cols or max(1, math.ceil(math.sqrt(n)))
+    rows = max(1, math.ceil(n / cols))
+    grid = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, c), 255, np.uint8)
+    for i, img in enumerate(images):
+        r, k = divmod(i, cols)
+        grid[r * (h + pad):r * (h + pad) + h, k * (w + pad):k * (w + pad) + w] = img
+    return grid
+
+
+def to_pil(image: np.ndarray) -> Image.Image:
+    """uint8 (H, W, C) with C in 1, 3, 4 -> PIL image."""
+    c = image.shape[-1]
+    return Image.fromarray(image[:, :, 0] if c == 1 else image, MODES[c])
+
+
+def atomic_save(path: str | os.PathLike, save) -> Path:
+    """Call save(tmp_path) then rename onto `path`: readers never see a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
+    """Write uint8 (H, W, C) as PNG, optionally enlarged `scale` times with nearest neighbour
+    (crisp pixels for small models)."""
+    pil = to_pil(image)
+    if scale > 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    return atomic_save(path, lambda tmp: pil.save(tmp, format="PNG"))
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
+             scale: int = 1) -> Path:
+    """Write uint8 (H, W, C) frames as a looping GIF (alpha is flattened on white)."""
+    pils = []
+    for f in frames:
+        pil = to_pil(f)
+        if pil.mode == "RGBA":
+            bg = Image.new("RGB", pil.size, "white")
+            bg.paste(pil, mask=pil.getchannel("A"))
+            pil = bg
+        if scale > 1:
+            pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+        pils.append(pil)
+    duration = max(20, round(1000 / fps))
+    return atomic_save(path, lambda tmp: pils[0].save(
+        tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration, loop=0))

@@ -1,0 +1,63 @@
+"""Seeds -> latents, and latents -> pictures, deterministically.
+
+Each seed owns its latent: z = randn(z_dim) from a generator seeded with that seed alone, so an
+image depends only on its seed, never on the batch it was drawn in or on the other seeds asked.
+"""
+
+from __future__ import annotations
+
+import re
+
+import torch
+
+from ..errors import GanvasError
+
+MAX_SEED = 2**32 - 1
+
+
+def parse_seeds(text: str) -> list[int]:
+    """'0-3,10,12-13' -> [0, 1, 2, 3, 10, 12, 13]; a clear GanvasError for anything else."""
+    seeds: list[int] = []
+    for part in str(text).replace(" ", "").split(","):
+        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        if not m:
+            raise GanvasError(f"bad seeds {text!r}: use numbers and ranges like 0-63 or 1,5,9")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo or hi > MAX_SEED:
+            raise GanvasError(f"bad seed range {part!r}: need 0 <= start <= end <= {MAX_SEED}")
+        if hi - lo >= 100_000:
+            raise GanvasError(f"seed range {part!r} is too long (at most 100000 seeds)")
+        seeds.extend(range(lo, hi + 1))
+    return seeds
+
+
+def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
+    """(len(seeds), z_dim) float32 standard-normal latents, one generator per seed."""
+    z = torch.empty(len(seeds), z_dim)
+    for i, seed in enumerate(seeds):
+        z[i] = torch.randn(z_dim, generator=torch.Generator().manual_seed(int(seed)))
+    return z
+
+
+@torch.no_grad()
+def synthesize(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
+               chunk: int = 16) -> torch.Tensor:
+    """G (in eval mode) on latents z (N, z_dim) -> images float (N, C, H, W) in [-1, 1], on CPU.
+
+    Runs in chunks of a FIXED size (the last one padded) so every latent is computed in a batch
+    of the same shape: results then do not depend on how many seeds are asked together.
+    """
+    device = next(G.parameters()).device
+    out = []
+    for start in range(0, len(z), chunk):
+        part = z[start:start + chunk]
+        n = len(part)
+        pad = torch.zeros(chunk - n, part.shape[1])
+        batch = torch.cat([part, pad]).to(device)
+        lab = None
+        if labels is not None:
+            lab = torch.cat([labels[start:start + chunk],
+                             torch.zeros(chunk - n, dtype=labels.dtype)]).to(device)
+        out.append(G(batch, lab)[:n].float().cpu())
+    return torch.cat(out) if out else torch.empty(0)

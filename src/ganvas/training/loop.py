@@ -1,0 +1,226 @@
+"""The training loop: step, then "is a tick / snapshot due? should we stop?", until done.
+
+`start(cfg, out)` creates a numbered run directory; `resume(run_dir)` continues one from its
+newest complete snapshot. Both return the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .. import checkpoint as ckpt
+from ..config import RunConfig
+from ..data.dataset import ImageBank, load_archive, resolve_dataset
+from ..errors import GanvasError
+from ..imaging import make_grid, save_png, to_uint8
+from ..latent.sampling import synthesize, z_from_seeds
+from .rundir import RunLog, new_run_dir
+from .trainer import Trainer, pick_device
+
+
+def dataset_name(spec: str) -> str:
+    """'demo:emoji' -> 'emoji'; '/data/frogs.zip' -> 'frogs'; '/data/frogs/' -> 'frogs'."""
+    return spec.split(":", 1)[1] if spec.startswith("demo:") else Path(spec.rstrip("/")).stem
+
+
+def open_data(cfg: RunConfig) -> tuple[ImageBank, dict]:
+    """Load the run's dataset, fill the model's resolution/channels/classes from it, and
+    return the batch server plus the dataset facts stored in model.json."""
+    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution or 64)
+    archive = load_archive(path)
+    cfg.model.channels = archive.channels
+    cfg.model.resolution = cfg.model.resolution or archive.resolution   # 0 = the dataset's
+    cfg.model.validate()
+    bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
+    info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
+            "channels": archive.channels, "class_names": archive.class_names,
+            "sha256": archive.content_hash}
+    return bank, info
+
+
+def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
+    """Train a new run under `out`; returns its run directory."""
+    cfg.train.validate()
+    bank, data_info = open_data(cfg)
+    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
+    run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    return Loop(trainer, run_dir, data_info, progress).run()
+
+
+def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None = None,
+           progress: bool = True) -> Path:
+    """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
+    --minutes more (else to the run's original length)."""
+    run_dir = Path(run_dir)
+    try:
+        cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
+    except (OSError, json.JSONDecodeError):
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)") from None
+    if kimg is not None or minutes is not None:
+        cfg.train.kimg, cfg.train.minutes = kimg, minutes
+    cfg.validate()
+    ckpt.remove_stale_temporaries(run_dir)
+    snaps = ckpt.list_snapshots(run_dir)
+    if not snaps:
+        raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
+    bank, data_info = open_data(cfg)
+    info = ckpt.read_model_json(snaps[-1])
+    if info["dataset"].get("sha256") != data_info["sha256"]:
+        raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
+    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
+    for name in ("G", "G_ema", "D"):
+        ckpt.load_module(getattr(trainer, name), snaps[-1] / f"{name}.safetensors")
+    trainer.load_state_dict(torch.load(snaps[-1] / "trainer.pt", map_location=trainer.device,
+                                       weights_only=True))
+    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
+    return Loop(trainer, run_dir, data_info, progress).run()
+
+
+@contextmanager
+def stop_requests():
+    """While inside, Ctrl-C and SIGTERM set a flag (checked between steps) instead of killing
+    the process in the middle of an update; yields a function that tells if one came."""
+    flag = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag.is_set
+        return
+    handler = lambda signum, frame: flag.set()  # noqa: E731
+    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield flag.is_set
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+class Loop:
+    """Drives a Trainer and writes the run directory: stats, grids, snapshots, log."""
+
+    def __init__(self, trainer: Trainer, run_dir: Path, data_info: dict, progress: bool):
+        self.trainer, self.run_dir, self.data_info = trainer, run_dir, data_info
+        self.t = trainer.cfg.train
+        self.log = RunLog(run_dir, echo=progress)
+        self.progress = progress
+        self.grid_z = z_from_seeds(list(range(self.t.grid_size)), trainer.cfg.model.z_dim)
+        (run_dir / "samples").mkdir(exist_ok=True)
+
+    def run(self) -> Path:
+        tr, t = self.trainer, self.t
+        target = None if t.kimg is None else round(t.kimg * 1000)
+        deadline = None if t.minutes is None else time.monotonic() + t.minutes * 60
+        if target is not None and tr.images_seen >= target:
+            self.log.info(f"already at {tr.images_seen / 1000:.3f} kimg; nothing to do")
+            return self.run_dir
+        self.log.info(f"training {tr.cfg.model.family} {tr.cfg.model.resolution}px on "
+                      f"{self.data_info['name']} ({self.data_info['num_images']} images) on "
+                      f"{tr.device}; run directory {self.run_dir}")
+        last_snap = tr.images_seen
+        next_snap = self.next_multiple(t.snap_kimg)
+        next_tick = self.next_multiple(t.tick_kimg)
+        tick = TickStats(tr.images_seen)
+        bar = self.progress_bar(target, t.minutes)
+        with stop_requests() as stop_requested:
+            while True:
+                tick.add(tr.train_step(), tr.images_seen)
+                done = ((target is not None and tr.images_seen >= target)
+                        or (deadline is not None and time.monotonic() >= deadline)
+                        or stop_requested())
+                self.update_bar(bar, tick, deadline)
+                if tr.images_seen >= next_tick or done:
+                    self.log.record("stats.jsonl", tick.close(tr))
+                    tick = TickStats(tr.images_seen)
+                    next_tick = self.next_multiple(t.tick_kimg)
+                if tr.images_seen >= next_snap or done:
+                    self.snapshot()
+                    last_snap = tr.images_seen
+                    next_snap = self.next_multiple(t.snap_kimg)
+                if done:
+                    break
+        bar.close()
+        assert last_snap == tr.images_seen
+        self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
+                      + (" (interrupted)" if stop_requested() else ""))
+        return self.run_dir
+
+    def next_multiple(self, every_kimg: float) -> int:
+        """The first multiple of every_kimg (in images) after the images seen so far."""
+        every = max(1, round(every_kimg * 1000))
+        return (self.trainer.images_seen // every + 1) * every
+
+    def snapshot(self) -> Path:
+        """Sample grid from the fixed latents, then an atomic checkpoint; prune old ones."""
+        tr = self.trainer
+        name = ckpt.snapshot_name(tr.images_seen)
+        G_ema = tr.prepare_ema_for_sampling()
+        images = to_uint8(synthesize(G_ema, self.grid_z))
+        res = tr.cfg.model.resolution
+        grid = save_png(make_grid(images), self.run_dir / "samples" / f"{name}.png",
+                        scale=max(1, 64 // res))
+        info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info)
+        folder = ckpt.write_snapshot(self.run_dir / "checkpoints" / name,
+                                     {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
+                                     trainer=tr.state_dict())
+        ckpt.prune_snapshots(self.run_dir, self.t.keep_snapshots)
+        self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  grid {grid.relative_to(self.run_dir)}")
+        return folder
+
+    def progress_bar(self, target: int | None, minutes: float | None) -> tqdm:
+        if target is not None:
+            return tqdm(total=target / 1000, initial=self.trainer.images_seen / 1000,
+                        unit="kimg", disable=not self.progress, dynamic_ncols=True,
+                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg "
+                                   "[{elapsed}<{remaining}{postfix}]")
+        return tqdm(total=round(minutes * 60), unit="s", disable=not self.progress,
+                    dynamic_ncols=True,
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{postfix}]")
+
+    def update_bar(self, bar: tqdm, tick: "TickStats", deadline: float | None) -> None:
+        if bar.disable:
+            return
+        tr = self.trainer
+        if deadline is None:
+            bar.update(min(tr.images_seen / 1000, bar.total) - bar.n)
+        else:
+            bar.update(bar.total - max(0.0, deadline - time.monotonic()) - bar.n)
+        bar.set_postfix_str(f"{tr.images_seen / 1000:.2f} kimg, {tick.rate():.0f} img/s",
+                            refresh=False)
+
+
+class TickStats:
+    """Sums a tick's step statistics (as tensors, so no device sync per step)."""
+
+    def __init__(self, images_seen: int):
+        self.start_images = self.images_seen = images_seen
+        self.start_time = time.monotonic()
+        self.sums: dict[str, torch.Tensor] = {}
+        self.steps = 0
+
+    def add(self, stats: dict[str, torch.Tensor], images_seen: int) -> None:
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0) + v
+        self.steps += 1
+        self.images_seen = images_seen
+
+    def rate(self) -> float:
+        """Images per second since the tick began."""
+        dt = max(time.monotonic() - self.start_time, 1e-9)
+        return (self.images_seen - self.start_images) / dt
+
+    def close(self, tr: Trainer) -> dict:
+        """The stats.jsonl entry for this tick: means of the step statistics and speed."""
+        images = tr.images_seen - self.start_images
+        dt = max(time.monotonic() - self.start_time, 1e-9)
+        means = {k: round(float(v) / max(self.steps, 1), 6) for k, v in self.sums.items()}
+        return {"kimg": tr.images_seen / 1000, "step": tr.step, **means,
+                "img_per_s": round(images / dt, 2),
+                "sec_per_kimg": round(dt * 1000 / max(images, 1), 3),
+                "instance_noise": round(tr.noise_sigma(), 6), "time": round(time.time(), 3)}
