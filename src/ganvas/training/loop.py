@@ -181,7 +181,7 @@ class Loop:
                                    "[{elapsed}<{remaining}{postfix}]")
         return tqdm(total=round(minutes * 60), unit="s", disable=not self.progress,
                     dynamic_ncols=True,
-                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{postfix}]")
+                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
 
     def update_bar(self, bar: tqdm, tick: "TickStats", deadline: float | None) -> None:
         if bar.disable:

@@ -1,0 +1,159 @@
+"""The `ganvas` command: parses arguments and calls the Python API, nothing more.
+
+A user's mistake (GanvasError, bad arguments) prints one line and exits with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from .errors import GanvasError
+
+EXIT_USAGE = 2
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (no usage dump) and exit code 2."""
+
+    def error(self, message: str) -> None:  # noqa: D401 (argparse API)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def add_prepare(sub) -> None:
+    p = sub.add_parser("prepare", help="turn a folder of images into a dataset archive",
+                       description="Scan SRC for images, clean them, write one archive OUT.")
+    p.add_argument("src", help="folder of images (searched recursively)")
+    p.add_argument("out", help="archive file to write, e.g. frogs.zip")
+    p.add_argument("--resolution", type=int, default=64, help="power of two (default 64)")
+    p.add_argument("--channels", type=int, default=3, choices=(1, 3, 4))
+    p.add_argument("--crop", default="center", choices=("center", "pad"))
+    p.add_argument("--labels", default="none", choices=("folders", "none"),
+                   help="folders: class = first-level sub-folder")
+    p.set_defaults(run=run_prepare)
+
+
+def run_prepare(a) -> None:
+    from .data.prepare import prepare
+    summary = prepare(a.src, a.out, resolution=a.resolution, channels=a.channels,
+                      crop=a.crop, labels=a.labels)
+    print(summary)
+
+
+def add_train(sub) -> None:
+    p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
+                       description="Train on DATA (archive, image folder or demo:emoji), or "
+                                   "continue a run with --resume RUN_DIR.")
+    p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
+    p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last snapshot")
+    p.add_argument("--out", default="runs", help="folder for numbered run directories")
+    p.add_argument("--model", default="dcgan", help="preset: dcgan, dcgan-tiny")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--kimg", type=float, help="train until this many thousand images")
+    length.add_argument("--minutes", type=float, help="train for this many minutes")
+    p.add_argument("--resolution", type=int, help="model resolution (default: the dataset's)")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--snap-kimg", type=float, help="snapshot + grid every N kimg")
+    p.add_argument("--mirror", action="store_true", default=None, help="random x-flips")
+    p.add_argument("--lr-g", type=float)
+    p.add_argument("--lr-d", type=float)
+    p.add_argument("--label-smoothing", type=float, help="one-sided, e.g. 0.1")
+    p.add_argument("--instance-noise", type=float, help="start std, annealed to 0")
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
+    p.set_defaults(run=run_train)
+
+
+TRAIN_FLAGS = ("resolution", "batch", "seed", "snap_kimg", "mirror", "lr_g", "lr_d",
+               "label_smoothing", "instance_noise", "device", "kimg", "minutes")
+
+
+def run_train(a) -> None:
+    from .api import resume, train
+    if a.resume:
+        given = [f for f in TRAIN_FLAGS if getattr(a, f) is not None and f not in ("kimg", "minutes")]
+        if a.data or given:
+            raise GanvasError("--resume takes only --kimg or --minutes; the rest comes from the run")
+        run = resume(a.resume, kimg=a.kimg, minutes=a.minutes)
+    else:
+        if not a.data:
+            raise GanvasError("give a dataset (archive, image folder or demo:emoji) or --resume RUN_DIR")
+        options = {f: getattr(a, f) for f in TRAIN_FLAGS if getattr(a, f) is not None}
+        run = train(a.data, out=a.out, model=a.model, **options)
+    print(run)
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="make pictures from seeds",
+                       description="MODEL is a run directory, a snapshot or an exported model.")
+    p.add_argument("model")
+    p.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 1,5,9 (default 0-15)")
+    p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
+    p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_generate)
+
+
+def run_generate(a) -> None:
+    from .api import load
+    from .imaging import make_grid, save_png
+    from .latent.sampling import parse_seeds
+    if not a.out and not a.grid:
+        raise GanvasError("say where to write: --out DIR and/or --grid FILE.png")
+    if not 1 <= a.scale <= 16:
+        raise GanvasError("--scale must be from 1 to 16")
+    seeds = parse_seeds(a.seeds)
+    model = load(a.model)
+    images = model.generate(seeds)
+    if a.out:
+        for seed, img in zip(seeds, images):
+            save_png(img, Path(a.out) / f"seed{seed:04d}.png", scale=a.scale)
+        print(f"{len(seeds)} images in {a.out}")
+    if a.grid:
+        print(save_png(make_grid(images), a.grid, scale=a.scale))
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="train on the bundled emoji for a few minutes, show results")
+    p.add_argument("--minutes", type=float, default=5.0, help="training time (default 5)")
+    p.add_argument("--out", default="ganvas-demo", help="folder for the run, grid and GIF")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=run_demo)
+
+
+def run_demo(a) -> None:
+    from .api import demo
+    if a.minutes <= 0:
+        raise GanvasError("--minutes must be positive")
+    paths = demo(out=a.out, minutes=a.minutes, seed=a.seed)
+    print(f"run:  {paths['run']}\ngrid: {paths['grid']}\nwalk: {paths['walk']}")
+
+
+def build_parser() -> Parser:
+    from . import __version__
+    parser = Parser(prog="ganvas", description="From a folder of pictures to a trained GAN.")
+    parser.add_argument("--version", action="version", version=f"ganvas {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
+    sub.required = True
+    for add in (add_prepare, add_train, add_generate, add_demo):
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except GanvasError as e:
+        print(f"ganvas {args.verb}: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print(f"ganvas {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,49 @@
+"""Shared fixtures: tiny datasets made on the fly, and a tiny trained run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganvas.data.archive import ArchiveWriter
+
+# Options for runs that take a second or two on a 2-core CPU.
+TINY = dict(model="dcgan-tiny", batch=16, snap_kimg=0.128, tick_kimg=0.064, progress=False)
+
+
+def make_toy_archive(path, n=64, resolution=16, channels=3, labelled=False, seed=0):
+    """Coloured squares on white (labelled: red squares = class 0, blue = class 1)."""
+    rng = np.random.default_rng(seed)
+    names = ["red", "blue"] if labelled else None
+    with ArchiveWriter(path, resolution, channels, class_names=names) as w:
+        for i in range(n):
+            img = np.full((resolution, resolution, channels), 255, np.uint8)
+            label = i % 2 if labelled else None
+            colour = rng.integers(0, 256, channels)
+            if labelled:
+                colour = np.array([220, 30, 30] if label == 0 else [30, 30, 220])[:channels]
+            s = resolution // 2
+            x, y = rng.integers(0, resolution - s + 1, 2)
+            img[y:y + s, x:x + s] = colour
+            w.add(img, label=label, source=f"toy/{i}.png")
+        w.close()
+    return path
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Every test gets its own ganvas cache folder."""
+    monkeypatch.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def toy_archive(tmp_path_factory):
+    return make_toy_archive(tmp_path_factory.mktemp("data") / "toy.zip")
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, toy_archive):
+    """A finished tiny run (two snapshots), shared by tests that only read it."""
+    import ganvas
+    return ganvas.train(str(toy_archive), out=tmp_path_factory.mktemp("runs"), kimg=0.256,
+                        **TINY)
