@@ -29,7 +29,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +45,6 @@ MAX_BYTES = 8_000_000           # 8 MB (decimal): the archive ships inside the w
 DROP_ORDER = ["Flags"]             # groups given up, in this order, to fit MAX_BYTES
 SKIN_TONES = range(0x1F3FB, 0x1F3FF + 1)
 VS16 = 0xFE0F                      # emoji presentation selector
-FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)   # earliest zip date: makes the bytes reproducible
 
 
 @dataclass
@@ -232,27 +230,13 @@ def drop_identical(items: list[tuple[Emoji, np.ndarray]],
 
 def write_archive(path: Path, items: list[tuple[Emoji, np.ndarray]], class_names: list[str],
                   extra: dict, manifest: dict) -> Path:
-    """Write the archive with ArchiveWriter, then pin member timestamps for reproducibility."""
+    """Write the archive with ArchiveWriter (which pins member dates: reproducible bytes)."""
     index = {name: i for i, name in enumerate(class_names)}
     with ArchiveWriter(path, RESOLUTION, 3, class_names) as writer:
         for e, image in items:
             writer.add(image, label=index[e.group], source=e.source)
         writer.close(manifest=manifest, extra=extra)
-    pin_zip_times(path)
     return path
-
-
-def pin_zip_times(path: Path) -> None:
-    """Rewrite a zip with every member dated FIXED_ZIP_TIME (same order, bytes, attributes)."""
-    tmp = path.with_name(f".{path.name}.pinned.tmp")
-    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w") as dst:
-        for info in src.infolist():
-            pinned = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
-            pinned.compress_type = info.compress_type
-            pinned.external_attr = info.external_attr
-            pinned.create_system = 3                   # "Unix", whatever builds it
-            dst.writestr(pinned, src.read(info))
-    os.replace(tmp, path)
 
 
 def build(font_path: Path, emoji_test: Path, out: Path) -> dict:

@@ -34,6 +34,7 @@ from ..errors import GanvasError
 FORMAT = "ganvas-dataset"
 VERSION = 1
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest zip date
 
 
 @dataclass
@@ -89,8 +90,17 @@ class ArchiveWriter:
         pil = Image.fromarray(img[:, :, 0] if self.channels == 1 else img, MODES[self.channels])
         buf = io.BytesIO()
         pil.save(buf, format="PNG", optimize=True)
-        self._zip.writestr(name, buf.getvalue())
+        self._write(name, buf.getvalue())
         self.entries.append({"file": name, "label": label, "source": source})
+
+    def _write(self, name: str, data: bytes) -> None:
+        """Add a member with a fixed date and attributes: the same images and metadata give
+        the same archive bytes (and so the same content hash) on every machine."""
+        info = zipfile.ZipInfo(name, date_time=FIXED_ZIP_TIME)
+        info.compress_type = zipfile.ZIP_STORED
+        info.external_attr = 0o600 << 16
+        info.create_system = 3                          # Unix, whatever machine writes it
+        self._zip.writestr(info, data)
 
     def close(self, manifest: dict | None = None, extra: dict | None = None) -> Path:
         """Write the metadata and rename the archive into place; returns its path."""
@@ -99,8 +109,8 @@ class ArchiveWriter:
             "channels": self.channels, "num_images": len(self.entries),
             "class_names": self.class_names, "images": self.entries, "extra": extra or {},
         }
-        self._zip.writestr("dataset.json", json.dumps(meta, indent=1))
-        self._zip.writestr("manifest.json", json.dumps(manifest or {}, indent=1))
+        self._write("dataset.json", json.dumps(meta, indent=1).encode())
+        self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())
         self._zip.close()
         os.replace(self._tmp, self.path)
         return self.path
