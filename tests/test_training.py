@@ -177,3 +177,18 @@ def test_training_learns_the_toy_data(toy_archive, tmp_path):
     images = ganvas.load(run).generate(range(32)).astype(float)
     white = (images.min(axis=-1) > 200).mean()
     assert white > 0.1, f"only {white:.0%} white pixels: the model has not learnt the background"
+
+
+def test_train_accepts_a_raw_folder_and_caches_its_preparation(tmp_path):
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        Image.fromarray(rng.integers(0, 256, (40, 30, 3), dtype=np.uint8)).save(folder / f"{i}.png")
+    (folder / "notes.txt").write_text("not a picture")
+    run = ganvas.train(str(folder), out=tmp_path / "runs", resolution=16, kimg=0.032, **TINY)
+    info = ckpt.read_model_json(ckpt.list_snapshots(run)[-1])
+    assert info["dataset"]["num_images"] == 12 and info["model"]["resolution"] == 16
+    again = ganvas.train(str(folder), out=tmp_path / "runs", resolution=16, kimg=0.032, **TINY)
+    info2 = ckpt.read_model_json(ckpt.list_snapshots(again)[-1])
+    assert info2["dataset"]["sha256"] == info["dataset"]["sha256"]

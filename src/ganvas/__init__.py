@@ -6,15 +6,9 @@
 """
 
 from .api import Model, demo, load, resume, train
+from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 
 __version__ = "0.1.0"
-
-
-def prepare(*args, **kwargs):
-    """Folder of images -> dataset archive (see ganvas.data.prepare.prepare)."""
-    from .data.prepare import prepare as _prepare
-    return _prepare(*args, **kwargs)
-
 
 __all__ = ["ConfigError", "GanvasError", "Model", "demo", "load", "prepare", "resume", "train"]
