@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -174,13 +175,16 @@ class Loop:
         return folder
 
     def progress_bar(self, target: int | None, minutes: float | None) -> tqdm:
+        # A log file (no terminal) gets a line every 30 s instead of ten redraws a second.
+        every = 0.2 if sys.stderr.isatty() else 30.0
         if target is not None:
             return tqdm(total=target / 1000, initial=self.trainer.images_seen / 1000,
                         unit="kimg", disable=not self.progress, dynamic_ncols=True,
+                        mininterval=every,
                         bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg "
                                    "[{elapsed}<{remaining}{postfix}]")
         return tqdm(total=round(minutes * 60), unit="s", disable=not self.progress,
-                    dynamic_ncols=True,
+                    dynamic_ncols=True, mininterval=every,
                     bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
 
     def update_bar(self, bar: tqdm, tick: "TickStats", deadline: float | None) -> None:
