@@ -342,7 +342,7 @@ class ReferenceSide:
                                self.device)
         finally:
             batches.close()
-            del batches, loader          # stops the workers
+            loader = None                # drops the workers  # noqa: F841
 
 
 def compare(g: GanvasSide, r: ReferenceSide, steps: int, rounds: int, batch: int) -> dict:

@@ -9,6 +9,7 @@ unpickles code. Snapshots are written into a temporary folder and renamed into p
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 import os
 import re
 import shutil
@@ -76,7 +77,6 @@ def write_snapshot(folder: Path, modules: dict[str, nn.Module], info: dict,
 
 def model_info(cfg: ModelConfig, images_seen: int, dataset: dict) -> dict:
     """The content of model.json (besides format and version)."""
-    from dataclasses import asdict
     return {"model": asdict(cfg), "images_seen": images_seen, "kimg": images_seen / 1000,
             "dataset": dataset}
 
