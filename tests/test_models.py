@@ -11,49 +11,66 @@ from ganvas.errors import ConfigError
 from ganvas.models import MODELS, build_discriminator, build_generator
 
 FAMILIES = MODELS.names()
+# Every family is tested plain and in the variants the presets use: conditional, a critic
+# without batch norm, spectral normalisation.
+VARIANTS = {"plain": {}, "conditional": {"num_classes": 3}, "layer-norm": {"d_norm": "layer"},
+            "sn-no-norm": {"d_norm": "none", "spectral_norm": True},
+            "cond-sn": {"num_classes": 2, "spectral_norm": True, "d_norm": "layer"}}
+CASES = [pytest.param(f, v, id=f"{f}-{name}") for f in FAMILIES for name, v in VARIANTS.items()]
 
 
-def tiny_cfg(family, resolution=16, channels=3):
+def tiny_cfg(family, resolution=16, channels=3, **variant):
     return ModelConfig(family=family, resolution=resolution, channels=channels, z_dim=8,
-                       g_width=4, d_width=4, max_width=16)
+                       g_width=4, d_width=4, max_width=16, **variant)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+def labels_for(cfg, n):
+    return torch.arange(n) % cfg.num_classes if cfg.num_classes else None
+
+
+@pytest.mark.parametrize("family,variant", CASES)
 @pytest.mark.parametrize("resolution,channels", [(16, 1), (32, 3), (64, 4)])
-def test_shapes_and_range(family, resolution, channels):
-    cfg = tiny_cfg(family, resolution, channels)
+def test_shapes_and_range(family, variant, resolution, channels):
+    cfg = tiny_cfg(family, resolution, channels, **variant)
     G, D = build_generator(cfg), build_discriminator(cfg)
-    x = G(torch.randn(3, cfg.z_dim))
+    y = labels_for(cfg, 3)
+    x = G(torch.randn(3, cfg.z_dim), y)
     assert x.shape == (3, channels, resolution, resolution)
     assert x.min() >= -1 and x.max() <= 1
-    assert D(x).shape == (3,)
+    out = D(x, y)
+    assert out.shape == (3,) and torch.isfinite(out).all()
+    assert len(D.blocks) >= 1                       # FreezeD needs D's blocks
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_gradients_are_finite_and_reach_every_parameter(family):
-    cfg = tiny_cfg(family)
+@pytest.mark.parametrize("family,variant", CASES)
+def test_gradients_are_finite_and_reach_every_parameter(family, variant):
+    cfg = tiny_cfg(family, **variant)
     G, D = build_generator(cfg), build_discriminator(cfg)
-    D(G(torch.randn(4, cfg.z_dim))).mean().backward()
+    y = labels_for(cfg, 4)
+    D(G(torch.randn(4, cfg.z_dim), y), y).mean().backward()
     for net in (G, D):
         for name, p in net.named_parameters():
             assert p.grad is not None and torch.isfinite(p.grad).all(), name
             assert p.grad.abs().sum() > 0, name
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_save_load_gives_identical_outputs(family, tmp_path):
-    cfg = tiny_cfg(family)
-    G = build_generator(cfg)
-    G(torch.randn(8, cfg.z_dim))                # move batch-norm statistics off their init
-    save_module(G, tmp_path / "G.safetensors")
-    G2 = load_module(build_generator(cfg), tmp_path / "G.safetensors")
-    z = torch.randn(5, cfg.z_dim)
-    assert torch.equal(G.eval()(z), G2.eval()(z))
+@pytest.mark.parametrize("family,variant", CASES)
+def test_save_load_gives_identical_outputs(family, variant, tmp_path):
+    cfg = tiny_cfg(family, **variant)
+    y = labels_for(cfg, 8)
+    for build in (build_generator, build_discriminator):
+        net = build(cfg)
+        x = torch.randn(8, cfg.z_dim) if build is build_generator else torch.rand(8, 3, 16, 16)
+        net(x, y)             # move batch-norm statistics and spectral-norm vectors off init
+        save_module(net, tmp_path / "net.safetensors")
+        net2 = load_module(build(cfg), tmp_path / "net.safetensors")
+        assert torch.equal(net.eval()(x[:5], y if y is None else y[:5]),
+                           net2.eval()(x[:5], y if y is None else y[:5]))
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-def test_seeded_construction_is_deterministic(family):
-    cfg = tiny_cfg(family)
+@pytest.mark.parametrize("family,variant", CASES)
+def test_seeded_construction_is_deterministic(family, variant):
+    cfg = tiny_cfg(family, **variant)
     torch.manual_seed(3)
     a = build_generator(cfg).state_dict()
     torch.manual_seed(3)
@@ -77,3 +94,23 @@ def test_dcgan_init_and_layers_follow_the_paper():
 def test_bad_model_config_is_a_clear_error(bad):
     with pytest.raises(ConfigError):
         build_generator(ModelConfig(**bad))
+
+
+def test_conditional_models_use_the_label():
+    cfg = tiny_cfg("dcgan", num_classes=3)
+    G, D = build_generator(cfg).eval(), build_discriminator(cfg).eval()
+    z = torch.randn(2, cfg.z_dim).repeat(2, 1)
+    x = G(z, torch.tensor([0, 0, 1, 1]))
+    assert not torch.allclose(x[0], x[2])            # same z, another class
+    same = x[:1].repeat(2, 1, 1, 1)
+    assert not torch.allclose(*D(same, torch.tensor([0, 2])).unbind())
+    with pytest.raises(ValueError, match="conditional"):
+        G(z)
+
+
+def test_critic_variants_have_no_batch_norm():
+    for norm in ("layer", "none"):
+        D = build_discriminator(tiny_cfg("dcgan", d_norm=norm))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    D = build_discriminator(tiny_cfg("dcgan", spectral_norm=True))
+    assert any("parametrizations" in name for name, _ in D.named_parameters())

@@ -10,16 +10,20 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import ModelConfig, TrainConfig, preset_config
-from .errors import ConfigError
+from .config import AugmentConfig, ModelConfig, TrainConfig, preset_config
+from .errors import ConfigError, GanvasError
 from .imaging import make_grid, save_gif, save_png, to_uint8
 from .latent.interpolate import walk
 from .latent.sampling import synthesize, z_from_seeds
-from .training import loop
+from .training import finetune, loop
 
 DEMO_RESOLUTION = 32
 MODEL_OPTIONS = {f.name for f in fields(ModelConfig)} - {"family", "channels", "num_classes"}
 TRAIN_OPTIONS = {f.name for f in fields(TrainConfig)} - {"data", "preset"}
+# Augmentation options keep a prefix in the API and CLI: diffaug, classic_aug, aug_crop, ...
+AUGMENT_OPTIONS = {"diffaug": "diffaug", "classic_aug": "classic",
+                   **{f"aug_{f.name}": f.name for f in fields(AugmentConfig)
+                      if f.name not in ("diffaug", "classic")}}
 
 
 class Model:
@@ -30,20 +34,48 @@ class Model:
         m = info["model"]
         self.family = m["family"]
         self.resolution, self.channels, self.z_dim = m["resolution"], m["channels"], m["z_dim"]
+        self.num_classes = m.get("num_classes", 0)
         self.kimg = info.get("kimg", 0.0)
-        self.class_names = info.get("dataset", {}).get("class_names", [])
+        names = info.get("dataset", {}).get("class_names", [])
+        self.class_names = names if len(names) == self.num_classes else \
+            [str(i) for i in range(self.num_classes)]
 
     def z(self, seeds: list[int]) -> torch.Tensor:
         """Latents (N, z_dim) of the given seeds (each seed always gives the same latent)."""
         return z_from_seeds(list(seeds), self.z_dim)
 
-    def synthesize(self, z: torch.Tensor) -> np.ndarray:
-        """Latents (N, z_dim) -> uint8 images (N, H, W, C)."""
-        return to_uint8(synthesize(self.G, z))
+    def class_index(self, label: int | str) -> int:
+        """A class name or index -> its index; a clear error for unconditional models and
+        unknown classes."""
+        if not self.num_classes:
+            raise GanvasError(f"{self.path} is an unconditional model: it has no classes")
+        if isinstance(label, str) and label in self.class_names:
+            return self.class_names.index(label)
+        if isinstance(label, int) or (isinstance(label, str) and label.isdigit()):
+            if 0 <= int(label) < self.num_classes:
+                return int(label)
+        raise GanvasError(f"unknown class {label!r}; choose from "
+                          f"{', '.join(self.class_names)} (or 0-{self.num_classes - 1})")
 
-    def generate(self, seeds) -> np.ndarray:
-        """Seeds (an iterable of ints) -> uint8 images (N, H, W, C); same seed, same image."""
-        return self.synthesize(self.z(list(seeds)))
+    def labels(self, seeds: list[int], label: int | str | None = None) -> torch.Tensor | None:
+        """Class labels (N,) for `seeds`: the class asked for, or for a conditional model
+        without one, class seed % num_classes (so a seed's image never depends on the others).
+        None for unconditional models."""
+        if label is not None:
+            return torch.full((len(seeds),), self.class_index(label), dtype=torch.int64)
+        if not self.num_classes:
+            return None
+        return torch.tensor([s % self.num_classes for s in seeds], dtype=torch.int64)
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
+        """Latents (N, z_dim) [+ labels (N,)] -> uint8 images (N, H, W, C)."""
+        return to_uint8(synthesize(self.G, z, labels))
+
+    def generate(self, seeds, label: int | str | None = None) -> np.ndarray:
+        """Seeds (an iterable of ints) -> uint8 images (N, H, W, C); same seed, same image.
+        `label`: class name or index for conditional models."""
+        seeds = list(seeds)
+        return self.synthesize(self.z(seeds), self.labels(seeds, label))
 
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "
@@ -59,19 +91,32 @@ def load(model: str | os.PathLike, device: str = "cpu") -> Model:
 
 def train(data: str, out: str | os.PathLike = "runs", model: str = "dcgan",
           progress: bool = True, **options) -> Path:
-    """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`;
+    """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
+    (dcgan, wgan-gp, cgan, cwgan-gp and their -tiny twins); returns the run directory.
+
     `options` are ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
-    snap_kimg, mirror, lr_g, lr_d, label_smoothing, instance_noise, ...). Returns the run dir."""
-    unknown = set(options) - MODEL_OPTIONS - TRAIN_OPTIONS
+    loss, n_critic, r1_gamma, spectral_norm, d_norm, label_noise, gate_d, init_from, freeze_d,
+    precision, ...) and augmentation options (diffaug="color,translation,cutout",
+    classic_aug=True, aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast)."""
+    valid = MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS)
+    unknown = set(options) - valid
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
-                          f"{', '.join(sorted(MODEL_OPTIONS | TRAIN_OPTIONS))}")
+                          f"{', '.join(sorted(valid))}")
     model_opts = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k in TRAIN_OPTIONS}
-    cfg = preset_config(model, model=model_opts, train={**train_opts, "data": data})
+    aug_opts = {AUGMENT_OPTIONS[k]: v for k, v in options.items() if k in AUGMENT_OPTIONS}
+    cfg = preset_config(model, model=model_opts, train={**train_opts, "data": data},
+                        augment=aug_opts)
     if options.get("minutes") is not None and options.get("kimg") is None:
         cfg.train.kimg = None                       # a time budget replaces the preset's kimg
-    if model_opts.get("resolution") is None:
+    given = {k for k, v in model_opts.items() if v is not None}
+    if cfg.train.init_from:
+        _, source = finetune.source_folder(cfg.train.init_from)
+        finetune.inherit_architecture(cfg.model, source["model"], given)
+        if "resolution" not in given:
+            cfg.model.resolution = source["model"]["resolution"]
+    elif "resolution" not in given:
         cfg.model.resolution = 0                    # 0 = take it from the dataset
     return loop.start(cfg, out, progress=progress)
 

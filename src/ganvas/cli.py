@@ -42,44 +42,64 @@ def run_prepare(a) -> None:
 
 
 def add_train(sub) -> None:
+    from .config import PRESETS, PRECISIONS, D_NORMS
+    from .losses import LOSSES
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
                                    "continue a run with --resume RUN_DIR.")
     p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last snapshot")
     p.add_argument("--out", default="runs", help="folder for numbered run directories")
-    p.add_argument("--model", default="dcgan", help="preset: dcgan, dcgan-tiny")
+    p.add_argument("--model", default="dcgan", help=f"preset: {', '.join(PRESETS.names())}")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--kimg", type=float, help="train until this many thousand images")
     length.add_argument("--minutes", type=float, help="train for this many minutes")
-    p.add_argument("--resolution", type=int, help="model resolution (default: the dataset's)")
-    p.add_argument("--batch", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--snap-kimg", type=float, help="snapshot + grid every N kimg")
-    p.add_argument("--mirror", action="store_true", default=None, help="random x-flips")
-    p.add_argument("--lr-g", type=float)
-    p.add_argument("--lr-d", type=float)
-    p.add_argument("--label-smoothing", type=float, help="one-sided, e.g. 0.1")
-    p.add_argument("--instance-noise", type=float, help="start std, annealed to 0")
-    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
-    p.set_defaults(run=run_train)
-
-
-TRAIN_FLAGS = ("resolution", "batch", "seed", "snap_kimg", "mirror", "lr_g", "lr_d",
-               "label_smoothing", "instance_noise", "device", "kimg", "minutes")
+    o = p.add_argument_group("options (default: the preset's)")
+    o.add_argument("--resolution", type=int, help="model resolution (default: the dataset's)")
+    o.add_argument("--batch", type=int)
+    o.add_argument("--seed", type=int)
+    o.add_argument("--snap-kimg", type=float, help="snapshot + grid every N kimg")
+    o.add_argument("--mirror", action="store_true", default=None, help="random x-flips")
+    o.add_argument("--loss", help=f"{', '.join(LOSSES.names())}")
+    o.add_argument("--n-critic", type=int, help="D steps per G step")
+    o.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
+    o.add_argument("--r1-gamma", type=float, help="R1 penalty on reals (0 = off)")
+    o.add_argument("--spectral-norm", action="store_true", default=None,
+                   help="spectral normalisation in D")
+    o.add_argument("--d-norm", choices=D_NORMS, help="normalisation in D")
+    o.add_argument("--lr-g", type=float)
+    o.add_argument("--lr-d", type=float)
+    o.add_argument("--label-smoothing", type=float, help="one-sided, e.g. 0.1")
+    o.add_argument("--label-noise", type=float, help="fraction of D's labels flipped, e.g. 0.05")
+    o.add_argument("--instance-noise", type=float, help="start std, annealed to 0")
+    o.add_argument("--gate-d", type=float, help="skip D's update while its loss is under this")
+    o.add_argument("--gate-g", type=float, help="skip G's update while its loss is under this")
+    o.add_argument("--diffaug", metavar="POLICY",
+                   help="DiffAugment on reals and fakes: color,translation,cutout")
+    o.add_argument("--classic-aug", action="store_true", default=None,
+                   help="crop, rotation, shear, brightness, contrast of the reals (tiny sets)")
+    o.add_argument("--init-from", metavar="MODEL", help="fine-tune from this run or snapshot")
+    o.add_argument("--freeze-d", type=int, help="with --init-from: keep D's first N blocks")
+    o.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast")
+    o.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
+    p.set_defaults(run=run_train, options=[a.dest for a in o._group_actions])
 
 
 def run_train(a) -> None:
     from .api import resume, train
+    options = {f: getattr(a, f) for f in a.options if getattr(a, f) is not None}
     if a.resume:
-        given = [f for f in TRAIN_FLAGS if getattr(a, f) is not None and f not in ("kimg", "minutes")]
-        if a.data or given:
-            raise GanvasError("--resume takes only --kimg or --minutes; the rest comes from the run")
+        if a.data or options:
+            raise GanvasError("--resume takes only --kimg or --minutes; "
+                              "the rest comes from the run")
         run = resume(a.resume, kimg=a.kimg, minutes=a.minutes)
     else:
         if not a.data:
-            raise GanvasError("give a dataset (archive, image folder or demo:emoji) or --resume RUN_DIR")
-        options = {f: getattr(a, f) for f in TRAIN_FLAGS if getattr(a, f) is not None}
+            raise GanvasError("give a dataset (archive, image folder or demo:emoji) "
+                              "or --resume RUN_DIR")
+        for f in ("kimg", "minutes"):
+            if getattr(a, f) is not None:
+                options[f] = getattr(a, f)
         run = train(a.data, out=a.out, model=a.model, **options)
     print(run)
 
@@ -92,6 +112,8 @@ def add_generate(sub) -> None:
     p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
     p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: seed %% number of classes)")
     p.set_defaults(run=run_generate)
 
 
@@ -105,7 +127,7 @@ def run_generate(a) -> None:
         raise GanvasError("--scale must be from 1 to 16")
     seeds = parse_seeds(a.seeds)
     model = load(a.model)
-    images = model.generate(seeds)
+    images = model.generate(seeds, label=a.label)
     if a.out:
         for seed, img in zip(seeds, images):
             save_png(img, Path(a.out) / f"seed{seed:04d}.png", scale=a.scale)

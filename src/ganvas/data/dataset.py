@@ -15,15 +15,18 @@ import torch.nn.functional as F
 
 from ..errors import GanvasError
 from ..paths import cache_dir
-from .archive import Archive, decode_images, file_hash, is_archive, labels_of, read_archive, read_meta
+from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, read_archive,
+                      read_meta)
 
 # Decoded datasets larger than this are memory-mapped from a .npy cache instead of held in RAM.
 MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
 
 
-def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3) -> Path:
+def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
+                    labels: str = "none") -> Path:
     """DATA argument -> an archive path: demo:NAME, an archive file, or an image folder
-    (prepared once into the cache at `resolution` and `channels`)."""
+    (prepared once into the cache at `resolution` and `channels`, labels from its sub-folders
+    when `labels` is "folders")."""
     from .demo import demo_archive, is_demo_spec
     if is_demo_spec(spec):
         return demo_archive(spec.split(":", 1)[1])
@@ -32,7 +35,7 @@ def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3) -> Path:
         raise GanvasError(f"dataset not found: {spec}")
     if path.is_dir():
         from .prepare import prepare_cached
-        return prepare_cached(path, resolution=resolution, channels=channels)
+        return prepare_cached(path, resolution=resolution, channels=channels, labels=labels)
     if not is_archive(path):
         raise GanvasError(f"{spec} is neither an image folder nor a ganvas dataset archive")
     return path
@@ -100,14 +103,19 @@ class ImageBank:
         # Sorted gathering reads a memory map sequentially; the order within a batch is
         # irrelevant to the losses.
         idx = idx.sort().values
-        x = torch.from_numpy(np.ascontiguousarray(self.images[idx.numpy()]))
-        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        if self.resolution < x.shape[-1]:
-            x = F.interpolate(x, size=self.resolution, mode="area")
+        x = self.images_at(idx)
         if flip is not None:
             x = torch.where(flip[:, None, None, None], x.flip(3), x)
         labels = None if self.labels is None else self.labels[idx]
         return x, labels
+
+    def images_at(self, idx: torch.Tensor) -> torch.Tensor:
+        """Images at indices idx (n,) as float (n, C, res, res) in [-1, 1] on the CPU."""
+        x = torch.from_numpy(np.ascontiguousarray(self.images[idx.numpy()]))
+        x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
+        if self.resolution < x.shape[-1]:
+            x = F.interpolate(x, size=self.resolution, mode="area")
+        return x
 
     def state_dict(self) -> dict:
         return {"perm": self.perm.clone(), "pos": self.pos}

@@ -1,9 +1,14 @@
-"""DCGAN (Radford et al. 2015) for any power-of-two resolution and 1, 3 or 4 channels.
+"""DCGAN (Radford et al. 2015) for any power-of-two resolution and 1, 3 or 4 channels, with the
+variants the GAN family needs: a critic without batch norm (WGAN-GP), spectral normalisation,
+and class conditioning (cGAN, cWGAN-GP).
 
 G: z -> 4x4 by a transposed convolution, then stride-2 transposed convolutions that double the
-resolution and halve the width, batch norm and ReLU between, tanh at the end.
-D: the mirror image with strided convolutions and LeakyReLU(0.2), batch norm on every layer but
-the first, and a 4x4 convolution to one logit. Weights start from N(0, 0.02), BN scales N(1, 0.02).
+resolution and halve the width, batch norm and ReLU between, tanh at the end. A conditional G
+concatenates a learned class embedding to z (Mirza & Osindero 2014).
+D: the mirror image, as `blocks` (block 0 reads the image; FreezeD freezes the first N), each a
+strided convolution, a normalisation (batch, layer or none; never on block 0) and LeakyReLU(0.2),
+then a 4x4 convolution to one logit. A conditional D adds the projection term
+<embed(y), sum-pooled features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from . import MODELS, Family
+from .layers import apply_spectral_norm, norm_layer
 
 
 def widths(cfg: ModelConfig, base: int) -> list[int]:
@@ -24,24 +30,27 @@ def widths(cfg: ModelConfig, base: int) -> list[int]:
 
 
 def init_weights(module: nn.Module) -> None:
-    """The paper's init: conv weights N(0, 0.02); BN scale N(1, 0.02), shift 0."""
+    """The paper's init: conv weights and embeddings N(0, 0.02); norm scales N(1, 0.02)."""
     for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Embedding)):
             nn.init.normal_(m.weight, 0.0, 0.02)
-        elif isinstance(m, nn.BatchNorm2d):
+        elif isinstance(m, (nn.BatchNorm2d, nn.GroupNorm)):
             nn.init.normal_(m.weight, 1.0, 0.02)
             nn.init.zeros_(m.bias)
 
 
 class Generator(nn.Module):
-    """z (N, z_dim) float -> images (N, channels, res, res) in [-1, 1]."""
+    """z (N, z_dim) float [+ labels (N,) int64] -> images (N, channels, res, res) in [-1, 1]."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         w = widths(cfg, cfg.g_width)
+        # The class embedding has z's size, so a conditional G sees twice z_dim inputs.
+        self.embed = nn.Embedding(cfg.num_classes, cfg.z_dim) if cfg.num_classes else None
+        z_in = cfg.z_dim * (2 if self.embed is not None else 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(cfg.z_dim, w[0], 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_in, w[0], 4, 1, 0, bias=False),
             nn.BatchNorm2d(w[0]), nn.ReLU(True),
         ]
         for cin, cout in zip(w[:-1], w[1:]):
@@ -52,27 +61,42 @@ class Generator(nn.Module):
         init_weights(self)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this generator is conditional: pass labels")
+            z = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 
 class Discriminator(nn.Module):
-    """images (N, channels, res, res) in [-1, 1] -> logits (N,)."""
+    """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         w = widths(cfg, cfg.d_width)[::-1]              # res/2, ..., 4x4
-        layers: list[nn.Module] = [nn.Conv2d(cfg.channels, w[0], 4, 2, 1, bias=False),
-                                   nn.LeakyReLU(0.2, True)]
+        blocks = [nn.Sequential(nn.Conv2d(cfg.channels, w[0], 4, 2, 1, bias=False),
+                                nn.LeakyReLU(0.2, True))]
         for cin, cout in zip(w[:-1], w[1:]):
-            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False),
-                       nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, True)]
-        layers += [nn.Conv2d(w[-1], 1, 4, 1, 0, bias=False)]
-        self.net = nn.Sequential(*layers)
+            blocks.append(nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False),
+                                        norm_layer(cfg.d_norm, cout), nn.LeakyReLU(0.2, True)))
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv2d(w[-1], 1, 4, 1, 0, bias=False)
+        self.embed = nn.Embedding(cfg.num_classes, w[-1]) if cfg.num_classes else None
         init_weights(self)
+        if cfg.spectral_norm:
+            apply_spectral_norm(self)
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(x).flatten()
+        for block in self.blocks:
+            x = block(x)
+        logits = self.out(x).flatten()
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this discriminator is conditional: pass labels")
+            features = x.sum(dim=(2, 3))                        # (N, C) sum-pooled 4x4 features
+            logits = logits + (self.embed(labels).to(features.dtype) * features).sum(dim=1)
+        return logits
 
 
 MODELS.register("dcgan")(Family(generator=Generator, discriminator=Discriminator))

@@ -18,12 +18,14 @@ import torch
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
-from ..config import RunConfig
+from ..config import FROM_DATA, RunConfig
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
-from ..imaging import make_grid, save_png, to_uint8
-from ..latent.sampling import synthesize, z_from_seeds
+from ..imaging import save_png
+from . import finetune
+from .health import HINTS, Health, probe
 from .rundir import RunLog, new_run_dir
+from .samples import SampleGrid
 from .trainer import Trainer, pick_device
 
 
@@ -35,10 +37,22 @@ def dataset_name(spec: str) -> str:
 def open_data(cfg: RunConfig) -> tuple[ImageBank, dict]:
     """Load the run's dataset, fill the model's resolution/channels/classes from it, and
     return the batch server plus the dataset facts stored in model.json."""
-    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution or 64)
+    conditional = cfg.model.num_classes != 0
+    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution or 64,
+                           labels="folders" if conditional else "none")
     archive = load_archive(path)
     cfg.model.channels = archive.channels
     cfg.model.resolution = cfg.model.resolution or archive.resolution   # 0 = the dataset's
+    classes = len(archive.class_names) if archive.labels is not None else 0
+    if conditional and classes == 0:
+        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
+                          f"class labels: prepare it with --labels folders (a sub-folder "
+                          f"per class)")
+    if cfg.model.num_classes == FROM_DATA:
+        cfg.model.num_classes = classes
+    elif conditional and cfg.model.num_classes != classes:
+        raise GanvasError(f"the model has {cfg.model.num_classes} classes but "
+                          f"{cfg.train.data} has {classes}")
     cfg.model.validate()
     bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
     info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
@@ -48,10 +62,19 @@ def open_data(cfg: RunConfig) -> tuple[ImageBank, dict]:
 
 
 def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
-    """Train a new run under `out`; returns its run directory."""
+    """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
+    returns its run directory."""
     cfg.train.validate()
+    cfg.augment.validate()
     bank, data_info = open_data(cfg)
-    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
+    cfg.check_combination()
+    source = None
+    if cfg.train.init_from:
+        source, info = finetune.source_folder(cfg.train.init_from)
+        finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
+    trainer = make_trainer(cfg, bank)
+    if source is not None:
+        finetune.load_weights(trainer, source)
     run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     return Loop(trainer, run_dir, data_info, progress).run()
@@ -77,13 +100,22 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     info = ckpt.read_model_json(snaps[-1])
     if info["dataset"].get("sha256") != data_info["sha256"]:
         raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
-    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
+    trainer = make_trainer(cfg, bank)
     for name in ("G", "G_ema", "D"):
         ckpt.load_module(getattr(trainer, name), snaps[-1] / f"{name}.safetensors")
     trainer.load_state_dict(torch.load(snaps[-1] / "trainer.pt", map_location=trainer.device,
                                        weights_only=True))
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     return Loop(trainer, run_dir, data_info, progress).run()
+
+
+def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:
+    """The Trainer, with a clear error for a FreezeD depth D does not have."""
+    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
+    blocks = len(trainer.D.blocks)
+    if cfg.train.freeze_d > blocks:
+        raise GanvasError(f"--freeze-d {cfg.train.freeze_d}: D has only {blocks} blocks")
+    return trainer
 
 
 @contextmanager
@@ -111,7 +143,12 @@ class Loop:
         self.t = trainer.cfg.train
         self.log = RunLog(run_dir, echo=progress)
         self.progress = progress
-        self.grid_z = z_from_seeds(list(range(self.t.grid_size)), trainer.cfg.model.z_dim)
+        m = trainer.cfg.model
+        self.grid = SampleGrid(m, self.t.grid_size)
+        self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes))
+        self.active_flags: set[str] = set()
+        self.good = trainer.capture()          # the last good state: the start, then snapshots
+        self.rollbacks = 0
         (run_dir / "samples").mkdir(exist_ok=True)
 
     def run(self) -> Path:
@@ -121,26 +158,32 @@ class Loop:
         if target is not None and tr.images_seen >= target:
             self.log.info(f"already at {tr.images_seen / 1000:.3f} kimg; nothing to do")
             return self.run_dir
-        self.log.info(f"training {tr.cfg.model.family} {tr.cfg.model.resolution}px on "
-                      f"{self.data_info['name']} ({self.data_info['num_images']} images) on "
-                      f"{tr.device}; run directory {self.run_dir}")
+        self.log.info(f"training {tr.cfg.train.preset} ({tr.cfg.model.family}) "
+                      f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
+                      f"({self.data_info['num_images']} images) on {tr.device}; "
+                      f"run directory {self.run_dir}")
         last_snap = tr.images_seen
         next_snap = self.next_multiple(t.snap_kimg)
         next_tick = self.next_multiple(t.tick_kimg)
         tick = TickStats(tr.images_seen)
         bar = self.progress_bar(target, t.minutes)
         with stop_requests() as stop_requested:
-            while True:
-                tick.add(tr.train_step(), tr.images_seen)
-                done = ((target is not None and tr.images_seen >= target)
+            def finished() -> bool:
+                return ((target is not None and tr.images_seen >= target)
                         or (deadline is not None and time.monotonic() >= deadline)
                         or stop_requested())
+
+            while True:
+                tick.add(tr.train_step(), tr.images_seen)
+                done = finished()
                 self.update_bar(bar, tick, deadline)
-                if tr.images_seen >= next_tick or done:
-                    self.log.record("stats.jsonl", tick.close(tr))
+                if tr.images_seen >= next_tick or tr.images_seen >= next_snap or done:
+                    if not self.end_tick(tick.close(tr)):
+                        self.roll_back()           # to last_snap's state, lower learning rates
+                        done = finished()
                     tick = TickStats(tr.images_seen)
                     next_tick = self.next_multiple(t.tick_kimg)
-                if tr.images_seen >= next_snap or done:
+                if tr.images_seen >= next_snap or (done and tr.images_seen != last_snap):
                     self.snapshot()
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
@@ -152,26 +195,58 @@ class Loop:
                       + (" (interrupted)" if stop_requested() else ""))
         return self.run_dir
 
+    def end_tick(self, entry: dict) -> bool:
+        """Check the tick's health, record it in stats.jsonl, warn about new flags; False when
+        the losses or weights are no longer finite."""
+        tr = self.trainer
+        flags = self.health.check(entry, tr.G)
+        if "nonfinite" not in flags and not tr.finite():
+            flags = ["nonfinite"]
+        entry["flags"] = flags
+        self.log.record("stats.jsonl", entry)
+        for flag in sorted(set(flags) - self.active_flags):
+            self.log.info(f"warning at {entry['kimg']:.3f} kimg: {flag}: {HINTS[flag]}")
+        self.active_flags = set(flags)
+        return "nonfinite" not in flags
+
+    def roll_back(self) -> None:
+        """Back to the last good state with halved learning rates, or a clear stop."""
+        tr = self.trainer
+        self.rollbacks += 1
+        good_kimg = int(self.good["trainer"]["images_seen"]) / 1000
+        if self.rollbacks > self.t.max_rollbacks:
+            raise GanvasError(f"training diverged (NaN/Inf) {self.rollbacks} times; stopped. "
+                              f"The last good snapshot is at {good_kimg:.3f} kimg in "
+                              f"{self.run_dir}; try lower --lr-g/--lr-d or --loss hinge")
+        tr.restore(self.good)
+        tr.scale_learning_rates(0.5)
+        self.health.reset()
+        self.log.info(f"rolled back to {good_kimg:.3f} kimg with learning rates x"
+                      f"{tr.lr_scale:g} (rollback {self.rollbacks} of {self.t.max_rollbacks})")
+        self.log.record("stats.jsonl", {"kimg": good_kimg, "rollback": self.rollbacks,
+                                        "lr_scale": tr.lr_scale, "time": round(time.time(), 3)})
+
     def next_multiple(self, every_kimg: float) -> int:
         """The first multiple of every_kimg (in images) after the images seen so far."""
         every = max(1, round(every_kimg * 1000))
         return (self.trainer.images_seen // every + 1) * every
 
     def snapshot(self) -> Path:
-        """Sample grid from the fixed latents, then an atomic checkpoint; prune old ones."""
+        """Sample grid from the fixed latents, then an atomic checkpoint; prune old ones. Only
+        called after a tick found the weights finite, so no snapshot holds a NaN."""
         tr = self.trainer
         name = ckpt.snapshot_name(tr.images_seen)
-        G_ema = tr.prepare_ema_for_sampling()
-        images = to_uint8(synthesize(G_ema, self.grid_z))
-        res = tr.cfg.model.resolution
-        grid = save_png(make_grid(images), self.run_dir / "samples" / f"{name}.png",
-                        scale=max(1, 64 // res))
+        grid_image = self.grid.render(tr.prepare_ema_for_sampling())
+        grid = save_png(grid_image, self.run_dir / "samples" / f"{name}.png",
+                        scale=max(1, 64 // tr.cfg.model.resolution))
         info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info)
         folder = ckpt.write_snapshot(self.run_dir / "checkpoints" / name,
                                      {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
                                      trainer=tr.state_dict())
         ckpt.prune_snapshots(self.run_dir, self.t.keep_snapshots)
-        self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  grid {grid.relative_to(self.run_dir)}")
+        self.good = tr.capture()
+        self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  "
+                      f"grid {grid.relative_to(self.run_dir)}")
         return folder
 
     def progress_bar(self, target: int | None, minutes: float | None) -> tqdm:
@@ -227,4 +302,5 @@ class TickStats:
         return {"kimg": tr.images_seen / 1000, "step": tr.step, **means,
                 "img_per_s": round(images / dt, 2),
                 "sec_per_kimg": round(dt * 1000 / max(images, 1), 3),
-                "instance_noise": round(tr.noise_sigma(), 6), "time": round(time.time(), 3)}
+                "instance_noise": round(tr.noise_sigma(), 6), "lr_scale": tr.lr_scale,
+                "time": round(time.time(), 3)}

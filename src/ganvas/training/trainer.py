@@ -1,22 +1,30 @@
 """The Trainer: networks, optimisers, data and randomness of one run, and one training step.
 
-Everything a resume needs is in `state_dict()`; every random draw comes from one of three
-explicit torch.Generators (data order, latents, instance noise) whose states are saved, so a
-run stopped at a snapshot and resumed ends with the same weights as one that never stopped.
+Everything a resume needs is in `state_dict()`; every random draw comes from one of four
+explicit torch.Generators (data order, latents, D's noise and labels, augmentation) whose
+states are saved, so a run stopped at a snapshot and resumed ends with the same weights as one
+that never stopped.
 """
 
 from __future__ import annotations
 
 import copy
+from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
 
+from ..augment import AUGMENTS, diff_augment, parse_policy
 from ..config import RunConfig
 from ..data.dataset import ImageBank
 from ..losses import LOSSES
+from ..losses.penalties import gradient_penalty, r1_penalty
 from ..models import build_discriminator, build_generator
+from ..models.layers import freeze_blocks
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
+
+Tensor = torch.Tensor
+STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
 
 
 def pick_device(name: str) -> torch.device:
@@ -36,68 +44,176 @@ class Trainer:
     def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device):
         self.cfg, self.bank, self.device = cfg, bank, device
         t = cfg.train
-        # Seeds of the three streams differ so that no two draw the same numbers.
-        self.gen_data = torch.Generator().manual_seed(t.seed * 3 + 0)
-        self.gen_z = torch.Generator().manual_seed(t.seed * 3 + 1)
-        self.gen_noise = torch.Generator().manual_seed(t.seed * 3 + 2)
+        self.rng = {name: torch.Generator().manual_seed(t.seed * 8 + i)
+                    for i, name in enumerate(STREAMS)}
         torch.manual_seed(t.seed)                     # weight initialisation
         fmt = torch.channels_last                      # faster convolutions on CPU and GPU
         self.G = build_generator(cfg.model).to(device, memory_format=fmt).train()
         self.D = build_discriminator(cfg.model).to(device, memory_format=fmt).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        self.freeze_d(t.freeze_d)
         betas = (t.beta1, t.beta2)
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=betas)
-        self.opt_D = torch.optim.Adam(self.D.parameters(), lr=t.lr_d, betas=betas)
+        self.opt_D = torch.optim.Adam(self.d_params, lr=t.lr_d, betas=betas)
         self.loss = LOSSES.get(t.loss)
+        self.policy = parse_policy(cfg.augment.diffaug)
+        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
+                         if t.precision == "bf16" else nullcontext())
         self.images_seen = 0
         self.step = 0
+        self.lr_scale = 1.0            # lowered by each rollback after NaN/Inf losses
 
-    # ---- one step of the algorithm -------------------------------------------------------
+    def freeze_d(self, n: int) -> None:
+        """Keep D's first n blocks fixed (FreezeD); only the rest is optimised."""
+        freeze_blocks(self.D, n)
+        self.d_params = [p for p in self.D.parameters() if p.requires_grad]
+
+    # ---- what D sees -------------------------------------------------------------------------
     def noise_sigma(self) -> float:
         """Instance noise std at the current kimg: linear from its start value down to 0."""
         t = self.cfg.train
         left = 1.0 - self.images_seen / (t.instance_noise_kimg * 1000.0)
         return t.instance_noise * max(0.0, left)
 
-    def noisy(self, x: torch.Tensor, sigma: float) -> torch.Tensor:
-        """x + N(0, sigma^2) noise drawn from the noise stream (x unchanged when sigma is 0)."""
-        if sigma <= 0:
-            return x
-        noise = torch.randn(x.shape, generator=self.gen_noise).to(self.device)
-        return x + sigma * noise
+    def d_view(self, x: Tensor, sigma: float) -> Tensor:
+        """Images as D sees them: instance noise, then the DiffAugment policy (both are
+        differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1]."""
+        if sigma > 0:
+            x = x + sigma * torch.randn(x.shape, generator=self.rng["noise"]).to(self.device)
+        if self.policy:
+            x = diff_augment(x, self.policy, self.rng["aug"])
+        return x
 
-    def train_step(self) -> dict[str, torch.Tensor]:
-        """One D update and one G update on a fresh batch; returns detached statistics."""
+    def targets(self, n: int) -> tuple[Tensor, Tensor]:
+        """D's targets (n,) for reals (1 - smoothing) and fakes (0), label noise flipped."""
         t = self.cfg.train
-        reals, labels = self.bank.batch(t.batch, self.gen_data)
+        real = torch.full((n,), 1.0 - t.label_smoothing)
+        fake = torch.zeros(n)
+        if t.label_noise > 0:
+            flip = torch.rand(2, n, generator=self.rng["noise"]) < t.label_noise
+            real = torch.where(flip[0], 0.0, real)
+            fake = torch.where(flip[1], 1.0, fake)
+        return real.to(self.device), fake.to(self.device)
+
+    def next_batch(self) -> tuple[Tensor, Tensor | None]:
+        """Reals (N, C, H, W) in [-1, 1] on the device, classic-augmented when asked, and their
+        labels (N,) for a conditional model (None otherwise)."""
+        t, a = self.cfg.train, self.cfg.augment
+        reals, labels = self.bank.batch(t.batch, self.rng["data"])
         reals = reals.to(self.device, memory_format=torch.channels_last)
-        labels = None if labels is None else labels.to(self.device)
-        z = torch.randn(t.batch, self.cfg.model.z_dim, generator=self.gen_z).to(self.device)
-        sigma = self.noise_sigma()
+        if a.classic:
+            reals = AUGMENTS.get("classic").fn(reals, self.rng["aug"], **a.classic_params())
+        if self.cfg.model.num_classes == 0 or labels is None:
+            return reals, None
+        return reals, labels.to(self.device)
 
-        # D: push D(real) up and D(G(z)) down.
-        fake = self.G(z, labels)
-        d_real = self.D(self.noisy(reals, sigma), labels)
-        d_fake = self.D(self.noisy(fake.detach(), sigma), labels)
-        loss_d = self.loss.d(d_real, d_fake, t.label_smoothing)
-        self.opt_D.zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.opt_D.step()
-
-        # G: fool the updated D with the same fakes (as the DCGAN recipe does).
-        self.D.requires_grad_(False)
-        loss_g = self.loss.g(self.D(self.noisy(fake, sigma), labels))
-        self.opt_G.zero_grad(set_to_none=True)
-        loss_g.backward()
-        self.opt_G.step()
-        self.D.requires_grad_(True)
-
-        self.images_seen += t.batch
+    # ---- one step of the algorithm -------------------------------------------------------
+    def train_step(self) -> dict[str, Tensor]:
+        """n_critic D updates, then one G update on the last D step's fakes (as the DCGAN recipe
+        does); returns detached statistics (tensors, so no device sync)."""
+        stats: dict[str, Tensor] = {}
+        for _ in range(self.cfg.train.n_critic):
+            fake, labels, stats = self.d_step()
+        stats.update(self.g_step(fake, labels))
         self.step += 1
-        update_ema(self.G_ema, self.G, ema_beta(t.ema_kimg, t.ema_rampup, self.images_seen, t.batch))
-        return {"loss_d": loss_d.detach(), "loss_g": loss_g.detach(),
-                "d_real": torch.sigmoid(d_real.detach()).mean(),
-                "d_fake": torch.sigmoid(d_fake.detach()).mean()}
+        t = self.cfg.train
+        update_ema(self.G_ema, self.G, ema_beta(t.ema_kimg, t.ema_rampup, self.images_seen,
+                                                t.batch))
+        return stats
+
+    def d_step(self) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
+        """One D update on a fresh batch; returns the fakes (with G's graph), their labels and
+        statistics."""
+        t = self.cfg.train
+        reals, labels = self.next_batch()
+        z = torch.randn(t.batch, self.cfg.model.z_dim, generator=self.rng["z"]).to(self.device)
+        sigma = self.noise_sigma()
+        with self.autocast:
+            fake = self.G(z, labels)
+        x_real = self.d_view(reals, sigma)
+        x_fake = self.d_view(fake.detach(), sigma)
+        if t.r1_gamma > 0:
+            x_real = x_real.detach().requires_grad_(True)
+        with self.autocast:
+            d_real = self.D(x_real, labels).float()
+            d_fake = self.D(x_fake, labels).float()
+        real_t, fake_t = self.targets(t.batch)
+        loss_d = self.loss.d(d_real, d_fake, real_t, fake_t)
+        total = loss_d
+        stats = {}
+        if self.loss.gradient_penalty:
+            alpha = torch.rand(t.batch, generator=self.rng["noise"]).to(self.device)
+            with self.autocast:
+                gp = gradient_penalty(lambda x: self.D(x, labels), x_real, x_fake, alpha)
+            total = total + t.gp_lambda * gp
+            stats["gp"] = gp.detach()
+        if t.r1_gamma > 0:
+            r1 = r1_penalty(d_real, x_real)
+            total = total + 0.5 * t.r1_gamma * r1
+            stats["r1"] = r1.detach()
+        skip = t.gate_d is not None and loss_d.item() < t.gate_d
+        if not skip:
+            self.opt_D.zero_grad(set_to_none=True)
+            total.backward()
+            self.opt_D.step()
+        self.images_seen += t.batch
+        d_real, d_fake = d_real.detach(), d_fake.detach()
+        stats.update({"loss_d": loss_d.detach(), "d_real": d_real.mean(),
+                      "d_fake": d_fake.mean(),
+                      # D's accuracy: the share of reals it scores > 0 and fakes < 0.
+                      "d_acc": ((d_real > 0).float().mean() + (d_fake < 0).float().mean()) / 2,
+                      "d_skipped": torch.tensor(float(skip))})
+        return fake, labels, stats
+
+    def g_step(self, fake: Tensor, labels: Tensor | None) -> dict[str, Tensor]:
+        """One G update: fool D (frozen for this step) with `fake`."""
+        t = self.cfg.train
+        for p in self.d_params:
+            p.requires_grad_(False)
+        try:
+            with self.autocast:
+                d_out = self.D(self.d_view(fake, self.noise_sigma()), labels).float()
+            loss_g = self.loss.g(d_out)
+            skip = t.gate_g is not None and loss_g.item() < t.gate_g
+            if not skip:
+                self.opt_G.zero_grad(set_to_none=True)
+                loss_g.backward()
+                self.opt_G.step()
+        finally:
+            for p in self.d_params:
+                p.requires_grad_(True)
+        return {"loss_g": loss_g.detach(), "g_skipped": torch.tensor(float(skip))}
+
+    # ---- rollback after divergence ------------------------------------------------------------
+    def scale_learning_rates(self, factor: float) -> None:
+        """Multiply both learning rates by `factor` (remembered in the trainer state)."""
+        self.lr_scale *= factor
+        self.apply_lr_scale()
+
+    def apply_lr_scale(self) -> None:
+        t = self.cfg.train
+        for opt, lr in ((self.opt_G, t.lr_g), (self.opt_D, t.lr_d)):
+            for group in opt.param_groups:
+                group["lr"] = lr * self.lr_scale
+
+    def finite(self) -> bool:
+        """True when every weight of G, D and G_ema is finite."""
+        return all(bool(torch.isfinite(p).all())
+                   for m in (self.G, self.D, self.G_ema) for p in m.parameters())
+
+    def capture(self) -> dict:
+        """A deep copy of everything `restore` needs (networks and trainer state)."""
+        return copy.deepcopy({"G": self.G.state_dict(), "D": self.D.state_dict(),
+                              "G_ema": self.G_ema.state_dict(), "trainer": self.state_dict()})
+
+    def restore(self, saved: dict) -> None:
+        """Go back to a state from `capture` (keeps the current lr_scale)."""
+        lr_scale = self.lr_scale
+        for name in ("G", "D", "G_ema"):
+            getattr(self, name).load_state_dict(saved[name])
+        self.load_state_dict(copy.deepcopy(saved["trainer"]))
+        self.lr_scale = lr_scale
+        self.apply_lr_scale()
 
     # ---- sampling and state ------------------------------------------------------------------
     def prepare_ema_for_sampling(self) -> nn.Module:
@@ -108,16 +224,16 @@ class Trainer:
 
     def state_dict(self) -> dict:
         """Trainer state for trainer.pt: only tensors, numbers and dicts (weights_only-safe)."""
-        return {"images_seen": self.images_seen, "step": self.step,
+        return {"images_seen": self.images_seen, "step": self.step, "lr_scale": self.lr_scale,
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
-                "gen_data": self.gen_data.get_state(), "gen_z": self.gen_z.get_state(),
-                "gen_noise": self.gen_noise.get_state(), "bank": self.bank.state_dict()}
+                "rng": {k: g.get_state() for k, g in self.rng.items()},
+                "bank": self.bank.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
         self.images_seen, self.step = int(state["images_seen"]), int(state["step"])
+        self.lr_scale = float(state.get("lr_scale", 1.0))
         self.opt_G.load_state_dict(state["opt_G"])
         self.opt_D.load_state_dict(state["opt_D"])
-        self.gen_data.set_state(state["gen_data"])
-        self.gen_z.set_state(state["gen_z"])
-        self.gen_noise.set_state(state["gen_noise"])
+        for k, g in self.rng.items():
+            g.set_state(state["rng"][k])
         self.bank.load_state_dict(state["bank"])
