@@ -89,10 +89,11 @@ def load(model: str | os.PathLike, device: str = "cpu") -> Model:
     return Model(G.to(device), info, folder)
 
 
-def train(data: str, out: str | os.PathLike = "runs", model: str = "dcgan",
+def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
           progress: bool = True, **options) -> Path:
     """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
-    (dcgan, wgan-gp, cgan, cwgan-gp and their -tiny twins); returns the run directory.
+    (dcgan, wgan-gp, cgan, cwgan-gp and their -tiny twins; default dcgan, or with init_from
+    the source model's preset); returns the run directory.
 
     `options` are ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
     loss, n_critic, r1_gamma, spectral_norm, d_norm, label_noise, gate_d, init_from, freeze_d,
@@ -106,17 +107,18 @@ def train(data: str, out: str | os.PathLike = "runs", model: str = "dcgan",
     model_opts = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k in TRAIN_OPTIONS}
     aug_opts = {AUGMENT_OPTIONS[k]: v for k, v in options.items() if k in AUGMENT_OPTIONS}
-    cfg = preset_config(model, model=model_opts, train={**train_opts, "data": data},
+    source = None
+    if options.get("init_from"):
+        # Fine-tuning keeps the source's recipe and size unless told otherwise.
+        _, source = finetune.source_folder(options["init_from"])
+        model = model or source.get("preset", "dcgan")
+        if model_opts.get("resolution") is None:
+            model_opts["resolution"] = source["model"]["resolution"]
+    cfg = preset_config(model or "dcgan", model=model_opts, train={**train_opts, "data": data},
                         augment=aug_opts)
     if options.get("minutes") is not None and options.get("kimg") is None:
         cfg.train.kimg = None                       # a time budget replaces the preset's kimg
-    given = {k for k, v in model_opts.items() if v is not None}
-    if cfg.train.init_from:
-        _, source = finetune.source_folder(cfg.train.init_from)
-        finetune.inherit_architecture(cfg.model, source["model"], given)
-        if "resolution" not in given:
-            cfg.model.resolution = source["model"]["resolution"]
-    elif "resolution" not in given:
+    if model_opts.get("resolution") is None:
         cfg.model.resolution = 0                    # 0 = take it from the dataset
     return loop.start(cfg, out, progress=progress)
 

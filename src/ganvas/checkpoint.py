@@ -75,10 +75,10 @@ def write_snapshot(folder: Path, modules: dict[str, nn.Module], info: dict,
     return folder
 
 
-def model_info(cfg: ModelConfig, images_seen: int, dataset: dict) -> dict:
+def model_info(cfg: ModelConfig, images_seen: int, dataset: dict, preset: str = "") -> dict:
     """The content of model.json (besides format and version)."""
-    return {"model": asdict(cfg), "images_seen": images_seen, "kimg": images_seen / 1000,
-            "dataset": dataset}
+    return {"model": asdict(cfg), "preset": preset, "images_seen": images_seen,
+            "kimg": images_seen / 1000, "dataset": dataset}
 
 
 def read_model_json(folder: Path) -> dict:

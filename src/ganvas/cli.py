@@ -50,7 +50,8 @@ def add_train(sub) -> None:
     p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last snapshot")
     p.add_argument("--out", default="runs", help="folder for numbered run directories")
-    p.add_argument("--model", default="dcgan", help=f"preset: {', '.join(PRESETS.names())}")
+    p.add_argument("--model", help=f"preset (default dcgan, or the --init-from model's): "
+                                   f"{', '.join(PRESETS.names())}")
     length = p.add_mutually_exclusive_group()
     length.add_argument("--kimg", type=float, help="train until this many thousand images")
     length.add_argument("--minutes", type=float, help="train for this many minutes")

@@ -9,9 +9,6 @@ from .. import checkpoint as ckpt
 from ..config import ModelConfig
 from ..errors import GanvasError
 
-# Architecture fields a fine-tuned run takes from its source unless the user sets them.
-ARCHITECTURE = ("z_dim", "g_width", "d_width", "max_width", "d_norm", "spectral_norm")
-
 
 def source_folder(model: str) -> tuple[Path, dict]:
     """--init-from MODEL -> (snapshot folder with D, its model.json)."""
@@ -24,18 +21,11 @@ def source_folder(model: str) -> tuple[Path, dict]:
     return folder, info
 
 
-def inherit_architecture(cfg: ModelConfig, source: dict, given: set[str]) -> None:
-    """Copy the source's architecture fields into cfg, except those the user gave."""
-    for name in ARCHITECTURE:
-        if name not in given and name in source:
-            setattr(cfg, name, source[name])
-
-
 def check_compatible(cfg: ModelConfig, source: dict, model: str) -> None:
     """A clear error naming every field where the new model differs from the source."""
     ours = asdict(cfg)
     names = [f.name for f in fields(ModelConfig)]
-    diffs = [f"{n} {source.get(n)!r} there, {ours[n]!r} here" for n in names
+    diffs = [f"{n} is {source.get(n)!r} there but {ours[n]!r} here" for n in names
              if source.get(n) != ours[n]]
     if diffs:
         raise GanvasError(f"cannot fine-tune from {model}: " + "; ".join(diffs))

@@ -239,7 +239,7 @@ class Loop:
         grid_image = self.grid.render(tr.prepare_ema_for_sampling())
         grid = save_png(grid_image, self.run_dir / "samples" / f"{name}.png",
                         scale=max(1, 64 // tr.cfg.model.resolution))
-        info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info)
+        info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info, self.t.preset)
         folder = ckpt.write_snapshot(self.run_dir / "checkpoints" / name,
                                      {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
                                      trainer=tr.state_dict())
