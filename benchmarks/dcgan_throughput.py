@@ -234,9 +234,9 @@ def timed_steps(step, steps: int, warmup: int, device: torch.device) -> list[flo
     return times
 
 
-def run_config(batch: int, device: torch.device):
+def run_config(batch: int, device: torch.device, precision: str = "fp32"):
     return preset_config("dcgan", model={"resolution": RESOLUTION, "channels": CHANNELS},
-                         train={"batch": batch, "device": str(device)})
+                         train={"batch": batch, "device": str(device), "precision": precision})
 
 
 # --------------------------------------------------------------------------- ganvas
@@ -256,7 +256,8 @@ class GanvasSide:
         if len(archive) < args.batch:
             raise SystemExit(f"{folder}: {len(archive)} images, fewer than one batch")
         self.images = summary.kept
-        self.trainer = Trainer(run_config(args.batch, device), ImageBank(archive), device)
+        self.trainer = Trainer(run_config(args.batch, device, args.precision),
+                               ImageBank(archive), device)
         self.args, self.device = args, device
         self.warm = False
 
@@ -418,6 +419,8 @@ def parse_args(argv=None):
                    help="cache of the generated folders and archives (./bench-data)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     p.add_argument("--only", choices=("photos", "small"), help="run one folder only")
+    p.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="ganvas's --precision (the reference always runs fp32)")
     args = p.parse_args(argv)
     if args.steps < 1 or args.warmup < 0 or args.batch < 2 or args.rounds < 1:
         p.error("need --steps >= 1, --warmup >= 0, --batch >= 2, --rounds >= 1")
@@ -441,6 +444,7 @@ def main(argv=None) -> dict:
 
     result = {"benchmark": "dcgan_throughput", "device": device.type,
               "threads": torch.get_num_threads(), "batch": args.batch, "steps": args.steps,
+              "precision": args.precision,
               "rounds": args.rounds}
     peak = conv_peak_gflops(device, reps=5 if device.type == "cpu" else 20)
     ganvas_times, flops = [], None

@@ -71,7 +71,7 @@ def test_mode_collapse_is_a_loss_of_diversity():
     assert monitor().check(tick(), G) == []
 
 
-def test_diversity_check_leaves_batch_norm_statistics_alone():
+def test_diversity_check_leaves_buffers_and_rng_alone():
     G = nn.Sequential(nn.Unflatten(1, (8, 1, 1)), nn.ConvTranspose2d(8, 3, 16), nn.BatchNorm2d(3))
     G.forward = lambda z, labels=None: nn.Sequential.forward(G, z)  # G(z, labels) signature
     before = {k: v.clone() for k, v in G.state_dict().items()}

@@ -10,7 +10,8 @@ import numpy as np
 import torch
 
 from . import checkpoint
-from .config import AugmentConfig, ModelConfig, TrainConfig, preset_config
+from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
+from .data.dataset import peek_resolution
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid, save_gif, save_png, to_uint8
 from .latent.interpolate import walk
@@ -21,9 +22,11 @@ DEMO_RESOLUTION = 32
 MODEL_OPTIONS = {f.name for f in fields(ModelConfig)} - {"family", "channels", "num_classes"}
 TRAIN_OPTIONS = {f.name for f in fields(TrainConfig)} - {"data", "preset"}
 # Augmentation options keep a prefix in the API and CLI: diffaug, classic_aug, aug_crop, ...
-AUGMENT_OPTIONS = {"diffaug": "diffaug", "classic_aug": "classic",
-                   **{f"aug_{f.name}": f.name for f in fields(AugmentConfig)
-                      if f.name not in ("diffaug", "classic")}}
+AUGMENT_OPTIONS = {"aug": "mode", "p": "p", "target": "target", "augpipe": "augpipe",
+                   "ada_kimg": "ada_kimg", "ada_interval": "ada_interval",
+                   "diffaug": "diffaug", "classic_aug": "classic",
+                   **{f"aug_{n}": n for n in ("crop", "rotate", "shear", "brightness",
+                                              "contrast")}}
 
 
 class Model:
@@ -92,14 +95,16 @@ def load(model: str | os.PathLike, device: str = "cpu") -> Model:
 def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
           progress: bool = True, **options) -> Path:
     """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
-    (dcgan, wgan-gp, cgan, cwgan-gp and their -tiny twins; default dcgan, or with init_from
-    the source model's preset); returns the run directory.
+    (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2 and their -tiny twins; default dcgan, or with
+    init_from the source model's preset); returns the run directory. conditional=True makes
+    any preset class-conditional on the dataset's labels.
 
     `options` are ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
     loss, n_critic, r1_gamma, spectral_norm, d_norm, label_noise, gate_d, init_from, freeze_d,
-    precision, ...) and augmentation options (diffaug="color,translation,cutout",
-    classic_aug=True, aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast)."""
-    valid = MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS)
+    precision, ...) and augmentation options (aug="ada"|"fixed"|"diffaug"|"none", p, target,
+    augpipe, ada_kimg, ada_interval, diffaug="color,translation,cutout", classic_aug=True,
+    aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast)."""
+    valid = MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS) | {"conditional"}
     unknown = set(options) - valid
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
@@ -107,6 +112,8 @@ def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
     model_opts = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k in TRAIN_OPTIONS}
     aug_opts = {AUGMENT_OPTIONS[k]: v for k, v in options.items() if k in AUGMENT_OPTIONS}
+    if options.get("conditional"):
+        model_opts["num_classes"] = FROM_DATA
     source = None
     if options.get("init_from"):
         # Fine-tuning keeps the source's recipe and size unless told otherwise.
@@ -114,12 +121,13 @@ def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
         model = model or source.get("preset", "dcgan")
         if model_opts.get("resolution") is None:
             model_opts["resolution"] = source["model"]["resolution"]
+    if model_opts.get("resolution") is None:
+        # Presets may follow the resolution (StyleGAN2's auto config): take the data's now.
+        model_opts["resolution"] = peek_resolution(data)
     cfg = preset_config(model or "dcgan", model=model_opts, train={**train_opts, "data": data},
                         augment=aug_opts)
     if options.get("minutes") is not None and options.get("kimg") is None:
         cfg.train.kimg = None                       # a time budget replaces the preset's kimg
-    if model_opts.get("resolution") is None:
-        cfg.model.resolution = 0                    # 0 = take it from the dataset
     return loop.start(cfg, out, progress=progress)
 
 

@@ -42,7 +42,7 @@ def run_prepare(a) -> None:
 
 
 def add_train(sub) -> None:
-    from .config import PRESETS, PRECISIONS, D_NORMS
+    from .config import AUGMENT_MODES, D_NORMS, PRECISIONS, PRESETS
     from .losses import LOSSES
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
@@ -77,6 +77,16 @@ def add_train(sub) -> None:
     o.add_argument("--gate-g", type=float, help="skip G's update while its loss is under this")
     o.add_argument("--diffaug", metavar="POLICY",
                    help="DiffAugment on reals and fakes: color,translation,cutout")
+    o.add_argument("--aug", choices=AUGMENT_MODES,
+                   help="augmentation of what D sees: ada (adaptive p), fixed (--p), diffaug")
+    o.add_argument("--p", type=float, help="augmentation probability (ada: starting value)")
+    o.add_argument("--target", type=float, help="ada: target r_t = E[sign(D(real))] (0.6)")
+    o.add_argument("--augpipe", help="ada pipeline: bgc (default), bgcfnc, b, g, c, f, n, ...")
+    o.add_argument("--r1-interval", type=int, help="lazy R1: every N D steps (StyleGAN2: 16)")
+    o.add_argument("--pl-weight", type=float, help="path length regularisation (StyleGAN2)")
+    o.add_argument("--style-mixing", type=float, help="style-mixing probability (StyleGAN2)")
+    o.add_argument("--conditional", action="store_true", default=None,
+                   help="condition any preset on the dataset's class labels")
     o.add_argument("--classic-aug", action="store_true", default=None,
                    help="crop, rotation, shear, brightness, contrast of the reals (tiny sets)")
     o.add_argument("--init-from", metavar="MODEL", help="fine-tune from this run or snapshot")

@@ -10,7 +10,6 @@ import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import ConfigError
-from .registry import Registry
 
 
 def is_power_of_two(n: int) -> bool:
@@ -32,14 +31,23 @@ class ModelConfig:
     max_width: int = 512       # cap on channels at low resolutions
     d_norm: str = "batch"      # D's normalisation: batch, layer (per-sample) or none
     spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018)
+    # StyleGAN2 only:
+    w_dim: int = 512           # intermediate latent (style) size
+    mapping_layers: int = 8    # depth of the mapping network z -> w
+    mbstd_group: int = 4       # minibatch standard deviation group size in D
+    num_fp16_res: int = 0      # on CUDA, the N highest resolutions of G and D run in float16
+    conv_clamp: float | None = None  # clamp conv outputs to +-this (with float16; 256 in papers)
 
     def validate(self) -> None:
-        if not is_power_of_two(self.resolution) or not 16 <= self.resolution <= 256:
-            raise ConfigError(f"resolution must be a power of two from 16 to 256, "
-                              f"not {self.resolution}")
+        from .models import MODELS                         # registry import, no cycle at load
+        low, high = MODELS.get(self.family).resolutions
+        if not is_power_of_two(self.resolution) or not low <= self.resolution <= high:
+            raise ConfigError(f"resolution must be a power of two from {low} to {high} for "
+                              f"{self.family}, not {self.resolution}")
         if self.channels not in (1, 3, 4):
             raise ConfigError(f"channels must be 1, 3 or 4, not {self.channels}")
-        for name in ("z_dim", "g_width", "d_width", "max_width"):
+        for name in ("z_dim", "g_width", "d_width", "max_width", "w_dim", "mapping_layers",
+                     "mbstd_group"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if self.num_classes < 0:
@@ -49,6 +57,8 @@ class ModelConfig:
 
 
 D_NORMS = ("batch", "layer", "none")
+AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
+DEFAULT_DIFFAUG = "color,translation,cutout"
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -62,6 +72,10 @@ class TrainConfig:
     n_critic: int = 1                  # D steps per G step (WGAN-GP: 5)
     gp_lambda: float = 10.0            # weight of the gradient penalty (losses that use one)
     r1_gamma: float = 0.0              # R1 penalty on reals, gamma/2 * |grad D(x)|^2 (0 = off)
+    r1_interval: int = 1               # lazy R1: every N D steps, scaled by N (StyleGAN2: 16)
+    pl_weight: float = 0.0             # path length regularisation of G (StyleGAN2; 0 = off)
+    pl_interval: int = 4               # lazy path length: every N G steps, scaled by N
+    style_mixing: float = 0.0          # style-mixing regularisation probability (StyleGAN2)
     kimg: float | None = 500.0         # stop after this many thousand real images shown to D
     minutes: float | None = None       # ... or after this many minutes of training
     batch: int = 64
@@ -109,8 +123,12 @@ class TrainConfig:
             raise ConfigError("label noise must be in [0, 0.5)")
         if self.n_critic < 1:
             raise ConfigError("n-critic must be at least 1")
-        if self.gp_lambda < 0 or self.r1_gamma < 0:
-            raise ConfigError("gp-lambda and r1-gamma must not be negative")
+        if self.gp_lambda < 0 or self.r1_gamma < 0 or self.pl_weight < 0:
+            raise ConfigError("gp-lambda, r1-gamma and pl-weight must not be negative")
+        if self.r1_interval < 1 or self.pl_interval < 1:
+            raise ConfigError("r1-interval and pl-interval must be at least 1")
+        if not 0 <= self.style_mixing <= 1:
+            raise ConfigError("style-mixing must be a probability in [0, 1]")
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; "
                               f"choose from {', '.join(PRECISIONS)}")
@@ -126,8 +144,15 @@ class TrainConfig:
 
 @dataclass
 class AugmentConfig:
-    """Augmentation of what D sees: DiffAugment on reals and fakes, classic on reals only."""
+    """Augmentation of what D sees: ADA's pipeline or DiffAugment on reals and fakes, classic
+    augmentation on reals only."""
 
+    mode: str = "none"                 # none, ada (adaptive p), fixed (constant p), diffaug
+    p: float = 0.0                     # augmentation probability (ada: its starting value)
+    target: float = 0.6                # ada: the r_t = E[sign(D(real))] it steers towards
+    augpipe: str = "bgc"               # ada/fixed: the pipeline (bgc, bgcfnc, b, g, c, ...)
+    ada_kimg: float = 500.0            # ada: p can move from 0 to 1 in this many kimg
+    ada_interval: int = 4              # ada: adjust p every this many D steps
     diffaug: str = ""                  # DiffAugment policy, e.g. "color,translation,cutout"
     classic: bool = False              # classic augmentation of the reals (tiny datasets)
     crop: float = 0.8                  # classic: random resized crop keeps [crop, 1] of a side
@@ -138,7 +163,23 @@ class AugmentConfig:
 
     def validate(self) -> None:
         from .augment import parse_policy, validate_classic   # registry import, no cycle at load
+        from .augment.ada import PIPES
+        if self.mode not in AUGMENT_MODES:
+            raise ConfigError(f"unknown --aug {self.mode!r}; choose from "
+                              f"{', '.join(AUGMENT_MODES)}")
+        if self.mode == "diffaug" and not self.diffaug:
+            self.diffaug = DEFAULT_DIFFAUG
         parse_policy(self.diffaug)
+        if self.mode in ("ada", "fixed") and self.diffaug:
+            raise ConfigError("use either ADA (--aug ada/fixed) or DiffAugment (--diffaug), "
+                              "not both")
+        if self.augpipe not in PIPES:
+            raise ConfigError(f"unknown --augpipe {self.augpipe!r}; choose from "
+                              f"{', '.join(PIPES)}")
+        if not 0 <= self.p <= 1 or not 0 <= self.target <= 1:
+            raise ConfigError("--p and --target must be in [0, 1]")
+        if self.ada_kimg <= 0 or self.ada_interval < 1:
+            raise ConfigError("ada-kimg must be positive and ada-interval at least 1")
         validate_classic(**self.classic_params())
 
     def classic_params(self) -> dict:
@@ -200,43 +241,5 @@ def override(obj, values: dict):
     return dataclasses.replace(obj, **{k: v for k, v in values.items() if v is not None})
 
 
-# A preset is the defaults of one recipe: {"model": {...}, "train": {...}} overrides. Every
-# preset NAME has a NAME-tiny twin (a quarter of the width, batch 32) for tests and laptop CPUs.
-PRESETS: Registry[dict] = Registry("model")
-TINY = {"model": {"z_dim": 64, "g_width": 16, "d_width": 16, "max_width": 128},
-        "train": {"batch": 32}}
-FROM_DATA = -1          # num_classes of conditional presets: the dataset's number of classes
-
-
-def register_preset(name: str, model: dict, train: dict) -> None:
-    """Register preset `name` and its `name-tiny` twin."""
-    PRESETS.register(name)({"model": model, "train": train})
-    PRESETS.register(f"{name}-tiny")({"model": {**model, **TINY["model"]},
-                                      "train": {**train, **TINY["train"]}})
-
-
-# Radford et al. 2015: Adam(2e-4, beta1 0.5); batch 128 in the paper, 64 suits one GPU or CPU.
-DCGAN = ({"family": "dcgan", "z_dim": 100, "g_width": 64, "d_width": 64},
-         {"loss": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999,
-          "batch": 64})
-# Gulrajani et al. 2017: no batch norm in the critic (layer norm, their recommended drop-in),
-# lambda 10, 5 critic steps per G step, Adam(1e-4, beta1 0, beta2 0.9), batch 64, z of 128.
-WGAN_GP = ({"family": "dcgan", "z_dim": 128, "g_width": 64, "d_width": 64, "d_norm": "layer"},
-           {"loss": "wgan-gp", "gp_lambda": 10.0, "n_critic": 5, "lr_g": 1e-4, "lr_d": 1e-4,
-            "beta1": 0.0, "beta2": 0.9, "batch": 64})
-register_preset("dcgan", *DCGAN)
-register_preset("wgan-gp", *WGAN_GP)
-# Conditional twins (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018): the same
-# recipes with a class embedding in G and D; labels from `prepare --labels folders`.
-register_preset("cgan", {**DCGAN[0], "num_classes": FROM_DATA}, DCGAN[1])
-register_preset("cwgan-gp", {**WGAN_GP[0], "num_classes": FROM_DATA}, WGAN_GP[1])
-
-
-def preset_config(name: str, model: dict | None = None, train: dict | None = None,
-                  augment: dict | None = None) -> RunConfig:
-    """RunConfig from preset `name` with user overrides (None values mean "not given")."""
-    p = PRESETS.get(name)
-    m = override(build(ModelConfig, p["model"]), model or {})
-    t = override(build(TrainConfig, {**p["train"], "preset": name}), train or {})
-    a = override(AugmentConfig(), augment or {})
-    return RunConfig(model=m, train=t, augment=a)
+# Presets live in presets.py; imported here so `from ganvas.config import preset_config` works.
+from .presets import FROM_DATA, PRESETS, preset_config  # noqa: E402,F401

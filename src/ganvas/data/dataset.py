@@ -41,6 +41,15 @@ def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
     return path
 
 
+def peek_resolution(spec: str, default: int = 64) -> int:
+    """The resolution a run on DATA gets when none is asked: an archive's own (read from its
+    dataset.json, nothing decoded); an image folder is prepared at `default`."""
+    from .demo import is_demo_spec
+    if is_demo_spec(spec) or (Path(spec).is_file() and is_archive(Path(spec))):
+        return int(read_meta(resolve_dataset(spec))["resolution"])
+    return default
+
+
 def load_archive(path: Path) -> Archive:
     """Decode an archive; big ones go through a memory-mapped .npy cache keyed by content."""
     meta = read_meta(path)

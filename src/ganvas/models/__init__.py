@@ -18,6 +18,7 @@ class Family:
 
     generator: Callable[[ModelConfig], nn.Module]
     discriminator: Callable[[ModelConfig], nn.Module]
+    resolutions: tuple[int, int] = (16, 256)     # smallest and largest supported resolution
 
 
 MODELS: Registry[Family] = Registry("model family")
@@ -36,3 +37,4 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
 
 
 from . import dcgan  # noqa: E402,F401  (registers "dcgan")
+from . import stylegan2  # noqa: E402,F401  (registers "stylegan2")

@@ -22,10 +22,13 @@ def ema_beta(ema_kimg: float, rampup: float | None, images_seen: int, batch: int
 
 @torch.no_grad()
 def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
-    """G_ema's parameters <- beta * G_ema + (1 - beta) * G. Buffers are left alone: batch-norm
-    statistics of averaged weights are re-estimated by recalibrate_batchnorm instead."""
+    """G_ema's parameters <- beta * G_ema + (1 - beta) * G; buffers (StyleGAN2's w_avg, ...) are
+    copied. Batch-norm statistics of averaged weights are re-estimated by recalibrate_batchnorm
+    before G_ema samples."""
     for p_ema, p in zip(G_ema.parameters(), G.parameters()):
         p_ema.lerp_(p, 1.0 - beta)
+    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
+        b_ema.copy_(b)
 
 
 @torch.no_grad()

@@ -50,15 +50,24 @@ def diversity(images: torch.Tensor) -> float:
 
 
 @contextmanager
-def untouched_batchnorm(module: nn.Module):
-    """Run `module` in training mode without changing its batch-norm running statistics."""
-    bns = [m for m in module.modules() if isinstance(m, _BatchNorm)]
-    saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in bns]
+def side_effect_free(module: nn.Module):
+    """Run `module` for a measurement without changing the training: its buffers (batch-norm
+    statistics, StyleGAN2's w_avg) and torch's RNG are restored afterwards. A model with batch
+    norm runs in training mode (batch statistics, as it trains); others run in eval mode (no
+    style mixing, constant noise)."""
+    has_bn = any(isinstance(m, _BatchNorm) for m in module.modules())
+    was_training = module.training
+    buffers = [b.clone() for b in module.buffers()]
+    rng = torch.get_rng_state()
+    module.train(has_bn)
     try:
         yield
     finally:
-        for m, state in zip(bns, saved):
-            m.load_state_dict(state)
+        module.train(was_training)
+        with torch.no_grad():
+            for b, saved in zip(module.buffers(), buffers):
+                b.copy_(saved)
+        torch.set_rng_state(rng)
 
 
 class Health:
@@ -91,11 +100,10 @@ class Health:
 
     @torch.no_grad()
     def diversity_ratio(self, G: nn.Module) -> float:
-        """Diversity of G's fakes on the fixed latents over that of the fixed reals. G runs as
-        it trains (batch statistics) without its running statistics being disturbed."""
+        """Diversity of G's fakes on the fixed latents over that of the fixed reals."""
         device = next(G.parameters()).device
         labels = None if self.labels is None else self.labels.to(device)
-        with untouched_batchnorm(G):
+        with side_effect_free(G):
             fakes = G(self.z.to(device), labels)
         return diversity(fakes) / max(self.real_diversity, 1e-8)
 

@@ -15,6 +15,7 @@ import torch
 import torch.nn as nn
 
 from ..augment import AUGMENTS, diff_augment, parse_policy
+from ..augment.ada import AdaController, AugmentPipe
 from ..config import RunConfig
 from ..data.dataset import ImageBank
 from ..losses import LOSSES
@@ -25,6 +26,19 @@ from .ema import ema_beta, recalibrate_batchnorm, update_ema
 
 Tensor = torch.Tensor
 STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
+
+
+def make_augment_pipe(cfg: RunConfig) -> tuple[AugmentPipe | None, AdaController | None]:
+    """The ADA pipeline for --aug ada/fixed (None otherwise) and, for ada, its controller."""
+    a = cfg.augment
+    if a.mode not in ("ada", "fixed"):
+        return None, None
+    pipe = AugmentPipe(a.augpipe)
+    pipe.p = a.p
+    if a.mode == "fixed":
+        return pipe, None
+    return pipe, AdaController(pipe, target=a.target, interval=a.ada_interval,
+                               speed_kimg=a.ada_kimg, batch=cfg.train.batch)
 
 
 def pick_device(name: str) -> torch.device:
@@ -56,7 +70,10 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=betas)
         self.opt_D = torch.optim.Adam(self.d_params, lr=t.lr_d, betas=betas)
         self.loss = LOSSES.get(t.loss)
+        if hasattr(self.G, "mixing_prob"):
+            self.G.mixing_prob = t.style_mixing
         self.policy = parse_policy(cfg.augment.diffaug)
+        self.pipe, self.ada = make_augment_pipe(cfg)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                          if t.precision == "bf16" else nullcontext())
         self.images_seen = 0
@@ -82,6 +99,8 @@ class Trainer:
             x = x + sigma * torch.randn(x.shape, generator=self.rng["noise"]).to(self.device)
         if self.policy:
             x = diff_augment(x, self.policy, self.rng["aug"])
+        if self.pipe is not None:
+            x = self.pipe(x, self.rng["aug"])
         return x
 
     def targets(self, n: int) -> tuple[Tensor, Tensor]:
@@ -132,7 +151,9 @@ class Trainer:
             fake = self.G(z, labels)
         x_real = self.d_view(reals, sigma)
         x_fake = self.d_view(fake.detach(), sigma)
-        if t.r1_gamma > 0:
+        # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval.
+        do_r1 = t.r1_gamma > 0 and (self.images_seen // t.batch) % t.r1_interval == 0
+        if do_r1:
             x_real = x_real.detach().requires_grad_(True)
         with self.autocast:
             d_real = self.D(x_real, labels).float()
@@ -147,16 +168,20 @@ class Trainer:
                 gp = gradient_penalty(lambda x: self.D(x, labels), x_real, x_fake, alpha)
             total = total + t.gp_lambda * gp
             stats["gp"] = gp.detach()
-        if t.r1_gamma > 0:
+        if do_r1:
             r1 = r1_penalty(d_real, x_real)
-            total = total + 0.5 * t.r1_gamma * r1
+            total = total + 0.5 * t.r1_gamma * t.r1_interval * r1
             stats["r1"] = r1.detach()
+        if self.ada is not None:
+            self.ada.update(d_real.detach())
         skip = t.gate_d is not None and loss_d.item() < t.gate_d
         if not skip:
             self.opt_D.zero_grad(set_to_none=True)
             total.backward()
             self.opt_D.step()
         self.images_seen += t.batch
+        if self.pipe is not None:
+            stats["aug_p"] = torch.tensor(self.pipe.p)
         d_real, d_fake = d_real.detach(), d_fake.detach()
         stats.update({"loss_d": loss_d.detach(), "d_real": d_real.mean(),
                       "d_fake": d_fake.mean(),
@@ -174,15 +199,24 @@ class Trainer:
             with self.autocast:
                 d_out = self.D(self.d_view(fake, self.noise_sigma()), labels).float()
             loss_g = self.loss.g(d_out)
+            total, stats = loss_g, {}
+            if t.pl_weight > 0 and self.step % t.pl_interval == 0:
+                # Lazy path length regularisation (StyleGAN2) on half a batch of new latents.
+                n = max(t.batch // 2, 1)
+                z = torch.randn(n, self.cfg.model.z_dim, generator=self.rng["z"]).to(self.device)
+                with self.autocast:
+                    pl = self.G.path_length_penalty(z, None if labels is None else labels[:n])
+                total = total + t.pl_weight * t.pl_interval * pl
+                stats["pl"] = pl.detach()
             skip = t.gate_g is not None and loss_g.item() < t.gate_g
             if not skip:
                 self.opt_G.zero_grad(set_to_none=True)
-                loss_g.backward()
+                total.backward()
                 self.opt_G.step()
         finally:
             for p in self.d_params:
                 p.requires_grad_(True)
-        return {"loss_g": loss_g.detach(), "g_skipped": torch.tensor(float(skip))}
+        return {"loss_g": loss_g.detach(), "g_skipped": torch.tensor(float(skip)), **stats}
 
     # ---- rollback after divergence ------------------------------------------------------------
     def scale_learning_rates(self, factor: float) -> None:
@@ -227,6 +261,10 @@ class Trainer:
         return {"images_seen": self.images_seen, "step": self.step, "lr_scale": self.lr_scale,
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "rng": {k: g.get_state() for k, g in self.rng.items()},
+                # Random noise inputs and style mixing of StyleGAN2 draw from torch's own RNG.
+                "torch_rng": torch.get_rng_state(),
+                "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                "ada": self.ada.state_dict() if self.ada is not None else {},
                 "bank": self.bank.state_dict()}
 
     def load_state_dict(self, state: dict) -> None:
@@ -236,4 +274,9 @@ class Trainer:
         self.opt_D.load_state_dict(state["opt_D"])
         for k, g in self.rng.items():
             g.set_state(state["rng"][k])
+        torch.set_rng_state(state["torch_rng"])
+        if self.device.type == "cuda" and state["cuda_rng"]:
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        if self.ada is not None:
+            self.ada.load_state_dict(state["ada"])
         self.bank.load_state_dict(state["bank"])

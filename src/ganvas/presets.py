@@ -1,0 +1,92 @@
+"""Presets: the defaults of one recipe, registered by name (`ganvas train --model NAME`).
+
+A preset is a function of the model resolution (0 = not known yet) returning
+{"model": {...}, "train": {...}, "augment": {...}} overrides of the dataclass defaults, so a
+recipe can follow the resolution the way StyleGAN2-ADA's "auto" configuration does. Every
+preset NAME has a NAME-tiny twin for tests and laptop CPUs.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from .config import AugmentConfig, ModelConfig, RunConfig, TrainConfig, build, override
+from .registry import Registry
+
+Preset = Callable[[int], dict]
+PRESETS: Registry[Preset] = Registry("model")
+FROM_DATA = -1          # num_classes of conditional presets: the dataset's number of classes
+# The tiny twin of a DCGAN-style preset: a quarter of the width, batch 32.
+TINY = {"model": {"z_dim": 64, "g_width": 16, "d_width": 16, "max_width": 128},
+        "train": {"batch": 32}}
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Section-wise merge of two preset dicts."""
+    return {k: {**base.get(k, {}), **extra.get(k, {})} for k in {*base, *extra}}
+
+
+def register_fixed(name: str, preset: dict) -> None:
+    """Register a resolution-independent preset `name` and its `name-tiny` twin."""
+    PRESETS.register(name)(lambda resolution: preset)
+    PRESETS.register(f"{name}-tiny")(lambda resolution: merge(preset, TINY))
+
+
+# Radford et al. 2015: Adam(2e-4, beta1 0.5); batch 128 in the paper, 64 suits one GPU or CPU.
+DCGAN = {"model": {"family": "dcgan", "z_dim": 100, "g_width": 64, "d_width": 64},
+         "train": {"loss": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                   "beta2": 0.999, "batch": 64}}
+# Gulrajani et al. 2017: no batch norm in the critic (layer norm, their recommended drop-in),
+# lambda 10, 5 critic steps per G step, Adam(1e-4, beta1 0, beta2 0.9), batch 64, z of 128.
+WGAN_GP = {"model": {"family": "dcgan", "z_dim": 128, "g_width": 64, "d_width": 64,
+                     "d_norm": "layer"},
+           "train": {"loss": "wgan-gp", "gp_lambda": 10.0, "n_critic": 5, "lr_g": 1e-4,
+                     "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "batch": 64}}
+# Conditional twins (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018): the same
+# recipes with a class embedding in G and D; labels from `prepare --labels folders`.
+CONDITIONAL = {"model": {"num_classes": FROM_DATA}}
+register_fixed("dcgan", DCGAN)
+register_fixed("wgan-gp", WGAN_GP)
+register_fixed("cgan", merge(DCGAN, CONDITIONAL))
+register_fixed("cwgan-gp", merge(WGAN_GP, CONDITIONAL))
+
+
+def stylegan2_auto(resolution: int, tiny: bool = False) -> dict:
+    """StyleGAN2-ADA's "auto" configuration for one GPU (Karras et al. 2020, appendix): batch
+    min(4096 / res, 32), width 16384 / res (32768 / res from 512 px) capped at 512, mapping
+    depth 2, minibatch-std group min(batch, 4), gamma 0.0002 res^2 / batch, lr 0.0025 (0.002
+    at 1024), G_ema half-life batch * 10 / 32 kimg, ADA with target 0.6 and the bgc pipeline.
+    `tiny` shrinks the widths 8x, z/w to 128 and the batch to 16 for laptop CPUs."""
+    res = resolution or 64
+    batch = max(min(4096 // res, 32), 1)
+    width = min((32768 if res >= 512 else 16384) // res, 512)
+    z_dim, max_width = 512, 512
+    if tiny:
+        batch, width, z_dim, max_width = 16, max(width // 8, 8), 128, 128
+    return {
+        "model": {"family": "stylegan2", "z_dim": z_dim, "w_dim": z_dim, "mapping_layers": 2,
+                  "g_width": width, "d_width": width, "max_width": max_width, "d_norm": "none",
+                  "mbstd_group": min(batch, 4), "num_fp16_res": 4, "conv_clamp": 256.0},
+        "train": {"loss": "nonsaturating", "batch": batch, "beta1": 0.0, "beta2": 0.99,
+                  "lr_g": 0.002 if res >= 1024 else 0.0025,
+                  "lr_d": 0.002 if res >= 1024 else 0.0025,
+                  "r1_gamma": 0.0002 * res ** 2 / batch, "r1_interval": 16,
+                  "pl_weight": 0.0 if tiny else 2.0, "pl_interval": 4, "style_mixing": 0.9,
+                  "ema_kimg": batch * 10 / 32, "ema_rampup": 0.05},
+        "augment": {"mode": "ada", "target": 0.6, "augpipe": "bgc"},
+    }
+
+
+PRESETS.register("stylegan2")(stylegan2_auto)
+PRESETS.register("stylegan2-tiny")(lambda resolution: stylegan2_auto(resolution, tiny=True))
+
+
+def preset_config(name: str, model: dict | None = None, train: dict | None = None,
+                  augment: dict | None = None) -> RunConfig:
+    """RunConfig from preset `name` with user overrides (None values mean "not given"). A
+    resolution-dependent preset uses model["resolution"] when given (else its 64 px values)."""
+    p = PRESETS.get(name)((model or {}).get("resolution") or 0)
+    m = override(build(ModelConfig, p.get("model", {})), model or {})
+    t = override(build(TrainConfig, {**p.get("train", {}), "preset": name}), train or {})
+    a = override(build(AugmentConfig, p.get("augment", {})), augment or {})
+    return RunConfig(model=m, train=t, augment=a)
