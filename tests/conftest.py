@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
+import torch
+from safetensors.torch import load_file
 
 from ganvas.data.archive import ArchiveWriter
 
@@ -28,6 +32,21 @@ def make_toy_archive(path, n=64, resolution=16, channels=3, labelled=False, seed
             w.add(img, label=label, source=f"toy/{i}.png")
         w.close()
     return path
+
+
+def stats(run):
+    """The entries of a run's stats.jsonl."""
+    return [json.loads(s) for s in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def weights(snapshot, name):
+    """NAME.safetensors of a snapshot as a dict of tensors."""
+    return load_file(str(snapshot / f"{name}.safetensors"))
+
+
+def same(a, b):
+    """Two weight dicts with the same names and bit-identical tensors."""
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 @pytest.fixture(autouse=True)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-from safetensors.torch import load_file
 
 import ganvas
 from ganvas import checkpoint as ckpt
@@ -19,7 +18,7 @@ from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.errors import ConfigError, GanvasError
 from ganvas.training.trainer import Trainer
 
-from .conftest import TINY, make_toy_archive
+from .conftest import TINY, make_toy_archive, same, stats, weights
 
 RUN = {k: v for k, v in TINY.items() if k != "model"}
 # The DCGAN-style presets (StyleGAN2 has its own tests in test_stylegan2_training.py).
@@ -34,17 +33,6 @@ def labelled_archive(tmp_path_factory):
 def data_for(preset, toy_archive, labelled_archive):
     return labelled_archive if preset.startswith("c") else toy_archive
 
-
-def stats(run):
-    return [json.loads(s) for s in (run / "stats.jsonl").read_text().splitlines()]
-
-
-def weights(snapshot, name):
-    return load_file(str(snapshot / f"{name}.safetensors"))
-
-
-def same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_every_preset_has_a_tiny_twin():

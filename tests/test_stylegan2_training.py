@@ -4,17 +4,17 @@ augmentation probability), logs p, fine-tunes, and its presets follow the resolu
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
 import torch
-from safetensors.torch import load_file
 
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.config import preset_config
 
-from .conftest import make_toy_archive
+from .conftest import make_toy_archive, same, stats, weights
 
 # A very small StyleGAN2 for 32px toy data: seconds per run on 2 CPU cores.
 SMALL = dict(model="stylegan2-tiny", g_width=8, d_width=8, max_width=32, z_dim=32, w_dim=32,
@@ -26,17 +26,6 @@ def toy32(tmp_path_factory):
     return make_toy_archive(tmp_path_factory.mktemp("toy32") / "toy32.zip", resolution=32,
                             n=32)
 
-
-def stats(run):
-    return [json.loads(s) for s in (run / "stats.jsonl").read_text().splitlines()]
-
-
-def weights(snapshot, name):
-    return load_file(str(snapshot / f"{name}.safetensors"))
-
-
-def same(a, b):
-    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_auto_preset_follows_the_resolution():
@@ -89,3 +78,25 @@ def test_fixed_and_no_augmentation(toy32, tmp_path):
     assert [e["aug_p"] for e in stats(fixed)] == pytest.approx([0.3] * len(stats(fixed)))
     none = ganvas.train(str(toy32), out=tmp_path, kimg=0.032, aug="none", **SMALL)
     assert all("aug_p" not in e for e in stats(none))
+
+
+def test_diffaug_mode_and_bad_choices_are_clear(toy32, toy_archive, tmp_path, capsys):
+    from ganvas.cli import main
+    from ganvas.errors import ConfigError
+    run = ganvas.train(str(toy32), out=tmp_path, kimg=0.016, aug="diffaug", **SMALL)
+    cfg = json.loads((run / "config.json").read_text())["augment"]
+    assert cfg["mode"] == "diffaug" and cfg["diffaug"] == "color,translation,cutout"
+    with pytest.raises(ConfigError, match="either ADA"):
+        ganvas.train(str(toy32), out=tmp_path, kimg=0.016, diffaug="color", **SMALL)
+    for argv, needle in [(["--augpipe", "bgq"], "choose from b, g, c"),
+                         (["--aug", "adaptive"], "invalid choice"),
+                         (["--target", "1.5"], "[0, 1]")]:
+        with pytest.raises(SystemExit) as e:          # argparse exits, main() returns
+            sys.exit(main(["train", str(toy32), "--model", "stylegan2-tiny", "--out",
+                           str(tmp_path), *argv]))
+        assert e.value.code == 2
+        err = capsys.readouterr().err
+        assert needle in err and err.count("\n") == 1
+    assert main(["train", str(toy_archive), "--model", "stylegan2-tiny", "--out",
+                 str(tmp_path)]) == 2
+    assert "from 32 to 1024 for stylegan2, not 16" in capsys.readouterr().err
