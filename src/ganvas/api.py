@@ -17,6 +17,7 @@ from .imaging import make_grid, save_gif, save_png, to_uint8
 from .latent.interpolate import walk
 from .latent.sampling import synthesize, z_from_seeds
 from .training import finetune, loop
+from .training.trainer import fast_precision, pick_device
 
 DEMO_RESOLUTION = 32
 MODEL_OPTIONS = {f.name for f in fields(ModelConfig)} - {"family", "channels", "num_classes"}
@@ -138,16 +139,17 @@ def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float
 
 
 def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int = 0,
-         progress: bool = True) -> dict[str, Path]:
+         progress: bool = True, precision: str | None = None) -> dict[str, Path]:
     """Train a small DCGAN on the bundled emoji for `minutes`, then write a sample grid and a
     latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...}.
 
     It trains at 32x32 (the 64px emoji downsampled): on a laptop CPU that is four times the
-    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes."""
+    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes. On a
+    CPU with native bfloat16 it trains in bf16 (more steps per minute; `precision` overrides)."""
     out = Path(out)
     run = train("demo:emoji", out=out / "runs", model="dcgan", resolution=DEMO_RESOLUTION,
                 g_width=32, d_width=32, minutes=minutes, mirror=True, seed=seed, snap_kimg=50,
-                progress=progress)
+                precision=precision or fast_precision(pick_device("auto")), progress=progress)
     m = load(run)
     scale = 128 // DEMO_RESOLUTION
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)

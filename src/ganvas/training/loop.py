@@ -146,7 +146,7 @@ class Loop:
         m = trainer.cfg.model
         self.grid = SampleGrid(m, self.t.grid_size)
         self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes))
-        self.active_flags: set[str] = set()
+        self.warned: set[str] = set()
         self.good = trainer.capture()          # the last good state: the start, then snapshots
         self.rollbacks = 0
         (run_dir / "samples").mkdir(exist_ok=True)
@@ -204,9 +204,10 @@ class Loop:
             flags = ["nonfinite"]
         entry["flags"] = flags
         self.log.record("stats.jsonl", entry)
-        for flag in sorted(set(flags) - self.active_flags):
-            self.log.info(f"warning at {entry['kimg']:.3f} kimg: {flag}: {HINTS[flag]}")
-        self.active_flags = set(flags)
+        for flag in sorted(set(flags) - self.warned):      # once per flag and process
+            self.log.info(f"warning at {entry['kimg']:.3f} kimg: {flag}: {HINTS[flag]} "
+                          f"(later ticks: 'flags' in stats.jsonl)")
+            self.warned.add(flag)
         return "nonfinite" not in flags
 
     def roll_back(self) -> None:
