@@ -100,3 +100,29 @@ def test_diffaug_mode_and_bad_choices_are_clear(toy32, toy_archive, tmp_path, ca
     assert main(["train", str(toy_archive), "--model", "stylegan2-tiny", "--out",
                  str(tmp_path)]) == 2
     assert "from 32 to 1024 for stylegan2, not 16" in capsys.readouterr().err
+
+
+def test_generate_with_truncation_and_noise_modes(toy32, tmp_path, capsys):
+    from ganvas.cli import main
+    run = ganvas.train(str(toy32), out=tmp_path, kimg=0.016, **SMALL)
+    model = ganvas.load(run)
+    average = model.generate([1, 2, 3], truncation=0.0)
+    assert np.array_equal(average[0], average[1]) and np.array_equal(average[0], average[2])
+    plain = model.generate([1, 2])
+    assert not np.array_equal(plain[0], plain[1])
+    assert not np.array_equal(model.generate([1], truncation=-0.7), plain[:1])
+    assert np.array_equal(model.generate([1], noise_mode="const"), plain[:1])
+    assert not np.array_equal(model.generate([1], noise_mode="none"), plain[:1])
+    assert main(["generate", str(run), "--seeds", "0-3", "--truncation", "0.5",
+                 "--noise-mode", "none", "--grid", str(tmp_path / "g.png")]) == 0
+    assert (tmp_path / "g.png").is_file()
+
+
+def test_truncation_of_a_dcgan_and_noise_mode_error(tiny_run, tmp_path, capsys):
+    from ganvas.cli import main
+    model = ganvas.load(tiny_run)
+    average = model.generate([4, 9], truncation=0.0)
+    assert np.array_equal(average[0], average[1])
+    assert main(["generate", str(tiny_run), "--noise-mode", "random", "--grid",
+                 str(tmp_path / "g.png")]) == 2
+    assert "for StyleGAN2 models" in capsys.readouterr().err

@@ -71,15 +71,31 @@ class Model:
             return None
         return torch.tensor([s % self.num_classes for s in seeds], dtype=torch.int64)
 
-    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> np.ndarray:
-        """Latents (N, z_dim) [+ labels (N,)] -> uint8 images (N, H, W, C)."""
-        return to_uint8(synthesize(self.G, z, labels))
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                   truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+        """Latents (N, z_dim) [+ labels (N,)] -> uint8 images (N, H, W, C).
 
-    def generate(self, seeds, label: int | str | None = None) -> np.ndarray:
+        truncation psi pulls each latent towards the average one (1 = none, 0 = the average
+        image, negative = the "opposite" side): in w space for StyleGAN2 (towards w_avg), in z
+        space for the others (z * psi, towards the mean of the prior). noise_mode (StyleGAN2
+        only): const (default), random or none."""
+        style = {}
+        if self.family == "stylegan2":
+            style = {"truncation_psi": truncation, "noise_mode": noise_mode or "const"}
+        else:
+            if noise_mode is not None:
+                raise GanvasError(f"--noise-mode is for StyleGAN2 models; {self.path} is "
+                                  f"{self.family}")
+            z = z * truncation
+        return to_uint8(synthesize(self.G, z, labels, **style))
+
+    def generate(self, seeds, label: int | str | None = None, truncation: float = 1.0,
+                 noise_mode: str | None = None) -> np.ndarray:
         """Seeds (an iterable of ints) -> uint8 images (N, H, W, C); same seed, same image.
-        `label`: class name or index for conditional models."""
+        `label`: class name or index for conditional models; truncation and noise_mode as in
+        `synthesize`."""
         seeds = list(seeds)
-        return self.synthesize(self.z(seeds), self.labels(seeds, label))
+        return self.synthesize(self.z(seeds), self.labels(seeds, label), truncation, noise_mode)
 
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "

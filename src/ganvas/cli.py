@@ -123,6 +123,10 @@ def add_generate(sub) -> None:
     p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
     p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="pull latents towards the average (1 = off, 0 = average; may be < 0)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"),
+                   help="StyleGAN2 noise inputs (default const)")
     p.add_argument("--class", dest="label", metavar="NAME|INDEX",
                    help="class of a conditional model (default: seed %% number of classes)")
     p.set_defaults(run=run_generate)
@@ -138,7 +142,8 @@ def run_generate(a) -> None:
         raise GanvasError("--scale must be from 1 to 16")
     seeds = parse_seeds(a.seeds)
     model = load(a.model)
-    images = model.generate(seeds, label=a.label)
+    images = model.generate(seeds, label=a.label, truncation=a.truncation,
+                            noise_mode=a.noise_mode)
     if a.out:
         for seed, img in zip(seeds, images):
             save_png(img, Path(a.out) / f"seed{seed:04d}.png", scale=a.scale)

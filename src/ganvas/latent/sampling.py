@@ -42,11 +42,12 @@ def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
 
 @torch.no_grad()
 def synthesize(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-               chunk: int = 16) -> torch.Tensor:
+               chunk: int = 16, **style) -> torch.Tensor:
     """G (in eval mode) on latents z (N, z_dim) -> images float (N, C, H, W) in [-1, 1], on CPU.
 
     Runs in chunks of a FIXED size (the last one padded) so every latent is computed in a batch
     of the same shape: results then do not depend on how many seeds are asked together.
+    `style`: keyword arguments for G (StyleGAN2: truncation_psi, truncation_cutoff, noise_mode).
     """
     device = next(G.parameters()).device
     out = []
@@ -59,5 +60,5 @@ def synthesize(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None 
         if labels is not None:
             lab = torch.cat([labels[start:start + chunk],
                              torch.zeros(chunk - n, dtype=labels.dtype)]).to(device)
-        out.append(G(batch, lab)[:n].float().cpu())
+        out.append(G(batch, lab, **style)[:n].float().cpu())
     return torch.cat(out) if out else torch.empty(0)
