@@ -1,0 +1,1 @@
+"""Quality metrics: feature extractors and the distances computed on their features."""
