@@ -152,6 +152,28 @@ def run_generate(a) -> None:
         print(save_png(make_grid(images), a.grid, scale=a.scale))
 
 
+def add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="measure a model against its training images",
+                       description="Generate --num images and compare them with as many "
+                                   "training images; write a metrics JSON, print a table.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--metrics", default="swd", help="comma-separated: swd, fid, kid, pr")
+    p.add_argument("--num", type=int, default=1000, help="images per side (default 1000)")
+    p.add_argument("--extractor", default="random-conv",
+                   help="features for fid/kid/pr (random-conv: offline, ganvas-only scale)")
+    p.add_argument("--out", default="metrics.json", help="JSON file to write")
+    p.set_defaults(run=run_eval)
+
+
+def run_eval(a) -> None:
+    from .api import load
+    from .metrics.evaluate import evaluate, parse_metrics, table, write_json
+    metrics = parse_metrics(a.metrics)
+    result = evaluate(load(a.model), metrics, a.num, a.extractor)
+    print(table(result))
+    print(write_json(result, a.out))
+
+
 def add_demo(sub) -> None:
     p = sub.add_parser("demo", help="train on the bundled emoji for a few minutes, show results")
     p.add_argument("--minutes", type=float, default=5.0, help="training time (default 5)")
@@ -174,7 +196,7 @@ def build_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"ganvas {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
-    for add in (add_prepare, add_train, add_generate, add_demo):
+    for add in (add_prepare, add_train, add_generate, add_eval, add_demo):
         add(sub)
     return parser
 
