@@ -41,9 +41,14 @@ def save_module(module: nn.Module, path: Path) -> None:
     save_file(tensors, str(path))
 
 
+def read_weights(path: Path) -> dict[str, torch.Tensor]:
+    """A safetensors file as a state dict (CPU tensors)."""
+    return load_file(str(path))
+
+
 def load_module(module: nn.Module, path: Path) -> nn.Module:
     """Load safetensors weights into `module` in place (strict: names and shapes must match)."""
-    module.load_state_dict(load_file(str(path)), strict=True)
+    module.load_state_dict(read_weights(path), strict=True)
     return module
 
 

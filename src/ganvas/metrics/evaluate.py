@@ -18,7 +18,7 @@ import torch
 
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
-from ..imaging import atomic_save
+from ..imaging import atomic_save, to_uint8
 from ..registry import Registry
 from .distances import frechet_distance, kernel_inception_distance, precision_recall, statistics
 from .features import EXTRACTORS
@@ -70,8 +70,7 @@ def real_images(dataset: str, resolution: int, num: int) -> np.ndarray:
                      resolution=resolution)
     gen = torch.Generator().manual_seed(REAL_SEED)
     idx = torch.randperm(len(bank), generator=gen)[:num].sort().values
-    x = bank.images_at(idx)
-    return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+    return to_uint8(bank.images_at(idx))
 
 
 def evaluate(model, metrics: list[str], num: int, extractor: str = "random-conv") -> dict:

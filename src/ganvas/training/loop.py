@@ -101,12 +101,17 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     if info["dataset"].get("sha256") != data_info["sha256"]:
         raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
     trainer = make_trainer(cfg, bank)
-    for name in ("G", "G_ema", "D"):
-        ckpt.load_module(getattr(trainer, name), snaps[-1] / f"{name}.safetensors")
-    trainer.load_state_dict(torch.load(snaps[-1] / "trainer.pt", map_location=trainer.device,
-                                       weights_only=True))
+    trainer.restore(read_snapshot(snaps[-1]))
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     return Loop(trainer, run_dir, data_info, progress).run()
+
+
+def read_snapshot(folder: Path) -> dict:
+    """A snapshot's G, G_ema, D and trainer state, in the layout of Trainer.capture()."""
+    state = {name: ckpt.read_weights(folder / f"{name}.safetensors")
+             for name in ("G", "G_ema", "D")}
+    state["trainer"] = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+    return state
 
 
 def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:
@@ -147,7 +152,8 @@ class Loop:
         self.grid = SampleGrid(m, self.t.grid_size)
         self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes))
         self.warned: set[str] = set()
-        self.good = trainer.capture()          # the last good state: the start, then snapshots
+        # The last good state: the start (a CPU copy), then the newest snapshot folder.
+        self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
         (run_dir / "samples").mkdir(exist_ok=True)
 
@@ -214,12 +220,15 @@ class Loop:
         """Back to the last good state with halved learning rates, or a clear stop."""
         tr = self.trainer
         self.rollbacks += 1
-        good_kimg = int(self.good["trainer"]["images_seen"]) / 1000
+        good = read_snapshot(self.good) if isinstance(self.good, Path) else self.good
+        good_kimg = int(good["trainer"]["images_seen"]) / 1000
         if self.rollbacks > self.t.max_rollbacks:
             raise GanvasError(f"training diverged (NaN/Inf) {self.rollbacks} times; stopped. "
                               f"The last good snapshot is at {good_kimg:.3f} kimg in "
                               f"{self.run_dir}; try lower --lr-g/--lr-d or --loss hinge")
-        tr.restore(self.good)
+        lr_scale = tr.lr_scale
+        tr.restore(good)
+        tr.lr_scale = lr_scale                 # the lowered rates survive the rollback
         tr.scale_learning_rates(0.5)
         self.health.reset()
         self.log.info(f"rolled back to {good_kimg:.3f} kimg with learning rates x"
@@ -245,7 +254,7 @@ class Loop:
                                      {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
                                      trainer=tr.state_dict())
         ckpt.prune_snapshots(self.run_dir, self.t.keep_snapshots)
-        self.good = tr.capture()
+        self.good = folder
         self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  "
                       f"grid {grid.relative_to(self.run_dir)}")
         return folder

@@ -28,6 +28,17 @@ Tensor = torch.Tensor
 STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
 
 
+def cpu_copy(obj):
+    """obj (nested dicts, lists and tensors) with every tensor copied to the CPU."""
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().to("cpu", copy=True)
+    if isinstance(obj, dict):
+        return {k: cpu_copy(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(cpu_copy(v) for v in obj)
+    return obj
+
+
 def make_augment_pipe(cfg: RunConfig) -> tuple[AugmentPipe | None, AdaController | None]:
     """The ADA pipeline for --aug ada/fixed (None otherwise) and, for ada, its controller."""
     a = cfg.augment
@@ -243,17 +254,17 @@ class Trainer:
                    for m in (self.G, self.D, self.G_ema) for p in m.parameters())
 
     def capture(self) -> dict:
-        """A deep copy of everything `restore` needs (networks and trainer state)."""
-        return copy.deepcopy({"G": self.G.state_dict(), "D": self.D.state_dict(),
-                              "G_ema": self.G_ema.state_dict(), "trainer": self.state_dict()})
+        """A copy, on the CPU (no extra GPU memory), of everything `restore` needs."""
+        return cpu_copy({"G": self.G.state_dict(), "D": self.D.state_dict(),
+                         "G_ema": self.G_ema.state_dict(), "trainer": self.state_dict()})
 
     def restore(self, saved: dict) -> None:
-        """Go back to a state from `capture` (keeps the current lr_scale)."""
-        lr_scale = self.lr_scale
+        """Go back to a state from `capture` or from a snapshot on disk (same layout)."""
         for name in ("G", "D", "G_ema"):
             getattr(self, name).load_state_dict(saved[name])
-        self.load_state_dict(copy.deepcopy(saved["trainer"]))
-        self.lr_scale = lr_scale
+        # A copy: Adam's load_state_dict may keep CPU tensors as they are and then update them
+        # in place, which would change `saved` (the start state may be restored again).
+        self.load_state_dict(cpu_copy(saved["trainer"]))
         self.apply_lr_scale()
 
     # ---- sampling and state ------------------------------------------------------------------
