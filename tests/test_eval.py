@@ -13,14 +13,16 @@ from ganvas.cli import main
 def test_eval_writes_json_and_prints_a_table(tiny_run, tmp_path, capsys):
     out = tmp_path / "m.json"
     assert main(["eval", str(tiny_run), "--metrics", "swd,fid,kid,pr", "--num", "48",
-                 "--out", str(out)]) == 0
+                 "--extractor", "random-conv", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     result = json.loads(out.read_text())
-    assert result["num"] == 48 and result["extractor"] == "random-conv"
+    assert result["num"] == 48
+    assert result["extractors"] == {"fid": "random-conv", "kid": "random-conv",
+                                    "pr": "random-conv"}
     m = result["metrics"]
     assert m["swd"] > 0 and m["fid"] > 0 and 0 <= m["precision"] <= 1 and 0 <= m["recall"] <= 1
     assert [lvl["resolution"] for lvl in m["swd_levels"]] == [16]
-    assert "fid" in printed and "random-conv features" in printed
+    assert "fid on random-conv" in printed and "not comparable with papers" in printed
 
 
 def test_eval_of_the_data_against_itself_is_near_zero(tiny_run):
@@ -30,7 +32,7 @@ def test_eval_of_the_data_against_itself_is_near_zero(tiny_run):
     model = ganvas.load(tiny_run)
     reals = ev.real_images(model.info["dataset"]["name"], model.resolution, 32)
     model.generate = lambda seeds: reals[: len(list(seeds))]
-    m = ev.evaluate(model, ["swd", "fid"], 32)["metrics"]
+    m = ev.evaluate(model, ["swd", "fid"], 32, "random-conv")["metrics"]
     assert m["swd"] < 1e-6 and abs(m["fid"]) < 1e-6
 
 
@@ -46,3 +48,24 @@ def test_eval_errors_are_one_line(argv, needle, tiny_run, tmp_path, capsys):
     err = capsys.readouterr().err
     assert needle in err and err.count("\n") == 1
     assert not (tmp_path / "m.json").exists()
+
+
+def test_reference_features_are_cached_by_dataset_extractor_and_subset(tiny_run):
+    """The second evaluation reuses the real images' features and gets the same numbers;
+    another subset size is another cache entry."""
+    import ganvas
+    from ganvas.metrics import evaluate as ev
+    from ganvas.paths import cache_dir
+    model = ganvas.load(tiny_run)
+    first = ev.evaluate(model, ["fid", "kid"], 24, "random-conv")
+    second = ev.evaluate(model, ["fid", "kid"], 24, "random-conv")
+    assert first["reference_cached"] == {"random-conv": False}
+    assert second["reference_cached"] == {"random-conv": True}
+    assert first["metrics"] == second["metrics"]
+    other = ev.evaluate(model, ["fid"], 20, "random-conv")
+    assert other["reference_cached"] == {"random-conv": False}
+    entries = list(cache_dir("reference").glob("*.npz"))
+    assert len(entries) == 2
+    entries[0].write_bytes(b"damaged")              # a damaged entry is recomputed
+    again = [ev.evaluate(model, ["fid"], n, "random-conv") for n in (24, 20)]
+    assert sorted(r["reference_cached"]["random-conv"] for r in again) == [False, True]

@@ -1,15 +1,17 @@
-"""`ganvas eval`: a model's samples against its training images, as a metrics JSON.
+"""Measuring samples against real images: `measure` (any two sets) and `evaluate` (a model).
 
-Metrics are registered by name. SWD needs no weights. FID, KID and precision/recall run on the
-features of a registered extractor (`--extractor`); the standard Inception-v3 / VGG-16 ones of
-the papers are not in ganvas yet, so today these numbers are only comparable between ganvas
-runs that use the same extractor, and the JSON names the extractor next to every value.
+Metrics are registered by name with what they need: pixels (SWD), features or class logits
+of a feature extractor. Each feature metric has the extractor the papers use (Inception-v3
+for FID/KID/IS, VGG-16 for precision/recall, as torch-fidelity); `extractor=` replaces it
+for all of them (e.g. "random-conv" offline). The result names the extractor and weight file
+behind every number, because numbers on other features are not comparable.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -20,11 +22,14 @@ from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
 from ..registry import Registry
-from .distances import frechet_distance, kernel_inception_distance, precision_recall, statistics
-from .features import EXTRACTORS
+from .distances import (frechet_distance, inception_score, kernel_inception_distance,
+                        precision_recall, statistics)
+from .features import EXTRACTORS, FeatureExtractor
+from .reference import cached_outputs, reference_key
 from .swd import swd
 
 REAL_SEED = 0                 # which training images are compared: a fixed random subset
+FIDELITY_SEED = 2020          # torch-fidelity's seed for KID subsets and the IS shuffle
 
 
 def fid(reals, fakes) -> dict:
@@ -32,8 +37,16 @@ def fid(reals, fakes) -> dict:
 
 
 def kid(reals, fakes) -> dict:
-    mean, std = kernel_inception_distance(reals, fakes, subset_size=min(1000, len(reals)))
+    # fakes first: torch-fidelity draws the generated subset before the real one
+    mean, std = kernel_inception_distance(fakes, reals, subset_size=min(1000, len(reals)),
+                                          seed=FIDELITY_SEED)
     return {"kid": mean, "kid_std": std}
+
+
+def inception_score_metric(reals, fakes) -> dict:
+    mean, std = inception_score(fakes, splits=min(10, len(fakes)), probs=False,
+                                seed=FIDELITY_SEED)
+    return {"is": mean, "is_std": std}
 
 
 def pr(reals, fakes) -> dict:
@@ -46,12 +59,28 @@ def swd_metric(reals, fakes) -> dict:
     return {"swd": result["mean"], "swd_levels": result["levels"]}
 
 
-# name -> (function of (reals, fakes), whether it works on features rather than pixels)
-METRICS: Registry[tuple[Callable[..., dict], bool]] = Registry("metric")
-METRICS.register("fid")((fid, True))
-METRICS.register("kid")((kid, True))
-METRICS.register("pr")((pr, True))
-METRICS.register("swd")((swd_metric, False))
+@dataclass(frozen=True)
+class Metric:
+    """A registered metric.
+
+    compute: (reals, fakes) -> {key: value}, on what `needs` names.
+    needs: "pixels" (uint8 NHWC), "features" or "logits" (outputs of a feature extractor).
+    extractor: the standard extractor for features/logits, None for pixels.
+    better: key -> +1 if higher is better, -1 if lower is (for choosing the best snapshot).
+    """
+
+    compute: Callable[..., dict]
+    needs: str
+    extractor: str | None
+    better: dict[str, int]
+
+
+METRICS: Registry[Metric] = Registry("metric")
+METRICS.register("fid")(Metric(fid, "features", "inception-v3", {"fid": -1}))
+METRICS.register("kid")(Metric(kid, "features", "inception-v3", {"kid": -1}))
+METRICS.register("is")(Metric(inception_score_metric, "logits", "inception-v3", {"is": 1}))
+METRICS.register("pr")(Metric(pr, "features", "vgg16", {"precision": 1, "recall": 1}))
+METRICS.register("swd")(Metric(swd_metric, "pixels", None, {"swd": -1}))
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -64,16 +93,120 @@ def parse_metrics(text: str) -> list[str]:
     return names
 
 
-def real_images(dataset: str, resolution: int, num: int) -> np.ndarray:
-    """`num` training images (a fixed random subset) as uint8 (N, res, res, C)."""
-    bank = ImageBank(load_archive(resolve_dataset(dataset, resolution=resolution)),
-                     resolution=resolution)
+def parse_feature_weights(text: str | None) -> dict[str | None, str]:
+    """'PATH' -> {None: PATH}; 'inception-v3=A,vgg16=B' -> {'inception-v3': A, 'vgg16': B}."""
+    if not text:
+        return {}
+    pairs = {}
+    for part in text.split(","):
+        name, sep, path = part.partition("=")
+        if sep and name.strip() in EXTRACTORS.names():
+            pairs[name.strip()] = path.strip()
+        else:
+            pairs[None] = part.strip()
+    return pairs
+
+
+def extractor_plan(metrics: list[str], extractor: str | None) -> dict[str, str]:
+    """metric -> extractor name for the metrics that need one."""
+    plan = {}
+    for name in metrics:
+        m = METRICS.get(name)
+        if m.needs != "pixels":
+            plan[name] = extractor or m.extractor
+            EXTRACTORS.get(plan[name])
+    return plan
+
+
+def build_extractors(plan: dict[str, str], feature_weights: dict[str | None, str]
+                     ) -> dict[str, FeatureExtractor]:
+    """Each extractor the plan names, with its weights; checks that IS gets logits."""
+    names = sorted(set(plan.values()))
+    if None in feature_weights and len(names) > 1:
+        raise GanvasError(f"--feature-weights: these metrics use {', '.join(names)}; say which "
+                          f"file is which: --feature-weights {names[0]}=PATH,...")
+    unknown = set(feature_weights) - {None} - set(names)
+    if unknown:
+        raise GanvasError(f"--feature-weights names {', '.join(sorted(unknown))}, which no "
+                          f"requested metric uses ({', '.join(names) or 'none'})")
+    built = {n: build_extractor(n, feature_weights) for n in names}
+    for metric, name in plan.items():
+        needs = METRICS.get(metric).needs
+        if needs not in ("features", *built[name].outputs):
+            raise GanvasError(f"{metric} needs class logits; the {name} extractor has none "
+                              f"(use inception-v3)")
+    return built
+
+
+def build_extractor(name: str, feature_weights: dict[str | None, str]) -> FeatureExtractor:
+    """Extractor `name` with its weight file from feature_weights (by name, or the unnamed
+    one), else from the environment / cache / download (weights.resolve_weights)."""
+    return EXTRACTORS.get(name)(weights=feature_weights.get(name) or feature_weights.get(None))
+
+
+def device_for_features() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
+            extractors: dict[str, FeatureExtractor], plan: dict[str, str],
+            real_key: dict | None = None) -> dict:
+    """Compare uint8 (N, H, W, C) fakes with reals on `metrics`.
+
+    extractors/plan: from build_extractors/extractor_plan. real_key: what identifies `reals`
+    (dataset hash, resolution, subset); when given, their extractor outputs are cached.
+    Returns {"metrics": {...}, "extractors": {metric: name}, "weights": {name: file info}}.
+    """
+    device = device_for_features()
+    outputs = {}
+    for name, ex in extractors.items():
+        def real_pass(ex=ex):
+            return ex.extract(reals, device=device)
+        if real_key is None:
+            real_out, cached = real_pass(), False
+        else:
+            key = reference_key(**real_key, extractor=name, weights=(ex.weights or {}).get(
+                "sha256"))
+            real_out, cached = cached_outputs(key, real_pass)
+        outputs[name] = real_out, ex.extract(fakes, device=device), cached
+    result = {"metrics": {}, "extractors": dict(plan),
+              "weights": {n: ex.weights for n, ex in extractors.items() if ex.weights},
+              "reference_cached": {n: o[2] for n, o in outputs.items()}}
+    for name in metrics:
+        m = METRICS.get(name)
+        if m.needs == "pixels":
+            args = reals, fakes
+        else:
+            real_out, fake_out, _ = outputs[plan[name]]
+            args = real_out.get(m.needs), fake_out[m.needs]
+        result["metrics"].update(m.compute(*args))
+    return result
+
+
+def real_subset(dataset: str, resolution: int, num: int) -> tuple[np.ndarray, dict]:
+    """`num` training images (a fixed random subset) as uint8 (N, res, res, C), and the key
+    that identifies them for the reference cache."""
+    archive = load_archive(resolve_dataset(dataset, resolution=resolution))
+    return real_subset_of(ImageBank(archive, resolution=resolution), archive.content_hash, num)
+
+
+def real_subset_of(bank: ImageBank, content_hash: str, num: int) -> tuple[np.ndarray, dict]:
+    """real_subset for an open ImageBank (training uses the same images as `ganvas eval`, so
+    both share the cached reference features)."""
     gen = torch.Generator().manual_seed(REAL_SEED)
     idx = torch.randperm(len(bank), generator=gen)[:num].sort().values
-    return to_uint8(bank.images_at(idx))
+    key = {"dataset": content_hash, "resolution": bank.resolution, "num": len(idx),
+           "seed": REAL_SEED}
+    return to_uint8(bank.images_at(idx)), key
 
 
-def evaluate(model, metrics: list[str], num: int, extractor: str = "random-conv") -> dict:
+def real_images(dataset: str, resolution: int, num: int) -> np.ndarray:
+    """`num` training images (a fixed random subset) as uint8 (N, res, res, C)."""
+    return real_subset(dataset, resolution, num)[0]
+
+
+def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
+             feature_weights: dict[str | None, str] | None = None) -> dict:
     """Generate `num` images (seeds 0..num-1) from a loaded ganvas Model and compare them with
     as many of its training images (fewer if the dataset is smaller)."""
     if num < 2:
@@ -81,18 +214,13 @@ def evaluate(model, metrics: list[str], num: int, extractor: str = "random-conv"
     dataset = model.info.get("dataset", {}).get("name")
     if not dataset:
         raise GanvasError(f"{model.path} does not say which dataset it was trained on")
-    reals = real_images(dataset, model.resolution, num)
+    plan = extractor_plan(metrics, extractor)
+    extractors = build_extractors(plan, feature_weights or {})   # weight errors come first
+    reals, key = real_subset(dataset, model.resolution, num)
     fakes = model.generate(range(len(reals)))
     result = {"model": str(model.path), "kimg": model.kimg, "dataset": dataset,
-              "num": len(reals), "metrics": {}}
-    features = None
-    if any(METRICS.get(m)[1] for m in metrics):
-        ex = EXTRACTORS.get(extractor)()
-        features = ex.features(reals), ex.features(fakes)
-        result["extractor"] = extractor
-    for name in metrics:
-        fn, on_features = METRICS.get(name)
-        result["metrics"].update(fn(*features) if on_features else fn(reals, fakes))
+              "num": len(reals)}
+    result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key))
     return result
 
 
@@ -106,8 +234,15 @@ def table(result: dict) -> str:
     """A small text table of the scalar metrics."""
     rows = [(k, v) for k, v in result["metrics"].items() if isinstance(v, (int, float))]
     width = max(len(k) for k, _ in rows)
-    suffix = f"  ({result['extractor']} features)" if "extractor" in result else ""
     lines = [f"{result['num']} samples vs {result['num']} training images of "
-             f"{result['dataset']} at {result['kimg']:g} kimg{suffix}"]
+             f"{result['dataset']} at {result['kimg']:g} kimg"]
     lines += [f"{k:<{width}}  {v:.6g}" for k, v in rows]
+    used = sorted(set(result["extractors"].values()))
+    if used:
+        lines.append("features: " + ", ".join(
+            f"{m} on {e}" for m, e in result["extractors"].items()))
+    unofficial = [n for n in used if not (result["weights"].get(n) or {}).get("official")]
+    if unofficial:
+        lines.append(f"note: {', '.join(unofficial)} is not the standard network with its "
+                     "published weights, so these numbers are not comparable with papers")
     return "\n".join(lines)

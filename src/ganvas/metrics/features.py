@@ -5,9 +5,12 @@ features, not pixels. An extractor is registered under a short stable name in EX
 a metric line in metrics.jsonl can say which features it was measured on; numbers measured
 on different extractors are not comparable.
 
-Built in is only "random-conv", a fixed seeded random network that needs no weights: it is
-for tests and offline smoke runs, and its numbers are NOT comparable with any paper. The
-standard Inception-v3 extractor is registered elsewhere through `extractor_from_module`.
+The standard ones, "inception-v3" (FID, KID, IS) and "vgg16" (precision/recall), live in
+standard.py and need weight files (weights.py). "random-conv" is a fixed seeded random network
+that needs no weights: it is for tests and offline smoke runs, and its numbers are NOT
+comparable with any paper. Every factory in EXTRACTORS takes `weights` (a path or None).
+
+An extractor gives "features" and may give more outputs (Inception gives "logits" for IS).
 
 All extractors take uint8 NHWC input (the API edge convention) with 1, 3 or 4 channels:
 grey is repeated to RGB and alpha is dropped, because the standard networks are RGB-only.
@@ -24,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import GanvasError
 from ..registry import Registry
 
 # Maps uint8 (n, 3, H, W) RGB on the extractor's device to whatever the network expects.
@@ -43,10 +47,16 @@ class FeatureExtractor(ABC):
     name: str
     dim: int
     input_size: int | None
+    outputs: tuple[str, ...] = ("features",)
+    weights: dict | None = None     # which weight file (weights.ResolvedWeights.describe)
 
     @abstractmethod
     def embed(self, x: Tensor) -> Tensor:
         """uint8 (n, 3, H, W) RGB on the extractor's device -> float (n, dim)."""
+
+    def embed_outputs(self, x: Tensor) -> dict[str, Tensor]:
+        """Like embed, but every output the extractor has, by name ("features" is embed's)."""
+        return {"features": self.embed(x)}
 
     @abstractmethod
     def to(self, device: str | torch.device) -> FeatureExtractor:
@@ -56,19 +66,26 @@ class FeatureExtractor(ABC):
                  device: str | torch.device = "cpu") -> np.ndarray:
         """uint8 (N, H, W, C) with C in 1, 3, 4 -> float64 (N, dim), `batch` pictures at a
         time on `device`, without building autograd graphs."""
+        return self.extract(images, batch, device)["features"]
+
+    def extract(self, images: np.ndarray | Tensor, batch: int = 64,
+                device: str | torch.device = "cpu") -> dict[str, np.ndarray]:
+        """Every output for uint8 (N, H, W, C) pictures: name -> float64 (N, size)."""
         _check_images(images)
         if batch < 1:
             raise ValueError(f"batch must be >= 1, got {batch}")
         self.to(device)
-        out = np.empty((len(images), self.dim), np.float64)
-        with torch.no_grad():
+        parts: dict[str, list[np.ndarray]] = {name: [] for name in self.outputs}
+        with torch.inference_mode():
             for i in range(0, len(images), batch):
                 x = _to_rgb_nchw(_as_tensor(images[i:i + batch]).to(device))  # uint8 NCHW
-                f = self.embed(x).reshape(len(x), -1)
-                if f.shape[1] != self.dim:
-                    raise ValueError(f"extractor {self.name!r} gave {f.shape[1]} features, "
-                                     f"declared dim={self.dim}")
-                out[i:i + len(x)] = f.cpu().double().numpy()  # MPS has no float64
+                for name, value in self.embed_outputs(x).items():
+                    parts[name].append(value.reshape(len(x), -1).cpu().double().numpy())
+        out = {name: np.concatenate(p) if p else np.empty((0, self.dim))
+               for name, p in parts.items()}
+        if out["features"].shape[1] != self.dim:
+            raise ValueError(f"extractor {self.name!r} gave {out['features'].shape[1]} "
+                             f"features, declared dim={self.dim}")
         return out
 
 
@@ -180,10 +197,15 @@ class _RandomConvNet(nn.Module):
 
 
 @EXTRACTORS.register("random-conv")
-def random_conv(seed: int = 0) -> FeatureExtractor:
+def random_conv(weights: str | None = None, seed: int = 0) -> FeatureExtractor:
     """A fixed random conv net (64 features on 64x64 pictures) that needs no weights.
 
     For tests and offline smoke use only: its numbers are NOT comparable with published
     FID/KID/precision/recall, which are all measured on Inception-v3 features.
     """
+    if weights:
+        raise GanvasError("the random-conv extractor takes no weight file")
     return extractor_from_module("random-conv", _RandomConvNet(seed), dim=64, input_size=64)
+
+
+from . import standard  # noqa: E402,F401  (registers inception-v3 and vgg16)

@@ -1,0 +1,56 @@
+"""A disk cache of the real images' features, so a second evaluation skips the real pass.
+
+The key is everything the features depend on: the dataset archive's content hash, the
+resolution and the subset of images (count and seed), the extractor and the sha256 of its
+weights. Entries are .npz files in `<cache>/reference/`, written atomically; a damaged entry
+is recomputed, never trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..imaging import atomic_save
+from ..paths import cache_dir
+
+FORMAT = 1      # bump when the way features are computed changes
+
+
+def reference_key(**parts) -> str:
+    """A stable hex key of the given JSON-able parts."""
+    text = json.dumps({"format": FORMAT, **parts}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def cached_outputs(key: str, compute: Callable[[], dict[str, np.ndarray]]
+                   ) -> tuple[dict[str, np.ndarray], bool]:
+    """The real images' extractor outputs under `key`, computed once -> (outputs, was_cached).
+
+    Outputs are kept as float32 (extractors compute in float32, so nothing is lost) and
+    returned as float64 like FeatureExtractor.extract.
+    """
+    path = cache_path(key)
+    if path.is_file():
+        try:
+            with np.load(path) as f:
+                return {k: f[k].astype(np.float64) for k in f.files}, True
+        except (OSError, ValueError, zipfile.BadZipFile):
+            path.unlink(missing_ok=True)       # damaged: compute it again
+    outputs = compute()
+
+    def save(tmp: str) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **{k: v.astype(np.float32) for k, v in outputs.items()})
+
+    atomic_save(path, save)
+    return outputs, False
+
+
+def cache_path(key: str) -> Path:
+    return cache_dir("reference") / f"{key}.npz"

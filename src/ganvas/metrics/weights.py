@@ -1,0 +1,158 @@
+"""Weight files of the standard feature networks: where they come from, where they are kept.
+
+A weight file is found, in this order:
+1. a path the user gives (`--feature-weights NAME=PATH`, or just PATH when one network is in
+   use; Python: `weights=`),
+2. the environment variable named in its entry (e.g. GANVAS_WEIGHTS_INCEPTION_V3=PATH),
+3. ganvas's cache (`<cache>/weights/<filename>`, see ganvas.paths.cache_dir),
+4. a download into that cache, checked against the sha256 prefix that the file's name carries
+   (the torch.hub convention the original publishers use).
+Offline with none of these, the error names the file, its URL and where to put it.
+
+A file from 1 or 2 is not required to be the official one (tests use random weights), but its
+checksum is reported with every number measured on it: `official` says whether the numbers are
+comparable with papers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ..errors import GanvasError
+from ..imaging import atomic_save
+from ..paths import cache_dir
+from ..registry import Registry
+
+DOWNLOAD_TIMEOUT_S = 60
+CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """A published weight file.
+
+    Attributes:
+        filename: its name in the cache (the publisher's name, which carries the checksum).
+        url: where it is downloaded from.
+        sha256_prefix: the first hex digits of its sha256.
+        env: the environment variable that may point to a local copy.
+    """
+
+    filename: str
+    url: str
+    sha256_prefix: str
+    env: str
+
+
+WEIGHTS: Registry[WeightFile] = Registry("feature weights")
+WEIGHTS.register("inception-v3")(WeightFile(
+    # The TF Inception graph of 2015-12-05 (the FID reference), as torch-fidelity converts it.
+    "weights-inception-2015-12-05-6726825d.pth",
+    "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
+    "weights-inception-2015-12-05-6726825d.pth",
+    "6726825d", "GANVAS_WEIGHTS_INCEPTION_V3"))
+WEIGHTS.register("vgg16")(WeightFile(
+    # torchvision's ImageNet VGG-16, which torch-fidelity uses for precision/recall.
+    "vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth",
+    "397923af", "GANVAS_WEIGHTS_VGG16"))
+
+
+@dataclass(frozen=True)
+class ResolvedWeights:
+    """A weight file on disk and what is known about it."""
+
+    path: Path
+    sha256: str
+    official: bool
+
+    def describe(self) -> dict:
+        """For the metrics JSON: which file the numbers were measured with."""
+        return {"file": str(self.path), "sha256": self.sha256, "official": self.official}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(CHUNK), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def cached_path(name: str) -> Path:
+    """Where the cache keeps the weight file of network `name`."""
+    return cache_dir("weights") / WEIGHTS.get(name).filename
+
+
+def how_to_provide(name: str) -> str:
+    entry = WEIGHTS.get(name)
+    return (f"download {entry.url} and put it at {cached_path(name)}, or pass "
+            f"--feature-weights {name}=PATH, or set {entry.env}=PATH")
+
+
+def resolve_weights(name: str, path: str | os.PathLike | None = None,
+                    download: bool = True) -> ResolvedWeights:
+    """The weight file of feature network `name` (see the module docstring for the order)."""
+    entry = WEIGHTS.get(name)
+    given = path or os.environ.get(entry.env)
+    if given:
+        given = Path(given).expanduser()
+        if not given.is_file():
+            source = "--feature-weights" if path else entry.env
+            raise GanvasError(f"{name} weights not found: {given} (from {source})")
+        digest = sha256_of(given)
+        return ResolvedWeights(given, digest, digest.startswith(entry.sha256_prefix))
+    target = cached_path(name)
+    if not target.is_file():
+        if not download:
+            raise GanvasError(f"{name} weights {entry.filename} are not in the cache; "
+                              + how_to_provide(name))
+        fetch(name, target)
+    digest = sha256_of(target)
+    if not digest.startswith(entry.sha256_prefix):
+        raise GanvasError(f"{target} is damaged (sha256 {digest[:8]}..., expected "
+                          f"{entry.sha256_prefix}...); delete it to download it again")
+    return ResolvedWeights(target, digest, True)
+
+
+def fetch(name: str, target: Path) -> Path:
+    """Download the weights of `name` to `target`, checking the checksum before the file
+    appears there (a failed or wrong download leaves nothing behind)."""
+    entry = WEIGHTS.get(name)
+    print(f"downloading {entry.url} -> {target}")
+
+    def save(tmp: str) -> None:
+        h = hashlib.sha256()
+        try:
+            with urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as r, \
+                    open(tmp, "wb") as f:
+                for chunk in iter(lambda: r.read(CHUNK), b""):
+                    h.update(chunk)
+                    f.write(chunk)
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise GanvasError(f"could not download {entry.filename} ({reason}); offline, "
+                              + how_to_provide(name)) from None
+        if not h.hexdigest().startswith(entry.sha256_prefix):
+            raise GanvasError(f"downloaded {entry.filename} has sha256 {h.hexdigest()[:8]}..., "
+                              f"expected {entry.sha256_prefix}...; not kept")
+
+    return atomic_save(target, save)
+
+
+def load_state_dict(weights: ResolvedWeights) -> dict[str, torch.Tensor]:
+    """The file's tensors, without running any pickled code (weights_only)."""
+    try:
+        state = torch.load(weights.path, map_location="cpu", weights_only=True)
+    except Exception as e:      # a truncated file, a pickle with code, not a torch file ...
+        raise GanvasError(f"cannot read {weights.path} as a state dict: "
+                          f"{str(e).splitlines()[0]}") from None
+    if not isinstance(state, dict):
+        raise GanvasError(f"{weights.path} holds a {type(state).__name__}, not a state dict")
+    return state
