@@ -1,0 +1,164 @@
+"""The report page: one self-contained HTML file (pictures as base64 data URIs, inline CSS,
+no scripts, no external fonts), so it can be mailed, archived or opened offline."""
+
+from __future__ import annotations
+
+import base64
+import html
+import time
+from pathlib import Path
+
+from ..training.health import HINTS
+from .pictures import kimg_of
+from .plots import metric_names
+from .rundata import RunData
+
+MIME = {".png": "image/png", ".gif": "image/gif"}
+
+CSS = """
+body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; margin: 2em auto;
+       max-width: 1100px; padding: 0 1em; color: #222; background: #fff; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em;
+     margin-top: 1.6em; }
+table { border-collapse: collapse; } td, th { padding: 0.2em 1em 0.2em 0; text-align: left;
+     vertical-align: top; }
+th { color: #555; font-weight: 600; }
+img { max-width: 100%; } img.grid { image-rendering: pixelated; border: 1px solid #ccc; }
+.pair { display: flex; gap: 1.5em; flex-wrap: wrap; } .pair figure { margin: 0; flex: 1;
+     min-width: 280px; } figcaption { color: #555; margin-top: 0.3em; }
+.note { color: #666; font-style: italic; } .flag { color: #b00; font-weight: 600; }
+"""
+
+
+def esc(text) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def data_uri(path: Path) -> str:
+    """A picture file as a data: URI (so the page needs no other file)."""
+    mime = MIME.get(path.suffix.lower(), "application/octet-stream")
+    return f"data:{mime};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def img(path: Path, alt: str, grid: bool = False) -> str:
+    cls = ' class="grid"' if grid else ""
+    return f'<img{cls} src="{data_uri(path)}" alt="{esc(alt)}">'
+
+
+def note(text: str) -> str:
+    return f'<p class="note">{esc(text)}</p>'
+
+
+def duration(seconds: float | None) -> str:
+    """3725 -> '1h 02m 05s'; None -> 'unknown'."""
+    if seconds is None:
+        return "unknown"
+    s = round(seconds)
+    h, rest = divmod(s, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}h {m:02d}m {s:02d}s" if h else f"{m}m {s:02d}s" if m else f"{s}s"
+
+
+def summary(run: RunData) -> str:
+    """The run's facts as a two-column table."""
+    t = run.config.get("train", {})
+    m = run.config.get("model", {})
+    target = (f"{t['kimg']:g} kimg" if t.get("kimg") is not None
+              else f"{t['minutes']:g} minutes" if t.get("minutes") is not None else "?")
+    last = run.ticks[-1] if run.ticks else {}
+    speed = f"{last['img_per_s']:g} img/s" if isinstance(last.get("img_per_s"), (int, float)) \
+        else "unknown"
+    flags = run.flags
+    flag_html = ("none" if not flags else "<br>".join(
+        f'<span class="flag">{esc(f)}</span>: {esc(HINTS.get(f, ""))}' for f in flags))
+    seen = ", ".join(f"{f} (from {k:g} kimg)" for f, k in run.first_flags().items()) or "none"
+    rows = [
+        ("preset", f"{run.preset} ({m.get('family', '?')}, {run.resolution}px, "
+                   f"{m.get('channels', '?')} channels"
+                   + (f", {m['num_classes']} classes" if m.get("num_classes") else "") + ")"),
+        ("dataset", run.dataset or "unknown"),
+        ("kimg reached", f"{run.kimg:g} of {target}"),
+        ("ticks / snapshot grids", f"{len(run.ticks)} / {len(run.samples)}"),
+        ("training time", f"{duration(run.seconds)} (wall clock, from log.txt)"),
+        ("last speed", speed),
+        ("rollbacks", str(len(run.rollbacks))),
+        ("flags seen", seen),
+    ]
+    body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
+    body += f"<tr><th>last health flags</th><td>{flag_html}</td></tr>"
+    return f"<table>{body}</table>"
+
+
+def metrics_table(run: RunData) -> str:
+    """The newest value of each metric, with the number of images and the extractor."""
+    rows = []
+    for name in metric_names(run):
+        entry = next(m for m in reversed(run.metrics) if name in m["metrics"])
+        value = entry["metrics"][name]
+        ex = entry.get("extractors", {}).get(name, "")
+        rows.append(f"<tr><td>{esc(name)}</td><td>{value:.6g}</td><td>{entry['kimg']:g}</td>"
+                    f"<td>{esc(entry.get('num', ''))}</td><td>{esc(ex)}</td></tr>")
+    head = ("<tr><th>metric</th><th>newest value</th><th>at kimg</th><th>images</th>"
+            "<th>features</th></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def section(title: str, anchor: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>\n{body}\n</section>'
+
+
+def render(run: RunData, files: dict[str, Path | None], reals_error: str | None) -> str:
+    """The whole page. `files` maps loss, metrics, augment, reals, progress to the pictures
+    written (None: nothing to show); `reals_error` says why the training images are missing."""
+    parts = [section("Summary", "summary", summary(run))]
+    latest = run.samples[-1] if run.samples else None
+    if not run.ticks and latest is None:
+        parts.append(section("Nothing yet", "nothing", note(
+            "This run has no ticks in stats.jsonl and no sample grids yet: nothing to plot. "
+            "Run the report again once training has logged its first tick.")))
+    else:
+        parts.append(section("Losses", "losses", img(files["loss"], "loss curves")
+                             if files.get("loss") else note("No ticks in stats.jsonl yet.")))
+        if files.get("metrics"):
+            body = img(files["metrics"], "metric curves") + metrics_table(run)
+        else:
+            body = note("No metrics yet (metrics.jsonl is absent or empty): run `ganvas eval`, "
+                        "or train with metrics enabled, to measure the run.")
+        parts.append(section("Metrics", "metrics", body))
+        mode = run.config.get("augment", {}).get("mode", "none")
+        parts.append(section("Augmentation probability", "augment",
+                             img(files["augment"], "augmentation probability p")
+                             if files.get("augment") else
+                             note(f"No augmentation probability in stats.jsonl "
+                                  f"(augmentation mode: {mode}).")))
+        parts.append(section("Reals beside fakes", "reals-fakes", reals_vs_fakes(
+            run, files.get("reals"), latest, reals_error)))
+        parts.append(section("Latest grid", "latest", (
+            img(latest, "latest sample grid", grid=True)
+            + f"<p>{esc(latest.name)}: the fixed latents at {esc(kimg_of(latest))}.</p>")
+            if latest else note("No sample grid yet (one is written at every snapshot).")))
+        parts.append(section("Progress", "progress", (
+            img(files["progress"], "progress animation", grid=True)
+            + f"<p>The same latents at each of {len(run.samples)} snapshots, in order.</p>")
+            if files.get("progress") else note("No snapshot grids yet.")))
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+            f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>ganvas report: {esc(run.name)}</title><style>{CSS}</style></head>\n"
+            f"<body><h1>{esc(run.name)}</h1><p class=\"note\">ganvas report, written {stamp} "
+            f"from {esc(run.path)}</p>\n" + "\n".join(parts) + "\n</body></html>\n")
+
+
+def reals_vs_fakes(run: RunData, reals: Path | None, latest: Path | None,
+                   reals_error: str | None) -> str:
+    if reals is not None:
+        left = (f"<figure>{img(reals, 'training images', grid=True)}<figcaption>training "
+                f"images ({esc(run.dataset)}, a fixed random subset)</figcaption></figure>")
+    else:
+        left = f"<figure>{note(f'The training images could not be shown: {reals_error}')}</figure>"
+    if latest is not None:
+        right = (f"<figure>{img(latest, 'samples', grid=True)}<figcaption>samples at "
+                 f"{esc(kimg_of(latest))}</figcaption></figure>")
+    else:
+        right = f"<figure>{note('No sample grid yet.')}</figure>"
+    return f'<div class="pair">{left}{right}</div>'
