@@ -66,17 +66,34 @@ def write_snapshot(folder: Path, modules: dict[str, nn.Module], info: dict,
         # model.json last: a folder without it is never taken for a snapshot.
         (tmp / "model.json").write_text(json.dumps(
             {"format": MODEL_FORMAT, "version": MODEL_VERSION, **info}, indent=1))
-        if folder.exists():
-            old = folder.with_name(f".old-{folder.name}")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(folder, old)
-            os.replace(tmp, folder)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, folder)
+        return _move_into_place(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def copy_snapshot(source: Path, folder: Path) -> Path:
+    """Atomically make `folder` a copy of snapshot `source` (replacing it as a whole)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    try:
+        for f in sorted(source.iterdir(), key=lambda p: p.name == "model.json"):
+            shutil.copy2(f, tmp / f.name)                     # model.json last, as above
+        return _move_into_place(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _move_into_place(tmp: Path, folder: Path) -> Path:
+    """Rename the finished folder `tmp` to `folder`; an old `folder` is swapped out first."""
+    if folder.exists():
+        old = folder.with_name(f".old-{folder.name}")
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(folder, old)
+        os.replace(tmp, folder)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, folder)
     return folder
 
 

@@ -188,17 +188,57 @@ class AugmentConfig:
 
 
 @dataclass
+class MetricsConfig:
+    """Metrics measured during training (metrics.jsonl) and the snapshot kept as `best`."""
+
+    metrics: str = ""                  # comma-separated METRICS names; "" = none
+    every_kimg: float = 0.0            # measure every N kimg; 0 = at every snapshot
+    num: int = 1000                    # generated images (and as many reals) per measurement
+    best: str = ""                     # result key choosing checkpoints/best ("" = the first)
+    extractor: str | None = None       # features for fid/kid/is/pr (None: the standard ones)
+    feature_weights: str | None = None  # [NAME=]PATH of local weight files
+
+    def names(self) -> list[str]:
+        return [n.strip() for n in self.metrics.split(",") if n.strip()]
+
+    def validate(self) -> None:
+        from .metrics.evaluate import METRICS, extractor_plan   # registries, no cycle at load
+        names = self.names()
+        if not names:
+            return
+        for name in names:
+            METRICS.get(name)
+        extractor_plan(names, self.extractor)
+        if self.num < 2:
+            raise ConfigError(f"metrics num must be at least 2, got {self.num}")
+        if self.every_kimg < 0:
+            raise ConfigError(f"metrics every_kimg must be >= 0, got {self.every_kimg}")
+        ranked = [k for n in names for k in METRICS.get(n).better]
+        if self.best and self.best not in ranked:
+            raise ConfigError(f"--best-metric {self.best!r} is not measured; choose from: "
+                              f"{', '.join(ranked)}")
+
+    def best_key(self) -> str | None:
+        """The result key that picks the best snapshot (None when no metrics are measured)."""
+        from .metrics.evaluate import METRICS
+        names = self.names()
+        return self.best or (next(iter(METRICS.get(names[0]).better)) if names else None)
+
+
+@dataclass
 class RunConfig:
     """Everything a run needs; the content of config.json."""
 
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> None:
         self.model.validate()
         self.train.validate()
         self.augment.validate()
+        self.metrics.validate()
         self.check_combination()
 
     def check_combination(self) -> None:
@@ -218,12 +258,13 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         """Rebuild from config.json; unknown keys are a ConfigError naming them."""
-        unknown = set(d) - {"model", "train", "augment"}
+        unknown = set(d) - {"model", "train", "augment", "metrics"}
         if unknown:
             raise ConfigError(f"unknown config section(s): {', '.join(sorted(unknown))}")
         return cls(model=build(ModelConfig, d.get("model", {})),
                    train=build(TrainConfig, d.get("train", {})),
-                   augment=build(AugmentConfig, d.get("augment", {})))
+                   augment=build(AugmentConfig, d.get("augment", {})),
+                   metrics=build(MetricsConfig, d.get("metrics", {})))
 
 
 def build(cls, values: dict):

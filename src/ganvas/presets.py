@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .config import AugmentConfig, ModelConfig, RunConfig, TrainConfig, build, override
+from .config import (AugmentConfig, MetricsConfig, ModelConfig, RunConfig, TrainConfig, build,
+                     override)
 from .registry import Registry
 
 Preset = Callable[[int], dict]
@@ -82,11 +83,12 @@ PRESETS.register("stylegan2-tiny")(lambda resolution: stylegan2_auto(resolution,
 
 
 def preset_config(name: str, model: dict | None = None, train: dict | None = None,
-                  augment: dict | None = None) -> RunConfig:
+                  augment: dict | None = None, metrics: dict | None = None) -> RunConfig:
     """RunConfig from preset `name` with user overrides (None values mean "not given"). A
     resolution-dependent preset uses model["resolution"] when given (else its 64 px values)."""
     p = PRESETS.get(name)((model or {}).get("resolution") or 0)
     m = override(build(ModelConfig, p.get("model", {})), model or {})
     t = override(build(TrainConfig, {**p.get("train", {}), "preset": name}), train or {})
     a = override(build(AugmentConfig, p.get("augment", {})), augment or {})
-    return RunConfig(model=m, train=t, augment=a)
+    return RunConfig(model=m, train=t, augment=a,
+                     metrics=override(MetricsConfig(), metrics or {}))

@@ -7,6 +7,7 @@ newest complete snapshot. Both return the run directory.
 from __future__ import annotations
 
 import json
+import math
 import signal
 import sys
 import threading
@@ -25,6 +26,9 @@ from ..imaging import save_png
 from . import finetune
 from .health import HINTS, Health, probe
 from .rundir import RunLog, new_run_dir
+from ..report import write_report
+from ..report.tensorboard import TensorBoardLog
+from .measure import TrainingMetrics
 from .samples import SampleGrid
 from .trainer import Trainer, pick_device
 
@@ -66,6 +70,7 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
     returns its run directory."""
     cfg.train.validate()
     cfg.augment.validate()
+    cfg.metrics.validate()
     bank, data_info = open_data(cfg)
     cfg.check_combination()
     source = None
@@ -75,9 +80,10 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
     trainer = make_trainer(cfg, bank)
     if source is not None:
         finetune.load_weights(trainer, source)
+    metrics = training_metrics(cfg, bank, data_info)     # weight-file errors before any folder
     run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-    return Loop(trainer, run_dir, data_info, progress).run()
+    return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
 def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None = None,
@@ -102,8 +108,10 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
     trainer = make_trainer(cfg, bank)
     trainer.restore(read_snapshot(snaps[-1]))
+    metrics = training_metrics(cfg, bank, data_info)
+    metrics.load_best(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-    return Loop(trainer, run_dir, data_info, progress).run()
+    return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
 def read_snapshot(folder: Path) -> dict:
@@ -112,6 +120,10 @@ def read_snapshot(folder: Path) -> dict:
              for name in ("G", "G_ema", "D")}
     state["trainer"] = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
     return state
+
+
+def training_metrics(cfg: RunConfig, bank: ImageBank, data_info: dict) -> TrainingMetrics:
+    return TrainingMetrics(cfg.metrics, cfg.model, bank, data_info["sha256"])
 
 
 def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:
@@ -143,10 +155,13 @@ def stop_requests():
 class Loop:
     """Drives a Trainer and writes the run directory: stats, grids, snapshots, log."""
 
-    def __init__(self, trainer: Trainer, run_dir: Path, data_info: dict, progress: bool):
+    def __init__(self, trainer: Trainer, run_dir: Path, data_info: dict,
+                 metrics: TrainingMetrics, progress: bool):
         self.trainer, self.run_dir, self.data_info = trainer, run_dir, data_info
         self.t = trainer.cfg.train
         self.log = RunLog(run_dir, echo=progress)
+        # A resumed run drops TensorBoard events after its snapshot (they were never kept).
+        self.tb = TensorBoardLog(run_dir, purge_kimg=trainer.images_seen / 1000 or None)
         self.progress = progress
         m = trainer.cfg.model
         self.grid = SampleGrid(m, self.t.grid_size)
@@ -155,6 +170,7 @@ class Loop:
         # The last good state: the start (a CPU copy), then the newest snapshot folder.
         self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
+        self.metrics = metrics
         (run_dir / "samples").mkdir(exist_ok=True)
 
     def run(self) -> Path:
@@ -168,8 +184,22 @@ class Loop:
                       f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
                       f"({self.data_info['num_images']} images) on {tr.device}; "
                       f"run directory {self.run_dir}")
+        try:
+            interrupted = self.train(target, deadline)
+        finally:                    # a diverged or interrupted run still gets its report
+            self.tb.close()
+            self.report()
+        self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
+                      + (" (interrupted)" if interrupted else ""))
+        return self.run_dir
+
+    def train(self, target: int | None, deadline: float | None) -> bool:
+        """Train until `target` images or the monotonic `deadline` or a stop request; returns
+        whether a stop (Ctrl-C, SIGTERM) was requested."""
+        tr, t = self.trainer, self.t
         last_snap = tr.images_seen
         next_snap = self.next_multiple(t.snap_kimg)
+        next_metrics = self.next_metrics()
         next_tick = self.next_multiple(t.tick_kimg)
         tick = TickStats(tr.images_seen)
         bar = self.progress_bar(target, t.minutes)
@@ -189,17 +219,27 @@ class Loop:
                         done = finished()
                     tick = TickStats(tr.images_seen)
                     next_tick = self.next_multiple(t.tick_kimg)
-                if tr.images_seen >= next_snap or (done and tr.images_seen != last_snap):
-                    self.snapshot()
+                metrics_due = self.metrics.enabled and (tr.images_seen >= next_metrics or done)
+                if (tr.images_seen >= next_snap or metrics_due
+                        or (done and tr.images_seen != last_snap)):
+                    folder = self.snapshot()
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
+                    if metrics_due or (self.metrics.enabled and not self.metrics.every_kimg):
+                        self.measure(folder)
+                        next_metrics = self.next_metrics()
                 if done:
                     break
-        bar.close()
-        assert last_snap == tr.images_seen
-        self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
-                      + (" (interrupted)" if stop_requested() else ""))
-        return self.run_dir
+            bar.close()
+            assert last_snap == tr.images_seen
+            return stop_requested()
+
+    def report(self) -> None:
+        """report.html at the end of training; a failure here never fails the run."""
+        try:
+            self.log.info(f"report {write_report(self.run_dir).relative_to(self.run_dir)}")
+        except Exception as e:                  # noqa: BLE001 (the run itself succeeded)
+            self.log.info(f"report not written: {type(e).__name__}: {e}")
 
     def end_tick(self, entry: dict) -> bool:
         """Check the tick's health, record it in stats.jsonl, warn about new flags; False when
@@ -210,6 +250,7 @@ class Loop:
             flags = ["nonfinite"]
         entry["flags"] = flags
         self.log.record("stats.jsonl", entry)
+        self.tb.scalars(entry["kimg"], entry)
         for flag in sorted(set(flags) - self.warned):      # once per flag and process
             self.log.info(f"warning at {entry['kimg']:.3f} kimg: {flag}: {HINTS[flag]} "
                           f"(later ticks: 'flags' in stats.jsonl)")
@@ -228,6 +269,7 @@ class Loop:
                               f"{self.run_dir}; try lower --lr-g/--lr-d or --loss hinge")
         lr_scale = tr.lr_scale
         tr.restore(good)
+        self.tb.rewind(good_kimg)
         tr.lr_scale = lr_scale                 # the lowered rates survive the rollback
         tr.scale_learning_rates(0.5)
         self.health.reset()
@@ -235,6 +277,20 @@ class Loop:
                       f"{tr.lr_scale:g} (rollback {self.rollbacks} of {self.t.max_rollbacks})")
         self.log.record("stats.jsonl", {"kimg": good_kimg, "rollback": self.rollbacks,
                                         "lr_scale": tr.lr_scale, "time": round(time.time(), 3)})
+
+    def next_metrics(self) -> float:
+        """When metrics are next due, in images (every snapshot: never on their own)."""
+        if not self.metrics.enabled or not self.metrics.every_kimg:
+            return math.inf
+        return self.next_multiple(self.metrics.every_kimg)
+
+    def measure(self, snapshot: Path) -> None:
+        tr = self.trainer
+        entry = self.metrics.measure(tr.G_ema, tr.images_seen / 1000, self.run_dir, snapshot)
+        self.tb.metrics(entry)
+        shown = "  ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
+        self.log.info(f"metrics at {entry['kimg']:.3f} kimg: {shown} ({entry['seconds']:.0f} s)"
+                      + ("  new best" if entry.get("best") else ""))
 
     def next_multiple(self, every_kimg: float) -> int:
         """The first multiple of every_kimg (in images) after the images seen so far."""
@@ -249,6 +305,8 @@ class Loop:
         grid_image = self.grid.render(tr.prepare_ema_for_sampling())
         grid = save_png(grid_image, self.run_dir / "samples" / f"{name}.png",
                         scale=max(1, 64 // tr.cfg.model.resolution))
+        self.tb.image("samples", grid_image, tr.images_seen / 1000)
+        self.tb.flush()
         info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info, self.t.preset)
         folder = ckpt.write_snapshot(self.run_dir / "checkpoints" / name,
                                      {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,

@@ -1,0 +1,96 @@
+"""Metrics during training: G_ema measured at snapshots, metrics.jsonl, checkpoints/best.
+
+The same samples (seeds 0..num-1) and the same real images as `ganvas eval` are used, so the
+numbers in metrics.jsonl equal an eval of that snapshot with the same options, and the real
+images' features come from the shared reference cache after the first time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import checkpoint as ckpt
+from ..config import MetricsConfig, ModelConfig
+from ..data.dataset import ImageBank
+from ..imaging import to_uint8
+from ..latent.sampling import synthesize, z_from_seeds
+from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
+                                parse_feature_weights, real_subset_of)
+
+BEST = "best"          # checkpoints/best: a copy of the best snapshot so far
+
+
+class TrainingMetrics:
+    """Measures a run's snapshots and keeps the best one.
+
+    Extractors (and so their weight files) are set up at construction, so a missing weight
+    file stops the run before it trains, not an hour later.
+    """
+
+    def __init__(self, cfg: MetricsConfig, model: ModelConfig, bank: ImageBank,
+                 dataset_hash: str):
+        self.names = cfg.names()
+        self.every_kimg = cfg.every_kimg
+        self.model = model
+        self.plan = extractor_plan(self.names, cfg.extractor)
+        self.extractors = build_extractors(self.plan, parse_feature_weights(cfg.feature_weights))
+        self.bank, self.dataset_hash, self.num = bank, dataset_hash, cfg.num
+        self.reals: tuple[np.ndarray, dict] | None = None       # loaded at the first use
+        self.best_key = cfg.best_key()
+        self.sign = next((METRICS.get(n).better[self.best_key] for n in self.names
+                          if self.best_key in METRICS.get(n).better), -1)
+        self.best_value: float | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.names)
+
+    def load_best(self, run_dir: Path) -> None:
+        """On resume: the best value already in run_dir's metrics.jsonl, if its copy exists."""
+        path = run_dir / "metrics.jsonl"
+        if not path.is_file() or not (run_dir / "checkpoints" / BEST).is_dir():
+            return
+        values = [json.loads(line)["metrics"].get(self.best_key)
+                  for line in path.read_text().splitlines() if line.strip()]
+        values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        self.best_value = max(values, key=lambda v: self.sign * v) if values else None
+
+    def samples(self, G: torch.nn.Module) -> np.ndarray:
+        """uint8 (num, H, W, C) from seeds 0..num-1, as ganvas.Model.generate makes them."""
+        seeds = list(range(len(self.reals[0])))
+        labels = None
+        if self.model.num_classes:
+            labels = torch.tensor([s % self.model.num_classes for s in seeds])
+        # StyleGAN2's per-pixel noise draws from torch's RNG: keep training's stream intact.
+        with torch.random.fork_rng(), torch.no_grad():
+            return to_uint8(synthesize(G, z_from_seeds(seeds, self.model.z_dim), labels))
+
+    def measure(self, G_ema: torch.nn.Module, kimg: float, run_dir: Path,
+                snapshot: Path) -> dict:
+        """Measure G_ema (in eval mode), append to run_dir/metrics.jsonl, copy `snapshot` to
+        checkpoints/best when it is the best so far; returns the metrics.jsonl entry."""
+        if self.reals is None:
+            self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
+        reals, key = self.reals
+        started = time.monotonic()
+        result = measure(self.names, reals, self.samples(G_ema), self.extractors, self.plan,
+                         real_key=key)
+        scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
+        entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
+                 "num": len(reals), "metrics": scalars, "extractors": result["extractors"],
+                 "seconds": round(time.monotonic() - started, 2), "time": round(time.time(), 3)}
+        value = scalars.get(self.best_key)
+        if value is not None and math.isfinite(value) and (
+                self.best_value is None or self.sign * value > self.sign * self.best_value):
+            self.best_value = value
+            ckpt.copy_snapshot(snapshot, snapshot.parent / BEST)
+            entry["best"] = True
+        with open(run_dir / "metrics.jsonl", "a") as f:
+            f.write(json.dumps(entry) + "\n")
+        return entry
