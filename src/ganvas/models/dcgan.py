@@ -40,7 +40,9 @@ def init_weights(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """z (N, z_dim) float [+ labels (N,) int64] -> images (N, channels, res, res) in [-1, 1]."""
+    """z (N, z_dim) float [+ labels (N,) int64] -> images (N, channels, res, res) in [-1, 1].
+    labels may also be float class embeddings (N, z_dim): rows of embed.weight or points
+    between them (a walk from one class to another)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -64,7 +66,8 @@ class Generator(nn.Module):
         if self.embed is not None:
             if labels is None:
                 raise ValueError("this generator is conditional: pass labels")
-            z = torch.cat([z, self.embed(labels).to(z.dtype)], dim=1)
+            y = labels if labels.is_floating_point() else self.embed(labels)
+            z = torch.cat([z, y.to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
 

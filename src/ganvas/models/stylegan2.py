@@ -51,7 +51,8 @@ def need_labels(labels: Tensor | None, who: str) -> Tensor:
 
 class MappingNetwork(nn.Module):
     """z (N, z_dim) [+ labels (N,) int64] -> ws (N, num_ws, w_dim), with the running mean
-    `w_avg` (w_dim,) that truncation pulls towards."""
+    `w_avg` (w_dim,) that truncation pulls towards. labels may also be float class embeddings
+    (N, w_dim): rows of embed.weight or points between them (a walk from class to class)."""
 
     def __init__(self, cfg: ModelConfig, num_ws: int):
         super().__init__()
@@ -72,7 +73,8 @@ class MappingNetwork(nn.Module):
         # z and the embedding get the same weight whatever their sizes (2nd moment = 1).
         x = normalize_2nd_moment(z)
         if self.embed is not None:
-            y = self.embed(need_labels(labels, "generator"))
+            y = need_labels(labels, "generator")
+            y = y if y.is_floating_point() else self.embed(y)
             x = torch.cat([x, normalize_2nd_moment(y).to(x.dtype)], dim=1)
         w = self.layers(x)
         if update_w_avg and self.training:

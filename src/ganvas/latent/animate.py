@@ -1,0 +1,111 @@
+"""A walk as a lazy sequence of frames, rendered in chunks, and written to MP4, GIF or PNG.
+
+Only the latents of all frames are computed up front (F x z_dim floats); pictures are made
+RENDER_CHUNK frames at a time and handed to the writer, so an MP4 of any length streams to
+disk in constant memory.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from tqdm import tqdm
+
+from ..errors import GanvasError
+from ..imaging import make_grid, save_png, to_uint8
+from .interpolate import check_options, interpolate, schedule, storyboard_schedule
+from .keyframes import Keyframes
+from .synth import check_noise_mode, images_from_w, images_from_z
+from .video import check_scale, gif_fits, output_format, write_gif, write_mp4
+
+RENDER_CHUNK = 64           # frames per generator pass (a multiple of synth.CHUNK)
+PNG_MAX_FRAMES = 4096       # a storyboard grid is one picture in memory
+PROGRESS_FROM = 128         # show a progress bar from this many frames on
+
+
+@dataclass
+class WalkOptions:
+    """How to go from keyframe to keyframe.
+    frames_per_step: frames from one keyframe to the next (1-10000); loop: go back to the
+    first keyframe at the end; method: slerp or lerp; easing: linear or smooth (smoothstep of
+    t in each step); truncation: psi as in Model.synthesize (z keyframes; w keyframes are
+    truncated when made); noise_mode: StyleGAN2 noise, const by default."""
+    frames_per_step: int = 24
+    loop: bool = False
+    method: str = "slerp"
+    easing: str = "linear"
+    truncation: float = 1.0
+    noise_mode: str | None = None
+
+    def __post_init__(self):
+        check_options(self.frames_per_step, self.method, self.easing)
+
+
+class Walk:
+    """The frames of a walk through `keys`: len(walk) frames, uint8 (H, W, C) each.
+    storyboard=True: one row of frames_per_step + 1 frames per step, both keyframes included
+    (for a PNG grid), instead of the animation's frames."""
+
+    def __init__(self, model, keys: Keyframes, options: WalkOptions, storyboard: bool = False):
+        check_noise_mode(model, options.noise_mode)
+        self.model, self.keys, self.options = model, keys, options
+        plan = storyboard_schedule if storyboard else schedule
+        seg, t = plan(len(keys), options.frames_per_step, options.loop, options.easing)
+        self.latents = interpolate(keys.latents, seg, t, options.method)
+        self.classes = None if keys.classes is None else \
+            interpolate(keys.classes, seg, t, options.method)
+        self.columns = options.frames_per_step + 1 if storyboard else None
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+    def frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """Frames [start, stop) as uint8 (n, H, W, C)."""
+        latents = self.latents[start:stop]
+        opts = self.options
+        if self.keys.space == "w":
+            return to_uint8(images_from_w(self.model, latents, opts.noise_mode))
+        classes = None if self.classes is None else self.classes[start:stop]
+        return to_uint8(images_from_z(self.model, latents, classes, opts.truncation,
+                                      opts.noise_mode))
+
+    def chunks(self, progress: bool = False) -> Iterator[np.ndarray]:
+        """All frames in order, RENDER_CHUNK at a time, with a progress bar for long walks."""
+        show = progress and len(self) >= PROGRESS_FROM
+        with tqdm(total=len(self), unit="frame", desc="render", disable=not show) as bar:
+            for start in range(0, len(self), RENDER_CHUNK):
+                chunk = self.frames(start, start + RENDER_CHUNK)
+                bar.update(len(chunk))
+                yield chunk
+
+
+def check_output(model, path, num_frames: int, scale: int) -> str:
+    """The output's extension, after checking that the request can be written at all."""
+    ext = output_format(path)
+    check_scale(scale)
+    if ext == ".gif":
+        gif_fits(num_frames, model.resolution, model.resolution, scale)
+    if ext == ".png" and num_frames > PNG_MAX_FRAMES:
+        raise GanvasError(f"a PNG grid of {num_frames} frames is too big (at most "
+                          f"{PNG_MAX_FRAMES}); use fewer keyframes or frames per step")
+    return ext
+
+
+def write_walk(model, keys: Keyframes, options: WalkOptions, out: str | os.PathLike,
+               fps: float = 24, scale: int = 1, progress: bool = True) -> Path:
+    """Render the walk to `out` by its extension: .mp4 (H.264, streamed), .gif, or .png (a
+    storyboard grid, one row per step). fps: frames per second (0.1-240)."""
+    if not 0.1 <= fps <= 240:
+        raise GanvasError(f"fps must be from 0.1 to 240, not {fps}")
+    ext = output_format(out)
+    walk = Walk(model, keys, options, storyboard=ext == ".png")
+    check_output(model, out, len(walk), scale)
+    if ext == ".png":
+        grid = make_grid(np.concatenate(list(walk.chunks(progress))), cols=walk.columns)
+        return save_png(grid, out, scale=scale)
+    write = write_mp4 if ext == ".mp4" else write_gif
+    return write(out, walk.chunks(progress), fps=fps, scale=scale)

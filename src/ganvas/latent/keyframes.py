@@ -1,0 +1,171 @@
+"""The keyframes of a walk: from seeds, from one seed across classes, or from a latents file.
+
+Latents file (.npz, written by `save_latents`, read by `load_latents`), one row per keyframe:
+    "z"       float (K, z_dim)                    latents before the mapping network; or
+    "w"       float (K, num_ws, w_dim) or (K, w_dim)   StyleGAN2 ws (a (K, w_dim) row is used
+                                                  for every layer);
+    "labels"  int (K,), optional                  class indices for "z" of a conditional model.
+A file may hold both "z" and "w"; --space picks one (default: z when present).
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import GanvasError
+from .synth import class_table, map_to_w, need_stylegan2, truncate_w
+
+SPACES = ("z", "w")
+
+
+@dataclass
+class Keyframes:
+    """K keyframes in one space.
+    space "z": latents (K, z_dim); classes (K, E) float class embeddings for a conditional model
+               (rows of the class table; a class walk interpolates them), else None.
+    space "w": latents (K, num_ws, w_dim), truncation and class already applied; classes None."""
+    space: str
+    latents: torch.Tensor
+    classes: torch.Tensor | None = None
+
+    def __len__(self) -> int:
+        return len(self.latents)
+
+
+def check_space(model, space: str) -> None:
+    """A GanvasError for an unknown space, or w space on a model without one."""
+    if space not in SPACES:
+        raise GanvasError(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
+    if space == "w":
+        need_stylegan2(model, "--space w")
+
+
+def in_space(model, z: torch.Tensor, labels: torch.Tensor | None, space: str,
+             truncation: float) -> Keyframes:
+    """z (K, z_dim) + int64 labels (K,) or None -> keyframes in `space`."""
+    if space == "w":
+        return Keyframes("w", map_to_w(model, z, labels, truncation))
+    classes = None if labels is None else class_table(model)[labels]
+    return Keyframes("z", z, classes)
+
+
+def from_seeds(model, seeds: list[int], label=None, space: str = "z",
+               truncation: float = 1.0) -> Keyframes:
+    """One keyframe per seed; a conditional model's class is `label`, or seed % num_classes
+    (as in Model.generate)."""
+    check_space(model, space)
+    return in_space(model, model.z(seeds), model.labels(seeds, label), space, truncation)
+
+
+def from_class_walk(model, seed: int, classes: list, space: str = "z",
+                    truncation: float = 1.0) -> Keyframes:
+    """One latent (the seed's z), one keyframe per class name or index: in z space the walk
+    interpolates the class embedding with z fixed; in w space it interpolates the ws that the
+    mapping network gives z with each class."""
+    check_space(model, space)
+    labels = torch.tensor([model.class_index(c) for c in classes], dtype=torch.int64)
+    return in_space(model, model.z([seed]).repeat(len(labels), 1), labels, space, truncation)
+
+
+def save_latents(path: str | os.PathLike, z=None, w=None, labels=None) -> Path:
+    """Write a latents file (format in the module docstring); arrays or tensors, K rows each."""
+    arrays = {k: np.asarray(v.cpu() if torch.is_tensor(v) else v)
+              for k, v in (("z", z), ("w", w), ("labels", labels)) if v is not None}
+    if "z" not in arrays and "w" not in arrays:
+        raise GanvasError("a latents file needs z or w")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **arrays)
+    return path
+
+
+def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
+    """The arrays of a latents file; a GanvasError when it is missing or not an .npz."""
+    path = Path(path)
+    if not path.is_file():
+        raise GanvasError(f"latents file not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            return {k: f[k] for k in f.files}
+    except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise GanvasError(f"{path} is not a readable .npz latents file ({e})") from None
+
+
+def from_npz(model, path: str | os.PathLike, label=None, space: str | None = None,
+             truncation: float = 1.0) -> Keyframes:
+    """Keyframes from a latents file; space None = z when the file has z, else w."""
+    arrays = read_npz(path)
+    if space is None:
+        space = "z" if "z" in arrays else "w"
+        if space == "w" and model.family != "stylegan2":
+            raise GanvasError(f"{path} holds w latents, which only StyleGAN2 models have; "
+                              f"{model.path} is {model.family}")
+    check_space(model, space)
+    if space not in arrays:
+        raise GanvasError(f"{path} has no {space!r} array (it has "
+                          f"{', '.join(arrays) or 'nothing'}); see ganvas.latent.keyframes")
+    x = torch.from_numpy(np.asarray(arrays[space], dtype=np.float32))
+    if not torch.isfinite(x).all():
+        raise GanvasError(f"{path}: {space!r} has NaN or infinite values")
+    if space == "w":
+        return Keyframes("w", truncate_w(model, w_rows(model, x, path), truncation))
+    if x.ndim != 2 or x.shape[1] != model.z_dim:
+        raise GanvasError(f"{path}: z must be (K, {model.z_dim}), not {tuple(x.shape)}")
+    return in_space(model, x, npz_labels(model, arrays, len(x), label, path), "z", truncation)
+
+
+def w_rows(model, w: torch.Tensor, path) -> torch.Tensor:
+    """(K, w_dim) or (K, num_ws, w_dim) -> (K, num_ws, w_dim), checked against the model."""
+    num_ws, w_dim = model.G.num_ws, model.G.w_dim
+    if w.ndim == 2 and w.shape[1] == w_dim:
+        return w[:, None].repeat(1, num_ws, 1)
+    if w.ndim == 3 and w.shape[1:] == (num_ws, w_dim):
+        return w
+    raise GanvasError(f"{path}: w must be (K, {num_ws}, {w_dim}) or (K, {w_dim}), "
+                      f"not {tuple(w.shape)}")
+
+
+def npz_labels(model, arrays: dict, k: int, label, path) -> torch.Tensor | None:
+    """Class indices (K,) for z keyframes of a conditional model: `label` for all, else the
+    file's "labels"; None for unconditional models."""
+    if label is not None:
+        return model.labels(range(k), label)          # a clear error if unconditional
+    if not model.num_classes:
+        return None
+    if "labels" not in arrays:
+        raise GanvasError(f"{path} has no 'labels' for this conditional model; "
+                          f"add them to the file or give a class")
+    labels = np.asarray(arrays["labels"]).reshape(-1)
+    if len(labels) != k or labels.dtype.kind not in "iu":
+        raise GanvasError(f"{path}: labels must be {k} integers")
+    return torch.tensor([model.class_index(int(c)) for c in labels], dtype=torch.int64)
+
+
+
+def build(model, seeds=None, latents=None, class_walk=None, label=None,
+          space: str | None = None, truncation: float = 1.0) -> Keyframes:
+    """Keyframes from exactly one source: `seeds` (ints), `latents` (a latents file), or
+    `class_walk` (class names or indices; with at most one seed, default 0). `label` fixes
+    the class of seed and z-file keyframes; space None = z (w for a file holding only w)."""
+    if latents is not None:
+        if seeds is not None or class_walk:
+            raise GanvasError("give keyframes one way: seeds, a latents file or a class walk")
+        return from_npz(model, latents, label, space, truncation)
+    if class_walk:
+        if label is not None:
+            raise GanvasError("a class walk chooses the classes itself: drop the class option")
+        seeds = [0] if seeds is None else list(seeds)
+        if len(seeds) != 1:
+            raise GanvasError(f"a class walk keeps one latent fixed: give one seed, "
+                              f"not {len(seeds)}")
+        return from_class_walk(model, seeds[0], list(class_walk), space or "z", truncation)
+    if seeds is None:
+        raise GanvasError("give keyframes: seeds (e.g. 3,7,11), a latents .npz file or a "
+                          "class walk")
+    return from_seeds(model, list(seeds), label, space or "z", truncation)

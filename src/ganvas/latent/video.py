@@ -1,0 +1,124 @@
+"""Frames to files: H.264 MP4 streamed to ffmpeg, GIF through Pillow, all written atomically.
+
+Frames arrive as uint8 (N, H, W, C) chunks with C in 1, 3, 4. MP4 frames are made RGB (alpha
+flattened on white, grey repeated), enlarged `scale` times with nearest neighbour, padded to
+even width and height (repeating the last row/column; H.264 in yuv420p needs both even) and
+encoded with libx264, yuv420p and +faststart, which browsers, QuickTime and phones play.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from ..errors import GanvasError
+from ..imaging import atomic_save, save_gif
+
+FORMATS = (".mp4", ".gif", ".png")
+MP4_CRF = 17                        # x264 constant quality: visually lossless, not crf 0
+GIF_MAX_BYTES = 1 << 30             # GIFs are built in memory: refuse above ~1 GiB of frames
+
+
+def output_format(path: str | os.PathLike) -> str:
+    """'.mp4', '.gif' or '.png' from the file name; a GanvasError for anything else."""
+    ext = Path(path).suffix.lower()
+    if ext not in FORMATS:
+        raise GanvasError(f"cannot write {Path(path).name!r}: the output must end in "
+                          f"{', '.join(FORMATS)}")
+    return ext
+
+
+def check_png(path: str | os.PathLike) -> None:
+    """A GanvasError unless `path` names a PNG (verbs that write one grid)."""
+    if Path(path).suffix.lower() != ".png":
+        raise GanvasError(f"this writes a PNG grid: the output must end in .png, not "
+                          f"{Path(path).name!r}")
+
+
+def check_scale(scale: int) -> None:
+    if not 1 <= scale <= 16:
+        raise GanvasError(f"scale must be from 1 to 16, not {scale}")
+
+
+def to_rgb(frames: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, C) with C in 1, 3, 4 -> uint8 (N, H, W, 3); alpha composited on white."""
+    c = frames.shape[-1]
+    if c == 1:
+        return np.repeat(frames, 3, axis=-1)
+    if c == 4:
+        alpha = frames[..., 3:].astype(np.float32) / 255
+        rgb = frames[..., :3] * alpha + 255 * (1 - alpha)
+        return np.round(rgb).astype(np.uint8)
+    return frames
+
+
+def enlarge(frames: np.ndarray, scale: int) -> np.ndarray:
+    """uint8 (N, H, W, C) -> (N, H*scale, W*scale, C), nearest neighbour."""
+    if scale == 1:
+        return frames
+    return frames.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
+def pad_even(frames: np.ndarray) -> np.ndarray:
+    """uint8 (N, H, W, C) -> (N, H', W', C) with H', W' even (edge rows/columns repeated)."""
+    h, w = frames.shape[1:3]
+    if h % 2 == 0 and w % 2 == 0:
+        return frames
+    return np.pad(frames, ((0, 0), (0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+
+
+def video_frames(frames: np.ndarray, scale: int) -> np.ndarray:
+    """Frames as the MP4 stores them: RGB, enlarged, even size, C-contiguous."""
+    return np.ascontiguousarray(pad_even(enlarge(to_rgb(frames), scale)))
+
+
+def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
+              scale: int = 1) -> Path:
+    """Stream uint8 (N, H, W, C) chunks into an H.264 MP4 (never all frames in memory).
+    The file appears only once complete: a failure or Ctrl-C leaves no partial file."""
+    try:
+        import imageio.v2 as imageio
+        import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio's writer runs)
+    except ImportError:
+        raise GanvasError("writing MP4 needs imageio and imageio-ffmpeg: "
+                          "pip install imageio imageio-ffmpeg") from None
+
+    def save(tmp: str) -> None:
+        writer = None
+        try:
+            for chunk in chunks:
+                for frame in video_frames(chunk, scale):
+                    if writer is None:
+                        writer = imageio.get_writer(
+                            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
+                            pixelformat="yuv420p", quality=None, macro_block_size=2,
+                            ffmpeg_log_level="error",
+                            output_params=["-crf", str(MP4_CRF), "-movflags", "+faststart"])
+                    writer.append_data(frame)
+        finally:
+            if writer is not None:
+                writer.close()
+        if writer is None:
+            raise GanvasError("no frames to write")
+
+    return atomic_save(path, save)
+
+
+def write_gif(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
+              scale: int = 1) -> Path:
+    """Collect uint8 (N, H, W, C) chunks into a looping GIF (Pillow needs every frame at once;
+    callers check `gif_fits` first). Frame durations are whole centiseconds in a GIF."""
+    frames = [f for chunk in chunks for f in chunk]
+    return save_gif(frames, path, fps=fps, scale=scale)
+
+
+def gif_fits(num_frames: int, height: int, width: int, scale: int) -> None:
+    """A GanvasError when a GIF of these frames would need more than GIF_MAX_BYTES."""
+    need = num_frames * height * width * 3 * scale ** 2 * 2        # frames + PIL copies
+    if need > GIF_MAX_BYTES:
+        raise GanvasError(f"{num_frames} frames of {width * scale}x{height * scale} are too "
+                          f"many for a GIF (about {need / 2**30:.1f} GiB in memory); write an "
+                          f".mp4, or use fewer frames or a smaller --scale")
