@@ -72,3 +72,15 @@ def test_walk_visits_keys_and_loops():
     assert mid.norm() == pytest.approx(1.0, abs=1e-5)          # stays on the sphere
     assert (a + b).norm() / 2 < 0.99                            # where lerp would not
     assert walk(k, 4, loop=False).shape == (9, 8)
+
+
+def test_written_files_follow_the_umask_not_private(tmp_path):
+    """atomic_save's temporary file is 0600; the finished file gets the usual permissions."""
+    import os
+    from ganvas.imaging import atomic_save
+    old = os.umask(0o022)
+    try:
+        path = atomic_save(tmp_path / "a.txt", lambda tmp: open(tmp, "w").write("x"))
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -47,11 +47,19 @@ def atomic_save(path: str | os.PathLike, save) -> Path:
     os.close(fd)
     try:
         save(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; files are for sharing
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set straight back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
