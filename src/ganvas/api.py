@@ -14,8 +14,13 @@ from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
 from .data.dataset import peek_resolution
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid, save_gif, save_png, to_uint8
+from .latent import keyframes
+from .latent.animate import Walk, WalkOptions, write_walk
+from .latent.explore import explore as sweep_dims
 from .latent.interpolate import walk
 from .latent.sampling import synthesize, z_from_seeds
+from .latent.stylemix import style_mix as mix_styles
+from .latent.video import check_scale, output_format
 from .training import finetune, loop
 from .training.trainer import fast_precision, pick_device
 
@@ -28,6 +33,10 @@ AUGMENT_OPTIONS = {"aug": "mode", "p": "p", "target": "target", "augpipe": "augp
                    "diffaug": "diffaug", "classic_aug": "classic",
                    **{f"aug_{n}": n for n in ("crop", "rotate", "shear", "brightness",
                                               "contrast")}}
+# train() option -> MetricsConfig field
+METRICS_OPTIONS = {"metrics": "metrics", "metrics_every": "every_kimg", "metrics_num": "num",
+                   "best_metric": "best", "extractor": "extractor",
+                   "feature_weights": "feature_weights"}
 
 
 class Model:
@@ -97,6 +106,56 @@ class Model:
         seeds = list(seeds)
         return self.synthesize(self.z(seeds), self.labels(seeds, label), truncation, noise_mode)
 
+    def walk(self, seeds=None, latents=None, class_walk=None, label: int | str | None = None,
+             space: str | None = None, truncation: float = 1.0, storyboard: bool = False,
+             **options) -> Walk:
+        """A walk through keyframes as a lazy frame sequence: len(walk) frames,
+        walk.frames(start, stop) -> uint8 (n, H, W, C). Keyframes and `options`
+        (frames_per_step, loop, method, easing, noise_mode) as in `interpolate`; storyboard:
+        one row of frames_per_step + 1 frames per step instead of the animation."""
+        keys = keyframes.build(self, seeds, latents, class_walk, label, space, truncation)
+        return Walk(self, keys, WalkOptions(truncation=truncation, **options), storyboard)
+
+    def interpolate(self, out: str | os.PathLike, seeds=None, latents=None, class_walk=None,
+                    label: int | str | None = None, space: str | None = None,
+                    truncation: float = 1.0, fps: float = 24, scale: int = 1,
+                    progress: bool = True, **options) -> Path:
+        """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif or
+        .png (a grid, one row per step from keyframe to keyframe); atomically.
+
+        Keyframes, exactly one of: `seeds` (ints); `latents`, a .npz file with "z" (K, z_dim)
+        [+ "labels" (K,)] or "w" (K, num_ws, w_dim) or (K, w_dim) (ganvas.latent.keyframes);
+        `class_walk`, classes (names or indices) of a conditional model visited with one
+        fixed latent (seeds: at most one, default 0), interpolating the class embedding.
+        `label` fixes a conditional model's class (default: seed % num_classes).
+        space: "z" (default) or "w" (StyleGAN2: interpolate after the mapping network).
+        options: frames_per_step (24), loop (False: K - 1 steps and a last frame on the last
+        keyframe; True: K steps back to the first, the last frame just before it), method
+        ("slerp" or "lerp"), easing ("linear" or "smooth"), noise_mode (StyleGAN2).
+        truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement."""
+        output_format(out)
+        check_scale(scale)
+        keys = keyframes.build(self, seeds, latents, class_walk, label, space, truncation)
+        return write_walk(self, keys, WalkOptions(truncation=truncation, **options), out,
+                          fps=fps, scale=scale, progress=progress)
+
+    def explore(self, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
+                steps: int = 7, space: str | None = None, label: int | str | None = None,
+                truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+        """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
+        seed by linspace(lo, hi, steps); z for DCGAN-style models, w (in units of w's std)
+        for StyleGAN2 by default (ganvas.latent.explore)."""
+        return sweep_dims(self, seed, list(dims), lo, hi, steps, space, label, truncation,
+                          noise_mode)
+
+    def style_mix(self, rows, cols, styles: str = "coarse", label: int | str | None = None,
+                  truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+        """StyleGAN2 style-mixing grid, uint8 (R + 1, C + 1, H, W, C): top row the column
+        seeds, left column the row seeds, cell (r, c) row seed r with the `styles` layers
+        ("coarse", "middle", "fine" or w indices like "0-3") from column seed c
+        (ganvas.latent.stylemix)."""
+        return mix_styles(self, list(rows), list(cols), styles, label, truncation, noise_mode)
+
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "
                 f"kimg={self.kimg:g} from {self.path}>")
@@ -120,8 +179,11 @@ def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
     loss, n_critic, r1_gamma, spectral_norm, d_norm, label_noise, gate_d, init_from, freeze_d,
     precision, ...) and augmentation options (aug="ada"|"fixed"|"diffaug"|"none", p, target,
     augpipe, ada_kimg, ada_interval, diffaug="color,translation,cutout", classic_aug=True,
-    aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast)."""
-    valid = MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS) | {"conditional"}
+    aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast), and metrics measured
+    during training (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num,
+    best_metric, extractor, feature_weights)."""
+    valid = (MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS) | set(METRICS_OPTIONS)
+             | {"conditional"})
     unknown = set(options) - valid
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
@@ -129,6 +191,7 @@ def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
     model_opts = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
     train_opts = {k: v for k, v in options.items() if k in TRAIN_OPTIONS}
     aug_opts = {AUGMENT_OPTIONS[k]: v for k, v in options.items() if k in AUGMENT_OPTIONS}
+    metric_opts = {METRICS_OPTIONS[k]: v for k, v in options.items() if k in METRICS_OPTIONS}
     if options.get("conditional"):
         model_opts["num_classes"] = FROM_DATA
     source = None
@@ -142,7 +205,7 @@ def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
         # Presets may follow the resolution (StyleGAN2's auto config): take the data's now.
         model_opts["resolution"] = peek_resolution(data)
     cfg = preset_config(model or "dcgan", model=model_opts, train={**train_opts, "data": data},
-                        augment=aug_opts)
+                        augment=aug_opts, metrics=metric_opts)
     if options.get("minutes") is not None and options.get("kimg") is None:
         cfg.train.kimg = None                       # a time budget replaces the preset's kimg
     return loop.start(cfg, out, progress=progress)
@@ -172,3 +235,10 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     frames = m.synthesize(walk(m.z([0, 1, 2, 3, 4, 5]), frames_per_step=12))
     gif = save_gif(list(frames), out / "walk.gif", fps=12, scale=scale * 2)
     return {"run": run, "grid": grid, "walk": gif}
+
+
+def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:
+    """Write the run's self-contained report page (default run_dir/report.html) with its
+    curves, reals beside fakes, latest grid and progress GIF; returns the HTML path."""
+    from .report import write_report
+    return write_report(run_dir, out=out)

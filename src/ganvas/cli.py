@@ -93,6 +93,16 @@ def add_train(sub) -> None:
     o.add_argument("--freeze-d", type=int, help="with --init-from: keep D's first N blocks")
     o.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast")
     o.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
+    o.add_argument("--metrics", help="measure G_ema at snapshots into metrics.jsonl: "
+                   "swd, fid, kid, is, pr (comma-separated)")
+    o.add_argument("--metrics-every", type=float, metavar="KIMG",
+                   help="measure every N kimg (default: at every snapshot)")
+    o.add_argument("--metrics-num", type=int, help="images per measurement (default 1000)")
+    o.add_argument("--best-metric", help="keep checkpoints/best by this value (default: the "
+                   "first metric's, e.g. fid; precision/recall/is: higher is better)")
+    o.add_argument("--extractor", help="features for fid/kid/is/pr instead of the standard "
+                   "ones (e.g. random-conv, offline)")
+    add_feature_weights(o)
     p.set_defaults(run=run_train, options=[a.dest for a in o._group_actions])
 
 
@@ -157,21 +167,51 @@ def add_eval(sub) -> None:
                        description="Generate --num images and compare them with as many "
                                    "training images; write a metrics JSON, print a table.")
     p.add_argument("model", help="run directory, snapshot or exported model")
-    p.add_argument("--metrics", default="swd", help="comma-separated: swd, fid, kid, pr")
+    p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
+                   "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
     p.add_argument("--num", type=int, default=1000, help="images per side (default 1000)")
-    p.add_argument("--extractor", default="random-conv",
-                   help="features for fid/kid/pr (random-conv: offline, ganvas-only scale)")
+    p.add_argument("--extractor", help="features for all of fid/kid/is/pr instead of the "
+                   "standard ones, e.g. random-conv (offline; ganvas-only scale)")
+    add_feature_weights(p)
     p.add_argument("--out", default="metrics.json", help="JSON file to write")
+    m = p.add_argument_group("memorization: are samples copies of training images?")
+    m.add_argument("--memorization", action="store_true",
+                   help="nearest training images of --num samples, in feature and pixel space")
+    m.add_argument("--memorization-dir", default="memorization",
+                   help="folder for the grids and memorization.json (default memorization)")
+    m.add_argument("--neighbours", type=int, default=3, help="neighbours per sample (3)")
+    m.add_argument("--train-limit", type=int, help="compare with a fixed random subset of "
+                   "this many training images (default: all)")
     p.set_defaults(run=run_eval)
+
+
+def add_feature_weights(p) -> None:
+    p.add_argument("--feature-weights", metavar="[NAME=]PATH",
+                   help="local weight files of the feature networks, e.g. "
+                        "inception-v3=pt_inception.pth,vgg16=vgg16.pth (offline use)")
 
 
 def run_eval(a) -> None:
     from .api import load
-    from .metrics.evaluate import evaluate, parse_metrics, table, write_json
-    metrics = parse_metrics(a.metrics)
-    result = evaluate(load(a.model), metrics, a.num, a.extractor)
+    from .metrics import evaluate as ev
+    weights = ev.parse_feature_weights(a.feature_weights)
+    model = load(a.model)
+    if a.memorization:
+        run_memorization(a, model, weights)
+    if a.metrics or not a.memorization:
+        result = ev.evaluate(model, ev.parse_metrics(a.metrics or "swd"), a.num, a.extractor,
+                             weights)
+        print(ev.table(result))
+        print(ev.write_json(result, a.out))
+
+
+def run_memorization(a, model, weights: dict) -> None:
+    from .metrics.evaluate import build_extractor
+    from .metrics.memorization import memorization, table
+    extractor = build_extractor(a.extractor or "inception-v3", weights)
+    result = memorization(model, a.num, extractor, a.memorization_dir,
+                          neighbours=a.neighbours, train_limit=a.train_limit)
     print(table(result))
-    print(write_json(result, a.out))
 
 
 def add_demo(sub) -> None:
@@ -190,13 +230,155 @@ def run_demo(a) -> None:
     print(f"run:  {paths['run']}\ngrid: {paths['grid']}\nwalk: {paths['walk']}")
 
 
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="write a run's report.html (curves, samples, progress)",
+                       description="Write one self-contained HTML page about RUN (losses, "
+                                   "metrics, augmentation, reals beside fakes, progress GIF) "
+                                   "and its pictures in a folder beside it.")
+    # dest run_dir: `run` is the verb's function, set below.
+    p.add_argument("run_dir", metavar="RUN", help="run directory, e.g. runs/00000-dcgan-emoji")
+    p.add_argument("--out", help="HTML file to write (default RUN/report.html)")
+    p.set_defaults(run=run_report)
+
+
+def run_report(a) -> None:
+    from .api import report
+    print(report(a.run_dir, out=a.out))
+
+
+def add_interpolate(sub) -> None:
+    p = sub.add_parser("interpolate", help="a walk through latent space as MP4, GIF or PNG grid",
+                       description="Walk from keyframe to keyframe (seeds, a latents .npz "
+                                   "file, or one seed across classes) and write --out: .mp4 "
+                                   "(H.264), .gif, or .png (a grid, one row per step).")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--seeds", help="keyframe seeds, e.g. 3,7,11 or 0-5")
+    p.add_argument("--latents", metavar="FILE.npz",
+                   help='keyframes from a file: "z" (K, z_dim) [+ "labels"], or "w" '
+                        '(K, num_ws, w_dim) or (K, w_dim)')
+    p.add_argument("--class-walk", metavar="A,B,C",
+                   help="classes of a conditional model, walked with one latent (--seeds S)")
+    p.add_argument("--frames-per-step", type=int, default=24, metavar="N",
+                   help="frames from one keyframe to the next (default 24)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--easing", choices=("linear", "smooth"), default="linear",
+                   help="smooth: ease in and out of every keyframe")
+    p.add_argument("--loop", action="store_true", help="return to the first keyframe, seamlessly")
+    p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
+    p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
+    p.add_argument("--space", choices=("z", "w"),
+                   help="latent space: z, or w (StyleGAN2, after the mapping network)")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: seed %% number of classes)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="pull latents towards the average (1 = off, 0 = average)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"),
+                   help="StyleGAN2 noise inputs (default const)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_interpolate)
+
+
+def run_interpolate(a) -> None:
+    from .api import load
+    from .latent.sampling import parse_seeds
+    from .latent.video import check_scale, output_format
+    output_format(a.out)
+    check_scale(a.scale)
+    seeds = parse_seeds(a.seeds) if a.seeds is not None else None
+    classes = [c.strip() for c in a.class_walk.split(",")] if a.class_walk else None
+    model = load(a.model)
+    print(model.interpolate(a.out, seeds, latents=a.latents, class_walk=classes,
+                            label=a.label, space=a.space, truncation=a.truncation, fps=a.fps,
+                            scale=a.scale, frames_per_step=a.frames_per_step, loop=a.loop,
+                            method=a.method, easing=a.easing, noise_mode=a.noise_mode))
+
+
+def add_explore(sub) -> None:
+    p = sub.add_parser("explore", help="sweep single latent dimensions of one seed (PNG grid)",
+                       description="One row per dimension: the seed's latent with that "
+                                   "dimension moved across --range in --steps steps (z; w for "
+                                   "StyleGAN2, in units of w's standard deviation).")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--seed", default="0", help="the seed to start from (default 0)")
+    p.add_argument("--dims", required=True, help="dimensions, one row each: e.g. 0,10,20")
+    p.add_argument("--range", nargs=2, type=float, default=(-3.0, 3.0), metavar=("LO", "HI"),
+                   help="shift from LO to HI (default -3 3)")
+    p.add_argument("--steps", type=int, default=7, help="columns (default 7)")
+    p.add_argument("--out", required=True, help="grid PNG to write")
+    p.add_argument("--space", choices=("z", "w"),
+                   help="latent space: z, or w (StyleGAN2; its default)")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: seed %% number of classes)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="pull latents towards the average (1 = off, 0 = average)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"),
+                   help="StyleGAN2 noise inputs (default const)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_explore)
+
+
+def run_explore(a) -> None:
+    from .api import load
+    from .imaging import make_grid, save_png
+    from .latent.explore import parse_dims
+    from .latent.sampling import parse_seeds
+    from .latent.video import check_png, check_scale
+    check_png(a.out)
+    check_scale(a.scale)
+    seeds, dims = parse_seeds(a.seed), parse_dims(a.dims)
+    if len(seeds) != 1:
+        raise GanvasError(f"--seed takes one seed, not {a.seed!r}")
+    cells = load(a.model).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
+                                  space=a.space, label=a.label, truncation=a.truncation,
+                                  noise_mode=a.noise_mode)
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    print(save_png(grid, a.out, scale=a.scale))
+
+
+def add_style_mix(sub) -> None:
+    p = sub.add_parser("style-mix", help="StyleGAN2 style-mixing grid (PNG)",
+                       description="Top row: the --cols seeds; left column: the --rows seeds; "
+                                   "each cell: the row seed with the --styles layers taken "
+                                   "from the column seed.")
+    p.add_argument("model", help="run directory, snapshot or exported model (StyleGAN2)")
+    p.add_argument("--rows", required=True, help="row seeds, e.g. 1,2,3")
+    p.add_argument("--cols", required=True, help="column seeds, e.g. 4,5,6")
+    p.add_argument("--styles", default="coarse",
+                   help="layers from the column seed: coarse (4-8 px), middle (16-32 px), "
+                        "fine (64 px and up) or w indices like 0-3 (default coarse)")
+    p.add_argument("--out", required=True, help="grid PNG to write")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: seed %% number of classes)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="pull latents towards the average (1 = off, 0 = average)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"),
+                   help="StyleGAN2 noise inputs (default const)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_style_mix)
+
+
+def run_style_mix(a) -> None:
+    from .api import load
+    from .imaging import make_grid, save_png
+    from .latent.sampling import parse_seeds
+    from .latent.video import check_png, check_scale
+    check_png(a.out)
+    check_scale(a.scale)
+    rows, cols = parse_seeds(a.rows), parse_seeds(a.cols)
+    cells = load(a.model).style_mix(rows, cols, a.styles, label=a.label,
+                                    truncation=a.truncation, noise_mode=a.noise_mode)
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    print(save_png(grid, a.out, scale=a.scale))
+
+
 def build_parser() -> Parser:
     from . import __version__
     parser = Parser(prog="ganvas", description="From a folder of pictures to a trained GAN.")
     parser.add_argument("--version", action="version", version=f"ganvas {__version__}")
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
-    for add in (add_prepare, add_train, add_generate, add_eval, add_demo):
+    for add in (add_prepare, add_train, add_generate, add_eval, add_demo, add_interpolate,
+                add_explore, add_style_mix, add_report):
         add(sub)
     return parser
 
