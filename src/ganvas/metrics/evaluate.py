@@ -24,7 +24,7 @@ from ..imaging import atomic_save, to_uint8
 from ..registry import Registry
 from .distances import (frechet_distance, inception_score, kernel_inception_distance,
                         precision_recall, statistics)
-from .features import EXTRACTORS, FeatureExtractor
+from .features import EXTRACTORS, FeatureExtractor, device_for_features
 from .reference import cached_outputs, reference_key
 from .swd import swd
 
@@ -142,10 +142,6 @@ def build_extractor(name: str, feature_weights: dict[str | None, str]) -> Featur
     """Extractor `name` with its weight file from feature_weights (by name, or the unnamed
     one), else from the environment / cache / download (weights.resolve_weights)."""
     return EXTRACTORS.get(name)(weights=feature_weights.get(name) or feature_weights.get(None))
-
-
-def device_for_features() -> str:
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,

@@ -89,6 +89,11 @@ class FeatureExtractor(ABC):
         return out
 
 
+def device_for_features() -> str:
+    """Where feature passes run: the GPU when there is one."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def _check_images(images) -> None:
     """Fail early, with the fix, on the usual mistake: float NCHW instead of uint8 NHWC."""
     dtype_ok = images.dtype in (np.uint8, torch.uint8)

@@ -51,7 +51,7 @@ import torch.nn.functional as F
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
-from .features import FeatureExtractor
+from .features import FeatureExtractor, device_for_features
 
 SUBSET_SEED = 0          # fixed random subsets (train_limit, calibration), as `ganvas eval`
 QUANTILE = 0.05          # threshold = this quantile of train-train nearest-neighbour distances
@@ -214,7 +214,7 @@ def on_white(images: np.ndarray) -> np.ndarray:
 
 def feature_vectors(extractor: FeatureExtractor, images: np.ndarray) -> np.ndarray:
     """uint8 (N, H, W, C) -> float32 (N, dim) unit-length features (zero vectors stay 0)."""
-    f = extractor.features(np.ascontiguousarray(on_white(images)))
+    f = extractor.features(np.ascontiguousarray(on_white(images)), device=device_for_features())
     f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
     return f.astype(np.float32)
 

@@ -83,7 +83,10 @@ class TrainingMetrics:
                          real_key=key)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
-                 "num": len(reals), "metrics": scalars, "extractors": result["extractors"],
+                 "num": len(reals), "metrics": scalars,
+                 # by result key (precision and recall both come from "pr"), for the report
+                 "extractors": {k: ex for m, ex in self.plan.items()
+                                for k in METRICS.get(m).better},
                  "seconds": round(time.monotonic() - started, 2), "time": round(time.time(), 3)}
         value = scalars.get(self.best_key)
         if value is not None and math.isfinite(value) and (
