@@ -66,3 +66,14 @@ def tiny_run(tmp_path_factory, toy_archive):
     import ganvas
     return ganvas.train(str(toy_archive), out=tmp_path_factory.mktemp("runs"), kimg=0.256,
                         **TINY)
+
+
+def usage_error(argv: list[str], capsys) -> str:
+    """Run `ganvas ARGV`, check it failed as a user mistake (exit 2, one line on stderr, no
+    traceback) and return that line."""
+    from ganvas.cli import main
+    code = main(argv)
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
 from ganvas.cli import main
+
+from .conftest import usage_error
 
 
 def test_eval_writes_json_and_prints_a_table(tiny_run, tmp_path, capsys):
@@ -42,12 +43,8 @@ def test_eval_of_the_data_against_itself_is_near_zero(tiny_run):
     (["--metrics", "fid", "--extractor", "inception"], "choose from"),
 ])
 def test_eval_errors_are_one_line(argv, needle, tiny_run, tmp_path, capsys):
-    with pytest.raises(SystemExit) as e:
-        sys.exit(main(["eval", str(tiny_run), "--out", str(tmp_path / "m.json"), *argv]))
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
-    assert not (tmp_path / "m.json").exists()
+    err = usage_error(["eval", str(tiny_run), "--out", str(tmp_path / "m.json"), *argv], capsys)
+    assert needle in err and not (tmp_path / "m.json").exists()
 
 
 def test_reference_features_are_cached_by_dataset_extractor_and_subset(tiny_run):

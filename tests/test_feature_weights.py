@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import sys
 
 import pytest
 import torch
 
 from ganvas.cli import main
+
+from .conftest import usage_error
 from ganvas.errors import GanvasError
 from ganvas.metrics import weights as w
 from ganvas.metrics.features import EXTRACTORS
@@ -109,12 +110,8 @@ def test_eval_weight_errors_are_one_line(argv, needle, tiny_run, tmp_path, capsy
     entry = w.WEIGHTS.get("inception-v3")      # offline, whatever the machine's network
     monkeypatch.setitem(w.WEIGHTS._entries, "inception-v3", w.WeightFile(
         entry.filename, "http://127.0.0.1:9/" + entry.filename, entry.sha256_prefix, entry.env))
-    with pytest.raises(SystemExit) as e:
-        sys.exit(main(["eval", str(tiny_run), "--out", str(tmp_path / "m.json"), *argv]))
-    assert e.value.code == 2
-    err = capsys.readouterr().err
-    assert needle in err and err.count("\n") == 1
-    assert not (tmp_path / "m.json").exists()
+    err = usage_error(["eval", str(tiny_run), "--out", str(tmp_path / "m.json"), *argv], capsys)
+    assert needle in err and not (tmp_path / "m.json").exists()
 
 
 def test_eval_with_local_inception_weights(tiny_run, tmp_path, inception_file, capsys):
