@@ -156,6 +156,32 @@ class Model:
         (ganvas.latent.stylemix)."""
         return mix_styles(self, list(rows), list(cols), styles, label, truncation, noise_mode)
 
+    def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
+                seed: int = 0, label: int | str | None = None, w_plus: bool = False,
+                feature_weights: str | os.PathLike | None = None, video: str | None = None,
+                fps: float = 30, scale: int = 1, progress: bool = True) -> dict:
+        """Find latents whose pictures reproduce the image files `targets` (one or a list);
+        write to folder `out` latent.npz (keyframes for `interpolate`), reconstruction.png
+        (targets beside reconstructions), projection.json (returned: distances before and
+        after) and, with `video` (a file name ending .mp4 or .gif), the optimisation.
+        StyleGAN2: w from w_avg (one w for all layers; `w_plus`: one per layer); others: z.
+        Distance: VGG-16 (`feature_weights`, else found as ganvas.metrics.weights does) or,
+        without weights, a Laplacian-pyramid pixel loss (ganvas.latent.project)."""
+        from .latent.project import ProjectOptions, project
+        if isinstance(targets, (str, os.PathLike)):
+            targets = [targets]
+        options = ProjectOptions(steps=steps, seed=seed, label=label, w_plus=w_plus)
+        return project(self, list(targets), out, options, feature_weights=feature_weights,
+                       video=video, fps=fps, scale=scale, progress=progress)
+
+    def export(self, out: str | os.PathLike, format: str = "safetensors",
+               uint8: bool = False) -> Path:
+        """Write the generator to `out`: "safetensors" = a standalone model folder
+        (model.json + G_ema.safetensors), "onnx" = out/generator.onnx, checked against
+        PyTorch with onnxruntime (uint8: uint8 NHWC output); see ganvas.export."""
+        from .export import export
+        return export(self, out, format, uint8=uint8)
+
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "
                 f"kimg={self.kimg:g} from {self.path}>")

@@ -371,6 +371,94 @@ def run_style_mix(a) -> None:
     print(save_png(grid, a.out, scale=a.scale))
 
 
+def add_project(sub) -> None:
+    p = sub.add_parser("project", help="find the latents that reproduce images",
+                       description="Optimise one latent per TARGET image (w for StyleGAN2, "
+                                   "z for the others) and write --out: latent.npz (keyframes "
+                                   "for interpolate --latents), reconstruction.png (target "
+                                   "beside reconstruction), projection.json and, with "
+                                   "--save-video, the optimisation.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("targets", nargs="+", metavar="TARGET", help="image file(s) to reproduce")
+    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    p.add_argument("--out", default="projection", help="folder to write (default projection)")
+    p.add_argument("--seed", type=int, default=0, help="randomness of starts and noise (0)")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: the closest start's)")
+    p.add_argument("--w-plus", action="store_true",
+                   help="StyleGAN2: one w per layer (closer, less editable); default one w")
+    p.add_argument("--feature-weights", metavar="PATH",
+                   help="torchvision VGG-16 weights for the perceptual distance (default: "
+                        "cache or download; offline without them: a pixel-pyramid distance)")
+    p.add_argument("--save-video", action="store_true",
+                   help="also write the optimisation, target beside the current "
+                        "reconstruction, one frame per step: projection.mp4")
+    p.add_argument("--video-format", choices=("mp4", "gif"), default="mp4",
+                   help="with --save-video: mp4 (H.264, default) or gif")
+    p.add_argument("--fps", type=float, default=30.0, help="video frames per second (30)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_project)
+
+
+def run_project(a) -> None:
+    from .api import load
+    weights = a.feature_weights
+    if weights and weights.startswith("vgg16="):
+        weights = weights.split("=", 1)[1]
+    video = f"projection.{a.video_format}" if a.save_video else None
+    result = load(a.model).project(a.targets, out=a.out, steps=a.steps, seed=a.seed,
+                                   label=a.label, w_plus=a.w_plus, feature_weights=weights,
+                                   video=video, fps=a.fps, scale=a.scale)
+    name = result["distance"]["name"]
+    for row in result["targets"]:
+        print(f"{row['target']}: {name} {row['start_distance']:.4f} -> {row['distance']:.4f}, "
+              f"pixel MSE {row['start_mse']:.4f} -> {row['mse']:.4f} ({row['psnr_db']} dB)")
+    print(Path(a.out) / "projection.json")
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="write the generator as a model folder or ONNX",
+                       description="safetensors: OUT becomes a standalone model folder "
+                                   "(model.json + G_ema.safetensors). onnx: OUT/generator.onnx "
+                                   "taking z (N, z_dim) [+ labels (N,) int64] [+ truncation "
+                                   "(1,) for StyleGAN2], giving float32 NCHW images in "
+                                   "[-1, 1], checked against PyTorch with onnxruntime.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--format", default="safetensors", help="safetensors (default) or onnx")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--uint8", action="store_true",
+                   help="onnx: output uint8 (N, H, W, C) pixels instead of float NCHW")
+    p.set_defaults(run=run_export)
+
+
+def run_export(a) -> None:
+    from .api import load
+    from .export import FORMATS
+    if a.format not in FORMATS:
+        raise GanvasError(f"unknown export format {a.format!r}; choose from "
+                          f"{', '.join(FORMATS)}")
+    print(load(a.model).export(a.out, a.format, uint8=a.uint8))
+
+
+def add_app(sub) -> None:
+    p = sub.add_parser("app", help="a web page to play with a model (Streamlit)",
+                       description="Serve a page with a gallery, latent sliders, walks, style "
+                                   "mixing and the model card of MODEL; open the printed "
+                                   "address in a browser. Local only unless --host is given.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.set_defaults(run=run_app)
+
+
+def run_app(a) -> None:
+    from .app.launch import launch
+    code = launch(a.model, host=a.host, port=a.port)
+    if code:
+        raise SystemExit(code)
+
+
 def build_parser() -> Parser:
     from . import __version__
     parser = Parser(prog="ganvas", description="From a folder of pictures to a trained GAN.")
@@ -378,7 +466,7 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=Parser)
     sub.required = True
     for add in (add_prepare, add_train, add_generate, add_eval, add_demo, add_interpolate,
-                add_explore, add_style_mix, add_report):
+                add_explore, add_style_mix, add_report, add_project, add_export, add_app):
         add(sub)
     return parser
 

@@ -1,0 +1,168 @@
+"""Distances between images for projection: VGG-16 features when its weights are there, a
+multi-scale pixel loss when they are not.
+
+- "vgg16-lpips": an LPIPS-like distance (Zhang et al. 2018) on torchvision's ImageNet VGG-16.
+  Activations after relu1_2, relu2_2, relu3_3, relu4_3 and relu5_3 are unit-normalised along
+  channels at every pixel; the distance is the squared difference summed over channels,
+  averaged over pixels and summed over the five layers. LPIPS proper then weighs each channel
+  with learned linear weights; those are not available offline, so every channel counts the
+  same (the paper's "baseline" variant). Images are upsampled to at least 64 px (so relu5_3 is
+  still 4x4) and downsampled to at most 256 px, as NVlabs' projector does for its VGG.
+- "laplacian-l1": the offline fallback. Mean absolute difference of every level of a
+  Laplacian pyramid (band-pass levels from full size down to 8 px, plus the 4 px low-pass
+  residual), levels summed with equal weights: coarse levels keep colours and layout, fine
+  ones the edges.
+
+Both take float (N, C, H, W) in [-1, 1] and return one distance per image, (N,).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..errors import GanvasError
+from ..metrics.weights import WEIGHTS, load_state_dict, resolve_weights
+
+# torchvision's VGG-16 "D" configuration up to relu5_3: ints are 3x3 convolutions + ReLU,
+# "M" a 2x2 max-pool. Module indices (and so state-dict keys) match torchvision's `features`.
+VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
+                512, 512, 512)
+LPIPS_LAYERS = (3, 8, 15, 22, 29)          # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
+VGG_MIN_SIZE, VGG_MAX_SIZE = 64, 256
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+PYRAMID_MIN_SIZE = 4
+
+
+@dataclass
+class Distance:
+    """`features(images)` -> a list of tensors per image batch; `between(a, b)` -> (N,)
+    distances of two such lists (b may have batch 1: it broadcasts). `net`: the network to
+    move to the generator's device (None for pixel distances); `info` goes into the
+    projection's JSON."""
+    name: str
+    features: Callable[[Tensor], list[Tensor]]
+    between: Callable[[list[Tensor], list[Tensor]], Tensor]
+    net: nn.Module | None = None
+    info: dict = field(default_factory=dict)
+
+
+def vgg16_features() -> nn.Sequential:
+    """torchvision's VGG-16 `features` up to relu5_3 (30 modules), randomly initialised."""
+    layers: list[nn.Module] = []
+    cin = 3
+    for v in VGG16_LAYOUT:
+        if v == "M":
+            layers.append(nn.MaxPool2d(2, 2))
+        else:
+            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
+            cin = v
+    return nn.Sequential(*layers)
+
+
+def load_vgg16(path: str | os.PathLike | None = None,
+               download: bool = True) -> tuple[nn.Sequential, dict]:
+    """(VGG-16 features in eval mode without autograd on its weights, weights description).
+    The file is a torchvision VGG-16 state dict; its classifier tensors, if any, are ignored.
+    Found as ganvas.metrics.weights.resolve_weights finds it (GanvasError when it cannot)."""
+    resolved = resolve_weights("vgg16", path, download=download)
+    state = load_state_dict(resolved)
+    net = vgg16_features()
+    wanted = {f"features.{k}": k for k in net.state_dict()}
+    missing = sorted(set(wanted) - set(state))
+    stray = sorted(k for k in state if not k.startswith(("features.", "classifier.")))
+    if missing or stray:
+        raise GanvasError(f"{resolved.path} does not hold VGG-16 weights (missing "
+                          f"{len(missing)} tensors, e.g. {missing[:1]}; unexpected "
+                          f"{len(stray)}, e.g. {stray[:1]})")
+    try:
+        net.load_state_dict({k: state[f] for f, k in wanted.items()})
+    except RuntimeError as e:
+        raise GanvasError(f"{resolved.path}: {str(e).splitlines()[-1].strip()}") from None
+    return net.eval().requires_grad_(False), resolved.describe()
+
+
+def to_rgb01(x: Tensor) -> Tensor:
+    """float (N, C, H, W) in [-1, 1], C in 1, 3, 4 -> (N, 3, H, W) in [0, 1]; grey is
+    repeated, alpha composited on white (what a viewer shows)."""
+    x = (x + 1) / 2
+    if x.shape[1] == 1:
+        return x.expand(-1, 3, -1, -1)
+    if x.shape[1] == 4:
+        alpha = x[:, 3:].clamp(0, 1)
+        return x[:, :3] * alpha + (1 - alpha)
+    return x
+
+
+def vgg_distance(net: nn.Sequential, info: dict) -> Distance:
+    """The LPIPS-like distance on `net` (see the module docstring)."""
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    last = max(LPIPS_LAYERS)
+
+    def features(x: Tensor) -> list[Tensor]:
+        x = to_rgb01(x.float())
+        size = min(max(x.shape[-1], VGG_MIN_SIZE), VGG_MAX_SIZE)
+        if size > x.shape[-1]:
+            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
+        elif size < x.shape[-1]:
+            x = F.interpolate(x, size=(size, size), mode="area")
+        x = (x - mean.to(x.device)) / std.to(x.device)
+        out = []
+        for i, layer in enumerate(net[:last + 1]):
+            x = layer(x)
+            if i in LPIPS_LAYERS:
+                # Unit length along channels, as LPIPS: every layer weighs about the same.
+                out.append(x / (x.square().sum(dim=1, keepdim=True).sqrt() + 1e-10))
+        return out
+
+    def between(a: list[Tensor], b: list[Tensor]) -> Tensor:
+        return sum((fa - fb).square().sum(dim=1).mean(dim=(1, 2)) for fa, fb in zip(a, b))
+
+    return Distance("vgg16-lpips", features, between, net, {"weights": info})
+
+
+def laplacian_pyramid(x: Tensor) -> list[Tensor]:
+    """float (N, C, H, W) -> [x - up(down(x)), ..., the coarsest low-pass image]: band-pass
+    levels at H, H/2, ... while above PYRAMID_MIN_SIZE px, then the low-pass residual (4 px
+    for power-of-two sizes). Summing the levels back up (upsampling as here) gives x."""
+    levels = []
+    while x.shape[-1] > PYRAMID_MIN_SIZE and x.shape[-1] % 2 == 0:
+        low = F.avg_pool2d(x, 2)
+        levels.append(x - F.interpolate(low, scale_factor=2, mode="bilinear",
+                                        align_corners=False))
+        x = low
+    return levels + [x]
+
+
+def pyramid_distance(reason: str) -> Distance:
+    """The offline fallback (see the module docstring); `reason` says why VGG is not used."""
+
+    def between(a: list[Tensor], b: list[Tensor]) -> Tensor:
+        return sum((la - lb).abs().mean(dim=(1, 2, 3)) for la, lb in zip(a, b))
+
+    return Distance("laplacian-l1", lambda x: laplacian_pyramid(x.float()), between,
+                    info={"fallback": True, "reason": reason})
+
+
+def build_distance(weights: str | os.PathLike | None = None,
+                   download: bool = True) -> Distance:
+    """The VGG distance when VGG-16 weights can be found, else the pixel fallback.
+
+    A path the user gave (`weights`, or the environment variable GANVAS_WEIGHTS_VGG16) must
+    work: a missing or wrong file is a GanvasError. Without one, the cache is tried, then a
+    download (when `download`); if neither gives the weights, the fallback is used."""
+    if weights or os.environ.get(WEIGHTS.get("vgg16").env):
+        net, info = load_vgg16(weights)
+        return vgg_distance(net, info)
+    try:
+        net, info = load_vgg16(None, download=download)
+    except GanvasError as e:
+        return pyramid_distance(str(e))
+    return vgg_distance(net, info)
