@@ -1,0 +1,102 @@
+"""Checks for everything the page receives: seed lists typed in a text box and uploaded files.
+
+Pure functions (no Streamlit), so they are tested directly. Each raises ganvas.GanvasError with
+a message the page shows as it is.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ganvas import GanvasError
+
+MAX_SEED = 2**32 - 1                     # seeds are unsigned 32-bit, as everywhere in ganvas
+UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp")
+UPLOAD_FORMATS = {"PNG", "JPEG", "WEBP"}  # what Pillow must find inside, whatever the name says
+MAX_UPLOAD_BYTES = 10 * 2**20             # 10 MiB
+MAX_UPLOAD_PIXELS = 40_000_000            # 40 megapixels, checked before decoding
+
+
+def parse_seeds(text: str, limit: int, minimum: int = 1) -> list[int]:
+    """'0-15' or '3, 7, 11' or '0-3,10' -> seeds in the order given, at most `limit` of them
+    and at least `minimum`; each from 0 to MAX_SEED."""
+    seeds: list[int] = []
+    parts = [p for p in str(text).replace(" ", "").split(",") if p]
+    for part in parts:
+        m = re.fullmatch(r"(\d{1,10})(?:-(\d{1,10}))?", part)
+        if not m:
+            raise GanvasError(f"bad seeds {text!r}: use numbers and ranges like 0-15 or 3,7,11")
+        lo = int(m.group(1))
+        hi = int(m.group(2)) if m.group(2) is not None else lo
+        if hi < lo or hi > MAX_SEED:
+            raise GanvasError(f"bad seed range {part!r}: need 0 <= start <= end <= {MAX_SEED}")
+        if len(seeds) + hi - lo + 1 > limit:
+            raise GanvasError(f"too many seeds in {text!r}: at most {limit} here")
+        seeds.extend(range(lo, hi + 1))
+    if len(seeds) < minimum:
+        raise GanvasError(f"give at least {minimum} seed{'s' if minimum > 1 else ''} "
+                          f"(e.g. 0-{minimum})")
+    return seeds
+
+
+@dataclass
+class Upload:
+    """A checked, decoded upload: pixels uint8 (H, W, 3) RGB (EXIF orientation applied, alpha
+    composited on white) and the same picture as PNG bytes."""
+    name: str
+    pixels: np.ndarray
+    png: bytes
+
+
+def read_upload(name: str, data: bytes) -> Upload:
+    """Check and decode an uploaded picture. The name must end in an allowed type, the bytes
+    must be at most MAX_UPLOAD_BYTES, Pillow must recognise a PNG, JPEG or WebP inside, and the
+    declared size must be at most MAX_UPLOAD_PIXELS before any pixel is decoded."""
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if ext not in UPLOAD_TYPES:
+        raise GanvasError(f"{name!r} is not a picture this page takes: use "
+                          f"{', '.join(UPLOAD_TYPES)}")
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise GanvasError(f"{name!r} is {len(data) / 2**20:.1f} MB; the limit is "
+                          f"{MAX_UPLOAD_BYTES // 2**20} MB")
+    if not data:
+        raise GanvasError(f"{name!r} is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=sorted(UPLOAD_FORMATS)) as im:
+                w, h = im.size
+                if w * h > MAX_UPLOAD_PIXELS:
+                    raise GanvasError(f"{name!r} is {w}x{h} pixels; the limit is "
+                                      f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels")
+                im.seek(0)                         # the first frame of an animated WebP
+                im.load()
+                rgb = on_white(ImageOps.exif_transpose(im))
+    except GanvasError:
+        raise
+    except Image.UnidentifiedImageError:
+        raise GanvasError(f"{name!r} is not a PNG, JPEG or WebP picture") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise GanvasError(f"{name!r} has too many pixels; the limit is "
+                          f"{MAX_UPLOAD_PIXELS // 1_000_000} megapixels") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as e:
+        raise GanvasError(f"cannot read {name!r}: the picture is damaged or cut short "
+                          f"({e.__class__.__name__})") from None
+    out = io.BytesIO()
+    rgb.save(out, format="PNG")
+    return Upload(name, np.asarray(rgb), out.getvalue())
+
+
+def on_white(im: Image.Image) -> Image.Image:
+    """Any Pillow mode -> RGB; transparency composited on white."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return im.convert("RGB")

@@ -1,0 +1,57 @@
+"""The page: header, sidebar settings and one tab per section; only the open tab runs.
+
+The model's path comes only from the command line (`ganvas app MODEL`); nothing the visitor
+types is ever used as a path.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import ganvas
+
+from . import card, gallery, mixing, projection, sliders, walk
+from .render import load_model
+from .widgets import keep_widget_values, sampling_settings
+
+SECTION = "section"           # session key of the open tab
+
+
+def header(model: ganvas.Model, path: str) -> None:
+    """Title and a one-line summary of the model."""
+    st.title("ganvas playground")
+    data = model.info.get("dataset", {}).get("name")
+    parts = [model.family, f"{model.resolution}x{model.resolution}", f"{model.kimg:,.1f} kimg"]
+    if data:
+        parts.append(f"trained on {data}")
+    if model.num_classes:
+        parts.append(f"{model.num_classes} classes")
+    st.caption(" · ".join(parts) + f" · `{path}`")
+
+
+def main(argv: list[str]) -> None:
+    """Render the page for the model named by argv[0] (the script's command line)."""
+    st.set_page_config(page_title="ganvas", page_icon=":material/palette:", layout="wide")
+    if len(argv) != 1:
+        st.error("Start this page with `ganvas app MODEL` (a run directory, snapshot or "
+                 "exported model).")
+        st.stop()
+    path = argv[0]
+    try:
+        model = load_model(path)
+    except ganvas.GanvasError as e:
+        st.error(f"Cannot load the model: {e}")
+        st.stop()
+    keep_widget_values()
+    header(model, path)
+    settings = sampling_settings(model)
+    sections = {"Gallery": gallery.show, "Latent sliders": sliders.show,
+                "Interpolation": walk.show, "Style mixing": mixing.show,
+                "Projection": projection.show,
+                "Model card": lambda path, model, settings: card.show(path, model)}
+    # Lazy tabs: switching reruns the page, and only the open tab renders its pictures.
+    for tab, show in zip(st.tabs(list(sections), key=SECTION, on_change="rerun"),
+                         sections.values()):
+        if tab.open:
+            with tab:
+                show(path, model, settings)

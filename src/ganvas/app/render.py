@@ -1,0 +1,98 @@
+"""The model, loaded once per process, and cached calls of its public API.
+
+Streamlit reruns the whole page on every click; caching the pictures by their parameters makes
+a rerun that changes nothing cost nothing. Arguments are plain values (the model's path as
+given on the command line, tuples of ints, floats, strings) so that they hash cheaply.
+Pictures are uint8 arrays (N, H, W, C), as the API returns them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+
+import ganvas
+
+CACHE_ENTRIES = 64          # pictures per cached function, least recently used dropped
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The sidebar's sampling settings, used by every section: truncation psi, class index of
+    a conditional model (None: seed % num_classes) and StyleGAN2 noise mode (None otherwise)."""
+    truncation: float = 1.0
+    label: int | None = None
+    noise_mode: str | None = None
+
+    @property
+    def cacheable(self) -> bool:
+        """Random noise gives a new picture every time: those are never cached."""
+        return self.noise_mode != "random"
+
+
+def remembered(fn):
+    """fn, with fn.cached the same function behind st.cache_data (for random noise, which
+    must not be cached, the page calls fn itself)."""
+    fn.cached = st.cache_data(max_entries=CACHE_ENTRIES, show_spinner=False)(fn)
+    return fn
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def load_model(path: str) -> ganvas.Model:
+    """ganvas.load(path), once per process and path (shared by every browser session)."""
+    return ganvas.load(path)
+
+
+def generate(path: str, seeds: list[int], s: Settings) -> np.ndarray:
+    """Model.generate(seeds) with the settings: uint8 (N, H, W, C)."""
+    args = (path, tuple(seeds), s.label, s.truncation, s.noise_mode)
+    return (_generate.cached if s.cacheable else _generate)(*args)
+
+
+@remembered
+def _generate(path, seeds, label, truncation, noise_mode) -> np.ndarray:
+    return load_model(path).generate(list(seeds), label=label, truncation=truncation,
+                                     noise_mode=noise_mode)
+
+
+def shifted(path: str, seed: int, shifts: dict[int, float], s: Settings) -> np.ndarray:
+    """The seed's picture with z[d] + shifts[d] for each dimension d: uint8 (1, H, W, C)."""
+    args = (path, seed, tuple(sorted(shifts.items())), s.label, s.truncation, s.noise_mode)
+    return (_shifted.cached if s.cacheable else _shifted)(*args)
+
+
+@remembered
+def _shifted(path, seed, shifts, label, truncation, noise_mode) -> np.ndarray:
+    model = load_model(path)
+    z = model.z([seed])                                     # (1, z_dim), standard normal
+    for dim, value in shifts:
+        z[0, dim] += value
+    return model.synthesize(z, model.labels([seed], label), truncation, noise_mode)
+
+
+def sweep(path: str, seed: int, dims: list[int], lo: float, hi: float, steps: int,
+          s: Settings) -> np.ndarray:
+    """Model.explore in z space: uint8 (len(dims), steps, H, W, C)."""
+    args = (path, seed, tuple(dims), lo, hi, steps, s.label, s.truncation, s.noise_mode)
+    return (_sweep.cached if s.cacheable else _sweep)(*args)
+
+
+@remembered
+def _sweep(path, seed, dims, lo, hi, steps, label, truncation, noise_mode) -> np.ndarray:
+    return load_model(path).explore(seed, list(dims), lo, hi, steps, space="z", label=label,
+                                    truncation=truncation, noise_mode=noise_mode)
+
+
+def style_mix(path: str, rows: list[int], cols: list[int], styles: str,
+              s: Settings) -> np.ndarray:
+    """Model.style_mix: uint8 (R + 1, C + 1, H, W, C), corner cell blank."""
+    args = (path, tuple(rows), tuple(cols), styles, s.label, s.truncation, s.noise_mode)
+    return (_style_mix.cached if s.cacheable else _style_mix)(*args)
+
+
+@remembered
+def _style_mix(path, rows, cols, styles, label, truncation, noise_mode) -> np.ndarray:
+    return load_model(path).style_mix(list(rows), list(cols), styles, label=label,
+                                      truncation=truncation, noise_mode=noise_mode)
