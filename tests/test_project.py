@@ -213,3 +213,26 @@ def test_mistakes_exit_2_with_one_line(tiny_run, tmp_path, capsys, case, needle)
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and any(n in err for n in needle.split("|"))
     assert not (tmp_path / "p" / "latent.npz").exists()
+
+
+def test_callback_reports_every_step(tiny_run, tmp_path):
+    """The page's progress bar: callback(step, steps, distance) after each step, in order."""
+    model = ganvas.load(tiny_run)
+    calls = []
+    model.project(targets_of(model, [2], tmp_path), out=tmp_path / "p", steps=5,
+                  progress=False, callback=lambda *a: calls.append(a))
+    assert [c[:2] for c in calls] == [(i, 5) for i in range(1, 6)]
+    assert all(np.isfinite(c[2]) and c[2] >= 0 for c in calls)
+
+
+def test_model_w_is_the_w_space_keyframe_of_a_seed(sg2, tiny_run):
+    """Model.w lets seeds and projected ws share a walk; z-only families get a clear error."""
+    from ganvas.errors import GanvasError
+    model = ganvas.load(sg2)
+    ws = model.w([3, 5], truncation=0.7)
+    assert ws.shape == (2, model.G.num_ws, model.G.w_dim)
+    walk = model.walk(latents=None, seeds=[3, 5], space="w", truncation=0.7,
+                      frames_per_step=2)
+    assert np.array_equal(walk.frames(0, 1)[0], model.generate([3], truncation=0.7)[0])
+    with pytest.raises(GanvasError, match="StyleGAN2"):
+        ganvas.load(tiny_run).w([0])

@@ -57,6 +57,13 @@ class Model:
         """Latents (N, z_dim) of the given seeds (each seed always gives the same latent)."""
         return z_from_seeds(list(seeds), self.z_dim)
 
+    def w(self, seeds: list[int], label: int | str | None = None,
+          truncation: float = 1.0) -> torch.Tensor:
+        """StyleGAN2: the ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), after
+        truncation; what a walk in w space starts from. A clear error for other families."""
+        from .latent.keyframes import from_seeds
+        return from_seeds(self, list(seeds), label, "w", truncation).latents
+
     def class_index(self, label: int | str) -> int:
         """A class name or index -> its index; a clear error for unconditional models and
         unknown classes."""
@@ -159,20 +166,23 @@ class Model:
     def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
                 seed: int = 0, label: int | str | None = None, w_plus: bool = False,
                 feature_weights: str | os.PathLike | None = None, video: str | None = None,
-                fps: float = 30, scale: int = 1, progress: bool = True) -> dict:
+                fps: float = 30, scale: int = 1, progress: bool = True,
+                callback=None) -> dict:
         """Find latents whose pictures reproduce the image files `targets` (one or a list);
         write to folder `out` latent.npz (keyframes for `interpolate`), reconstruction.png
         (targets beside reconstructions), projection.json (returned: distances before and
         after) and, with `video` (a file name ending .mp4 or .gif), the optimisation.
         StyleGAN2: w from w_avg (one w for all layers; `w_plus`: one per layer); others: z.
         Distance: VGG-16 (`feature_weights`, else found as ganvas.metrics.weights does) or,
-        without weights, a Laplacian-pyramid pixel loss (ganvas.latent.project)."""
+        without weights, a Laplacian-pyramid pixel loss (ganvas.latent.project).
+        callback(step, steps, distance): called after every step (e.g. a progress bar)."""
         from .latent.project import ProjectOptions, project
         if isinstance(targets, (str, os.PathLike)):
             targets = [targets]
         options = ProjectOptions(steps=steps, seed=seed, label=label, w_plus=w_plus)
         return project(self, list(targets), out, options, feature_weights=feature_weights,
-                       video=video, fps=fps, scale=scale, progress=progress)
+                       video=video, fps=fps, scale=scale, progress=progress,
+                       callback=callback)
 
     def export(self, out: str | os.PathLike, format: str = "safetensors",
                uint8: bool = False) -> Path:

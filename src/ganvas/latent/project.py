@@ -223,10 +223,10 @@ class Projector:
         """The images of the current latents (no noise) float (K, C, H, W) on the CPU."""
         return self.render(self.latent, self.labels).float().cpu()
 
-    def run(self, progress: bool = False, frames: bool = False):
+    def run(self, progress: bool = False, frames: bool = False, callback=None):
         """Optimise, a generator: with `frames` it yields the current images float
         (K, C, H, W) before the first step and after every step (steps + 1 in all), else
-        nothing (iterate it to run)."""
+        nothing (iterate it to run). callback(step, steps, mean distance) after each step."""
         if frames:
             yield self.current()
         with tqdm(total=self.o.steps, unit="step", desc="project",
@@ -236,6 +236,8 @@ class Projector:
                 bar.update()
                 if i % 10 == 0 or i == self.o.steps - 1:
                     bar.set_postfix(distance=f"{float(d.mean()):.4f}")
+                if callback is not None:
+                    callback(i + 1, self.o.steps, float(d.mean()))
                 if frames:
                     yield self.current()
 
@@ -279,12 +281,13 @@ def side_by_side(targets: np.ndarray, images: np.ndarray) -> np.ndarray:
 
 def project(model, targets: list, out: str | os.PathLike, options: ProjectOptions,
             feature_weights: str | os.PathLike | None = None, video: str | None = None,
-            fps: float = 30, scale: int = 1, progress: bool = True) -> dict:
+            fps: float = 30, scale: int = 1, progress: bool = True, callback=None) -> dict:
     """Project the image files `targets` into `model`'s latent space; write into folder `out`
     latent.npz (one row per target; ganvas.latent.keyframes format), reconstruction.png
     (targets left, reconstructions right, `scale` times enlarged), projection.json (the
     returned dict) and, when `video` names a file (.mp4 or .gif), the optimisation as a video
-    at `fps`, one frame before and one after every step."""
+    at `fps`, one frame before and one after every step. callback(step, steps, distance) is
+    called after every step."""
     options.check(model)
     check_scale(scale)
     if video is not None and Path(video).suffix.lower() not in (".mp4", ".gif"):
@@ -305,11 +308,11 @@ def project(model, targets: list, out: str | os.PathLike, options: ProjectOption
     target_u8 = to_uint8(x)
     start_mse = pixel_mse(proj.current(), x)
     if video is None:
-        for _ in proj.run(progress):
+        for _ in proj.run(progress, callback=callback):
             pass
     else:
         frames = (side_by_side(target_u8, to_uint8(img))[None]
-                  for img in proj.run(progress, frames=True))
+                  for img in proj.run(progress, frames=True, callback=callback))
         write = write_gif if video.lower().endswith(".gif") else write_mp4
         write(out / video, frames, fps=fps, scale=scale)
     final = proj.final_images()
