@@ -1,0 +1,71 @@
+"""Verbs that measure: eval (metrics, memorization) and report."""
+
+from __future__ import annotations
+
+
+def add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="measure a model against its training images",
+                       description="Generate --num images and compare them with as many "
+                                   "training images; write a metrics JSON, print a table.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
+                   "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
+    p.add_argument("--num", type=int, default=1000, help="images per side (default 1000)")
+    p.add_argument("--extractor", help="features for all of fid/kid/is/pr instead of the "
+                   "standard ones, e.g. random-conv (offline; ganvas-only scale)")
+    add_feature_weights(p)
+    p.add_argument("--out", default="metrics.json", help="JSON file to write")
+    m = p.add_argument_group("memorization: are samples copies of training images?")
+    m.add_argument("--memorization", action="store_true",
+                   help="nearest training images of --num samples, in feature and pixel space")
+    m.add_argument("--memorization-dir", default="memorization",
+                   help="folder for the grids and memorization.json (default memorization)")
+    m.add_argument("--neighbours", type=int, default=3, help="neighbours per sample (3)")
+    m.add_argument("--train-limit", type=int, help="compare with a fixed random subset of "
+                   "this many training images (default: all)")
+    p.set_defaults(run=run_eval)
+
+
+def add_feature_weights(p) -> None:
+    p.add_argument("--feature-weights", metavar="[NAME=]PATH",
+                   help="local weight files of the feature networks, e.g. "
+                        "inception-v3=pt_inception.pth,vgg16=vgg16.pth (offline use)")
+
+
+def run_eval(a) -> None:
+    from ..api import load
+    from ..metrics import evaluate as ev
+    weights = ev.parse_feature_weights(a.feature_weights)
+    model = load(a.model)
+    if a.memorization:
+        run_memorization(a, model, weights)
+    if a.metrics or not a.memorization:
+        result = ev.evaluate(model, ev.parse_metrics(a.metrics or "swd"), a.num, a.extractor,
+                             weights)
+        print(ev.table(result))
+        print(ev.write_json(result, a.out))
+
+
+def run_memorization(a, model, weights: dict) -> None:
+    from ..metrics.evaluate import build_extractor
+    from ..metrics.memorization import memorization, table
+    extractor = build_extractor(a.extractor or "inception-v3", weights)
+    result = memorization(model, a.num, extractor, a.memorization_dir,
+                          neighbours=a.neighbours, train_limit=a.train_limit)
+    print(table(result))
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser("report", help="write a run's report.html (curves, samples, progress)",
+                       description="Write one self-contained HTML page about RUN (losses, "
+                                   "metrics, augmentation, reals beside fakes, progress GIF) "
+                                   "and its pictures in a folder beside it.")
+    # dest run_dir: `run` is the verb's function, set below.
+    p.add_argument("run_dir", metavar="RUN", help="run directory, e.g. runs/00000-dcgan-emoji")
+    p.add_argument("--out", help="HTML file to write (default RUN/report.html)")
+    p.set_defaults(run=run_report)
+
+
+def run_report(a) -> None:
+    from ..api import report
+    print(report(a.run_dir, out=a.out))

@@ -1,0 +1,245 @@
+"""Verbs of the latent studio: generate, interpolate, explore, style-mix, project, export,
+and the web page (app)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import GanvasError
+
+
+def add_look_options(p) -> None:
+    """--class, --truncation, --noise-mode and --scale: how pictures are made and shown."""
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: seed %% number of classes)")
+    p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
+                   help="pull latents towards the average (1 = off, 0 = average; may be < 0)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"),
+                   help="StyleGAN2 noise inputs (default const)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+
+
+def add_generate(sub) -> None:
+    p = sub.add_parser("generate", help="make pictures from seeds",
+                       description="MODEL is a run directory, a snapshot or an exported model.")
+    p.add_argument("model")
+    p.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 1,5,9 (default 0-15)")
+    p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
+    p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
+    add_look_options(p)
+    p.set_defaults(run=run_generate)
+
+
+def run_generate(a) -> None:
+    from ..api import load
+    from ..imaging import make_grid, save_png
+    from ..latent.sampling import parse_seeds
+    if not a.out and not a.grid:
+        raise GanvasError("say where to write: --out DIR and/or --grid FILE.png")
+    if not 1 <= a.scale <= 16:
+        raise GanvasError("--scale must be from 1 to 16")
+    seeds = parse_seeds(a.seeds)
+    model = load(a.model)
+    images = model.generate(seeds, label=a.label, truncation=a.truncation,
+                            noise_mode=a.noise_mode)
+    if a.out:
+        for seed, img in zip(seeds, images):
+            save_png(img, Path(a.out) / f"seed{seed:04d}.png", scale=a.scale)
+        print(f"{len(seeds)} images in {a.out}")
+    if a.grid:
+        print(save_png(make_grid(images), a.grid, scale=a.scale))
+
+
+def add_interpolate(sub) -> None:
+    p = sub.add_parser("interpolate", help="a walk through latent space as MP4, GIF or PNG grid",
+                       description="Walk from keyframe to keyframe (seeds, a latents .npz "
+                                   "file, or one seed across classes) and write --out: .mp4 "
+                                   "(H.264), .gif, or .png (a grid, one row per step).")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--seeds", help="keyframe seeds, e.g. 3,7,11 or 0-5")
+    p.add_argument("--latents", metavar="FILE.npz",
+                   help='keyframes from a file: "z" (K, z_dim) [+ "labels"], or "w" '
+                        '(K, num_ws, w_dim) or (K, w_dim)')
+    p.add_argument("--class-walk", metavar="A,B,C",
+                   help="classes of a conditional model, walked with one latent (--seeds S)")
+    p.add_argument("--frames-per-step", type=int, default=24, metavar="N",
+                   help="frames from one keyframe to the next (default 24)")
+    p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
+    p.add_argument("--easing", choices=("linear", "smooth"), default="linear",
+                   help="smooth: ease in and out of every keyframe")
+    p.add_argument("--loop", action="store_true", help="return to the first keyframe, seamlessly")
+    p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
+    p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
+    p.add_argument("--space", choices=("z", "w"),
+                   help="latent space: z, or w (StyleGAN2, after the mapping network)")
+    add_look_options(p)
+    p.set_defaults(run=run_interpolate)
+
+
+def run_interpolate(a) -> None:
+    from ..api import load
+    from ..latent.sampling import parse_seeds
+    from ..latent.video import check_scale, output_format
+    output_format(a.out)
+    check_scale(a.scale)
+    seeds = parse_seeds(a.seeds) if a.seeds is not None else None
+    classes = [c.strip() for c in a.class_walk.split(",")] if a.class_walk else None
+    model = load(a.model)
+    print(model.interpolate(a.out, seeds, latents=a.latents, class_walk=classes,
+                            label=a.label, space=a.space, truncation=a.truncation, fps=a.fps,
+                            scale=a.scale, frames_per_step=a.frames_per_step, loop=a.loop,
+                            method=a.method, easing=a.easing, noise_mode=a.noise_mode))
+
+
+def add_explore(sub) -> None:
+    p = sub.add_parser("explore", help="sweep single latent dimensions of one seed (PNG grid)",
+                       description="One row per dimension: the seed's latent with that "
+                                   "dimension moved across --range in --steps steps (z; w for "
+                                   "StyleGAN2, in units of w's standard deviation).")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--seed", default="0", help="the seed to start from (default 0)")
+    p.add_argument("--dims", required=True, help="dimensions, one row each: e.g. 0,10,20")
+    p.add_argument("--range", nargs=2, type=float, default=(-3.0, 3.0), metavar=("LO", "HI"),
+                   help="shift from LO to HI (default -3 3)")
+    p.add_argument("--steps", type=int, default=7, help="columns (default 7)")
+    p.add_argument("--out", required=True, help="grid PNG to write")
+    p.add_argument("--space", choices=("z", "w"),
+                   help="latent space: z, or w (StyleGAN2; its default)")
+    add_look_options(p)
+    p.set_defaults(run=run_explore)
+
+
+def run_explore(a) -> None:
+    from ..api import load
+    from ..imaging import make_grid, save_png
+    from ..latent.explore import parse_dims
+    from ..latent.sampling import parse_seeds
+    from ..latent.video import check_png, check_scale
+    check_png(a.out)
+    check_scale(a.scale)
+    seeds, dims = parse_seeds(a.seed), parse_dims(a.dims)
+    if len(seeds) != 1:
+        raise GanvasError(f"--seed takes one seed, not {a.seed!r}")
+    cells = load(a.model).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
+                                  space=a.space, label=a.label, truncation=a.truncation,
+                                  noise_mode=a.noise_mode)
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    print(save_png(grid, a.out, scale=a.scale))
+
+
+def add_style_mix(sub) -> None:
+    p = sub.add_parser("style-mix", help="StyleGAN2 style-mixing grid (PNG)",
+                       description="Top row: the --cols seeds; left column: the --rows seeds; "
+                                   "each cell: the row seed with the --styles layers taken "
+                                   "from the column seed.")
+    p.add_argument("model", help="run directory, snapshot or exported model (StyleGAN2)")
+    p.add_argument("--rows", required=True, help="row seeds, e.g. 1,2,3")
+    p.add_argument("--cols", required=True, help="column seeds, e.g. 4,5,6")
+    p.add_argument("--styles", default="coarse",
+                   help="layers from the column seed: coarse (4-8 px), middle (16-32 px), "
+                        "fine (64 px and up) or w indices like 0-3 (default coarse)")
+    p.add_argument("--out", required=True, help="grid PNG to write")
+    add_look_options(p)
+    p.set_defaults(run=run_style_mix)
+
+
+def run_style_mix(a) -> None:
+    from ..api import load
+    from ..imaging import make_grid, save_png
+    from ..latent.sampling import parse_seeds
+    from ..latent.video import check_png, check_scale
+    check_png(a.out)
+    check_scale(a.scale)
+    rows, cols = parse_seeds(a.rows), parse_seeds(a.cols)
+    cells = load(a.model).style_mix(rows, cols, a.styles, label=a.label,
+                                    truncation=a.truncation, noise_mode=a.noise_mode)
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    print(save_png(grid, a.out, scale=a.scale))
+
+
+def add_project(sub) -> None:
+    p = sub.add_parser("project", help="find the latents that reproduce images",
+                       description="Optimise one latent per TARGET image (w for StyleGAN2, "
+                                   "z for the others) and write --out: latent.npz (keyframes "
+                                   "for interpolate --latents), reconstruction.png (target "
+                                   "beside reconstruction), projection.json and, with "
+                                   "--save-video, the optimisation.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("targets", nargs="+", metavar="TARGET", help="image file(s) to reproduce")
+    p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
+    p.add_argument("--out", default="projection", help="folder to write (default projection)")
+    p.add_argument("--seed", type=int, default=0, help="randomness of starts and noise (0)")
+    p.add_argument("--class", dest="label", metavar="NAME|INDEX",
+                   help="class of a conditional model (default: the closest start's)")
+    p.add_argument("--w-plus", action="store_true",
+                   help="StyleGAN2: one w per layer (closer, less editable); default one w")
+    p.add_argument("--feature-weights", metavar="PATH",
+                   help="torchvision VGG-16 weights for the perceptual distance (default: "
+                        "cache or download; offline without them: a pixel-pyramid distance)")
+    p.add_argument("--save-video", action="store_true",
+                   help="also write the optimisation, target beside the current "
+                        "reconstruction, one frame per step: projection.mp4")
+    p.add_argument("--video-format", choices=("mp4", "gif"), default="mp4",
+                   help="with --save-video: mp4 (H.264, default) or gif")
+    p.add_argument("--fps", type=float, default=30.0, help="video frames per second (30)")
+    p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.set_defaults(run=run_project)
+
+
+def run_project(a) -> None:
+    from ..api import load
+    weights = a.feature_weights
+    if weights and weights.startswith("vgg16="):
+        weights = weights.split("=", 1)[1]
+    video = f"projection.{a.video_format}" if a.save_video else None
+    result = load(a.model).project(a.targets, out=a.out, steps=a.steps, seed=a.seed,
+                                   label=a.label, w_plus=a.w_plus, feature_weights=weights,
+                                   video=video, fps=a.fps, scale=a.scale)
+    name = result["distance"]["name"]
+    for row in result["targets"]:
+        print(f"{row['target']}: {name} {row['start_distance']:.4f} -> {row['distance']:.4f}, "
+              f"pixel MSE {row['start_mse']:.4f} -> {row['mse']:.4f} ({row['psnr_db']} dB)")
+    print(Path(a.out) / "projection.json")
+
+
+def add_export(sub) -> None:
+    p = sub.add_parser("export", help="write the generator as a model folder or ONNX",
+                       description="safetensors: OUT becomes a standalone model folder "
+                                   "(model.json + G_ema.safetensors). onnx: OUT/generator.onnx "
+                                   "taking z (N, z_dim) [+ labels (N,) int64] [+ truncation "
+                                   "(1,) for StyleGAN2], giving float32 NCHW images in "
+                                   "[-1, 1], checked against PyTorch with onnxruntime.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--format", default="safetensors", help="safetensors (default) or onnx")
+    p.add_argument("--out", required=True, help="folder to write")
+    p.add_argument("--uint8", action="store_true",
+                   help="onnx: output uint8 (N, H, W, C) pixels instead of float NCHW")
+    p.set_defaults(run=run_export)
+
+
+def run_export(a) -> None:
+    from ..api import load
+    from ..export import FORMATS
+    if a.format not in FORMATS:
+        raise GanvasError(f"unknown export format {a.format!r}; choose from "
+                          f"{', '.join(FORMATS)}")
+    print(load(a.model).export(a.out, a.format, uint8=a.uint8))
+
+
+def add_app(sub) -> None:
+    p = sub.add_parser("app", help="a web page to play with a model (Streamlit)",
+                       description="Serve a page with a gallery, latent sliders, walks, style "
+                                   "mixing and the model card of MODEL; open the printed "
+                                   "address in a browser. Local only unless --host is given.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default 127.0.0.1: this computer only)")
+    p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    p.set_defaults(run=run_app)
+
+
+def run_app(a) -> None:
+    from ..app.launch import launch
+    code = launch(a.model, host=a.host, port=a.port)
+    if code:
+        raise SystemExit(code)
