@@ -8,7 +8,10 @@
 from .api import Model, demo, load, resume, train
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
+from .imaging import make_grid
+from .latent.sampling import parse_seeds
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "GanvasError", "Model", "demo", "load", "prepare", "resume", "train"]
+__all__ = ["ConfigError", "GanvasError", "Model", "demo", "load", "make_grid", "parse_seeds",
+           "prepare", "resume", "train"]

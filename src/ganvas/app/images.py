@@ -9,22 +9,16 @@ import io
 import math
 
 import numpy as np
+
+import ganvas
 from PIL import Image
 
 VIEW_PIXELS = 256                 # pictures are enlarged to at least this (nearest-neighbour)
 
 
 def grid(images: np.ndarray, cols: int | None = None, pad: int = 2) -> np.ndarray:
-    """uint8 (N, H, W, C) -> one uint8 (rows*H + gaps, cols*W + gaps, C); white gaps and
-    empty cells; cols defaults to ~sqrt(N)."""
-    n, h, w, c = images.shape
-    cols = cols or max(1, math.ceil(math.sqrt(n)))
-    rows = max(1, math.ceil(n / cols))
-    out = np.full((rows * (h + pad) - pad, cols * (w + pad) - pad, c), 255, np.uint8)
-    for i, img in enumerate(images):
-        r, k = divmod(i, cols)
-        out[r * (h + pad):r * (h + pad) + h, k * (w + pad):k * (w + pad) + w] = img
-    return out
+    """uint8 (N, H, W, C) -> one uint8 picture with white 2-pixel gaps (ganvas.make_grid)."""
+    return ganvas.make_grid(images, cols=cols, pad=pad)
 
 
 def enlarge(image: np.ndarray, scale: int) -> np.ndarray:

@@ -7,13 +7,13 @@ a message the page shows as it is.
 from __future__ import annotations
 
 import io
-import re
 import warnings
 from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps
 
+import ganvas
 from ganvas import GanvasError
 
 MAX_SEED = 2**32 - 1                     # seeds are unsigned 32-bit, as everywhere in ganvas
@@ -25,24 +25,8 @@ MAX_UPLOAD_PIXELS = 40_000_000            # 40 megapixels, checked before decodi
 
 def parse_seeds(text: str, limit: int, minimum: int = 1) -> list[int]:
     """'0-15' or '3, 7, 11' or '0-3,10' -> seeds in the order given, at most `limit` of them
-    and at least `minimum`; each from 0 to MAX_SEED."""
-    seeds: list[int] = []
-    parts = [p for p in str(text).replace(" ", "").split(",") if p]
-    for part in parts:
-        m = re.fullmatch(r"(\d{1,10})(?:-(\d{1,10}))?", part)
-        if not m:
-            raise GanvasError(f"bad seeds {text!r}: use numbers and ranges like 0-15 or 3,7,11")
-        lo = int(m.group(1))
-        hi = int(m.group(2)) if m.group(2) is not None else lo
-        if hi < lo or hi > MAX_SEED:
-            raise GanvasError(f"bad seed range {part!r}: need 0 <= start <= end <= {MAX_SEED}")
-        if len(seeds) + hi - lo + 1 > limit:
-            raise GanvasError(f"too many seeds in {text!r}: at most {limit} here")
-        seeds.extend(range(lo, hi + 1))
-    if len(seeds) < minimum:
-        raise GanvasError(f"give at least {minimum} seed{'s' if minimum > 1 else ''} "
-                          f"(e.g. 0-{minimum})")
-    return seeds
+    and at least `minimum` (ganvas.parse_seeds, with the page's limits)."""
+    return ganvas.parse_seeds(text, limit=limit, minimum=minimum)
 
 
 @dataclass

@@ -15,20 +15,24 @@ from ..errors import GanvasError
 MAX_SEED = 2**32 - 1
 
 
-def parse_seeds(text: str) -> list[int]:
-    """'0-3,10,12-13' -> [0, 1, 2, 3, 10, 12, 13]; a clear GanvasError for anything else."""
+def parse_seeds(text: str, limit: int = 100_000, minimum: int = 1) -> list[int]:
+    """'0-3,10,12-13' -> [0, 1, 2, 3, 10, 12, 13], in the order given; at most `limit` seeds
+    and at least `minimum`, each from 0 to MAX_SEED; a clear GanvasError for anything else."""
     seeds: list[int] = []
-    for part in str(text).replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+    for part in [p for p in str(text).replace(" ", "").split(",") if p]:
+        m = re.fullmatch(r"(\d{1,10})(?:-(\d{1,10}))?", part)
         if not m:
             raise GanvasError(f"bad seeds {text!r}: use numbers and ranges like 0-63 or 1,5,9")
         lo = int(m.group(1))
         hi = int(m.group(2)) if m.group(2) is not None else lo
         if hi < lo or hi > MAX_SEED:
             raise GanvasError(f"bad seed range {part!r}: need 0 <= start <= end <= {MAX_SEED}")
-        if hi - lo >= 100_000:
-            raise GanvasError(f"seed range {part!r} is too long (at most 100000 seeds)")
+        if len(seeds) + hi - lo + 1 > limit:
+            raise GanvasError(f"too many seeds in {text!r}: at most {limit} here")
         seeds.extend(range(lo, hi + 1))
+    if len(seeds) < minimum:
+        raise GanvasError(f"give at least {minimum} seed{'s' if minimum > 1 else ''} "
+                          f"(e.g. 0-{minimum})")
     return seeds
 
 
