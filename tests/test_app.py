@@ -325,7 +325,7 @@ def test_upload_project_and_walk_through_projection(dc, offline_distance):
 
 
 def test_projection_progress_follows_a_step_callback(dc, offline_distance, monkeypatch):
-    """When Model.project reports its steps through `callback`, the page passes one."""
+    """The page's progress bar is driven by Model.project's `callback`, step by step."""
     calls = []
     original = ganvas.Model.project
 

@@ -9,7 +9,6 @@ section can walk through.
 
 from __future__ import annotations
 
-import inspect
 import io
 import tempfile
 from pathlib import Path
@@ -65,25 +64,20 @@ def read_npz(data: bytes) -> dict[str, np.ndarray]:
 def project(model: ganvas.Model, png: bytes, name: str, steps: int, seed: int,
             label: int | None, w_plus: bool) -> dict:
     """Run Model.project on the picture `png` in a private temporary folder -> a projected
-    keyframe (see `projections`). A progress bar follows the steps when the API reports them
-    (a `callback(step, steps, distance)` argument); otherwise a spinner waits."""
+    keyframe (see `projections`), with a progress bar that follows the steps."""
     kwargs = dict(steps=steps, seed=seed, label=label, w_plus=w_plus, progress=False,
                   scale=view_scale(model.resolution, 128))
     with tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
         target = Path(tmp) / "target.png"
         target.write_bytes(png)
         out = Path(tmp) / "projection"
-        if "callback" in inspect.signature(model.project).parameters:
-            bar = st.progress(0.0, text="Projecting...")
+        bar = st.progress(0.0, text="Projecting...")
 
-            def callback(step: int, total: int, distance: float) -> None:
-                bar.progress(min(1.0, step / total),
-                             text=f"step {step} of {total}, distance {distance:.4f}")
-            report = model.project(target, out, callback=callback, **kwargs)
-            bar.empty()
-        else:
-            with st.spinner(f"Projecting ({steps} steps)..."):
-                report = model.project(target, out, **kwargs)
+        def callback(step: int, total: int, distance: float) -> None:
+            bar.progress(min(1.0, step / total),
+                         text=f"step {step} of {total}, distance {distance:.4f}")
+        report = model.project(target, out, callback=callback, **kwargs)
+        bar.empty()
         npz = (out / "latent.npz").read_bytes()
         reconstruction = (out / "reconstruction.png").read_bytes()
     return {"name": name, "latents": read_npz(npz), "npz": npz,
