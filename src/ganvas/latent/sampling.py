@@ -7,6 +7,7 @@ image depends only on its seed, never on the batch it was drawn in or on the oth
 from __future__ import annotations
 
 import re
+from typing import Callable
 
 import torch
 
@@ -45,24 +46,34 @@ def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
 
 
 @torch.no_grad()
+def in_chunks(fn: Callable[..., torch.Tensor], device: torch.device | str,
+              *inputs: torch.Tensor | None, chunk: int = 16) -> torch.Tensor:
+    """fn(*batches) over the rows of `inputs` (each (N, ...) or None), moved to `device`, in
+    batches of exactly `chunk` rows (the last padded with zeros) -> float32 (N, ...) on the CPU.
+
+    Every row is computed in a batch of the same shape, so results do not depend on how many
+    rows are asked together (batch norm in eval mode and the kernels then see equal batches).
+    """
+    n_all = len(next(x for x in inputs if x is not None))
+    out = []
+    for start in range(0, n_all, chunk):
+        batch = []
+        for x in inputs:
+            if x is None:
+                batch.append(None)
+                continue
+            part = x[start:start + chunk]
+            pad = torch.zeros(chunk - len(part), *part.shape[1:], dtype=part.dtype)
+            batch.append(torch.cat([part, pad]).to(device))
+        out.append(fn(*batch)[:min(chunk, n_all - start)].float().cpu())
+    return torch.cat(out) if out else torch.empty(0)
+
+
 def synthesize(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
                chunk: int = 16, **style) -> torch.Tensor:
-    """G (in eval mode) on latents z (N, z_dim) -> images float (N, C, H, W) in [-1, 1], on CPU.
-
-    Runs in chunks of a FIXED size (the last one padded) so every latent is computed in a batch
-    of the same shape: results then do not depend on how many seeds are asked together.
-    `style`: keyword arguments for G (StyleGAN2: truncation_psi, truncation_cutoff, noise_mode).
-    """
+    """G (in eval mode) on latents z (N, z_dim) -> images float (N, C, H, W) in [-1, 1], on CPU,
+    in fixed-size chunks (in_chunks). labels: int64 (N,) classes, or float (N, E) class
+    embeddings. `style`: keyword arguments for G (StyleGAN2: truncation_psi,
+    truncation_cutoff, noise_mode)."""
     device = next(G.parameters()).device
-    out = []
-    for start in range(0, len(z), chunk):
-        part = z[start:start + chunk]
-        n = len(part)
-        pad = torch.zeros(chunk - n, part.shape[1])
-        batch = torch.cat([part, pad]).to(device)
-        lab = None
-        if labels is not None:
-            lab = torch.cat([labels[start:start + chunk],
-                             torch.zeros(chunk - n, dtype=labels.dtype)]).to(device)
-        out.append(G(batch, lab, **style)[:n].float().cpu())
-    return torch.cat(out) if out else torch.empty(0)
+    return in_chunks(lambda zb, lb: G(zb, lb, **style), device, z, labels, chunk=chunk)

@@ -15,34 +15,17 @@ from typing import Callable
 import torch
 
 from ..errors import GanvasError
-from .sampling import synthesize
+from .sampling import in_chunks, synthesize
 
 CHUNK = 16
 
 
-@torch.no_grad()
 def chunked(model, fn: Callable[..., torch.Tensor], *inputs: torch.Tensor | None,
             chunk: int = CHUNK) -> torch.Tensor:
-    """fn(*batches) over the rows of `inputs` (each (N, ...) or None), moved to the model's
-    device, in batches of exactly `chunk` rows (the last padded with zeros) -> float32 (N, ...)
-    on the CPU."""
-    device = next(model.G.parameters()).device
-    n_all = len(next(x for x in inputs if x is not None))
-    out = []
-    for start in range(0, n_all, chunk):
-        batch = []
-        for x in inputs:
-            if x is None:
-                batch.append(None)
-                continue
-            part = x[start:start + chunk]
-            pad = torch.zeros(chunk - len(part), *part.shape[1:], dtype=part.dtype)
-            batch.append(torch.cat([part, pad]).to(device))
-        n = min(chunk, n_all - start)
-        out.append(fn(*batch)[:n].float().cpu())
-    if not out:
+    """sampling.in_chunks on the model's device; at least one row is required."""
+    if not len(next(x for x in inputs if x is not None)):
         raise ValueError("nothing to synthesize: no rows")
-    return torch.cat(out)
+    return in_chunks(fn, next(model.G.parameters()).device, *inputs, chunk=chunk)
 
 
 def is_stylegan2(model) -> bool:
@@ -83,9 +66,7 @@ def images_from_z(model, z: torch.Tensor, classes: torch.Tensor | None = None,
     else:
         check_noise_mode(model, noise_mode)
         style, z = {}, z * truncation
-    if classes is None or not classes.is_floating_point():
-        return synthesize(model.G, z, classes, chunk=CHUNK, **style)
-    return chunked(model, lambda zb, cb: model.G(zb, cb, **style), z, classes)
+    return synthesize(model.G, z, classes, chunk=CHUNK, **style)
 
 
 def map_to_w(model, z: torch.Tensor, classes: torch.Tensor | None = None,

@@ -23,11 +23,11 @@ from ..config import FROM_DATA, RunConfig
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
 from ..imaging import save_png
+from ..report import write_report
+from ..report.tensorboard import TensorBoardLog
 from . import finetune
 from .health import HINTS, Health, probe
 from .rundir import RunLog, new_run_dir
-from ..report import write_report
-from ..report.tensorboard import TensorBoardLog
 from .measure import TrainingMetrics
 from .samples import SampleGrid
 from .trainer import Trainer, pick_device
