@@ -27,8 +27,8 @@ from ..report import write_report
 from ..report.tensorboard import TensorBoardLog
 from . import finetune
 from .health import HINTS, Health, probe
-from .rundir import RunLog, new_run_dir
 from .measure import TrainingMetrics
+from .rundir import RunLog, new_run_dir
 from .samples import SampleGrid
 from .trainer import Trainer, pick_device
 

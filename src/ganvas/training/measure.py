@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -18,8 +19,6 @@ import torch
 from .. import checkpoint as ckpt
 from ..config import MetricsConfig, ModelConfig
 from ..data.dataset import ImageBank
-from ..imaging import to_uint8
-from ..latent.sampling import synthesize, z_from_seeds
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
 
@@ -61,15 +60,14 @@ class TrainingMetrics:
         values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         self.best_value = max(values, key=lambda v: self.sign * v) if values else None
 
-    def samples(self, G: torch.nn.Module) -> np.ndarray:
-        """uint8 (num, H, W, C) from seeds 0..num-1, as ganvas.Model.generate makes them."""
-        seeds = list(range(len(self.reals[0])))
-        labels = None
-        if self.model.num_classes:
-            labels = torch.tensor([s % self.model.num_classes for s in seeds])
-        # StyleGAN2's per-pixel noise draws from torch's RNG: keep training's stream intact.
-        with torch.random.fork_rng(), torch.no_grad():
-            return to_uint8(synthesize(G, z_from_seeds(seeds, self.model.z_dim), labels))
+    def samples(self, G: torch.nn.Module, snapshot: Path) -> np.ndarray:
+        """uint8 (num, H, W, C) from seeds 0..num-1: exactly what `ganvas eval` of the snapshot
+        generates (the same Model.generate, on the training G_ema)."""
+        from ..api import Model                   # api imports the training loop: import late
+        model = Model(G, {"model": asdict(self.model)}, snapshot)
+        # StyleGAN2's random noise would draw from torch's RNG: keep training's stream intact.
+        with torch.random.fork_rng():
+            return model.generate(range(len(self.reals[0])))
 
     def measure(self, G_ema: torch.nn.Module, kimg: float, run_dir: Path,
                 snapshot: Path) -> dict:
@@ -79,8 +77,8 @@ class TrainingMetrics:
             self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
         reals, key = self.reals
         started = time.monotonic()
-        result = measure(self.names, reals, self.samples(G_ema), self.extractors, self.plan,
-                         real_key=key)
+        fakes = self.samples(G_ema, snapshot)
+        result = measure(self.names, reals, fakes, self.extractors, self.plan, real_key=key)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
                  "num": len(reals), "metrics": scalars,
