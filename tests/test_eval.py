@@ -31,7 +31,7 @@ def test_eval_of_the_data_against_itself_is_near_zero(tiny_run):
     import ganvas
     from ganvas.metrics import evaluate as ev
     model = ganvas.load(tiny_run)
-    reals = ev.real_images(model.info["dataset"]["name"], model.resolution, 32)
+    reals = ev.model_real_subset(model, 32)[0]
     model.generate = lambda seeds: reals[: len(list(seeds))]
     m = ev.evaluate(model, ["swd", "fid"], 32, "random-conv")["metrics"]
     assert m["swd"] < 1e-6 and abs(m["fid"]) < 1e-6
@@ -66,3 +66,30 @@ def test_reference_features_are_cached_by_dataset_extractor_and_subset(tiny_run)
     entries[0].write_bytes(b"damaged")              # a damaged entry is recomputed
     again = [ev.evaluate(model, ["fid"], n, "random-conv") for n in (24, 20)]
     assert sorted(r["reference_cached"]["random-conv"] for r in again) == [False, True]
+
+
+def test_eval_reads_an_image_folder_as_training_did(tmp_path):
+    """A conditional model trained on a raw folder of class sub-folders: eval (and the
+    memorization check and report, which share open_training_images) find the archive
+    training prepared, instead of preparing the folder a second time without labels."""
+    import numpy as np
+    from PIL import Image
+
+    import ganvas
+    from ganvas.metrics import evaluate as ev
+    from ganvas.paths import cache_dir
+
+    from .conftest import TINY
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (220, 30, 30)), ("blue", (30, 30, 220))):
+        (tmp_path / "pics" / name).mkdir(parents=True)
+        for i in range(12):
+            img = np.full((20, 20, 3), 255, np.uint8)
+            img[rng.integers(0, 10):, rng.integers(0, 10):][:8, :8] = colour
+            Image.fromarray(img).save(tmp_path / "pics" / name / f"{i}.png")
+    run = ganvas.train(str(tmp_path / "pics"), out=tmp_path / "runs", kimg=0.064,
+                       resolution=16, conditional=True, **TINY)
+    prepared = sorted(cache_dir("prepared").glob("*.zip"))
+    model = ganvas.load(run)
+    assert ev.evaluate(model, ["swd"], 8)["metrics"]["swd"] > 0
+    assert sorted(cache_dir("prepared").glob("*.zip")) == prepared

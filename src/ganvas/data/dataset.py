@@ -41,6 +41,22 @@ def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
     return path
 
 
+def open_training_images(spec: str, resolution: int, channels: int = 3,
+                         conditional: bool = False) -> tuple[Archive, "ImageBank"]:
+    """The archive and an ImageBank at `resolution` of the data a model was trained on, found
+    the way training found it (an image folder maps to the same prepared cache only with the
+    same channels and labels)."""
+    archive = load_archive(resolve_dataset(spec, resolution=resolution, channels=channels,
+                                           labels="folders" if conditional else "none"))
+    return archive, ImageBank(archive, resolution=resolution)
+
+
+def subset_indices(total: int, num: int, seed: int = 0) -> torch.Tensor:
+    """A fixed random subset of `num` of range(total), in increasing order (int64)."""
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randperm(total, generator=gen)[:num].sort().values
+
+
 def peek_resolution(spec: str, default: int = 64) -> int:
     """The resolution a run on DATA gets when none is asked: an archive's own (read from its
     dataset.json, nothing decoded); an image folder is prepared at `default`."""

@@ -16,9 +16,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
-from ..data.dataset import ImageBank, load_archive, resolve_dataset
+from ..data.dataset import ImageBank, open_training_images, subset_indices
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
 from ..registry import Registry
@@ -179,26 +178,29 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
     return result
 
 
-def real_subset(dataset: str, resolution: int, num: int) -> tuple[np.ndarray, dict]:
+def real_subset(dataset: str, resolution: int, num: int, channels: int = 3,
+                conditional: bool = False) -> tuple[np.ndarray, dict]:
     """`num` training images (a fixed random subset) as uint8 (N, res, res, C), and the key
     that identifies them for the reference cache."""
-    archive = load_archive(resolve_dataset(dataset, resolution=resolution))
-    return real_subset_of(ImageBank(archive, resolution=resolution), archive.content_hash, num)
+    archive, bank = open_training_images(dataset, resolution, channels, conditional)
+    return real_subset_of(bank, archive.content_hash, num)
 
 
 def real_subset_of(bank: ImageBank, content_hash: str, num: int) -> tuple[np.ndarray, dict]:
     """real_subset for an open ImageBank (training uses the same images as `ganvas eval`, so
     both share the cached reference features)."""
-    gen = torch.Generator().manual_seed(REAL_SEED)
-    idx = torch.randperm(len(bank), generator=gen)[:num].sort().values
+    idx = subset_indices(len(bank), num, REAL_SEED)
     key = {"dataset": content_hash, "resolution": bank.resolution, "num": len(idx),
            "seed": REAL_SEED}
     return to_uint8(bank.images_at(idx)), key
 
 
-def real_images(dataset: str, resolution: int, num: int) -> np.ndarray:
-    """`num` training images (a fixed random subset) as uint8 (N, res, res, C)."""
-    return real_subset(dataset, resolution, num)[0]
+def model_real_subset(model, num: int) -> tuple[np.ndarray, dict]:
+    """real_subset of the data a loaded ganvas Model was trained on."""
+    dataset = model.info.get("dataset", {}).get("name")
+    if not dataset:
+        raise GanvasError(f"{model.path} does not say which dataset it was trained on")
+    return real_subset(dataset, model.resolution, num, model.channels, bool(model.num_classes))
 
 
 def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
@@ -207,15 +209,12 @@ def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
     as many of its training images (fewer if the dataset is smaller)."""
     if num < 2:
         raise GanvasError("--num must be at least 2")
-    dataset = model.info.get("dataset", {}).get("name")
-    if not dataset:
-        raise GanvasError(f"{model.path} does not say which dataset it was trained on")
     plan = extractor_plan(metrics, extractor)
     extractors = build_extractors(plan, feature_weights or {})   # weight errors come first
-    reals, key = real_subset(dataset, model.resolution, num)
+    reals, key = model_real_subset(model, num)
     fakes = model.generate(range(len(reals)))
-    result = {"model": str(model.path), "kimg": model.kimg, "dataset": dataset,
-              "num": len(reals)}
+    result = {"model": str(model.path), "kimg": model.kimg,
+              "dataset": model.info["dataset"]["name"], "num": len(reals)}
     result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key))
     return result
 

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import ImageBank, load_archive, resolve_dataset
+from ..data.dataset import open_training_images, subset_indices
 from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
 from .features import FeatureExtractor, device_for_features
@@ -158,16 +158,13 @@ def training_images(model, limit: int | None = None) -> tuple[np.ndarray, np.nda
     dataset = model.info.get("dataset", {}).get("name")
     if not dataset:
         raise GanvasError(f"{model.path} does not say which dataset it was trained on")
-    labels = "folders" if model.num_classes else "none"
-    archive = load_archive(resolve_dataset(dataset, resolution=model.resolution,
-                                           channels=model.channels, labels=labels))
-    bank = ImageBank(archive, resolution=model.resolution)
+    archive, bank = open_training_images(dataset, model.resolution, model.channels,
+                                         bool(model.num_classes))
     idx = torch.arange(len(bank))
     if limit is not None:
         if limit < 1:
             raise GanvasError(f"train_limit must be at least 1, got {limit}")
-        gen = torch.Generator().manual_seed(SUBSET_SEED)
-        idx = torch.randperm(len(bank), generator=gen)[:limit].sort().values
+        idx = subset_indices(len(bank), limit, SUBSET_SEED)
     if model.resolution == archive.resolution:
         images = np.ascontiguousarray(archive.images[idx.numpy()])
     else:

@@ -7,10 +7,9 @@ import math
 from pathlib import Path
 
 import numpy as np
-import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..data.dataset import ImageBank, load_archive, resolve_dataset
+from ..data.dataset import open_training_images, subset_indices
 from ..imaging import make_grid, save_gif, save_png, to_uint8
 from .rundata import RunData
 
@@ -33,13 +32,10 @@ def real_grid(run: RunData) -> np.ndarray:
     spec = run.dataset
     if not spec:
         raise FileNotFoundError("the run does not record its dataset")
-    res = run.resolution
-    path = resolve_dataset(spec, resolution=res,
-                           labels="folders" if run.conditional else "none")
-    bank = ImageBank(load_archive(path), resolution=res)
+    channels = int(run.config.get("model", {}).get("channels", 3))
+    _, bank = open_training_images(spec, run.resolution, channels, run.conditional)
     num = min(MAX_REALS, int(run.config.get("train", {}).get("grid_size", MAX_REALS)), len(bank))
-    gen = torch.Generator().manual_seed(REAL_SEED)
-    idx = torch.randperm(len(bank), generator=gen)[:num].sort().values
+    idx = subset_indices(len(bank), num, REAL_SEED)
     images = to_uint8(bank.images_at(idx))            # (num, res, res, C)
     return make_grid(images, cols=math.ceil(math.sqrt(num)))
 
