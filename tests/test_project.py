@@ -174,7 +174,7 @@ def test_laplacian_pyramid_levels_add_back_up():
     ("missing", "not-an-image|unreadable"),
     ("text", "not-an-image"),
     ("weights", "vgg16 weights not found"),
-    ("bad-weights", "does not hold VGG-16 weights"),
+    ("bad-weights", "does not hold vgg16 weights"),
     ("class", "unconditional"),
     ("w-plus", "w+ projection is for StyleGAN2"),
     ("steps", "steps must be"),

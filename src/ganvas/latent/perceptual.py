@@ -24,19 +24,15 @@ from typing import Callable
 
 import torch
 import torch.nn.functional as F
+import torchvision
 from torch import Tensor, nn
 
 from ..errors import GanvasError
-from ..metrics.weights import WEIGHTS, load_state_dict, resolve_weights
+from ..metrics.standard import IMAGENET_MEAN, IMAGENET_STD
+from ..metrics.weights import WEIGHTS, load_into
 
-# torchvision's VGG-16 "D" configuration up to relu5_3: ints are 3x3 convolutions + ReLU,
-# "M" a 2x2 max-pool. Module indices (and so state-dict keys) match torchvision's `features`.
-VGG16_LAYOUT = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M",
-                512, 512, 512)
 LPIPS_LAYERS = (3, 8, 15, 22, 29)          # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
 VGG_MIN_SIZE, VGG_MAX_SIZE = 64, 256
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 PYRAMID_MIN_SIZE = 4
 
 
@@ -55,15 +51,7 @@ class Distance:
 
 def vgg16_features() -> nn.Sequential:
     """torchvision's VGG-16 `features` up to relu5_3 (30 modules), randomly initialised."""
-    layers: list[nn.Module] = []
-    cin = 3
-    for v in VGG16_LAYOUT:
-        if v == "M":
-            layers.append(nn.MaxPool2d(2, 2))
-        else:
-            layers += [nn.Conv2d(cin, v, 3, padding=1), nn.ReLU()]
-            cin = v
-    return nn.Sequential(*layers)
+    return torchvision.models.vgg16(weights=None).features[:30]
 
 
 def load_vgg16(path: str | os.PathLike | None = None,
@@ -71,21 +59,10 @@ def load_vgg16(path: str | os.PathLike | None = None,
     """(VGG-16 features in eval mode without autograd on its weights, weights description).
     The file is a torchvision VGG-16 state dict; its classifier tensors, if any, are ignored.
     Found as ganvas.metrics.weights.resolve_weights finds it (GanvasError when it cannot)."""
-    resolved = resolve_weights("vgg16", path, download=download)
-    state = load_state_dict(resolved)
     net = vgg16_features()
-    wanted = {f"features.{k}": k for k in net.state_dict()}
-    missing = sorted(set(wanted) - set(state))
-    stray = sorted(k for k in state if not k.startswith(("features.", "classifier.")))
-    if missing or stray:
-        raise GanvasError(f"{resolved.path} does not hold VGG-16 weights (missing "
-                          f"{len(missing)} tensors, e.g. {missing[:1]}; unexpected "
-                          f"{len(stray)}, e.g. {stray[:1]})")
-    try:
-        net.load_state_dict({k: state[f] for f, k in wanted.items()})
-    except RuntimeError as e:
-        raise GanvasError(f"{resolved.path}: {str(e).splitlines()[-1].strip()}") from None
-    return net.eval().requires_grad_(False), resolved.describe()
+    info = load_into(net, "vgg16", path, download=download, prefix="features.",
+                     extra=("classifier.",))
+    return net.eval().requires_grad_(False), info
 
 
 def to_rgb01(x: Tensor) -> Tensor:

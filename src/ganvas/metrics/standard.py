@@ -14,10 +14,9 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from ..errors import GanvasError
 from .features import EXTRACTORS, FeatureExtractor
 from .inception import INPUT_SIZE, POOL_FEATURES, InceptionV3, tf1_resize
-from .weights import load_state_dict, resolve_weights
+from .weights import load_into
 
 VGG_SIZE = 224
 VGG_FEATURES = 4096
@@ -46,28 +45,11 @@ class NetworkExtractor(FeatureExtractor):
         return self.embed_outputs(x)["features"]
 
 
-def _load_into(net: nn.Module, name: str, weights: str | None) -> dict:
-    """Load the weight file of `name` into `net`; a file for another network is a clear error."""
-    resolved = resolve_weights(name, weights)
-    state = load_state_dict(resolved)
-    missing, unexpected = (sorted(set(net.state_dict()) - set(state)),
-                           sorted(set(state) - set(net.state_dict())))
-    if missing or unexpected:
-        raise GanvasError(f"{resolved.path} does not hold {name} weights (missing "
-                          f"{len(missing)} tensors, e.g. {missing[:1]}; unexpected "
-                          f"{len(unexpected)}, e.g. {unexpected[:1]})")
-    try:
-        net.load_state_dict(state)
-    except RuntimeError as e:
-        raise GanvasError(f"{resolved.path}: {str(e).splitlines()[-1].strip()}") from None
-    return resolved.describe()
-
-
 @EXTRACTORS.register("inception-v3")
 def inception_v3(weights: str | None = None) -> FeatureExtractor:
     """The FID Inception: outputs "features" (pool3, 2048) and "logits" (1008, no bias)."""
     net = InceptionV3()
-    described = _load_into(net, "inception-v3", weights)
+    described = load_into(net, "inception-v3", weights)
     return NetworkExtractor("inception-v3", net.eval().fold_batchnorm(), POOL_FEATURES,
                             INPUT_SIZE, ("features", "logits"), described)
 
@@ -95,5 +77,5 @@ class VGG16Features(nn.Module):
 def vgg16(weights: str | None = None) -> FeatureExtractor:
     """torch-fidelity's precision/recall features: VGG-16 fc2 after ReLU (4096)."""
     net = VGG16Features()
-    described = _load_into(net, "vgg16", weights)
+    described = load_into(net, "vgg16", weights)
     return NetworkExtractor("vgg16", net, VGG_FEATURES, VGG_SIZE, ("features",), described)

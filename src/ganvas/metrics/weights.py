@@ -156,3 +156,25 @@ def load_state_dict(weights: ResolvedWeights) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise GanvasError(f"{weights.path} holds a {type(state).__name__}, not a state dict")
     return state
+
+
+def load_into(net: torch.nn.Module, name: str, path: str | os.PathLike | None = None,
+              download: bool = True, prefix: str = "", extra: tuple[str, ...] = ()) -> dict:
+    """Load the weight file of network `name` (found by resolve_weights) into `net` and return
+    its description. The file's key for net's tensor K is prefix + K; keys under the `extra`
+    prefixes may be left over (e.g. a classifier the net does not have). A file for another
+    network is one clear error naming what is missing or unexpected."""
+    resolved = resolve_weights(name, path, download=download)
+    state = load_state_dict(resolved)
+    wanted = {prefix + k: k for k in net.state_dict()}
+    missing = sorted(set(wanted) - set(state))
+    unexpected = sorted(k for k in state if k not in wanted and not k.startswith(extra or "\0"))
+    if missing or unexpected:
+        raise GanvasError(f"{resolved.path} does not hold {name} weights (missing "
+                          f"{len(missing)} tensors, e.g. {missing[:1]}; unexpected "
+                          f"{len(unexpected)}, e.g. {unexpected[:1]})")
+    try:
+        net.load_state_dict({k: state[f] for f, k in wanted.items()})
+    except RuntimeError as e:
+        raise GanvasError(f"{resolved.path}: {str(e).splitlines()[-1].strip()}") from None
+    return resolved.describe()
