@@ -19,6 +19,13 @@ def add_look_options(p) -> None:
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
 
 
+def save_cells(cells, out: str, scale: int):
+    """uint8 (rows, cols, H, W, C) cells -> one grid PNG at `out`, enlarged `scale` times."""
+    from ..imaging import make_grid, save_png
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    return save_png(grid, out, scale=scale)
+
+
 def add_generate(sub) -> None:
     p = sub.add_parser("generate", help="make pictures from seeds",
                        description="MODEL is a run directory, a snapshot or an exported model.")
@@ -111,7 +118,6 @@ def add_explore(sub) -> None:
 
 def run_explore(a) -> None:
     from ..api import load
-    from ..imaging import make_grid, save_png
     from ..latent.explore import parse_dims
     from ..latent.sampling import parse_seeds
     from ..latent.video import check_png, check_scale
@@ -123,8 +129,7 @@ def run_explore(a) -> None:
     cells = load(a.model).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
                                   space=a.space, label=a.label, truncation=a.truncation,
                                   noise_mode=a.noise_mode)
-    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
-    print(save_png(grid, a.out, scale=a.scale))
+    print(save_cells(cells, a.out, a.scale))
 
 
 def add_style_mix(sub) -> None:
@@ -145,7 +150,6 @@ def add_style_mix(sub) -> None:
 
 def run_style_mix(a) -> None:
     from ..api import load
-    from ..imaging import make_grid, save_png
     from ..latent.sampling import parse_seeds
     from ..latent.video import check_png, check_scale
     check_png(a.out)
@@ -153,8 +157,7 @@ def run_style_mix(a) -> None:
     rows, cols = parse_seeds(a.rows), parse_seeds(a.cols)
     cells = load(a.model).style_mix(rows, cols, a.styles, label=a.label,
                                     truncation=a.truncation, noise_mode=a.noise_mode)
-    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
-    print(save_png(grid, a.out, scale=a.scale))
+    print(save_cells(cells, a.out, a.scale))
 
 
 def add_project(sub) -> None:
