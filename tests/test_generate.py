@@ -10,7 +10,7 @@ import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.cli import main
 from ganvas.errors import GanvasError
-from ganvas.latent.interpolate import slerp, walk
+from ganvas.latent.interpolate import interpolate, schedule, slerp
 from ganvas.latent.sampling import parse_seeds
 
 
@@ -64,6 +64,8 @@ def test_walk_visits_keys_and_loops():
     keys = np.random.default_rng(0).standard_normal((3, 8)).astype(np.float32)
     import torch
     k = torch.from_numpy(keys)
+    def walk(keys, frames_per_step, loop):
+        return interpolate(keys, *schedule(len(keys), frames_per_step, loop, "linear"))
     frames = walk(k, frames_per_step=4, loop=True)
     assert frames.shape == (12, 8)
     assert torch.allclose(frames[0], k[0]) and torch.allclose(frames[4], k[1], atol=1e-5)

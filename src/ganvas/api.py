@@ -13,11 +13,10 @@ from . import checkpoint
 from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
 from .data.dataset import peek_resolution
 from .errors import ConfigError, GanvasError
-from .imaging import make_grid, save_gif, save_png, to_uint8
+from .imaging import make_grid, save_png, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.explore import explore as sweep_dims
-from .latent.interpolate import walk
 from .latent.sampling import synthesize, z_from_seeds
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_scale, output_format
@@ -61,8 +60,7 @@ class Model:
           truncation: float = 1.0) -> torch.Tensor:
         """StyleGAN2: the ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), after
         truncation; what a walk in w space starts from. A clear error for other families."""
-        from .latent.keyframes import from_seeds
-        return from_seeds(self, list(seeds), label, "w", truncation).latents
+        return keyframes.from_seeds(self, list(seeds), label, "w", truncation).latents
 
     def class_index(self, label: int | str) -> int:
         """A class name or index -> its index; a clear error for unconditional models and
@@ -268,8 +266,8 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     m = load(run)
     scale = 128 // DEMO_RESOLUTION
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)
-    frames = m.synthesize(walk(m.z([0, 1, 2, 3, 4, 5]), frames_per_step=12))
-    gif = save_gif(list(frames), out / "walk.gif", fps=12, scale=scale * 2)
+    gif = m.interpolate(out / "walk.gif", seeds=range(6), frames_per_step=12, loop=True,
+                        fps=12, scale=scale * 2, progress=False)
     return {"run": run, "grid": grid, "walk": gif}
 
 

@@ -96,11 +96,3 @@ def interpolate(keys: torch.Tensor, seg: torch.Tensor, t: torch.Tensor,
         at = seg == i
         out[at] = between(keys[i], keys[(i + 1) % len(keys)], t[at])
     return out
-
-
-def walk(keys: torch.Tensor, frames_per_step: int, loop: bool = True, method: str = "slerp",
-         easing: str = "linear") -> torch.Tensor:
-    """Latents (K, D) -> frames (F, D) visiting each key in turn; with loop, back to the first
-    (the last frame is then not a repeat of the first, so the animation cycles seamlessly)."""
-    seg, t = schedule(len(keys), frames_per_step, loop, easing)
-    return interpolate(keys, seg, t, method)
