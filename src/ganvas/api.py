@@ -21,7 +21,7 @@ from .latent.sampling import synthesize, z_from_seeds
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_scale, output_format
 from .training import finetune, loop
-from .training.trainer import fast_precision, pick_device
+from .device import fast_precision, pick_device
 
 DEMO_RESOLUTION = 32
 MODEL_OPTIONS = {f.name for f in fields(ModelConfig)} - {"family", "channels", "num_classes"}
@@ -195,11 +195,12 @@ class Model:
                 f"kimg={self.kimg:g} from {self.path}>")
 
 
-def load(model: str | os.PathLike, device: str = "cpu") -> Model:
-    """Load a run directory (its newest snapshot), a snapshot or an exported model."""
+def load(model: str | os.PathLike, device: str = "auto") -> Model:
+    """Load a run directory (its newest snapshot), a snapshot or an exported model onto
+    `device` (ganvas.device.pick_device: auto = CUDA, then MPS, then CPU)."""
     folder = checkpoint.resolve_model_dir(model)
     G, info = checkpoint.load_generator(folder)
-    return Model(G.to(device), info, folder)
+    return Model(G.to(pick_device(device)), info, folder)
 
 
 def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,

@@ -89,9 +89,11 @@ class FeatureExtractor(ABC):
         return out
 
 
-def device_for_features() -> str:
-    """Where feature passes run: the GPU when there is one."""
-    return "cuda" if torch.cuda.is_available() else "cpu"
+def device_for_features() -> torch.device:
+    """Where feature passes run by default: the device rule's "auto" (the GPU when there is
+    one)."""
+    from ..device import pick_device
+    return pick_device("auto")
 
 
 def _check_images(images) -> None:

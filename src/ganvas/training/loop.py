@@ -30,7 +30,8 @@ from .health import HINTS, Health, probe
 from .measure import TrainingMetrics
 from .rundir import RunLog, new_run_dir
 from .samples import SampleGrid
-from .trainer import Trainer, pick_device
+from ..device import pick_device
+from .trainer import Trainer
 
 
 def dataset_name(spec: str) -> str:

@@ -52,24 +52,6 @@ def make_augment_pipe(cfg: RunConfig) -> tuple[AugmentPipe | None, AdaController
                                speed_kimg=a.ada_kimg, batch=cfg.train.batch)
 
 
-def fast_precision(device: torch.device) -> str:
-    """'bf16' on a CPU with native bfloat16 convolutions (AVX-512 BF16 or AMX), else 'fp32'."""
-    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16"
-    return "fp32"
-
-
-def pick_device(name: str) -> torch.device:
-    """'auto' -> cuda if present, else mps, else cpu; otherwise torch.device(name)."""
-    if name != "auto":
-        return torch.device(name)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
 class Trainer:
     """One GAN being trained: G, D, G_ema, their Adam optimisers, the data and the RNGs."""
 
