@@ -293,7 +293,7 @@ def test_style_mixing_stylegan2_and_explained_for_others(sg2, dc):
     at.run()
     assert not at.exception and "at most 6" in at.error[0].value
     at = open_tab(open_page(dc), "Style mixing")
-    assert any("needs a StyleGAN2 model" in i.value for i in at.info)
+    assert any("needs a model with per-layer styles" in i.value for i in at.info)
 
 
 def test_upload_project_and_walk_through_projection(dc, offline_distance):

@@ -12,7 +12,6 @@ from ganvas.cli import main
 from ganvas.errors import GanvasError
 from ganvas.imaging import to_uint8
 from ganvas.latent.explore import parse_dims, w_std
-from ganvas.latent.synth import images_from_w, map_to_w
 
 from .test_interpolate import SG2, export_random
 
@@ -43,14 +42,14 @@ def test_z_rows_move_one_dimension_and_the_centre_is_the_seed(tiny_run):
 
 def test_w_is_stylegan2s_default_in_units_of_ws_std(sg2):
     model = ganvas.load(sg2)
-    std = w_std(model)
+    std = w_std(model.sampler)
     assert std.shape == (32,) and (std > 0).all()
     cells = model.explore(3, [1, 7], -3, 3, 3, truncation=0.8)
     assert cells.shape == (2, 3, 32, 32, 3)
     assert np.array_equal(cells[0, 1], model.generate([3], truncation=0.8)[0])
-    ws = map_to_w(model, model.z([3]), truncation=0.8)
+    ws = model.sampler.to_w(model.z([3]), truncation=0.8)
     ws[:, :, 7] += 3 * std[7]                                  # row 1, last column
-    assert np.array_equal(cells[1, 2], to_uint8(images_from_w(model, ws))[0])
+    assert np.array_equal(cells[1, 2], to_uint8(model.sampler.images_from_w(ws))[0])
     in_z = model.explore(3, [1], -1, 1, 3, space="z")
     assert np.array_equal(in_z[0, 1], model.generate([3])[0])
     assert not np.array_equal(in_z[0, 0], cells[0, 0])
@@ -70,7 +69,7 @@ def test_explore_verb_writes_the_grid_deterministically(tiny_run, tmp_path):
 @pytest.mark.parametrize("extra,needle", [
     (["--dims", "0,64"], "out of range: z has 64 dimensions, 0-63"),
     (["--dims", "x"], "bad dims"),
-    (["--dims", "0", "--space", "w"], "for StyleGAN2 models"),
+    (["--dims", "0", "--space", "w"], "needs a model with a w space"),
     (["--dims", "0", "--steps", "1"], "steps must be"),
     (["--dims", "0", "--range", "1", "1"], "bad range"),
     (["--dims", "0", "--seed", "1,2"], "one seed"),
@@ -89,4 +88,4 @@ def test_explore_mistakes(tiny_run, tmp_path, capsys, extra, needle):
 def test_w_dims_are_checked_against_w_dim(sg2):
     with pytest.raises(GanvasError, match="w has 32 dimensions"):
         ganvas.load(sg2).explore(0, [32])
-    assert torch.isfinite(w_std(ganvas.load(sg2))).all()
+    assert torch.isfinite(w_std(ganvas.load(sg2).sampler)).all()

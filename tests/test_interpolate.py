@@ -20,7 +20,6 @@ from ganvas.imaging import to_uint8
 from ganvas.latent import animate, video
 from ganvas.latent.interpolate import interpolate, lerp, schedule, slerp, smoothstep
 from ganvas.latent.keyframes import save_latents
-from ganvas.latent.synth import class_table, images_from_z, map_to_w
 from ganvas.models import build_generator
 
 SG2 = dict(family="stylegan2", resolution=32, z_dim=32, w_dim=32, mapping_layers=2,
@@ -146,10 +145,10 @@ def test_class_walk_interpolates_the_class_embedding(cond_dc, cond_sg2):
     for path in (cond_dc, cond_sg2):
         model = ganvas.load(path)
         z = model.z([5])
-        table = class_table(model)
+        table = model.sampler.class_table()
         labels = torch.tensor([1])
         assert np.array_equal(model.synthesize(z, labels),
-                              to_uint8(images_from_z(model, z, table[labels])))
+                              to_uint8(model.sampler.images(z, table[labels])))
         frames = model.walk([5], class_walk=["cat", "dog"], frames_per_step=4).frames()
         assert len(frames) == 5
         assert np.array_equal(frames[0], model.generate([5], label="cat")[0])
@@ -175,7 +174,7 @@ def test_latents_file_keyframes(sg2, cond_dc, tmp_path):
     save_latents(tmp_path / "z.npz", z=model.z(seeds))
     by_file = model.walk(latents=tmp_path / "z.npz", frames_per_step=3).frames()
     assert np.array_equal(by_file, model.walk(seeds, frames_per_step=3).frames())
-    ws = map_to_w(model, model.z(seeds))        # (2, num_ws, w_dim)
+    ws = model.sampler.to_w(model.z(seeds))        # (2, num_ws, w_dim)
     for w in (ws, ws[:, 0]):
         save_latents(tmp_path / "w.npz", w=w)
         frames = model.walk(latents=tmp_path / "w.npz", frames_per_step=3).frames()
@@ -193,7 +192,7 @@ def test_latents_file_keyframes(sg2, cond_dc, tmp_path):
         model.walk(latents=tmp_path / "bad.npz")
     with pytest.raises(GanvasError, match="no 'z' array"):
         model.walk(latents=tmp_path / "w.npz", space="z")
-    with pytest.raises(GanvasError, match="only StyleGAN2 models"):
+    with pytest.raises(GanvasError, match="has no w space"):
         cond.walk(latents=tmp_path / "w.npz")
     (tmp_path / "junk.npz").write_text("not a zip")
     with pytest.raises(GanvasError, match="not a readable .npz"):
@@ -318,8 +317,8 @@ def test_gif_too_big_is_refused_before_rendering(tiny_run, tmp_path):
     (["--seeds", "x", "--out", "w.gif"], "bad seeds"),
     (["--seeds", "1", "--out", "w.gif"], "at least 2 keyframes"),
     (["--out", "w.gif"], "give keyframes"),
-    (["--seeds", "1,2", "--space", "w", "--out", "w.gif"], "for StyleGAN2 models"),
-    (["--seeds", "1,2", "--noise-mode", "random", "--out", "w.gif"], "for StyleGAN2 models"),
+    (["--seeds", "1,2", "--space", "w", "--out", "w.gif"], "needs a model with a w space"),
+    (["--seeds", "1,2", "--noise-mode", "random", "--out", "w.gif"], "noise inputs"),
     (["--class-walk", "a,b", "--out", "w.gif"], "unconditional"),
     (["--seeds", "1,2", "--class", "0", "--out", "w.gif"], "unconditional"),
     (["--seeds", "1,2", "--frames-per-step", "0", "--out", "w.gif"], "frames per step"),

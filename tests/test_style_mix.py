@@ -12,8 +12,7 @@ from ganvas.cli import main
 from ganvas.config import ModelConfig
 from ganvas.errors import GanvasError
 from ganvas.imaging import to_uint8
-from ganvas.latent.stylemix import layer_indices, mix, parse_styles
-from ganvas.latent.synth import images_from_w, map_to_w
+from ganvas.latent.stylemix import mix, parse_styles
 from ganvas.models import build_generator
 
 from .test_interpolate import SG2, export_random
@@ -25,24 +24,28 @@ def sg2(tmp_path_factory):
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 256])
-def test_layer_indices_cover_every_w_of_the_model(resolution):
+def test_style_layers_cover_every_w_of_the_model(resolution):
     G = build_generator(ModelConfig(**{**SG2, "resolution": resolution}))
-    ids = [i for pair in layer_indices(resolution).values() for i in pair]
+    ids = [i for pair in G.style_layers().values() for i in pair]
     assert ids == list(range(G.num_ws))
 
 
+def layers(resolution: int) -> dict[int, list[int]]:
+    return build_generator(ModelConfig(**{**SG2, "resolution": resolution})).style_layers()
+
+
 def test_parse_styles():
-    assert parse_styles("coarse", 32) == [0, 1, 2, 3]
-    assert parse_styles("middle", 32) == [4, 5, 6, 7]
-    assert parse_styles("fine", 256) == [8, 9, 10, 11, 12, 13]
-    assert parse_styles("0-2,6", 32) == [0, 1, 2, 6]
-    assert parse_styles("coarse,7", 32) == [0, 1, 2, 3, 7]
+    assert parse_styles("coarse", layers(32)) == [0, 1, 2, 3]
+    assert parse_styles("middle", layers(32)) == [4, 5, 6, 7]
+    assert parse_styles("fine", layers(256)) == [8, 9, 10, 11, 12, 13]
+    assert parse_styles("0-2,6", layers(32)) == [0, 1, 2, 6]
+    assert parse_styles("coarse,7", layers(32)) == [0, 1, 2, 3, 7]
     with pytest.raises(GanvasError, match="no fine layers"):
-        parse_styles("fine", 32)
+        parse_styles("fine", layers(32))
     with pytest.raises(GanvasError, match="w indices 0-7"):
-        parse_styles("5-8", 32)
+        parse_styles("5-8", layers(32))
     with pytest.raises(GanvasError, match="bad styles"):
-        parse_styles("big", 32)
+        parse_styles("big", layers(32))
 
 
 def test_grid_layout_and_cells_equal_the_direct_computation(sg2):
@@ -53,11 +56,11 @@ def test_grid_layout_and_cells_equal_the_direct_computation(sg2):
     assert (cells[0, 0] == 255).all()
     assert np.array_equal(cells[0, 1:], model.generate(cols, truncation=0.9))
     assert np.array_equal(cells[1:, 0], model.generate(rows, truncation=0.9))
-    w_r = map_to_w(model, model.z(rows), truncation=0.9)
-    w_c = map_to_w(model, model.z(cols), truncation=0.9)
+    w_r = model.sampler.to_w(model.z(rows), truncation=0.9)
+    w_c = model.sampler.to_w(model.z(cols), truncation=0.9)
     ws = w_r[2].clone()
     ws[:4] = w_c[1, :4]                                    # coarse = 4x4 and 8x8 = w 0-3
-    assert np.array_equal(cells[3, 2], to_uint8(images_from_w(model, ws[None]))[0])
+    assert np.array_equal(cells[3, 2], to_uint8(model.sampler.images_from_w(ws[None]))[0])
     direct = to_uint8(model.G.synthesis(ws[None], noise_mode="const"))[0]   # batch of one
     assert np.abs(direct.astype(int) - cells[3, 2]).max() <= 1
     assert not np.array_equal(cells[3, 2], cells[0, 2])
@@ -84,7 +87,7 @@ def test_style_mix_verb(sg2, tiny_run, tmp_path, capsys):
     assert main(["style-mix", str(tiny_run), "--rows", "1", "--cols", "2", "--out",
                  str(tmp_path / "c.png")]) == 2
     err = capsys.readouterr().err
-    assert "style-mix is for StyleGAN2 models" in err and err.count("\n") == 1
+    assert "style-mix needs a model with style mixing (stylegan2)" in err and err.count("\n") == 1
     assert main(["style-mix", str(sg2), "--rows", "1", "--cols", "2", "--styles", "fine",
                  "--out", str(tmp_path / "c.png")]) == 2
     assert "no fine layers" in capsys.readouterr().err

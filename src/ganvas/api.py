@@ -12,12 +12,12 @@ import torch
 from . import checkpoint
 from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
 from .data.dataset import peek_resolution
-from .errors import ConfigError, GanvasError
+from .errors import ConfigError
 from .imaging import make_grid, save_png, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.explore import explore as sweep_dims
-from .latent.sampling import synthesize, z_from_seeds
+from .latent.sampler import Sampler
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_scale, output_format
 from .training import finetune, loop
@@ -39,77 +39,62 @@ METRICS_OPTIONS = {"metrics": "metrics", "metrics_every": "every_kimg", "metrics
 
 
 class Model:
-    """A trained generator ready to make pictures (loaded with `ganvas.load`)."""
+    """A trained generator ready to make pictures (loaded with `ganvas.load`).
+
+    `sampler` (ganvas.latent.sampler.Sampler) does the work; `capabilities` says what the
+    model's family can do (w space, noise inputs, style mixing, ...: ganvas.models)."""
 
     def __init__(self, G: torch.nn.Module, info: dict, path: Path):
         self.G, self.info, self.path = G, info, path
-        m = info["model"]
-        self.family = m["family"]
-        self.resolution, self.channels, self.z_dim = m["resolution"], m["channels"], m["z_dim"]
-        self.num_classes = m.get("num_classes", 0)
-        self.kimg = info.get("kimg", 0.0)
         names = info.get("dataset", {}).get("class_names", [])
-        self.class_names = names if len(names) == self.num_classes else \
-            [str(i) for i in range(self.num_classes)]
+        self.sampler = Sampler(G, names, name=str(path))
+        self.family, self.capabilities = self.sampler.family, self.sampler.capabilities
+        self.resolution, self.channels = self.sampler.resolution, self.sampler.channels
+        self.z_dim, self.num_classes = self.sampler.z_dim, self.sampler.num_classes
+        self.class_names = self.sampler.class_names
+        self.kimg = info.get("kimg", 0.0)
+
+    @property
+    def device(self) -> torch.device:
+        return self.sampler.device
 
     def z(self, seeds: list[int]) -> torch.Tensor:
         """Latents (N, z_dim) of the given seeds (each seed always gives the same latent)."""
-        return z_from_seeds(list(seeds), self.z_dim)
+        return self.sampler.z(seeds)
 
     def w(self, seeds: list[int], label: int | str | None = None,
           truncation: float = 1.0) -> torch.Tensor:
-        """StyleGAN2: the ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), after
-        truncation; what a walk in w space starts from. A clear error for other families."""
-        return keyframes.from_seeds(self, list(seeds), label, "w", truncation).latents
+        """The ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), after truncation;
+        what a walk in w space starts from. A clear error for families without a w space."""
+        return self.sampler.w(seeds, label, truncation)
 
     def class_index(self, label: int | str) -> int:
         """A class name or index -> its index; a clear error for unconditional models and
         unknown classes."""
-        if not self.num_classes:
-            raise GanvasError(f"{self.path} is an unconditional model: it has no classes")
-        if isinstance(label, str) and label in self.class_names:
-            return self.class_names.index(label)
-        if isinstance(label, int) or (isinstance(label, str) and label.isdigit()):
-            if 0 <= int(label) < self.num_classes:
-                return int(label)
-        raise GanvasError(f"unknown class {label!r}; choose from "
-                          f"{', '.join(self.class_names)} (or 0-{self.num_classes - 1})")
+        return self.sampler.class_index(label)
 
     def labels(self, seeds: list[int], label: int | str | None = None) -> torch.Tensor | None:
         """Class labels (N,) for `seeds`: the class asked for, or for a conditional model
         without one, class seed % num_classes (so a seed's image never depends on the others).
         None for unconditional models."""
-        if label is not None:
-            return torch.full((len(seeds),), self.class_index(label), dtype=torch.int64)
-        if not self.num_classes:
-            return None
-        return torch.tensor([s % self.num_classes for s in seeds], dtype=torch.int64)
+        return self.sampler.labels(seeds, label)
 
     def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                    truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
         """Latents (N, z_dim) [+ labels (N,)] -> uint8 images (N, H, W, C).
 
         truncation psi pulls each latent towards the average one (1 = none, 0 = the average
-        image, negative = the "opposite" side): in w space for StyleGAN2 (towards w_avg), in z
-        space for the others (z * psi, towards the mean of the prior). noise_mode (StyleGAN2
-        only): const (default), random or none."""
-        style = {}
-        if self.family == "stylegan2":
-            style = {"truncation_psi": truncation, "noise_mode": noise_mode or "const"}
-        else:
-            if noise_mode is not None:
-                raise GanvasError(f"--noise-mode is for StyleGAN2 models; {self.path} is "
-                                  f"{self.family}")
-            z = z * truncation
-        return to_uint8(synthesize(self.G, z, labels, **style))
+        image, negative = the "opposite" side), where the family applies it
+        (capabilities.truncation_space: towards w_avg in w, or z * psi). noise_mode (families
+        with noise inputs only): const (default), random or none."""
+        return to_uint8(self.sampler.images(z, labels, truncation, noise_mode))
 
     def generate(self, seeds, label: int | str | None = None, truncation: float = 1.0,
                  noise_mode: str | None = None) -> np.ndarray:
         """Seeds (an iterable of ints) -> uint8 images (N, H, W, C); same seed, same image.
         `label`: class name or index for conditional models; truncation and noise_mode as in
         `synthesize`."""
-        seeds = list(seeds)
-        return self.synthesize(self.z(seeds), self.labels(seeds, label), truncation, noise_mode)
+        return self.sampler.generate(seeds, label, truncation, noise_mode)
 
     def walk(self, seeds=None, latents=None, class_walk=None, label: int | str | None = None,
              space: str | None = None, truncation: float = 1.0, storyboard: bool = False,
@@ -118,8 +103,8 @@ class Model:
         walk.frames(start, stop) -> uint8 (n, H, W, C). Keyframes and `options`
         (frames_per_step, loop, method, easing, noise_mode) as in `interpolate`; storyboard:
         one row of frames_per_step + 1 frames per step instead of the animation."""
-        keys = keyframes.build(self, seeds, latents, class_walk, label, space, truncation)
-        return Walk(self, keys, WalkOptions(truncation=truncation, **options), storyboard)
+        keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
+        return Walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), storyboard)
 
     def interpolate(self, out: str | os.PathLike, seeds=None, latents=None, class_walk=None,
                     label: int | str | None = None, space: str | None = None,
@@ -140,8 +125,8 @@ class Model:
         truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement."""
         output_format(out)
         check_scale(scale)
-        keys = keyframes.build(self, seeds, latents, class_walk, label, space, truncation)
-        return write_walk(self, keys, WalkOptions(truncation=truncation, **options), out,
+        keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
+        return write_walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), out,
                           fps=fps, scale=scale, progress=progress)
 
     def explore(self, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
@@ -150,16 +135,17 @@ class Model:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
         seed by linspace(lo, hi, steps); z for DCGAN-style models, w (in units of w's std)
         for StyleGAN2 by default (ganvas.latent.explore)."""
-        return sweep_dims(self, seed, list(dims), lo, hi, steps, space, label, truncation,
+        return sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
                           noise_mode)
 
     def style_mix(self, rows, cols, styles: str = "coarse", label: int | str | None = None,
                   truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
-        """StyleGAN2 style-mixing grid, uint8 (R + 1, C + 1, H, W, C): top row the column
-        seeds, left column the row seeds, cell (r, c) row seed r with the `styles` layers
-        ("coarse", "middle", "fine" or w indices like "0-3") from column seed c
+        """Style-mixing grid (families with style mixing), uint8 (R + 1, C + 1, H, W, C): top
+        row the column seeds, left column the row seeds, cell (r, c) row seed r with the
+        `styles` layers ("coarse", "middle", "fine" or w indices like "0-3") from column seed c
         (ganvas.latent.stylemix)."""
-        return mix_styles(self, list(rows), list(cols), styles, label, truncation, noise_mode)
+        return mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
+                          noise_mode)
 
     def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
                 seed: int = 0, label: int | str | None = None, w_plus: bool = False,
@@ -178,7 +164,7 @@ class Model:
         if isinstance(targets, (str, os.PathLike)):
             targets = [targets]
         options = ProjectOptions(steps=steps, seed=seed, label=label, w_plus=w_plus)
-        return project(self, list(targets), out, options, feature_weights=feature_weights,
+        return project(self.sampler, list(targets), out, options, feature_weights=feature_weights,
                        video=video, fps=fps, scale=scale, progress=progress,
                        callback=callback)
 

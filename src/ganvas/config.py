@@ -244,6 +244,8 @@ class RunConfig:
     def check_combination(self) -> None:
         """Options that are valid alone but not together."""
         from .losses import LOSSES                             # registry import, no cycle at load
+        from .models import check_options
+        check_options(self.model, self.train)                  # what the family cannot do
         loss = LOSSES.get(self.train.loss)
         if loss.gradient_penalty and self.model.d_norm == "batch":
             raise ConfigError(f"loss {self.train.loss} penalises D's gradient per sample, which "

@@ -9,13 +9,14 @@
   dynamic:
       z           float32 (N, z_dim)   standard-normal latents (ganvas: Model.z(seeds))
       labels      int64 (N,)           class indices; conditional models only
-      truncation  float32 (1,)         StyleGAN2 only: psi, towards w_avg (1 = none). An input
-                                       rather than a constant because w_avg lives in the graph;
-                                       DCGAN-family truncation is just z * psi, done by callers.
+      truncation  float32 (1,)         psi (1 = none), applied where the family applies it
+                                       (towards w_avg in w for StyleGAN2, z * psi for the DCGAN
+                                       family): the family contract's G.synthesize.
   Output "images": float32 (N, C, H, W), the generator's raw output: [-1, 1] for DCGAN (tanh),
   about [-1, 1] and NOT clamped for StyleGAN2; to pixels: clamp(x * 127.5 + 128, 0, 255).
   With uint8=True instead uint8 (N, H, W, C), converted exactly so (what ganvas saves).
-  StyleGAN2 uses its constant noise (noise_mode "const"), so an image depends only on z.
+  Families with noise inputs use their constant noise (noise_mode "const"), so an image
+  depends only on z.
   The ganvas model.json is stored in the ONNX metadata under "ganvas_model".
 
 Both are written atomically: a temporary file or folder, renamed into place when complete.
@@ -36,7 +37,7 @@ from torch import Tensor, nn
 from . import checkpoint
 from .errors import GanvasError
 from .imaging import atomic_save, to_uint8
-from .latent.sampling import synthesize
+from .latent.sampler import Sampler
 
 FORMATS = ("safetensors", "onnx")
 ONNX_FILE = "generator.onnx"
@@ -97,22 +98,16 @@ def need_onnx():
 
 
 class OnnxGenerator(nn.Module):
-    """The exported function: (z, [labels], [truncation]) -> images, as in the module
-    docstring. Same operations as Model.synthesize (StyleGAN2: mapping, lerp towards w_avg,
-    synthesis with constant noise)."""
+    """The exported function: (z, [labels], truncation) -> images, as in the module
+    docstring: the family contract's G.synthesize with constant noise, as Model.synthesize."""
 
-    def __init__(self, G: nn.Module, stylegan2: bool, conditional: bool, uint8: bool):
+    def __init__(self, G: nn.Module, uint8: bool):
         super().__init__()
-        self.G, self.stylegan2, self.conditional, self.uint8 = G, stylegan2, conditional, uint8
+        self.G, self.uint8 = G, uint8
 
     def forward(self, z: Tensor, labels: Tensor | None = None,
                 truncation: Tensor | None = None) -> Tensor:
-        if self.stylegan2:
-            ws = self.G.mapping(z, labels)
-            avg = self.G.w_avg
-            x = self.G.synthesis(avg + truncation * (ws - avg), noise_mode="const")
-        else:
-            x = self.G(z, labels)
+        x = self.G.synthesize(z, labels, 1.0 if truncation is None else truncation, "const")
         if self.uint8:
             # as imaging.to_uint8: +128 then truncation = rounding to nearest
             return (x * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
@@ -120,8 +115,7 @@ class OnnxGenerator(nn.Module):
 
 
 def input_names(model) -> list[str]:
-    names = ["z"] + (["labels"] if model.num_classes else [])
-    return names + (["truncation"] if model.family == "stylegan2" else [])
+    return ["z"] + (["labels"] if model.num_classes else []) + ["truncation"]
 
 
 def example_inputs(model, seeds, truncation: float = 1.0) -> dict[str, Tensor]:
@@ -130,8 +124,7 @@ def example_inputs(model, seeds, truncation: float = 1.0) -> dict[str, Tensor]:
     inputs = {"z": model.z(list(seeds))}
     if model.num_classes:
         inputs["labels"] = model.labels(list(seeds))
-    if model.family == "stylegan2":
-        inputs["truncation"] = torch.tensor([truncation], dtype=torch.float32)
+    inputs["truncation"] = torch.tensor([truncation], dtype=torch.float32)
     return inputs
 
 
@@ -142,7 +135,7 @@ def export_onnx(model, out: Path, uint8: bool = False) -> Path:
     if out.exists() and not out.is_dir():
         raise GanvasError(f"{out} exists and is not a folder")
     G = copy.deepcopy(model.G).cpu().eval()
-    net = OnnxGenerator(G, model.family == "stylegan2", bool(model.num_classes), uint8).eval()
+    net = OnnxGenerator(G, uint8).eval()
     names = input_names(model)
     batch = torch.export.Dim("batch", min=1)
     # z and labels share the dynamic batch size; psi is (1,).
@@ -178,12 +171,9 @@ def check_onnx(path: str | os.PathLike, model, uint8: bool = False,
     level difference (uint8). A GanvasError above ONNX_ATOL (float) or 1 level (uint8)."""
     _, ort = need_onnx()
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    psi = truncation if model.family == "stylegan2" else 1.0
-    inputs = example_inputs(model, seeds, psi)
+    inputs = example_inputs(model, seeds, truncation)
     got = session.run(None, {n: x.numpy() for n, x in inputs.items()})[0]
-    style = {"truncation_psi": psi, "noise_mode": "const"} if model.family == "stylegan2" \
-        else {}
-    want = synthesize(cpu_copy(model.G), inputs["z"], inputs.get("labels"), **style)
+    want = Sampler(cpu_copy(model.G)).images(inputs["z"], inputs.get("labels"), truncation)
     if uint8:
         err = float(np.abs(got.astype(np.int16) - to_uint8(want).astype(np.int16)).max())
         limit = 1.0

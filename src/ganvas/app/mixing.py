@@ -22,16 +22,16 @@ SMALLEST = {"coarse": 4, "middle": 16, "fine": 64}     # a model below this has 
 
 def explain(model: ganvas.Model) -> None:
     """What style mixing is, for models that cannot do it."""
-    st.info(f"Style mixing needs a StyleGAN2 model; this one is a {model.family}. StyleGAN2 "
-            "feeds its latent to every resolution of the generator separately, so the coarse "
-            "layers (pose, shape) can come from one seed and the fine ones (colour, texture) "
-            "from another. Train one with `ganvas train DATA --model stylegan2`.",
+    st.info(f"Style mixing needs a model with per-layer styles; this one is a {model.family}. "
+            "StyleGAN2 feeds its latent to every resolution of the generator separately, so the "
+            "coarse layers (pose, shape) can come from one seed and the fine ones (colour, "
+            "texture) from another. Train one with `ganvas train DATA --model stylegan2`.",
             icon=":material/info:")
 
 
 def show(path: str, model: ganvas.Model, settings: Settings) -> None:
     """The style-mixing section."""
-    if model.family != "stylegan2":
+    if not model.capabilities.style_mixing:
         explain(model)
         return
     st.caption("Top row: the column seeds; left column: the row seeds; each cell: the row "

@@ -36,9 +36,9 @@ def projections() -> list[dict]:
 
 def keyframe_arrays(model: ganvas.Model, items: list[dict], seeds: list[int],
                     label: int | None) -> dict[str, np.ndarray]:
-    """Projected keyframes, then seeds -> the arrays of a latents file: StyleGAN2 {"w"}
+    """Projected keyframes, then seeds -> the arrays of a latents file: w-space models {"w"}
     (K, num_ws, w_dim), others {"z"} [+ "labels" for a conditional model]."""
-    if model.family == "stylegan2":
+    if model.capabilities.w_space:
         num_ws = model.w([0]).shape[1]
         ws = [np.broadcast_to(w[:, None] if w.ndim == 2 else w, (len(w), num_ws, w.shape[-1]))
               for w in (item["latents"]["w"] for item in items)]
@@ -85,7 +85,7 @@ def project(model: ganvas.Model, png: bytes, name: str, steps: int, seed: int,
 
 
 def controls(model: ganvas.Model) -> tuple[int, int, bool]:
-    """Steps, seed and (StyleGAN2) w+ from the section's widgets."""
+    """Steps, seed and (w-space models) w+ from the section's widgets."""
     a, b = st.columns(2)
     steps = a.slider("Steps", *STEP_RANGE, step=10, key=kept("project_steps", 200),
                      help="More steps, closer reconstruction; each step renders the model "
@@ -93,7 +93,7 @@ def controls(model: ganvas.Model) -> tuple[int, int, bool]:
     seed = b.number_input("Seed", 0, MAX_SEED, step=1, key=kept("project_seed", 0),
                           help="Seeds the starting points and the optimisation noise.")
     w_plus = False
-    if model.family == "stylegan2":
+    if model.capabilities.w_space:
         w_plus = st.checkbox("w+ (one w per layer)", key=kept("project_w_plus", False),
                              help="Closer reconstructions; latents that walk less well.")
     return steps, int(seed), w_plus

@@ -116,7 +116,7 @@ def request(model: ganvas.Model, settings: Settings) -> WalkRequest:
         easing = st.selectbox("Easing", ("linear", "smooth"), key=kept("walk_easing", "linear"),
                               help="smooth: slow down into and out of every keyframe.")
         space = None
-        if model.family == "stylegan2" and arrays is None:
+        if model.capabilities.w_space and arrays is None:
             space = st.selectbox("Space", ("z", "w"), key=kept("walk_space", "z"),
                                  help="w: interpolate after the mapping network.")
     keys.update(space=space, truncation=settings.truncation if arrays is None else 1.0)

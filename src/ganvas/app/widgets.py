@@ -60,10 +60,10 @@ def sampling_settings(model: ganvas.Model) -> Settings:
             else model.class_names[i],
             help="The class every picture is drawn from.")
     noise_mode = None
-    if model.family == "stylegan2":
+    if model.capabilities.noise_inputs:
         noise_mode = st.sidebar.selectbox(
             "Noise", NOISE_MODES, key="noise_mode",
-            help="StyleGAN2's per-pixel noise inputs: const (the same every time), random "
+            help="The generator's per-pixel noise inputs: const (the same every time), random "
                  "(new fine detail on every render) or none.")
     return Settings(truncation=float(truncation), label=label, noise_mode=noise_mode)
 

@@ -19,10 +19,9 @@ from ..errors import GanvasError
 from ..imaging import make_grid, save_png, to_uint8
 from .interpolate import check_options, interpolate, schedule, storyboard_schedule
 from .keyframes import Keyframes
-from .synth import check_noise_mode, images_from_w, images_from_z
 from .video import check_scale, gif_fits, output_format, write_gif, write_mp4
 
-RENDER_CHUNK = 64           # frames per generator pass (a multiple of synth.CHUNK)
+RENDER_CHUNK = 64           # frames per generator pass (a multiple of sampler.CHUNK)
 PNG_MAX_FRAMES = 4096       # a storyboard grid is one picture in memory
 PROGRESS_FROM = 128         # show a progress bar from this many frames on
 
@@ -50,9 +49,9 @@ class Walk:
     storyboard=True: one row of frames_per_step + 1 frames per step, both keyframes included
     (for a PNG grid), instead of the animation's frames."""
 
-    def __init__(self, model, keys: Keyframes, options: WalkOptions, storyboard: bool = False):
-        check_noise_mode(model, options.noise_mode)
-        self.model, self.keys, self.options = model, keys, options
+    def __init__(self, sampler, keys: Keyframes, options: WalkOptions, storyboard: bool = False):
+        sampler.noise_mode(options.noise_mode)             # a clear error before any frame
+        self.sampler, self.keys, self.options = sampler, keys, options
         plan = storyboard_schedule if storyboard else schedule
         seg, t = plan(len(keys), options.frames_per_step, options.loop, options.easing)
         self.latents = interpolate(keys.latents, seg, t, options.method)
@@ -68,10 +67,10 @@ class Walk:
         latents = self.latents[start:stop]
         opts = self.options
         if self.keys.space == "w":
-            return to_uint8(images_from_w(self.model, latents, opts.noise_mode))
+            return to_uint8(self.sampler.images_from_w(latents, opts.noise_mode))
         classes = None if self.classes is None else self.classes[start:stop]
-        return to_uint8(images_from_z(self.model, latents, classes, opts.truncation,
-                                      opts.noise_mode))
+        return to_uint8(self.sampler.images(latents, classes, opts.truncation,
+                                            opts.noise_mode))
 
     def chunks(self, progress: bool = False) -> Iterator[np.ndarray]:
         """All frames in order, RENDER_CHUNK at a time, with a progress bar for long walks."""
@@ -83,27 +82,27 @@ class Walk:
                 yield chunk
 
 
-def check_output(model, path, num_frames: int, scale: int) -> str:
+def check_output(sampler, path, num_frames: int, scale: int) -> str:
     """The output's extension, after checking that the request can be written at all."""
     ext = output_format(path)
     check_scale(scale)
     if ext == ".gif":
-        gif_fits(num_frames, model.resolution, model.resolution, scale)
+        gif_fits(num_frames, sampler.resolution, sampler.resolution, scale)
     if ext == ".png" and num_frames > PNG_MAX_FRAMES:
         raise GanvasError(f"a PNG grid of {num_frames} frames is too big (at most "
                           f"{PNG_MAX_FRAMES}); use fewer keyframes or frames per step")
     return ext
 
 
-def write_walk(model, keys: Keyframes, options: WalkOptions, out: str | os.PathLike,
+def write_walk(sampler, keys: Keyframes, options: WalkOptions, out: str | os.PathLike,
                fps: float = 24, scale: int = 1, progress: bool = True) -> Path:
     """Render the walk to `out` by its extension: .mp4 (H.264, streamed), .gif, or .png (a
     storyboard grid, one row per step). fps: frames per second (0.1-240)."""
     if not 0.1 <= fps <= 240:
         raise GanvasError(f"fps must be from 0.1 to 240, not {fps}")
     ext = output_format(out)
-    walk = Walk(model, keys, options, storyboard=ext == ".png")
-    check_output(model, out, len(walk), scale)
+    walk = Walk(sampler, keys, options, storyboard=ext == ".png")
+    check_output(sampler, out, len(walk), scale)
     if ext == ".png":
         grid = make_grid(np.concatenate(list(walk.chunks(progress))), cols=walk.columns)
         return save_png(grid, out, scale=scale)

@@ -3,9 +3,10 @@
 Row r of a sweep moves dimension dims[r] of the seed's latent by each value of
 linspace(lo, hi, steps), the other dimensions fixed:
   z space (every family): z[d] + value (z is standard normal, so values are in std units);
-  w space (StyleGAN2, its default): w[:, d] + value * std_d in every layer, where std_d is
-      the standard deviation of dimension d of untruncated w over W_STD_SAMPLES latents drawn
-      from a fixed seed (so values are in units of w's own spread, like z's).
+  w space (families with one, e.g. StyleGAN2; their default): w[:, d] + value * std_d in
+      every layer, where std_d is the standard deviation of dimension d of untruncated w
+      over W_STD_SAMPLES latents drawn from a fixed seed (so values are in units of w's own
+      spread, like z's).
 A symmetric range with an odd number of steps has value 0, the unchanged seed, in the middle.
 """
 
@@ -18,9 +19,7 @@ import torch
 
 from ..errors import GanvasError
 from ..imaging import to_uint8
-from .keyframes import check_space
 from .sampling import MAX_SEED
-from .synth import images_from_w, images_from_z, is_stylegan2, map_to_w
 
 W_STD_SAMPLES = 4096
 W_STD_SEED = 0x5EED
@@ -54,42 +53,42 @@ def check_sweep(dims: list[int], size: int, space: str, lo: float, hi: float,
         raise GanvasError(f"bad range {lo:g} {hi:g}: need two different finite numbers")
 
 
-def w_std(model) -> torch.Tensor:
-    """StyleGAN2: (w_dim,) std of untruncated w over W_STD_SAMPLES fixed random latents
-    (random classes for a conditional model)."""
+def w_std(sampler) -> torch.Tensor:
+    """Families with a w space: (w_dim,) std of untruncated w over W_STD_SAMPLES fixed random
+    latents (random classes for a conditional model)."""
     gen = torch.Generator().manual_seed(W_STD_SEED)
-    z = torch.randn(W_STD_SAMPLES, model.z_dim, generator=gen)
+    z = torch.randn(W_STD_SAMPLES, sampler.z_dim, generator=gen)
     labels = None
-    if model.num_classes:
-        labels = torch.randint(0, model.num_classes, (W_STD_SAMPLES,), generator=gen)
-    return map_to_w(model, z, labels)[:, 0].std(dim=0)
+    if sampler.num_classes:
+        labels = torch.randint(0, sampler.num_classes, (W_STD_SAMPLES,), generator=gen)
+    return sampler.to_w(z, labels)[:, 0].std(dim=0)
 
 
-def explore(model, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
+def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
             steps: int = 7, space: str | None = None, label=None, truncation: float = 1.0,
             noise_mode: str | None = None) -> np.ndarray:
     """uint8 (len(dims), steps, H, W, C): row r is the seed's picture with dimension dims[r]
     moved by linspace(lo, hi, steps) (see the module docstring for the units)."""
     if not 0 <= seed <= MAX_SEED:
         raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
-    space = space or ("w" if is_stylegan2(model) else "z")
-    check_space(model, space)
-    size = model.G.w_dim if space == "w" else model.z_dim
+    space = space or sampler.capabilities.default_space()
+    sampler.check_space(space)
+    size = sampler.w_dim if space == "w" else sampler.z_dim
     check_sweep(dims, size, space, lo, hi, steps)
     values = torch.linspace(lo, hi, steps)
     shifts = torch.zeros(len(dims), steps, size)
     for r, d in enumerate(dims):
         shifts[r, :, d] = values
     shifts = shifts.reshape(-1, size)                            # (rows * steps, size)
-    z = model.z([seed])
-    labels = model.labels([seed], label)
+    z = sampler.z([seed])
+    labels = sampler.labels([seed], label)
     if space == "z":
         zs = z + shifts
         classes = None if labels is None else labels.repeat(len(zs))
-        images = images_from_z(model, zs, classes, truncation, noise_mode)
+        images = sampler.images(zs, classes, truncation, noise_mode)
     else:
-        w = map_to_w(model, z, labels, truncation)                  # (1, num_ws, w_dim)
-        ws = w + (shifts * w_std(model))[:, None, :]
-        images = images_from_w(model, ws, noise_mode)
+        w = sampler.to_w(z, labels, truncation)                  # (1, num_ws, w_dim)
+        ws = w + (shifts * w_std(sampler))[:, None, :]
+        images = sampler.images_from_w(ws, noise_mode)
     pictures = to_uint8(images)                                  # (rows * steps, H, W, C)
     return pictures.reshape(len(dims), steps, *pictures.shape[1:])

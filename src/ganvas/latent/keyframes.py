@@ -19,9 +19,6 @@ import numpy as np
 import torch
 
 from ..errors import GanvasError
-from .synth import class_table, map_to_w, need_stylegan2, truncate_w
-
-SPACES = ("z", "w")
 
 
 @dataclass
@@ -38,39 +35,31 @@ class Keyframes:
         return len(self.latents)
 
 
-def check_space(model, space: str) -> None:
-    """A GanvasError for an unknown space, or w space on a model without one."""
-    if space not in SPACES:
-        raise GanvasError(f"unknown space {space!r}; choose from {', '.join(SPACES)}")
-    if space == "w":
-        need_stylegan2(model, "--space w")
-
-
-def in_space(model, z: torch.Tensor, labels: torch.Tensor | None, space: str,
+def in_space(sampler, z: torch.Tensor, labels: torch.Tensor | None, space: str,
              truncation: float) -> Keyframes:
     """z (K, z_dim) + int64 labels (K,) or None -> keyframes in `space`."""
     if space == "w":
-        return Keyframes("w", map_to_w(model, z, labels, truncation))
-    classes = None if labels is None else class_table(model)[labels]
+        return Keyframes("w", sampler.to_w(z, labels, truncation))
+    classes = None if labels is None else sampler.class_table()[labels]
     return Keyframes("z", z, classes)
 
 
-def from_seeds(model, seeds: list[int], label=None, space: str = "z",
+def from_seeds(sampler, seeds: list[int], label=None, space: str = "z",
                truncation: float = 1.0) -> Keyframes:
     """One keyframe per seed; a conditional model's class is `label`, or seed % num_classes
     (as in Model.generate)."""
-    check_space(model, space)
-    return in_space(model, model.z(seeds), model.labels(seeds, label), space, truncation)
+    sampler.check_space(space)
+    return in_space(sampler, sampler.z(seeds), sampler.labels(seeds, label), space, truncation)
 
 
-def from_class_walk(model, seed: int, classes: list, space: str = "z",
+def from_class_walk(sampler, seed: int, classes: list, space: str = "z",
                     truncation: float = 1.0) -> Keyframes:
     """One latent (the seed's z), one keyframe per class name or index: in z space the walk
     interpolates the class embedding with z fixed; in w space it interpolates the ws that the
     mapping network gives z with each class."""
-    check_space(model, space)
-    labels = torch.tensor([model.class_index(c) for c in classes], dtype=torch.int64)
-    return in_space(model, model.z([seed]).repeat(len(labels), 1), labels, space, truncation)
+    sampler.check_space(space)
+    labels = torch.tensor([sampler.class_index(c) for c in classes], dtype=torch.int64)
+    return in_space(sampler, sampler.z([seed]).repeat(len(labels), 1), labels, space, truncation)
 
 
 def save_latents(path: str | os.PathLike, z=None, w=None, labels=None) -> Path:
@@ -97,16 +86,16 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
         raise GanvasError(f"{path} is not a readable .npz latents file ({e})") from None
 
 
-def from_npz(model, path: str | os.PathLike, label=None, space: str | None = None,
+def from_npz(sampler, path: str | os.PathLike, label=None, space: str | None = None,
              truncation: float = 1.0) -> Keyframes:
     """Keyframes from a latents file; space None = z when the file has z, else w."""
     arrays = read_npz(path)
     if space is None:
         space = "z" if "z" in arrays else "w"
-        if space == "w" and model.family != "stylegan2":
-            raise GanvasError(f"{path} holds w latents, which only StyleGAN2 models have; "
-                              f"{model.path} is {model.family}")
-    check_space(model, space)
+        if space not in sampler.capabilities.latent_spaces():
+            raise GanvasError(f"{path} holds only w latents, and {sampler.name} "
+                              f"({sampler.family}) has no w space")
+    sampler.check_space(space)
     if space not in arrays:
         raise GanvasError(f"{path} has no {space!r} array (it has "
                           f"{', '.join(arrays) or 'nothing'}); see ganvas.latent.keyframes")
@@ -114,15 +103,15 @@ def from_npz(model, path: str | os.PathLike, label=None, space: str | None = Non
     if not torch.isfinite(x).all():
         raise GanvasError(f"{path}: {space!r} has NaN or infinite values")
     if space == "w":
-        return Keyframes("w", truncate_w(model, w_rows(model, x, path), truncation))
-    if x.ndim != 2 or x.shape[1] != model.z_dim:
-        raise GanvasError(f"{path}: z must be (K, {model.z_dim}), not {tuple(x.shape)}")
-    return in_space(model, x, npz_labels(model, arrays, len(x), label, path), "z", truncation)
+        return Keyframes("w", sampler.truncate_w(w_rows(sampler, x, path), truncation))
+    if x.ndim != 2 or x.shape[1] != sampler.z_dim:
+        raise GanvasError(f"{path}: z must be (K, {sampler.z_dim}), not {tuple(x.shape)}")
+    return in_space(sampler, x, npz_labels(sampler, arrays, len(x), label, path), "z", truncation)
 
 
-def w_rows(model, w: torch.Tensor, path) -> torch.Tensor:
+def w_rows(sampler, w: torch.Tensor, path) -> torch.Tensor:
     """(K, w_dim) or (K, num_ws, w_dim) -> (K, num_ws, w_dim), checked against the model."""
-    num_ws, w_dim = model.G.num_ws, model.G.w_dim
+    num_ws, w_dim = sampler.num_ws, sampler.w_dim
     if w.ndim == 2 and w.shape[1] == w_dim:
         return w[:, None].repeat(1, num_ws, 1)
     if w.ndim == 3 and w.shape[1:] == (num_ws, w_dim):
@@ -131,12 +120,12 @@ def w_rows(model, w: torch.Tensor, path) -> torch.Tensor:
                       f"not {tuple(w.shape)}")
 
 
-def npz_labels(model, arrays: dict, k: int, label, path) -> torch.Tensor | None:
+def npz_labels(sampler, arrays: dict, k: int, label, path) -> torch.Tensor | None:
     """Class indices (K,) for z keyframes of a conditional model: `label` for all, else the
     file's "labels"; None for unconditional models."""
     if label is not None:
-        return model.labels(range(k), label)          # a clear error if unconditional
-    if not model.num_classes:
+        return sampler.labels(range(k), label)          # a clear error if unconditional
+    if not sampler.num_classes:
         return None
     if "labels" not in arrays:
         raise GanvasError(f"{path} has no 'labels' for this conditional model; "
@@ -144,11 +133,11 @@ def npz_labels(model, arrays: dict, k: int, label, path) -> torch.Tensor | None:
     labels = np.asarray(arrays["labels"]).reshape(-1)
     if len(labels) != k or labels.dtype.kind not in "iu":
         raise GanvasError(f"{path}: labels must be {k} integers")
-    return torch.tensor([model.class_index(int(c)) for c in labels], dtype=torch.int64)
+    return torch.tensor([sampler.class_index(int(c)) for c in labels], dtype=torch.int64)
 
 
 
-def build(model, seeds=None, latents=None, class_walk=None, label=None,
+def build(sampler, seeds=None, latents=None, class_walk=None, label=None,
           space: str | None = None, truncation: float = 1.0) -> Keyframes:
     """Keyframes from exactly one source: `seeds` (ints), `latents` (a latents file), or
     `class_walk` (class names or indices; with at most one seed, default 0). `label` fixes
@@ -156,7 +145,7 @@ def build(model, seeds=None, latents=None, class_walk=None, label=None,
     if latents is not None:
         if seeds is not None or class_walk:
             raise GanvasError("give keyframes one way: seeds, a latents file or a class walk")
-        return from_npz(model, latents, label, space, truncation)
+        return from_npz(sampler, latents, label, space, truncation)
     if class_walk:
         if label is not None:
             raise GanvasError("a class walk chooses the classes itself: drop the class option")
@@ -164,8 +153,8 @@ def build(model, seeds=None, latents=None, class_walk=None, label=None,
         if len(seeds) != 1:
             raise GanvasError(f"a class walk keeps one latent fixed: give one seed, "
                               f"not {len(seeds)}")
-        return from_class_walk(model, seeds[0], list(class_walk), space or "z", truncation)
+        return from_class_walk(sampler, seeds[0], list(class_walk), space or "z", truncation)
     if seeds is None:
         raise GanvasError("give keyframes: seeds (e.g. 3,7,11), a latents .npz file or a "
                           "class walk")
-    return from_seeds(model, list(seeds), label, space or "z", truncation)
+    return from_seeds(sampler, list(seeds), label, space or "z", truncation)

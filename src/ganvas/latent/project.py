@@ -3,10 +3,10 @@
 The idea follows Karras et al. 2020 (StyleGAN2, section 5) and NVlabs' projector; the code is
 ganvas's own.
 
-- StyleGAN2 optimises w. It starts at w_avg, estimated from W_AVG_SAMPLES mapped random z
-  (of the class asked for; of every class for a conditional model without one, starting from
-  the class average closest to the target). By default ONE w is optimised and used for every
-  layer (space "w", as NVlabs): the result stays in the part of W the mapping network
+- A family with a w space (StyleGAN2) optimises w. It starts at w_avg, estimated from
+  W_AVG_SAMPLES mapped random z (of the class asked for; of every class for a conditional
+  model without one, starting from the class average closest to the target). By default ONE
+  w is optimised and used for every layer (space "w", as NVlabs): the result stays in the part of W the mapping network
   produces, so it interpolates and edits well. `w_plus` optimises one w per layer (space
   "w+"): closer reconstructions, less well-behaved latents. The per-layer noise inputs stay
   the model's constant noise (noise_mode "const") and are not optimised: the latents file
@@ -42,7 +42,6 @@ from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
 from .keyframes import save_latents
 from .perceptual import Distance, build_distance
-from .synth import images_from_w, images_from_z, is_stylegan2
 from .video import check_scale, gif_fits, write_gif, write_mp4
 
 W_AVG_SAMPLES = 10_000
@@ -69,19 +68,18 @@ class ProjectOptions:
     prior_weight: float = 0.1
     starts: int = 64
 
-    def check(self, model) -> None:
+    def check(self, sampler) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
             raise GanvasError(f"steps must be from 1 to {MAX_STEPS}, not {self.steps}")
-        if self.w_plus and not is_stylegan2(model):
-            raise GanvasError(f"w+ projection is for StyleGAN2 models; {model.path} is "
-                              f"{model.family}")
+        if self.w_plus:
+            sampler.need("w_space", "w+ projection")
         if self.label is not None:
-            model.class_index(self.label)          # a clear error for a bad class
+            sampler.class_index(self.label)          # a clear error for a bad class
         if self.starts < 1 or self.lr <= 0:
             raise GanvasError("starts must be >= 1 and lr > 0")
 
 
-def load_targets(model, paths: list) -> torch.Tensor:
+def load_targets(sampler, paths: list) -> torch.Tensor:
     """Image files -> float (K, C, H, W) in [-1, 1] at the model's resolution and channels,
     prepared as `ganvas prepare` does (centre crop, LANCZOS resize, alpha on white unless the
     model has 4 channels). Any unusable file is a GanvasError naming it."""
@@ -89,7 +87,7 @@ def load_targets(model, paths: list) -> torch.Tensor:
         raise GanvasError("give at least one target image")
     images = []
     for path in paths:
-        loaded = load_image(path, model.resolution, model.channels, min_size=1)
+        loaded = load_image(path, sampler.resolution, sampler.channels, min_size=1)
         if not loaded.ok:
             detail = f" ({loaded.detail})" if loaded.detail else ""
             raise GanvasError(f"cannot use {path} as a target: {loaded.reason}{detail}")
@@ -116,10 +114,10 @@ class Projector:
     """Optimises one latent per target image. latent: StyleGAN2 (K, 1 or num_ws, w_dim),
     else z (K, z_dim); labels: int64 (K,) or None; scale: the latent's typical length."""
 
-    def __init__(self, model, targets: torch.Tensor, distance: Distance, options: ProjectOptions):
-        self.model, self.G, self.o, self.distance = model, model.G, options, distance
-        self.device = next(model.G.parameters()).device
-        self.sg2 = is_stylegan2(model)
+    def __init__(self, sampler, targets: torch.Tensor, distance: Distance, options: ProjectOptions):
+        self.sampler, self.G, self.o, self.distance = sampler, sampler.G, options, distance
+        self.device = sampler.device
+        self.in_w = sampler.capabilities.default_space() == "w"
         self.gen = torch.Generator().manual_seed(options.seed)
         self.targets = targets.to(self.device)
         with torch.no_grad():
@@ -134,10 +132,9 @@ class Projector:
 
     def render(self, latent: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
         """latent -> images float (K, C, H, W), differentiable."""
-        if self.sg2:
-            ws = latent.expand(-1, self.G.num_ws, -1)
-            return self.G.synthesis(ws, noise_mode="const")
-        return self.G(latent, labels)
+        if self.in_w:
+            return self.G.from_w(latent.expand(-1, self.G.num_ws, -1), "const")
+        return self.G.synthesize(latent, labels)
 
     def distances(self, images: torch.Tensor) -> torch.Tensor:
         """(K,) distance of each image to its target."""
@@ -147,7 +144,7 @@ class Projector:
     @torch.no_grad()
     def pick_starts(self):
         """Per target the closest candidate start: -> (latent, labels, scale, distances)."""
-        cands, cand_labels, scale = (self.w_starts() if self.sg2 else self.z_starts())
+        cands, cand_labels, scale = (self.w_starts() if self.in_w else self.z_starts())
         columns = []
         for i in range(0, len(cands), START_CHUNK):      # VGG activations of 64 starts are big
             images = self.render(cands[i:i + START_CHUNK],
@@ -163,37 +160,37 @@ class Projector:
         d = torch.cat(columns, dim=1)                                          # (K, S)
         best = d.argmin(dim=1)
         start = cands[best]
-        if self.sg2 and self.o.w_plus:
+        if self.in_w and self.o.w_plus:
             start = start.repeat(1, self.G.num_ws, 1)
         labels = None if cand_labels is None else cand_labels[best]
         return start, labels, scale, d.gather(1, best[:, None])[:, 0].cpu()
 
     def candidate_labels(self, n: int) -> torch.Tensor | None:
-        if not self.model.num_classes:
+        if not self.sampler.num_classes:
             return None
         if self.o.label is not None:
-            return torch.full((n,), self.model.class_index(self.o.label), dtype=torch.int64)
-        return torch.arange(n, dtype=torch.int64) % self.model.num_classes
+            return torch.full((n,), self.sampler.class_index(self.o.label), dtype=torch.int64)
+        return torch.arange(n, dtype=torch.int64) % self.sampler.num_classes
 
     def z_starts(self):
         """`starts` seeded z (S, z_dim), their labels, and z's typical length sqrt(z_dim)."""
         labels = self.candidate_labels(self.o.starts)
-        z = self.randn(self.o.starts, self.model.z_dim)
+        z = self.randn(self.o.starts, self.sampler.z_dim)
         return z, None if labels is None else labels.to(self.device), \
-            math.sqrt(self.model.z_dim)
+            math.sqrt(self.sampler.z_dim)
 
     def w_starts(self):
         """w_avg of each candidate class (S, 1, w_dim) (one when unconditional or a class is
         given), their labels, and the RMS length of w - w_avg."""
-        classes = (self.candidate_labels(self.model.num_classes) if self.o.label is None
+        classes = (self.candidate_labels(self.sampler.num_classes) if self.o.label is None
                    else self.candidate_labels(1))
         n_cls = 1 if classes is None else len(classes)
         per = max(1000, W_AVG_SAMPLES // n_cls)
         avgs, sq = [], []
         for c in range(n_cls):
-            z = self.randn(per, self.model.z_dim)
+            z = self.randn(per, self.sampler.z_dim)
             lab = None if classes is None else classes[c].repeat(per).to(self.device)
-            w = self.G.mapping(z, lab)[:, 0]                               # (per, w_dim)
+            w = self.G.to_w(z, lab)[:, 0]                               # (per, w_dim)
             avgs.append(w.mean(dim=0))
             sq.append((w - avgs[-1]).square().sum(dim=1).mean())
         scale = float(torch.stack(sq).mean().sqrt())
@@ -210,8 +207,8 @@ class Projector:
         noisy = self.latent + self.randn(*self.latent.shape) * noise_scale
         d = self.distances(self.render(noisy, self.labels))
         loss = d.sum()
-        if not self.sg2:
-            shell = self.latent.norm(dim=1) / math.sqrt(self.model.z_dim) - 1
+        if not self.in_w:
+            shell = self.latent.norm(dim=1) / math.sqrt(self.sampler.z_dim) - 1
             loss = loss + o.prior_weight * shell.square().sum()
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -245,7 +242,7 @@ class Projector:
         """The latents as a latents file stores them: {"w": (K, w_dim) or (K, num_ws, w_dim)}
         for StyleGAN2, else {"z": (K, z_dim)} [+ "labels" (K,)]."""
         latent = self.latent.detach().float().cpu()
-        if self.sg2:
+        if self.in_w:
             return {"w": latent if self.o.w_plus else latent[:, 0]}
         out = {"z": latent}
         if self.labels is not None:
@@ -253,13 +250,12 @@ class Projector:
         return out
 
     def final_images(self) -> torch.Tensor:
-        """The result rendered exactly as a walk renders its keyframes (synth's chunked calls,
+        """The result rendered exactly as a walk renders its keyframes (the sampler's chunked calls,
         noise const): float (K, C, H, W) on the CPU."""
         latent = self.latent.detach().float().cpu()
-        if self.sg2:
-            return images_from_w(self.model, latent.expand(-1, self.G.num_ws, -1).contiguous())
-        return images_from_z(self.model, latent, None if self.labels is None
-                             else self.labels.cpu())
+        if self.in_w:
+            return self.sampler.images_from_w(latent.expand(-1, self.G.num_ws, -1).contiguous())
+        return self.sampler.images(latent, None if self.labels is None else self.labels.cpu())
 
 
 def pixel_mse(images: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -279,32 +275,33 @@ def side_by_side(targets: np.ndarray, images: np.ndarray) -> np.ndarray:
     return make_grid(pairs, cols=2, pad=1)
 
 
-def project(model, targets: list, out: str | os.PathLike, options: ProjectOptions,
+def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOptions,
             feature_weights: str | os.PathLike | None = None, video: str | None = None,
             fps: float = 30, scale: int = 1, progress: bool = True, callback=None) -> dict:
-    """Project the image files `targets` into `model`'s latent space; write into folder `out`
-    latent.npz (one row per target; ganvas.latent.keyframes format), reconstruction.png
+    """Project the image files `targets` into the latent space of `sampler`'s model; write
+    into folder `out` latent.npz (one row per target; ganvas.latent.keyframes format),
+    reconstruction.png
     (targets left, reconstructions right, `scale` times enlarged), projection.json (the
     returned dict) and, when `video` names a file (.mp4 or .gif), the optimisation as a video
     at `fps`, one frame before and one after every step. callback(step, steps, distance) is
     called after every step."""
-    options.check(model)
+    options.check(sampler)
     check_scale(scale)
     if video is not None and Path(video).suffix.lower() not in (".mp4", ".gif"):
         raise GanvasError(f"the video must be an .mp4 or .gif, not {video!r}")
-    x = load_targets(model, list(targets))
+    x = load_targets(sampler, list(targets))
     out = Path(out)
     if video is not None and video.lower().endswith(".gif"):
-        gif_fits(options.steps + 1, model.resolution * len(x) + len(x),
-                 model.resolution * 2 + 1, scale)
+        gif_fits(options.steps + 1, sampler.resolution * len(x) + len(x),
+                 sampler.resolution * 2 + 1, scale)
     started = time.perf_counter()
     distance = build_distance(feature_weights)
     if distance.info.get("fallback"):
         print(f"project: VGG-16 weights unavailable, using the {distance.name} pixel distance "
               f"instead ({distance.info['reason']})")
     if distance.net is not None:
-        distance.net.to(next(model.G.parameters()).device)
-    proj = Projector(model, x, distance, options)
+        distance.net.to(sampler.device)
+    proj = Projector(sampler, x, distance, options)
     target_u8 = to_uint8(x)
     start_mse = pixel_mse(proj.current(), x)
     if video is None:
@@ -322,7 +319,7 @@ def project(model, targets: list, out: str | os.PathLike, options: ProjectOption
     latents = proj.result()
     atomic_save(out / "latent.npz", lambda tmp: save_latents(tmp, **latents))
     save_png(side_by_side(target_u8, to_uint8(final)), out / "reconstruction.png", scale=scale)
-    report = summary(model, targets, proj, options, distance, dist, mse, start_mse)
+    report = summary(sampler, targets, proj, options, distance, dist, mse, start_mse)
     report.update(seconds=round(time.perf_counter() - started, 2), latents="latent.npz",
                   reconstruction="reconstruction.png", video=video)
     atomic_save(out / "projection.json",
@@ -330,21 +327,21 @@ def project(model, targets: list, out: str | os.PathLike, options: ProjectOption
     return report
 
 
-def summary(model, targets: list, proj: Projector, options: ProjectOptions,
+def summary(sampler, targets: list, proj: Projector, options: ProjectOptions,
             distance: Distance, dist: torch.Tensor, mse: torch.Tensor,
             start_mse: torch.Tensor) -> dict:
     """projection.json: what was projected how, and per target the distances before (at the
     chosen start) and after; mse is over pixels in [-1, 1] (pixel_mse), psnr_db for that
     range (peak-to-peak 2)."""
-    space = ("w+" if options.w_plus else "w") if proj.sg2 else "z"
+    space = ("w+" if options.w_plus else "w") if proj.in_w else "z"
     labels = proj.labels.tolist() if proj.labels is not None else [None] * len(targets)
     rows = [{"target": str(t), "label": lab,
-             "class": None if lab is None else model.class_names[lab],
+             "class": None if lab is None else sampler.class_names[lab],
              "start_distance": sig(d0), "distance": sig(d), "start_mse": sig(m0),
              "mse": sig(m),
              "psnr_db": round(10 * math.log10(4 / max(float(m), 1e-12)), 2)}
             for t, lab, d0, d, m0, m in zip(targets, labels, proj.start_distance, dist,
                                             start_mse, mse)]
-    return {"model": str(model.path), "family": model.family, "space": space,
+    return {"model": sampler.name, "family": sampler.family, "space": space,
             "distance": {"name": distance.name, **distance.info},
             "options": asdict(options), "targets": rows}

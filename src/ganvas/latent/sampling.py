@@ -1,4 +1,5 @@
-"""Seeds -> latents, and latents -> pictures, deterministically.
+"""Seeds -> latents, and fixed-size chunks of generator calls, deterministically (the Sampler
+in latent/sampler.py builds on these).
 
 Each seed owns its latent: z = randn(z_dim) from a generator seeded with that seed alone, so an
 image depends only on its seed, never on the batch it was drawn in or on the other seeds asked.
@@ -67,13 +68,3 @@ def in_chunks(fn: Callable[..., torch.Tensor], device: torch.device | str,
             batch.append(torch.cat([part, pad]).to(device))
         out.append(fn(*batch)[:min(chunk, n_all - start)].float().cpu())
     return torch.cat(out) if out else torch.empty(0)
-
-
-def synthesize(G: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor | None = None,
-               chunk: int = 16, **style) -> torch.Tensor:
-    """G (in eval mode) on latents z (N, z_dim) -> images float (N, C, H, W) in [-1, 1], on CPU,
-    in fixed-size chunks (in_chunks). labels: int64 (N,) classes, or float (N, E) class
-    embeddings. `style`: keyword arguments for G (StyleGAN2: truncation_psi,
-    truncation_cutoff, noise_mode)."""
-    device = next(G.parameters()).device
-    return in_chunks(lambda zb, lb: G(zb, lb, **style), device, z, labels, chunk=chunk)

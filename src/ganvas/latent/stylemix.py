@@ -1,7 +1,8 @@
 """Style mixing (StyleGAN, Karras et al. 2019, fig. 3): some layers' styles from another seed.
 
-StyleGAN2's synthesis network takes num_ws = 2 log2(resolution) - 2 ws. As in the papers,
-resolution 2^k (4x4 is k = 2) owns the two w indices 2k - 4 and 2k - 3:
+Families with style mixing say which w indices drive which resolution (G.style_layers(), the
+family contract). StyleGAN2's synthesis network takes num_ws = 2 log2(resolution) - 2 ws; as in
+the papers, resolution 2^k (4x4 is k = 2) owns the two w indices 2k - 4 and 2k - 3:
     4x4: 0, 1    8x8: 2, 3    16x16: 4, 5    32x32: 6, 7    64x64: 8, 9    ...
 (index 2k - 3 also drives the toRGB of that resolution and the first conv of the next.)
 The named groups are the papers' resolution bands:
@@ -12,7 +13,6 @@ The named groups are the papers' resolution bands:
 
 from __future__ import annotations
 
-import math
 import re
 
 import numpy as np
@@ -20,22 +20,17 @@ import torch
 
 from ..errors import GanvasError
 from ..imaging import to_uint8
-from .synth import images_from_w, map_to_w, need_stylegan2
 
 GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}   # resolution bands
 MAX_SEEDS = 32
 
 
-def layer_indices(resolution: int) -> dict[int, list[int]]:
-    """{r: [w indices]} for each resolution r = 4, 8, ..., `resolution` of the model."""
-    return {2 ** k: [2 * k - 4, 2 * k - 3] for k in range(2, int(math.log2(resolution)) + 1)}
-
-
-def parse_styles(text: str, resolution: int) -> list[int]:
+def parse_styles(text: str, per_res: dict[int, list[int]]) -> list[int]:
     """'coarse' | 'middle' | 'fine' | '0-3' | '2,5' (or a comma list of these) -> the sorted
-    w indices to take from the column seed; a GanvasError if empty or out of range."""
-    per_res = layer_indices(resolution)
-    num_ws = 2 * int(math.log2(resolution)) - 2
+    w indices to take from the column seed, given the model's {resolution: [w indices]}
+    (G.style_layers(), covering every w); a GanvasError if empty or out of range."""
+    resolution = max(per_res)
+    num_ws = 1 + max(i for ids in per_res.values() for i in ids)
     table = "; ".join(f"{r}x{r}: {a}-{b}" for r, (a, b) in per_res.items())
     chosen: set[int] = set()
     for part in str(text).replace(" ", "").lower().split(","):
@@ -67,21 +62,21 @@ def mix(w_rows: torch.Tensor, w_cols: torch.Tensor, indices: list[int]) -> torch
     return cells.reshape(-1, *w_rows.shape[1:])
 
 
-def style_mix(model, rows: list[int], cols: list[int], styles: str = "coarse", label=None,
+def style_mix(sampler, rows: list[int], cols: list[int], styles: str = "coarse", label=None,
               truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
     """The style-mixing grid as uint8 cells (R + 1, C + 1, H, W, C): cell [0, 0] is white,
     [0, c + 1] column seed c's picture, [r + 1, 0] row seed r's, and [r + 1, c + 1] row seed
     r's ws with the `styles` layers from column seed c. Conditional models: class `label`
     for every seed, else seed % num_classes."""
-    need_stylegan2(model, "style-mix")
-    indices = parse_styles(styles, model.resolution)
+    sampler.need("style_mixing", "style-mix")
+    indices = parse_styles(styles, sampler.style_layers())
     for name, seeds in (("rows", rows), ("cols", cols)):
         if not 1 <= len(seeds) <= MAX_SEEDS:
             raise GanvasError(f"give 1 to {MAX_SEEDS} {name} seeds, not {len(seeds)}")
-    w_r = map_to_w(model, model.z(rows), model.labels(rows, label), truncation)
-    w_c = map_to_w(model, model.z(cols), model.labels(cols, label), truncation)
+    w_r = sampler.w(rows, label, truncation)
+    w_c = sampler.w(cols, label, truncation)
     ws = torch.cat([w_c, w_r, mix(w_r, w_c, indices)])
-    pics = to_uint8(images_from_w(model, ws, noise_mode))          # (C + R + R*C, H, W, ch)
+    pics = to_uint8(sampler.images_from_w(ws, noise_mode))          # (C + R + R*C, H, W, ch)
     n_r, n_c = len(rows), len(cols)
     grid = np.full((n_r + 1, n_c + 1, *pics.shape[1:]), 255, np.uint8)
     grid[0, 1:] = pics[:n_c]

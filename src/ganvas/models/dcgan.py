@@ -19,7 +19,7 @@ import torch
 import torch.nn as nn
 
 from ..config import ModelConfig
-from . import MODELS, Family
+from . import MODELS, Capabilities, Family
 from .layers import apply_spectral_norm, norm_layer
 
 
@@ -70,6 +70,17 @@ class Generator(nn.Module):
             z = torch.cat([z, y.to(z.dtype)], dim=1)
         return self.net(z[:, :, None, None])
 
+    @property
+    def class_embedding(self) -> nn.Embedding | None:
+        return self.embed
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                   truncation: float | torch.Tensor = 1.0,
+                   noise_mode: str = "const") -> torch.Tensor:
+        """The eval forward of the family contract: truncation psi scales z towards the mean
+        of its prior (z * psi); there are no noise inputs, so noise_mode has no effect."""
+        return self(z * truncation, labels)
+
 
 class Discriminator(nn.Module):
     """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
@@ -102,4 +113,6 @@ class Discriminator(nn.Module):
         return logits
 
 
-MODELS.register("dcgan")(Family(generator=Generator, discriminator=Discriminator))
+MODELS.register("dcgan")(Family(generator=Generator, discriminator=Discriminator,
+                                resolutions=(16, 256), capabilities=Capabilities(),
+                                reads=frozenset({"d_norm", "spectral_norm"})))

@@ -10,7 +10,7 @@ projects its features onto a mapped class embedding (Miyato & Koyama 2018).
 
 Widths: G has min(g_width * resolution / r, max_width) channels at resolution r (g_width is its
 width at the output resolution, doubling per halving); D the same with d_width. d_norm and
-spectral_norm of ModelConfig do not apply to this family and are ignored.
+spectral_norm of ModelConfig do not apply to this family: its contract refuses them.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..config import ModelConfig
-from . import MODELS, Family
+from . import MODELS, Capabilities, Family
 from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, MinibatchStd,
                                SynthesisBlock, normalize_2nd_moment)
 
@@ -152,6 +152,36 @@ class Generator(nn.Module):
             ws = self.mix_styles(ws, z, labels, truncation_psi, truncation_cutoff)
         return self.synthesis(ws, noise_mode)
 
+    # ---- the family contract's eval interface (ganvas.models) -------------------------
+    @property
+    def class_embedding(self) -> nn.Embedding | None:
+        return self.mapping.embed
+
+    def synthesize(self, z: Tensor, labels: Tensor | None = None,
+                   truncation: float | Tensor = 1.0, noise_mode: str = "const") -> Tensor:
+        """z -> images with truncation towards w_avg, as from_w(to_w(z, labels, psi))."""
+        return self.from_w(self.to_w(z, labels, truncation), noise_mode)
+
+    def to_w(self, z: Tensor, labels: Tensor | None = None,
+             truncation: float | Tensor = 1.0) -> Tensor:
+        """z (N, z_dim) [+ labels] -> ws (N, num_ws, w_dim), lerped towards w_avg by psi (a
+        float, or a (1,) tensor as in an exported graph)."""
+        ws = self.mapping(z, labels)
+        if isinstance(truncation, Tensor) or truncation != 1:
+            avg = self.w_avg.to(ws.dtype)
+            ws = avg + truncation * (ws - avg)
+        return ws
+
+    def from_w(self, ws: Tensor, noise_mode: str = "const") -> Tensor:
+        """ws (N, num_ws, w_dim) -> images."""
+        return self.synthesis(ws, noise_mode=noise_mode)
+
+    def style_layers(self) -> dict[int, list[int]]:
+        """{r: [w indices]} for r = 4, 8, ..., resolution: resolution 2^k owns w indices
+        2k - 4 and 2k - 3 (the second also drives its toRGB and the next block's first conv)."""
+        top = int(math.log2(self.cfg.resolution))
+        return {2 ** k: [2 * k - 4, 2 * k - 3] for k in range(2, top + 1)}
+
     def mix_styles(self, ws: Tensor, z: Tensor, labels: Tensor | None = None,
                    truncation_psi: float = 1.0, truncation_cutoff: int | None = None) -> Tensor:
         """Style-mixing regularisation: with probability mixing_prob, the ws from a random layer
@@ -222,5 +252,10 @@ class Discriminator(nn.Module):
         return x.flatten().float()
 
 
-MODELS.register("stylegan2")(Family(generator=Generator, discriminator=Discriminator,
-                                    resolutions=(32, 1024)))
+MODELS.register("stylegan2")(Family(
+    generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
+    capabilities=Capabilities(w_space=True, noise_inputs=True, style_mixing=True,
+                              path_length=True, d_norms=("none",), spectral_norm=False,
+                              truncation_space="w"),
+    reads=frozenset({"d_norm", "w_dim", "mapping_layers", "mbstd_group", "num_fp16_res",
+                     "conv_clamp"})))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ import torch
 from .. import checkpoint as ckpt
 from ..config import MetricsConfig, ModelConfig
 from ..data.dataset import ImageBank
+from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
 
@@ -60,14 +60,12 @@ class TrainingMetrics:
         values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         self.best_value = max(values, key=lambda v: self.sign * v) if values else None
 
-    def samples(self, G: torch.nn.Module, snapshot: Path) -> np.ndarray:
+    def samples(self, G: torch.nn.Module) -> np.ndarray:
         """uint8 (num, H, W, C) from seeds 0..num-1: exactly what `ganvas eval` of the snapshot
-        generates (the same Model.generate, on the training G_ema)."""
-        from ..api import Model                   # api imports the training loop: import late
-        model = Model(G, {"model": asdict(self.model)}, snapshot)
-        # StyleGAN2's random noise would draw from torch's RNG: keep training's stream intact.
+        generates (the same Sampler.generate, on the training G_ema)."""
+        # Random noise inputs would draw from torch's RNG: keep training's stream intact.
         with torch.random.fork_rng():
-            return model.generate(range(len(self.reals[0])))
+            return Sampler(G).generate(range(len(self.reals[0])))
 
     def measure(self, G_ema: torch.nn.Module, kimg: float, run_dir: Path,
                 snapshot: Path) -> dict:
@@ -77,7 +75,7 @@ class TrainingMetrics:
             self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
         reals, key = self.reals
         started = time.monotonic()
-        fakes = self.samples(G_ema, snapshot)
+        fakes = self.samples(G_ema)
         result = measure(self.names, reals, fakes, self.extractors, self.plan, real_key=key)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),

@@ -14,7 +14,8 @@ import torch
 
 from ..config import ModelConfig
 from ..imaging import make_grid, to_uint8
-from ..latent.sampling import synthesize, z_from_seeds
+from ..latent.sampler import Sampler
+from ..latent.sampling import z_from_seeds
 
 MAX_CLASS_ROWS = 32
 
@@ -36,4 +37,4 @@ class SampleGrid:
 
     def render(self, G: torch.nn.Module) -> np.ndarray:
         """uint8 (H, W, C) grid from G (in eval mode)."""
-        return make_grid(to_uint8(synthesize(G, self.z, self.labels)), cols=self.cols)
+        return make_grid(to_uint8(Sampler(G).images(self.z, self.labels)), cols=self.cols)

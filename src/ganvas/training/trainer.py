@@ -20,7 +20,7 @@ from ..config import RunConfig
 from ..data.dataset import ImageBank
 from ..losses import LOSSES
 from ..losses.penalties import gradient_penalty, r1_penalty
-from ..models import build_discriminator, build_generator
+from ..models import build_discriminator, build_generator, family_of
 from ..models.layers import freeze_blocks
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 
@@ -70,7 +70,7 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=betas)
         self.opt_D = torch.optim.Adam(self.d_params, lr=t.lr_d, betas=betas)
         self.loss = LOSSES.get(t.loss)
-        if hasattr(self.G, "mixing_prob"):
+        if family_of(cfg.model.family).capabilities.style_mixing:
             self.G.mixing_prob = t.style_mixing
         self.policy = parse_policy(cfg.augment.diffaug)
         self.pipe, self.ada = make_augment_pipe(cfg)
