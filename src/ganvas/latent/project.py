@@ -4,13 +4,13 @@ The idea follows Karras et al. 2020 (StyleGAN2, section 5) and NVlabs' projector
 ganvas's own.
 
 - A family with a w space (StyleGAN2) optimises w. It starts at w_avg, estimated from
-  W_AVG_SAMPLES mapped random z (of the class asked for; of every class for a conditional
-  model without one, starting from the class average closest to the target). By default ONE
-  w is optimised and used for every layer (space "w", as NVlabs): the result stays in the
-  part of W the mapping network produces, so it interpolates and edits well. `w_plus` optimises one w per layer (space
-  "w+"): closer reconstructions, less well-behaved latents. The per-layer noise inputs stay
-  the model's constant noise (noise_mode "const") and are not optimised: the latents file
-  holds only w, and with the same noise it reproduces the reconstruction exactly.
+  W_AVG_SAMPLES mapped random z (of the class asked for; of every class for a conditional model
+  without one, starting from the class average closest to the target). By default ONE w is
+  optimised and used for every layer (space "w", as NVlabs): the result stays in the part of W
+  the mapping network produces, so it interpolates and edits well. `w_plus` optimises one w per
+  layer (space "w+"): closer reconstructions, less well-behaved latents. The per-layer noise
+  inputs stay the model's constant noise (noise_mode "const") and are not optimised: the latents
+  file holds only w, and with the same noise it reproduces the reconstruction exactly.
 - The other families optimise z. They start from the closest of `starts` seeded random z
   (with the class asked for, or classes 0, 1, 2, ... in turn) and a prior term
   prior_weight * (|z| / sqrt(z_dim) - 1)^2 keeps z near the shell where Gaussian latents live
