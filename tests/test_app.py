@@ -407,8 +407,8 @@ def test_cli_app_user_mistakes(tmp_path, dc, capsys):
 LAUNCH_WITH_A_SLEEPING_CHILD = """
 import sys
 from ganvas.app import launch
-launch.check = lambda model, port: None
-launch.command = lambda model, host, port: [sys.executable, "-c", (
+launch.check = lambda model, port, device: None
+launch.command = lambda model, host, port, device: [sys.executable, "-c", (
     "import os, sys, time; open(sys.argv[1], 'w').write(str(os.getpid())); time.sleep(60)"),
     sys.argv[1]]
 launch.launch("model")

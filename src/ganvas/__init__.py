@@ -5,7 +5,7 @@
     images = ganvas.load(run).generate(range(16))     # uint8 (16, 64, 64, 3)
 """
 
-from .api import Model, demo, load, resume, train
+from .api import Model, demo, evaluate, load, memorization, resume, train
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid
@@ -13,5 +13,5 @@ from .latent.sampling import parse_seeds
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "GanvasError", "Model", "demo", "load", "make_grid", "parse_seeds",
-           "prepare", "resume", "train"]
+__all__ = ["ConfigError", "GanvasError", "Model", "demo", "evaluate", "load", "make_grid",
+           "memorization", "parse_seeds", "prepare", "resume", "train"]

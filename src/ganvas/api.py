@@ -12,14 +12,14 @@ import torch
 from . import checkpoint
 from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
 from .data.dataset import peek_resolution
-from .errors import ConfigError
-from .imaging import make_grid, save_png, to_uint8
+from .errors import ConfigError, GanvasError
+from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.explore import explore as sweep_dims
 from .latent.sampler import Sampler
 from .latent.stylemix import style_mix as mix_styles
-from .latent.video import check_scale, output_format
+from .latent.video import check_png, check_scale, output_format
 from .training import finetune, loop
 from .device import fast_precision, pick_device
 
@@ -131,21 +131,54 @@ class Model:
 
     def explore(self, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
                 steps: int = 7, space: str | None = None, label: int | str | None = None,
-                truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+                truncation: float = 1.0, noise_mode: str | None = None,
+                out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
-        seed by linspace(lo, hi, steps); z for DCGAN-style models, w (in units of w's std)
-        for StyleGAN2 by default (ganvas.latent.explore)."""
-        return sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
-                          noise_mode)
+        seed by linspace(lo, hi, steps), by default in the family's default space (w, in units
+        of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
+        cells as one grid PNG there, enlarged `scale` (1-16) times."""
+        check_grid_out(out, scale)
+        cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
+                           noise_mode)
+        if out is not None:
+            save_cells(cells, out, scale)
+        return cells
 
     def style_mix(self, rows, cols, styles: str = "coarse", label: int | str | None = None,
-                  truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+                  truncation: float = 1.0, noise_mode: str | None = None,
+                  out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
         """Style-mixing grid (families with style mixing), uint8 (R + 1, C + 1, H, W, C): top
         row the column seeds, left column the row seeds, cell (r, c) row seed r with the
         `styles` layers ("coarse", "middle", "fine" or w indices like "0-3") from column seed c
-        (ganvas.latent.stylemix)."""
-        return mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
-                          noise_mode)
+        (ganvas.latent.stylemix). `out`: also write it as one PNG there, enlarged `scale`
+        (1-16) times."""
+        check_grid_out(out, scale)
+        cells = mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
+                           noise_mode)
+        if out is not None:
+            save_cells(cells, out, scale)
+        return cells
+
+    def save_images(self, seeds, folder: str | os.PathLike | None = None,
+                    grid: str | os.PathLike | None = None, label: int | str | None = None,
+                    truncation: float = 1.0, noise_mode: str | None = None,
+                    scale: int = 1) -> list[Path]:
+        """Generate the seeds' pictures once and write them, enlarged `scale` (1-16) times:
+        one PNG per seed in `folder` (seed0003.png, ...; ganvas.imaging.seed_filename)
+        and/or all of them as one grid PNG `grid` (make_grid's layout). label, truncation
+        and noise_mode as in `generate`. Returns the paths written: the per-seed files in
+        seed order, then the grid."""
+        if folder is None and grid is None:
+            raise GanvasError("say where to write: a folder (--out DIR) and/or a grid "
+                              "(--grid FILE.png)")
+        check_scale(scale)
+        seeds = list(seeds)
+        images = self.generate(seeds, label=label, truncation=truncation,
+                               noise_mode=noise_mode)
+        paths = [] if folder is None else save_seed_images(images, seeds, folder, scale)
+        if grid is not None:
+            paths.append(save_png(make_grid(images), grid, scale=scale))
+        return paths
 
     def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
                 seed: int = 0, label: int | str | None = None, w_plus: bool = False,
@@ -157,8 +190,9 @@ class Model:
         (targets beside reconstructions), projection.json (returned: distances before and
         after) and, with `video` (a file name ending .mp4 or .gif), the optimisation.
         StyleGAN2: w from w_avg (one w for all layers; `w_plus`: one per layer); others: z.
-        Distance: VGG-16 (`feature_weights`, else found as ganvas.metrics.weights does) or,
-        without weights, a Laplacian-pyramid pixel loss (ganvas.latent.project).
+        Distance: VGG-16 (`feature_weights`: its weight file, "PATH" or "vgg16=PATH" as eval's
+        feature_weights name it; else found as ganvas.metrics.weights does) or, without
+        weights, a Laplacian-pyramid pixel loss (ganvas.latent.project).
         callback(step, steps, distance): called after every step (e.g. a progress bar)."""
         from .latent.project import ProjectOptions, project
         if isinstance(targets, (str, os.PathLike)):
@@ -179,6 +213,14 @@ class Model:
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "
                 f"kimg={self.kimg:g} from {self.path}>")
+
+
+def check_grid_out(out: str | os.PathLike | None, scale: int) -> None:
+    """Before computing a grid that goes to `out` (None: none is written): a PNG name and a
+    scale from 1 to 16, or a GanvasError."""
+    if out is not None:
+        check_png(out)
+        check_scale(scale)
 
 
 def load(model: str | os.PathLike, device: str = "auto") -> Model:
@@ -263,3 +305,47 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> 
     curves, reals beside fakes, latest grid and progress GIF; returns the HTML path."""
     from .report import write_report
     return write_report(run_dir, out=out)
+
+
+def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
+             num: int = 1000, extractor: str | None = None,
+             feature_weights: str | dict | None = None, out: str | os.PathLike | None = None,
+             device: str = "auto") -> dict:
+    """Compare `num` samples (seeds 0..num-1) of `model` (a path, loaded onto `device`, or a
+    loaded Model) with as many of its training images on `metrics` ("swd,fid" or a list:
+    swd, fid, kid, is, pr); feature passes run on `device` (ganvas.device.pick_device).
+
+    extractor: one feature network for all feature metrics instead of the standard ones
+    (e.g. "random-conv", offline; numbers not comparable with papers). feature_weights:
+    local weight files, "[NAME=]PATH,..." or {name: path}. out: also write the result as
+    JSON there. Returns {"metrics": {...}, "extractors", "weights", "num", ...}
+    (ganvas.metrics.evaluate; its `table` prints it)."""
+    from .metrics import evaluate as ev
+    device = pick_device(device)                # a device error before any work
+    names = ev.parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
+    weights = ev.as_feature_weights(feature_weights)
+    model = model if isinstance(model, Model) else load(model, device)
+    result = ev.evaluate(model, names, num, extractor, weights, device=device)
+    if out is not None:
+        ev.write_json(result, out)
+    return result
+
+
+def memorization(model: Model | str | os.PathLike, num: int = 1000,
+                 extractor: str | None = None, feature_weights: str | dict | None = None,
+                 out_dir: str | os.PathLike = "memorization", neighbours: int = 3,
+                 train_limit: int | None = None, device: str = "auto") -> dict:
+    """Are samples copies of training images? The `neighbours` nearest training images of
+    `num` samples of `model` (a path, loaded onto `device`, or a loaded Model), in the
+    feature space of `extractor` (default inception-v3) and in pixel space; train_limit: a
+    fixed random subset of that many training images. feature_weights as in `evaluate`.
+    Writes out_dir/memorization.json and a comparison grid per space; returns the JSON's
+    content, with a verdict (ganvas.metrics.memorization; its `table` prints it)."""
+    from .metrics import evaluate as ev
+    from .metrics import memorization as mem
+    device = pick_device(device)                # a device error before any work
+    weights = ev.as_feature_weights(feature_weights)
+    features = ev.build_extractor(extractor or "inception-v3", weights)
+    model = model if isinstance(model, Model) else load(model, device)
+    return mem.memorization(model, num, features, out_dir, neighbours=neighbours,
+                            train_limit=train_limit, device=device)

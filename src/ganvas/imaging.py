@@ -87,3 +87,25 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
     duration = max(20, round(1000 / fps))
     return atomic_save(path, lambda tmp: pils[0].save(
         tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration, loop=0))
+
+
+def seed_filename(seed: int) -> str:
+    """The file name of one seed's picture: 3 -> 'seed0003.png' (sorts in seed order)."""
+    return f"seed{seed:04d}.png"
+
+
+def save_seed_images(images: np.ndarray, seeds: list[int], folder: str | os.PathLike,
+                     scale: int = 1) -> list[Path]:
+    """uint8 (N, H, W, C) pictures of N `seeds` -> one PNG per seed in `folder`
+    (seed_filename), enlarged `scale` times; returns the paths in seed order."""
+    if len(images) != len(seeds):
+        raise ValueError(f"{len(images)} pictures for {len(seeds)} seeds")
+    return [save_png(img, Path(folder) / seed_filename(seed), scale=scale)
+            for seed, img in zip(seeds, images)]
+
+
+def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
+    """uint8 (rows, cols, H, W, C) cells -> one grid PNG at `path` (a row of cells per grid
+    row), enlarged `scale` times."""
+    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
+    return save_png(grid, path, scale=scale)

@@ -11,7 +11,7 @@ import streamlit as st
 import ganvas
 
 from . import card, gallery, mixing, projection, sliders, walk
-from .render import load_model
+from .render import load_model, use_device
 from .widgets import keep_widget_values, sampling_settings
 
 SECTION = "section"           # session key of the open tab
@@ -29,14 +29,26 @@ def header(model: ganvas.Model, path: str) -> None:
     st.caption(" · ".join(parts) + f" · `{path}`")
 
 
+def parse_argv(argv: list[str]) -> tuple[str, str] | None:
+    """The script's command line, MODEL [--device DEVICE] -> (MODEL, DEVICE), DEVICE auto when
+    not given; None for anything else."""
+    if len(argv) == 1:
+        return argv[0], "auto"
+    if len(argv) == 3 and argv[1] == "--device":
+        return argv[0], argv[2]
+    return None
+
+
 def main(argv: list[str]) -> None:
-    """Render the page for the model named by argv[0] (the script's command line)."""
+    """Render the page for the model named by the script's command line (parse_argv)."""
     st.set_page_config(page_title="ganvas", page_icon=":material/palette:", layout="wide")
-    if len(argv) != 1:
+    parsed = parse_argv(argv)
+    if parsed is None:
         st.error("Start this page with `ganvas app MODEL` (a run directory, snapshot or "
                  "exported model).")
         st.stop()
-    path = argv[0]
+    path, device = parsed
+    use_device(device)
     try:
         model = load_model(path)
     except ganvas.GanvasError as e:

@@ -16,6 +16,9 @@ import streamlit as st
 import ganvas
 
 CACHE_ENTRIES = 64          # pictures per cached function, least recently used dropped
+# The device of the command line (`ganvas app --device`), one per process like the model path;
+# kept here so that the sections' load_model(path) calls need not carry it.
+DEVICE = {"name": "auto"}
 
 
 @dataclass(frozen=True)
@@ -39,10 +42,20 @@ def remembered(fn):
     return fn
 
 
-@st.cache_resource(show_spinner="Loading the model...")
+def use_device(name: str) -> None:
+    """Load models onto `name` (auto, cpu, cuda, ...) from now on."""
+    DEVICE["name"] = name
+
+
 def load_model(path: str) -> ganvas.Model:
-    """ganvas.load(path), once per process and path (shared by every browser session)."""
-    return ganvas.load(path)
+    """ganvas.load(path) onto the page's device, once per process, path and device (shared
+    by every browser session)."""
+    return _load_model(path, DEVICE["name"])
+
+
+@st.cache_resource(show_spinner="Loading the model...")
+def _load_model(path: str, device: str) -> ganvas.Model:
+    return ganvas.load(path, device)
 
 
 def generate(path: str, seeds: list[int], s: Settings) -> np.ndarray:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from .options import add_device_option
+
 
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="measure a model against its training images",
@@ -15,6 +19,7 @@ def add_eval(sub) -> None:
                    "standard ones, e.g. random-conv (offline; ganvas-only scale)")
     add_feature_weights(p)
     p.add_argument("--out", default="metrics.json", help="JSON file to write")
+    add_device_option(p)
     m = p.add_argument_group("memorization: are samples copies of training images?")
     m.add_argument("--memorization", action="store_true",
                    help="nearest training images of --num samples, in feature and pixel space")
@@ -33,26 +38,19 @@ def add_feature_weights(p) -> None:
 
 
 def run_eval(a) -> None:
-    from ..api import load
+    from ..api import evaluate, load, memorization
     from ..metrics import evaluate as ev
-    weights = ev.parse_feature_weights(a.feature_weights)
-    model = load(a.model)
+    from ..metrics import memorization as mem
+    model = load(a.model, a.device)            # once, for both checks
     if a.memorization:
-        run_memorization(a, model, weights)
+        print(mem.table(memorization(
+            model, a.num, a.extractor, a.feature_weights, a.memorization_dir,
+            neighbours=a.neighbours, train_limit=a.train_limit, device=a.device)))
     if a.metrics or not a.memorization:
-        result = ev.evaluate(model, ev.parse_metrics(a.metrics or "swd"), a.num, a.extractor,
-                             weights)
+        result = evaluate(model, a.metrics or "swd", a.num, a.extractor, a.feature_weights,
+                          out=a.out, device=a.device)
         print(ev.table(result))
-        print(ev.write_json(result, a.out))
-
-
-def run_memorization(a, model, weights: dict) -> None:
-    from ..metrics.evaluate import build_extractor
-    from ..metrics.memorization import memorization, table
-    extractor = build_extractor(a.extractor or "inception-v3", weights)
-    result = memorization(model, a.num, extractor, a.memorization_dir,
-                          neighbours=a.neighbours, train_limit=a.train_limit)
-    print(table(result))
+        print(Path(a.out))
 
 
 def add_report(sub) -> None:

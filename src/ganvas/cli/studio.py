@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GanvasError
+from .options import add_device_option
 
 
 def add_look_options(p) -> None:
@@ -19,13 +20,6 @@ def add_look_options(p) -> None:
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
 
 
-def save_cells(cells, out: str, scale: int):
-    """uint8 (rows, cols, H, W, C) cells -> one grid PNG at `out`, enlarged `scale` times."""
-    from ..imaging import make_grid, save_png
-    grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
-    return save_png(grid, out, scale=scale)
-
-
 def add_generate(sub) -> None:
     p = sub.add_parser("generate", help="make pictures from seeds",
                        description="MODEL is a run directory, a snapshot or an exported model.")
@@ -34,27 +28,21 @@ def add_generate(sub) -> None:
     p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
     p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
     add_look_options(p)
+    add_device_option(p)
     p.set_defaults(run=run_generate)
 
 
 def run_generate(a) -> None:
     from ..api import load
-    from ..imaging import make_grid, save_png
     from ..latent.sampling import parse_seeds
-    if not a.out and not a.grid:
-        raise GanvasError("say where to write: --out DIR and/or --grid FILE.png")
-    if not 1 <= a.scale <= 16:
-        raise GanvasError("--scale must be from 1 to 16")
     seeds = parse_seeds(a.seeds)
-    model = load(a.model)
-    images = model.generate(seeds, label=a.label, truncation=a.truncation,
-                            noise_mode=a.noise_mode)
+    paths = load(a.model, a.device).save_images(
+        seeds, folder=a.out, grid=a.grid, label=a.label, truncation=a.truncation,
+        noise_mode=a.noise_mode, scale=a.scale)
     if a.out:
-        for seed, img in zip(seeds, images):
-            save_png(img, Path(a.out) / f"seed{seed:04d}.png", scale=a.scale)
         print(f"{len(seeds)} images in {a.out}")
     if a.grid:
-        print(save_png(make_grid(images), a.grid, scale=a.scale))
+        print(paths[-1])
 
 
 def add_interpolate(sub) -> None:
@@ -80,18 +68,16 @@ def add_interpolate(sub) -> None:
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (StyleGAN2, after the mapping network)")
     add_look_options(p)
+    add_device_option(p)
     p.set_defaults(run=run_interpolate)
 
 
 def run_interpolate(a) -> None:
     from ..api import load
     from ..latent.sampling import parse_seeds
-    from ..latent.video import check_scale, output_format
-    output_format(a.out)
-    check_scale(a.scale)
     seeds = parse_seeds(a.seeds) if a.seeds is not None else None
     classes = [c.strip() for c in a.class_walk.split(",")] if a.class_walk else None
-    model = load(a.model)
+    model = load(a.model, a.device)
     print(model.interpolate(a.out, seeds, latents=a.latents, class_walk=classes,
                             label=a.label, space=a.space, truncation=a.truncation, fps=a.fps,
                             scale=a.scale, frames_per_step=a.frames_per_step, loop=a.loop,
@@ -113,6 +99,7 @@ def add_explore(sub) -> None:
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (StyleGAN2; its default)")
     add_look_options(p)
+    add_device_option(p)
     p.set_defaults(run=run_explore)
 
 
@@ -120,16 +107,13 @@ def run_explore(a) -> None:
     from ..api import load
     from ..latent.explore import parse_dims
     from ..latent.sampling import parse_seeds
-    from ..latent.video import check_png, check_scale
-    check_png(a.out)
-    check_scale(a.scale)
     seeds, dims = parse_seeds(a.seed), parse_dims(a.dims)
     if len(seeds) != 1:
         raise GanvasError(f"--seed takes one seed, not {a.seed!r}")
-    cells = load(a.model).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
-                                  space=a.space, label=a.label, truncation=a.truncation,
-                                  noise_mode=a.noise_mode)
-    print(save_cells(cells, a.out, a.scale))
+    load(a.model, a.device).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
+                                    space=a.space, label=a.label, truncation=a.truncation,
+                                    noise_mode=a.noise_mode, out=a.out, scale=a.scale)
+    print(Path(a.out))
 
 
 def add_style_mix(sub) -> None:
@@ -145,19 +129,18 @@ def add_style_mix(sub) -> None:
                         "fine (64 px and up) or w indices like 0-3 (default coarse)")
     p.add_argument("--out", required=True, help="grid PNG to write")
     add_look_options(p)
+    add_device_option(p)
     p.set_defaults(run=run_style_mix)
 
 
 def run_style_mix(a) -> None:
     from ..api import load
     from ..latent.sampling import parse_seeds
-    from ..latent.video import check_png, check_scale
-    check_png(a.out)
-    check_scale(a.scale)
     rows, cols = parse_seeds(a.rows), parse_seeds(a.cols)
-    cells = load(a.model).style_mix(rows, cols, a.styles, label=a.label,
-                                    truncation=a.truncation, noise_mode=a.noise_mode)
-    print(save_cells(cells, a.out, a.scale))
+    load(a.model, a.device).style_mix(rows, cols, a.styles, label=a.label,
+                                      truncation=a.truncation, noise_mode=a.noise_mode,
+                                      out=a.out, scale=a.scale)
+    print(Path(a.out))
 
 
 def add_project(sub) -> None:
@@ -176,7 +159,7 @@ def add_project(sub) -> None:
                    help="class of a conditional model (default: the closest start's)")
     p.add_argument("--w-plus", action="store_true",
                    help="StyleGAN2: one w per layer (closer, less editable); default one w")
-    p.add_argument("--feature-weights", metavar="PATH",
+    p.add_argument("--feature-weights", metavar="[vgg16=]PATH",
                    help="torchvision VGG-16 weights for the perceptual distance (default: "
                         "cache or download; offline without them: a pixel-pyramid distance)")
     p.add_argument("--save-video", action="store_true",
@@ -186,18 +169,16 @@ def add_project(sub) -> None:
                    help="with --save-video: mp4 (H.264, default) or gif")
     p.add_argument("--fps", type=float, default=30.0, help="video frames per second (30)")
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    add_device_option(p)
     p.set_defaults(run=run_project)
 
 
 def run_project(a) -> None:
     from ..api import load
-    weights = a.feature_weights
-    if weights and weights.startswith("vgg16="):
-        weights = weights.split("=", 1)[1]
     video = f"projection.{a.video_format}" if a.save_video else None
-    result = load(a.model).project(a.targets, out=a.out, steps=a.steps, seed=a.seed,
-                                   label=a.label, w_plus=a.w_plus, feature_weights=weights,
-                                   video=video, fps=a.fps, scale=a.scale)
+    result = load(a.model, a.device).project(
+        a.targets, out=a.out, steps=a.steps, seed=a.seed, label=a.label, w_plus=a.w_plus,
+        feature_weights=a.feature_weights, video=video, fps=a.fps, scale=a.scale)
     name = result["distance"]["name"]
     for row in result["targets"]:
         print(f"{row['target']}: {name} {row['start_distance']:.4f} -> {row['distance']:.4f}, "
@@ -217,16 +198,14 @@ def add_export(sub) -> None:
     p.add_argument("--out", required=True, help="folder to write")
     p.add_argument("--uint8", action="store_true",
                    help="onnx: output uint8 (N, H, W, C) pixels instead of float NCHW")
+    add_device_option(p)
     p.set_defaults(run=run_export)
 
 
 def run_export(a) -> None:
     from ..api import load
-    from ..export import FORMATS
-    if a.format not in FORMATS:
-        raise GanvasError(f"unknown export format {a.format!r}; choose from "
-                          f"{', '.join(FORMATS)}")
-    print(load(a.model).export(a.out, a.format, uint8=a.uint8))
+    # Whatever the device, export writes CPU weights (ganvas.export.cpu_copy).
+    print(load(a.model, a.device).export(a.out, a.format, uint8=a.uint8))
 
 
 def add_app(sub) -> None:
@@ -238,11 +217,12 @@ def add_app(sub) -> None:
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")
+    add_device_option(p)
     p.set_defaults(run=run_app)
 
 
 def run_app(a) -> None:
     from ..app.launch import launch
-    code = launch(a.model, host=a.host, port=a.port)
+    code = launch(a.model, host=a.host, port=a.port, device=a.device)
     if code:
         raise SystemExit(code)

@@ -295,7 +295,7 @@ def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOpti
         gif_fits(options.steps + 1, sampler.resolution * len(x) + len(x),
                  sampler.resolution * 2 + 1, scale)
     started = time.perf_counter()
-    distance = build_distance(feature_weights)
+    distance = build_distance(vgg16_weights(feature_weights))
     if distance.info.get("fallback"):
         print(f"project: VGG-16 weights unavailable, using the {distance.name} pixel distance "
               f"instead ({distance.info['reason']})")
@@ -325,6 +325,22 @@ def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOpti
     atomic_save(out / "projection.json",
                 lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
     return report
+
+
+def vgg16_weights(weights: str | os.PathLike | None) -> str | os.PathLike | None:
+    """The VGG-16 weight file from `weights`: "PATH", or "vgg16=PATH" (the form eval's
+    --feature-weights takes, so one habit works for both); another network's NAME=PATH is a
+    GanvasError, since projection only uses VGG-16."""
+    if not isinstance(weights, str):
+        return weights
+    name, sep, path = weights.partition("=")
+    if sep and name.strip() == "vgg16":
+        return path.strip()
+    from ..metrics.features import EXTRACTORS
+    if sep and name.strip() in EXTRACTORS.names():
+        raise GanvasError(f"projection uses VGG-16 weights only, not {name.strip()}: give "
+                          f"vgg16=PATH or PATH")
+    return weights
 
 
 def summary(sampler, targets: list, proj: Projector, options: ProjectOptions,

@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+import torch
 
 from ..data.dataset import ImageBank, open_training_images, subset_indices
+from ..device import pick_device
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
 from ..registry import Registry
 from .distances import (frechet_distance, inception_score, kernel_inception_distance,
                         precision_recall, statistics)
-from .features import EXTRACTORS, FeatureExtractor, device_for_features
+from .features import EXTRACTORS, FeatureExtractor
 from .reference import cached_outputs, reference_key
 from .swd import swd
 
@@ -106,6 +108,18 @@ def parse_feature_weights(text: str | None) -> dict[str | None, str]:
     return pairs
 
 
+def as_feature_weights(weights: str | dict | None) -> dict[str | None, str]:
+    """Weight files of the feature networks as build_extractors takes them, from the CLI's
+    "[NAME=]PATH,..." (parse_feature_weights) or a dict {name: path} (name None: the one
+    network in use); None -> {} (each network finds its own: weights.resolve_weights)."""
+    if weights is None or isinstance(weights, str):
+        return parse_feature_weights(weights)
+    if not isinstance(weights, dict):
+        raise GanvasError(f"feature_weights: give '[NAME=]PATH,...' or {{name: path}}, not "
+                          f"{type(weights).__name__}")
+    return {name: os.fspath(path) for name, path in weights.items()}
+
+
 def extractor_plan(metrics: list[str], extractor: str | None) -> dict[str, str]:
     """metric -> extractor name for the metrics that need one."""
     plan = {}
@@ -145,14 +159,15 @@ def build_extractor(name: str, feature_weights: dict[str | None, str]) -> Featur
 
 def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
             extractors: dict[str, FeatureExtractor], plan: dict[str, str],
-            real_key: dict | None = None) -> dict:
+            real_key: dict | None = None, device: str | torch.device | None = "auto") -> dict:
     """Compare uint8 (N, H, W, C) fakes with reals on `metrics`.
 
     extractors/plan: from build_extractors/extractor_plan. real_key: what identifies `reals`
     (dataset hash, resolution, subset); when given, their extractor outputs are cached.
+    device: where the feature passes run (ganvas.device.pick_device; auto: the GPU if any).
     Returns {"metrics": {...}, "extractors": {metric: name}, "weights": {name: file info}}.
     """
-    device = device_for_features()
+    device = pick_device(device)
     outputs = {}
     for name, ex in extractors.items():
         def real_pass(ex=ex):
@@ -204,9 +219,12 @@ def model_real_subset(model, num: int) -> tuple[np.ndarray, dict]:
 
 
 def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
-             feature_weights: dict[str | None, str] | None = None) -> dict:
+             feature_weights: dict[str | None, str] | None = None,
+             device: str | torch.device | None = "auto") -> dict:
     """Generate `num` images (seeds 0..num-1) from a loaded ganvas Model and compare them with
-    as many of its training images (fewer if the dataset is smaller)."""
+    as many of its training images (fewer if the dataset is smaller); feature passes on
+    `device` (the model's pictures are made wherever the model is)."""
+    device = pick_device(device)                 # a device error before any work
     if num < 2:
         raise GanvasError("--num must be at least 2")
     plan = extractor_plan(metrics, extractor)
@@ -215,7 +233,8 @@ def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
     fakes = model.generate(range(len(reals)))
     result = {"model": str(model.path), "kimg": model.kimg,
               "dataset": model.info["dataset"]["name"], "num": len(reals)}
-    result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key))
+    result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key,
+                          device=device))
     return result
 
 

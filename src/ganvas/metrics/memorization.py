@@ -49,9 +49,10 @@ import torch
 import torch.nn.functional as F
 
 from ..data.dataset import open_training_images, subset_indices
+from ..device import pick_device
 from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
-from .features import FeatureExtractor, device_for_features
+from .features import FeatureExtractor
 
 SUBSET_SEED = 0          # fixed random subsets (train_limit, calibration), as `ganvas eval`
 QUANTILE = 0.05          # threshold = this quantile of train-train nearest-neighbour distances
@@ -69,17 +70,20 @@ CHUNK = 256              # seeds generated / images converted at a time
 
 def memorization(model, num: int, extractor: FeatureExtractor, out_dir,
                  neighbours: int = 3, train_limit: int | None = None,
-                 mirror: bool | None = None) -> dict:
+                 mirror: bool | None = None, device: str | torch.device | None = "auto"
+                 ) -> dict:
     """Compare `num` samples (seeds 0..num-1) of a loaded ganvas Model with its training
     images, in the extractor's feature space and in pixel space.
 
     train_limit: use a fixed random subset of that many training images (None: all).
     mirror: also match x-flipped training images; None: as the model was trained (read from
         the run's config.json, False for an exported model).
+    device: where the feature passes run (ganvas.device.pick_device; auto: the GPU if any).
     Writes out_dir/memorization-{features,pixels}.png (each row: a sample, then its
     `neighbours` nearest training images, most suspicious rows first) and
     out_dir/memorization.json. Returns the JSON's content (see `table` for a summary).
     """
+    device = pick_device(device)                 # a device error before any work
     if num < 2:
         raise GanvasError(f"the memorization check needs at least 2 samples, got {num}")
     if neighbours < 1:
@@ -101,7 +105,7 @@ def memorization(model, num: int, extractor: FeatureExtractor, out_dir,
               "train_images": len(train), "train_duplicates": loaded - len(train),
               "mirror": mirror, "quantile": QUANTILE, "neighbours": neighbours,
               "extractor": extractor.name, "spaces": {}, "files": {}}
-    spaces = {"features": lambda x: feature_vectors(extractor, x),
+    spaces = {"features": lambda x: feature_vectors(extractor, x, device),
               "pixels": pixel_vectors}
     for space, embed in spaces.items():
         s = _space(embed, samples, train, index, sources, neighbours, mirror)
@@ -209,9 +213,11 @@ def on_white(images: np.ndarray) -> np.ndarray:
     return np.round(rgb).astype(np.uint8)
 
 
-def feature_vectors(extractor: FeatureExtractor, images: np.ndarray) -> np.ndarray:
-    """uint8 (N, H, W, C) -> float32 (N, dim) unit-length features (zero vectors stay 0)."""
-    f = extractor.features(np.ascontiguousarray(on_white(images)), device=device_for_features())
+def feature_vectors(extractor: FeatureExtractor, images: np.ndarray,
+                    device: str | torch.device | None = "auto") -> np.ndarray:
+    """uint8 (N, H, W, C) -> float32 (N, dim) unit-length features (zero vectors stay 0),
+    computed on `device` (pick_device)."""
+    f = extractor.features(np.ascontiguousarray(on_white(images)), device=pick_device(device))
     f /= np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
     return f.astype(np.float32)
 
