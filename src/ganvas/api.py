@@ -171,6 +171,7 @@ class Model:
         if folder is None and grid is None:
             raise GanvasError("say where to write: a folder (--out DIR) and/or a grid "
                               "(--grid FILE.png)")
+        check_grid_out(grid, scale)
         check_scale(scale)
         seeds = list(seeds)
         images = self.generate(seeds, label=label, truncation=truncation,

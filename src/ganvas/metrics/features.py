@@ -89,13 +89,6 @@ class FeatureExtractor(ABC):
         return out
 
 
-def device_for_features() -> torch.device:
-    """Where feature passes run by default: the device rule's "auto" (the GPU when there is
-    one)."""
-    from ..device import pick_device
-    return pick_device("auto")
-
-
 def _check_images(images) -> None:
     """Fail early, with the fix, on the usual mistake: float NCHW instead of uint8 NHWC."""
     dtype_ok = images.dtype in (np.uint8, torch.uint8)
