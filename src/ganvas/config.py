@@ -1,7 +1,9 @@
 """Typed configuration: one dataclass per concern, presets, and validation before any work.
 
 A run's resolved configuration is `RunConfig` (model + training); it is saved as config.json in
-the run directory and can be read back with `RunConfig.from_dict`.
+the run directory and can be read back with `RunConfig.from_dict`. Each field is declared with
+`option(...)` (its help, keyword and flag: ganvas.options) or `internal(...)`. `validate` only
+checks; `RunConfig.resolved` returns a copy with the values that follow from others filled in.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ def classes_of(conditional: bool) -> int:
 
 
 def loss_names() -> list[str]:
+    """The registered losses, for --loss's help (looked up when the parser is built)."""
     from .losses import LOSSES                     # registry import, no cycle at load
     return LOSSES.names()
 

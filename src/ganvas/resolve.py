@@ -37,23 +37,28 @@ class Resolved:
     config: RunConfig
     sources: dict[str, str]
 
-    def render(self, given: str = GIVEN) -> str:
-        """One line per value: name (flag names when `given` is "flag"), value, source."""
+    def rows(self, given: str = GIVEN) -> list[tuple[str, str, str]]:
+        """(name, value, source) of every value, preset and data first, then section by
+        section; options are named by keyword, or by flag when `given` is "flag" (internal
+        fields by section.field)."""
         table = {opt.key: opt for opt in all_options().values()}
         t = self.config.train
-        rows = [(f"preset {t.preset}", self.label("train.preset", given)),
-                (f"data {t.data}", self.label("train.data", given))]
+        rows = [("preset", t.preset, self.label("train.preset", given)),
+                ("data", t.data, self.label("train.data", given))]
         for section in SECTIONS:
-            rows.append((f"{section}:", ""))
             for name, value in dataclasses.asdict(getattr(self.config, section)).items():
-                key = f"{section}.{name}"
-                opt = table.get(key)
-                if key in ("train.preset", "train.data"):
-                    continue
-                shown = key if opt is None else opt.flag if given == "flag" else opt.api
-                rows.append((f"  {shown:<22} {show_value(key, value)}", self.label(key, given)))
-        width = max(len(text) for text, _ in rows) + 2
-        return "\n".join(f"{text:<{width}}{source}".rstrip() for text, source in rows)
+                key, opt = f"{section}.{name}", table.get(f"{section}.{name}")
+                if key not in ("train.preset", "train.data"):
+                    shown = key if opt is None else opt.flag if given == "flag" else opt.api
+                    rows.append((shown, show_value(key, value), self.label(key, given)))
+        return rows
+
+    def render(self, given: str = GIVEN) -> str:
+        """The rows as aligned text, one line each."""
+        rows = self.rows(given)
+        name_width = max(len(r[0]) for r in rows) + 2
+        value_width = max(len(r[1]) for r in rows) + 2
+        return "\n".join(f"{n:<{name_width}}{v:<{value_width}}{s}" for n, v, s in rows)
 
     def label(self, key: str, given: str) -> str:
         source = DATASET if key in FROM_THE_DATA else self.sources[key]
@@ -102,9 +107,7 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
         # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
         resolution = facts.get("resolution") or peek_resolution(spec)
         layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
-    from_preset = {**PRESETS.get(preset)(resolution)}
-    from_preset["train"] = {**from_preset.get("train", {}), "preset": preset}
-    values, sources = merge([(PRESET, from_preset), *layers])
+    values, sources = merge([(PRESET, preset_layer(preset, resolution)), *layers])
     if top(layers, "train", "preset") is None:
         sources["train.preset"] = SOURCE if facts else DEFAULT
     cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
@@ -113,6 +116,12 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
         sources["augment.diffaug"] = DERIVED
     resolved.validate()
     return Resolved(resolved, sources)
+
+
+def preset_layer(name: str, resolution: int) -> dict:
+    """Preset `name` at `resolution` as a layer, with its name as train.preset."""
+    layer = PRESETS.get(name)(resolution)
+    return {**layer, "train": {**layer.get("train", {}), "preset": name}}
 
 
 def top(layers: list[tuple[str, dict]], section: str, name: str) -> Any:

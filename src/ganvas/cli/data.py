@@ -68,11 +68,14 @@ def add_option_flags(p) -> list[str]:
 
 def run_train(a) -> None:
     from ..api import resume, train
+    from ..options import OFF
     options = {f: getattr(a, f) for f in a.options if getattr(a, f) is not None}
     if a.resume:
         if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes"}:
             raise GanvasError("--resume takes only --kimg or --minutes; "
                               "the rest comes from the run")
+        if OFF in (a.kimg, a.minutes):
+            raise GanvasError("--resume needs a number of --kimg or --minutes, not none")
         print(resume(a.resume, kimg=a.kimg, minutes=a.minutes))
         return
     result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
