@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from . import checkpoint
-from .config import FROM_DATA, ModelConfig, TrainConfig, preset_config
-from .data.dataset import peek_resolution
-from .errors import ConfigError, GanvasError
+from . import resolve
+from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
@@ -20,22 +18,11 @@ from .latent.explore import explore as sweep_dims
 from .latent.sampler import Sampler
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_png, check_scale, output_format
-from .training import finetune, loop
+from .resolve import Resolved
+from .training import loop
 from .device import fast_precision, pick_device
 
 DEMO_RESOLUTION = 32
-MODEL_OPTIONS = {f.name for f in fields(ModelConfig)} - {"family", "channels", "num_classes"}
-TRAIN_OPTIONS = {f.name for f in fields(TrainConfig)} - {"data", "preset"}
-# Augmentation options keep a prefix in the API and CLI: diffaug, classic_aug, aug_crop, ...
-AUGMENT_OPTIONS = {"aug": "mode", "p": "p", "target": "target", "augpipe": "augpipe",
-                   "ada_kimg": "ada_kimg", "ada_interval": "ada_interval",
-                   "diffaug": "diffaug", "classic_aug": "classic",
-                   **{f"aug_{n}": n for n in ("crop", "rotate", "shear", "brightness",
-                                              "contrast")}}
-# train() option -> MetricsConfig field
-METRICS_OPTIONS = {"metrics": "metrics", "metrics_every": "every_kimg", "metrics_num": "num",
-                   "best_metric": "best", "extractor": "extractor",
-                   "feature_weights": "feature_weights"}
 
 
 class Model:
@@ -232,47 +219,33 @@ def load(model: str | os.PathLike, device: str = "auto") -> Model:
     return Model(G.to(pick_device(device)), info, folder)
 
 
-def train(data: str, out: str | os.PathLike = "runs", model: str | None = None,
-          progress: bool = True, **options) -> Path:
+def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs",
+          model: str | None = None, progress: bool = True,
+          config: str | os.PathLike | None = None, dry_run: bool = False,
+          **options) -> Path | Resolved:
     """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
     (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2 and their -tiny twins; default dcgan, or with
-    init_from the source model's preset); returns the run directory. conditional=True makes
-    any preset class-conditional on the dataset's labels.
+    init_from the source model's preset); returns the run directory.
 
-    `options` are ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
-    loss, n_critic, r1_gamma, spectral_norm, d_norm, label_noise, gate_d, init_from, freeze_d,
-    precision, ...) and augmentation options (aug="ada"|"fixed"|"diffaug"|"none", p, target,
-    augpipe, ada_kimg, ada_interval, diffaug="color,translation,cutout", classic_aug=True,
-    aug_crop, aug_rotate, aug_shear, aug_brightness, aug_contrast), and metrics measured
-    during training (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num,
-    best_metric, extractor, feature_weights)."""
-    valid = (MODEL_OPTIONS | TRAIN_OPTIONS | set(AUGMENT_OPTIONS) | set(METRICS_OPTIONS)
-             | {"conditional"})
-    unknown = set(options) - valid
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
-                          f"{', '.join(sorted(valid))}")
-    model_opts = {k: v for k, v in options.items() if k in MODEL_OPTIONS}
-    train_opts = {k: v for k, v in options.items() if k in TRAIN_OPTIONS}
-    aug_opts = {AUGMENT_OPTIONS[k]: v for k, v in options.items() if k in AUGMENT_OPTIONS}
-    metric_opts = {METRICS_OPTIONS[k]: v for k, v in options.items() if k in METRICS_OPTIONS}
-    if options.get("conditional"):
-        model_opts["num_classes"] = FROM_DATA
-    source = None
-    if options.get("init_from"):
-        # Fine-tuning keeps the source's recipe and size unless told otherwise.
-        _, source = finetune.source_folder(options["init_from"])
-        model = model or source.get("preset", "dcgan")
-        if model_opts.get("resolution") is None:
-            model_opts["resolution"] = source["model"]["resolution"]
-    if model_opts.get("resolution") is None:
-        # Presets may follow the resolution (StyleGAN2's auto config): take the data's now.
-        model_opts["resolution"] = peek_resolution(data)
-    cfg = preset_config(model or "dcgan", model=model_opts, train={**train_opts, "data": data},
-                        augment=aug_opts, metrics=metric_opts)
-    if options.get("minutes") is not None and options.get("kimg") is None:
-        cfg.train.kimg = None                       # a time budget replaces the preset's kimg
-    return loop.start(cfg, out, progress=progress)
+    `options` are the training options (ganvas.options; `ganvas train --help` lists them with
+    their flags): ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
+    loss, n_critic, z_dim, ema_kimg, spectral_norm, d_norm, gate_d, init_from, freeze_d,
+    precision, ...), conditional=True (any preset conditioned on the dataset's labels),
+    augmentation (aug="ada"|"fixed"|"diffaug"|"none", p, target, augpipe, ada_kimg,
+    ada_interval, diffaug="color,translation,cutout", classic_aug=True, aug_crop, aug_rotate,
+    aug_shear, aug_brightness, aug_contrast) and metrics measured during training
+    (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num, best_metric,
+    extractor, feature_weights). None means "not given"; ganvas.options.OFF turns an optional
+    one off (gate_d=OFF).
+
+    config: a run's config.json (or part of one) replayed: its values replace the preset's,
+    `options` replace its; `data` defaults to its train.data. dry_run: return the resolved
+    configuration (a `Resolved`: .config, and .sources saying where each value came from)
+    without writing anything. Every option is checked before any file is written."""
+    plan = resolve.plan(data, model, config, options)
+    if dry_run:
+        return plan
+    return loop.start(plan.config, out, progress=progress)
 
 
 def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float | None = None,

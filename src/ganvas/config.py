@@ -1,7 +1,9 @@
 """Typed configuration: one dataclass per concern, presets, and validation before any work.
 
 A run's resolved configuration is `RunConfig` (model + training); it is saved as config.json in
-the run directory and can be read back with `RunConfig.from_dict`.
+the run directory and can be read back with `RunConfig.from_dict`. Each field is declared with
+`option(...)` (its help, keyword and flag: ganvas.options) or `internal(...)`. `validate` only
+checks; `RunConfig.resolved` returns a copy with the values that follow from others filled in.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import ConfigError
+from .options import internal, option
 
 
 def is_power_of_two(n: int) -> bool:
@@ -17,28 +20,53 @@ def is_power_of_two(n: int) -> bool:
     return isinstance(n, int) and n > 0 and n & (n - 1) == 0
 
 
+D_NORMS = ("batch", "layer", "none")
+AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
+DEFAULT_DIFFAUG = "color,translation,cutout"
+PRECISIONS = ("fp32", "bf16")
+FROM_DATA = -1          # num_classes = the dataset's class count (conditional presets)
+
+
+def classes_of(conditional: bool) -> int:
+    """The `conditional` option -> num_classes: the dataset's count, or 0 (unconditional)."""
+    return FROM_DATA if conditional else 0
+
+
+def loss_names() -> list[str]:
+    """The registered losses, for --loss's help (looked up when the parser is built)."""
+    from .losses import LOSSES                     # registry import, no cycle at load
+    return LOSSES.names()
+
+
 @dataclass
 class ModelConfig:
     """What a generator/discriminator pair is; stored in every checkpoint's model.json."""
 
-    family: str = "dcgan"      # registered model family (ganvas.models.MODELS)
-    resolution: int = 64       # output height = width, a power of two
-    channels: int = 3          # 1 (grey), 3 (RGB) or 4 (RGBA)
-    num_classes: int = 0       # 0 = unconditional; -1 in a preset = "from the dataset's labels"
-    z_dim: int = 100           # latent size
-    g_width: int = 64          # G channels at its last (highest-resolution) hidden layer
-    d_width: int = 64          # D channels at its first layer
-    max_width: int = 512       # cap on channels at low resolutions
-    d_norm: str = "batch"      # D's normalisation: batch, layer (per-sample) or none
-    spectral_norm: bool = False  # spectral normalisation of D's weights (Miyato et al. 2018)
+    family: str = internal("dcgan", "the preset's architecture (ganvas.models.MODELS)")
+    resolution: int = option(64, "model resolution, a power of two (default: the dataset's)")
+    channels: int = internal(3, "the dataset's: 1 (grey), 3 (RGB) or 4 (RGBA)")
+    num_classes: int = option(0, "condition any preset on the dataset's class labels",
+                              api="conditional", kind=bool, encode=classes_of)
+    z_dim: int = option(100, "latent size")
+    g_width: int = option(64, "G's channels at its last (highest-resolution) hidden layer")
+    d_width: int = option(64, "D's channels at its first layer")
+    max_width: int = option(512, "cap on the channels at low resolutions")
+    d_norm: str = option("batch", "normalisation in D (per-sample layer norm for gradient "
+                         "penalties)", choices=D_NORMS)
+    spectral_norm: bool = option(False, "spectral normalisation of D's weights "
+                                 "(Miyato et al. 2018)")
     # StyleGAN2 only:
-    w_dim: int = 512           # intermediate latent (style) size
-    mapping_layers: int = 8    # depth of the mapping network z -> w
-    mbstd_group: int = 4       # minibatch standard deviation group size in D
-    num_fp16_res: int = 0      # on CUDA, the N highest resolutions of G and D run in float16
-    conv_clamp: float | None = None  # clamp conv outputs to +-this (with float16; 256 in papers)
+    w_dim: int = option(512, "intermediate latent (style) size (StyleGAN2)")
+    mapping_layers: int = option(8, "depth of the mapping network z -> w (StyleGAN2)")
+    mbstd_group: int = option(4, "minibatch standard deviation group size in D (StyleGAN2)")
+    num_fp16_res: int = option(0, "on CUDA, the N highest resolutions of G and D run in "
+                               "float16 (StyleGAN2)", metavar="N")
+    conv_clamp: float | None = option(None, "clamp conv outputs to +-this (with float16; 256 "
+                                      "in the papers; StyleGAN2)")
 
-    def validate(self) -> None:
+    def validate(self, classes_from_data: bool = False) -> None:
+        """A ConfigError for the first bad value; nothing is changed. classes_from_data:
+        accept num_classes FROM_DATA, which training replaces with the dataset's count."""
         from .models import MODELS                         # registry import, no cycle at load
         low, high = MODELS.get(self.family).resolutions
         if not is_power_of_two(self.resolution) or not low <= self.resolution <= high:
@@ -50,58 +78,64 @@ class ModelConfig:
                      "mbstd_group"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
-        if self.num_classes < 0:
+        if self.num_classes < 0 and not (classes_from_data and self.num_classes == FROM_DATA):
             raise ConfigError("num_classes must be 0 (unconditional) or more")
         if self.d_norm not in D_NORMS:
             raise ConfigError(f"unknown d-norm {self.d_norm!r}; choose from {', '.join(D_NORMS)}")
 
 
-D_NORMS = ("batch", "layer", "none")
-AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
-DEFAULT_DIFFAUG = "color,translation,cutout"
-PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
 class TrainConfig:
     """How to train: data, length, optimisation and the tricks; saved in config.json."""
 
-    data: str = ""                     # archive path, image folder or demo:NAME
-    preset: str = "dcgan"              # preset the defaults came from
-    loss: str = "nonsaturating"        # registered loss (ganvas.losses.LOSSES)
-    n_critic: int = 1                  # D steps per G step (WGAN-GP: 5)
-    gp_lambda: float = 10.0            # weight of the gradient penalty (losses that use one)
-    r1_gamma: float = 0.0              # R1 penalty on reals, gamma/2 * |grad D(x)|^2 (0 = off)
-    r1_interval: int = 1               # lazy R1: every N D steps, scaled by N (StyleGAN2: 16)
-    pl_weight: float = 0.0             # path length regularisation of G (StyleGAN2; 0 = off)
-    pl_interval: int = 4               # lazy path length: every N G steps, scaled by N
-    style_mixing: float = 0.0          # style-mixing regularisation probability (StyleGAN2)
-    kimg: float | None = 500.0         # stop after this many thousand real images shown to D
-    minutes: float | None = None       # ... or after this many minutes of training
-    batch: int = 64
-    seed: int = 0
-    snap_kimg: float = 10.0            # a checkpoint and a sample grid every this many kimg
-    tick_kimg: float = 1.0             # a stats.jsonl line every this many kimg
-    keep_snapshots: int = 3            # newest checkpoints kept (older ones are deleted)
-    mirror: bool = False               # random x-flips of the reals
-    lr_g: float = 2e-4
-    lr_d: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
-    label_smoothing: float = 0.0       # one-sided: D's target for reals is 1 - this
-    label_noise: float = 0.0           # fraction of D's real/fake labels flipped each step
-    gate_d: float | None = None        # skip D's update while its loss is under this
-    gate_g: float | None = None        # skip G's update while its loss is under this
-    instance_noise: float = 0.0        # std of Gaussian noise added to D's inputs at kimg 0 ...
-    instance_noise_kimg: float = 50.0  # ... annealed linearly to 0 over this many kimg
-    ema_kimg: float = 10.0             # half-life of G_ema in kimg ...
-    ema_rampup: float | None = 0.05    # ... capped at this fraction of the images seen so far
-    grid_size: int = 64                # images in the snapshot grids (seeds 0..grid_size-1)
-    device: str = "auto"               # auto, cpu, cuda, cuda:N or mps
-    precision: str = "fp32"            # fp32, or bf16 autocast for G and D (AVX-512/AMX, GPUs)
-    init_from: str | None = None       # fine-tune: start from this model's G, G_ema and D
-    freeze_d: int = 0                  # keep D's first N blocks frozen (FreezeD, Mo et al. 2020)
-    max_rollbacks: int = 3             # NaN/Inf losses: roll back this many times, then stop
+    data: str = internal("", "the DATA argument: archive path, image folder or demo:NAME")
+    preset: str = internal("dcgan", "--model: the preset the defaults came from")
+    loss: str = option("nonsaturating", "the GAN objective", choices=loss_names)
+    n_critic: int = option(1, "D steps per G step (WGAN-GP: 5)")
+    gp_lambda: float = option(10.0, "gradient penalty weight (losses that use one: wgan-gp)")
+    r1_gamma: float = option(0.0, "R1 penalty on reals, gamma/2 * |grad D(x)|^2 (0 = off)")
+    r1_interval: int = option(1, "lazy R1: every N D steps, scaled by N (StyleGAN2: 16)",
+                              metavar="N")
+    pl_weight: float = option(0.0, "path length regularisation of G (StyleGAN2; 0 = off)")
+    pl_interval: int = option(4, "lazy path length regularisation: every N G steps",
+                              metavar="N")
+    style_mixing: float = option(0.0, "style-mixing regularisation probability (StyleGAN2)")
+    kimg: float | None = option(500.0, "train until this many thousand real images were shown "
+                                "to D", metavar="KIMG", exclusive="length")
+    minutes: float | None = option(None, "... or for this many minutes", metavar="MINUTES",
+                                   exclusive="length")
+    batch: int = option(64, "images per batch")
+    seed: int = option(0, "seed of the weights, the latents and the data order")
+    snap_kimg: float = option(10.0, "a checkpoint and a sample grid every N kimg")
+    tick_kimg: float = option(1.0, "a stats.jsonl line every N kimg")
+    keep_snapshots: int = option(3, "newest checkpoints kept (older ones are deleted)",
+                                 metavar="N")
+    mirror: bool = option(False, "random x-flips of the reals")
+    lr_g: float = option(2e-4, "G's learning rate")
+    lr_d: float = option(2e-4, "D's learning rate")
+    beta1: float = option(0.5, "Adam's beta1 (G and D)")
+    beta2: float = option(0.999, "Adam's beta2 (G and D)")
+    label_smoothing: float = option(0.0, "one-sided: D's target for reals is 1 - this, e.g. 0.1")
+    label_noise: float = option(0.0, "fraction of D's real/fake labels flipped each step, "
+                                "e.g. 0.05")
+    gate_d: float | None = option(None, "skip D's update while its loss is under this")
+    gate_g: float | None = option(None, "skip G's update while its loss is under this")
+    instance_noise: float = option(0.0, "std of Gaussian noise on D's inputs at the start ...")
+    instance_noise_kimg: float = option(50.0, "... annealed linearly to 0 over this many kimg")
+    ema_kimg: float = option(10.0, "half-life of G_ema in kimg ...")
+    ema_rampup: float | None = option(0.05, "... capped at this fraction of the images seen")
+    grid_size: int = option(64, "images in the snapshot grids (seeds 0..N-1)", metavar="N")
+    device: str = option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
+    precision: str = option("fp32", "fp32, or bf16 autocast for G and D (AVX-512/AMX, GPUs)",
+                            choices=PRECISIONS)
+    init_from: str | None = option(None, "fine-tune: start from this run's or snapshot's G, "
+                                   "G_ema and D", metavar="MODEL")
+    freeze_d: int = option(0, "with --init-from: keep D's first N blocks frozen (FreezeD)",
+                           metavar="N")
+    max_rollbacks: int = option(3, "NaN/Inf losses: roll back this many times, then stop",
+                                metavar="N")
 
     def validate(self) -> None:
         if self.kimg is not None and self.minutes is not None:
@@ -147,19 +181,25 @@ class AugmentConfig:
     """Augmentation of what D sees: ADA's pipeline or DiffAugment on reals and fakes, classic
     augmentation on reals only."""
 
-    mode: str = "none"                 # none, ada (adaptive p), fixed (constant p), diffaug
-    p: float = 0.0                     # augmentation probability (ada: its starting value)
-    target: float = 0.6                # ada: the r_t = E[sign(D(real))] it steers towards
-    augpipe: str = "bgc"               # ada/fixed: the pipeline (bgc, bgcfnc, b, g, c, ...)
-    ada_kimg: float = 500.0            # ada: p can move from 0 to 1 in this many kimg
-    ada_interval: int = 4              # ada: adjust p every this many D steps
-    diffaug: str = ""                  # DiffAugment policy, e.g. "color,translation,cutout"
-    classic: bool = False              # classic augmentation of the reals (tiny datasets)
-    crop: float = 0.8                  # classic: random resized crop keeps [crop, 1] of a side
-    rotate: float = 15.0               # classic: rotation up to +-this many degrees
-    shear: float = 10.0                # classic: shear up to +-this many degrees
-    brightness: float = 0.2            # classic: brightness shift up to +-this (in [-1, 1] units)
-    contrast: float = 0.2              # classic: contrast factor in [1 - this, 1 + this]
+    mode: str = option("none", "augmentation of what D sees: ada (adaptive p), fixed (--p), "
+                       "diffaug", api="aug", choices=AUGMENT_MODES)
+    p: float = option(0.0, "augmentation probability (ada: its starting value)")
+    target: float = option(0.6, "ada: the r_t = E[sign(D(real))] it steers towards")
+    augpipe: str = option("bgc", "ada/fixed pipeline: bgc, bgcfnc, b, g, c, f, n, ...")
+    ada_kimg: float = option(500.0, "ada: p can move from 0 to 1 in this many kimg")
+    ada_interval: int = option(4, "ada: adjust p every N D steps", metavar="N")
+    diffaug: str = option("", "DiffAugment on reals and fakes, e.g. color,translation,cutout "
+                          "(--aug diffaug: that one)", metavar="POLICY")
+    classic: bool = option(False, "classic augmentation of the reals: crop, rotation, shear, "
+                           "brightness, contrast (tiny datasets)", api="classic_aug")
+    crop: float = option(0.8, "classic: random resized crop keeps [this, 1] of a side",
+                         api="aug_crop")
+    rotate: float = option(15.0, "classic: rotation up to +-this many degrees", api="aug_rotate")
+    shear: float = option(10.0, "classic: shear up to +-this many degrees", api="aug_shear")
+    brightness: float = option(0.2, "classic: brightness shift up to +-this (in [-1, 1] units)",
+                               api="aug_brightness")
+    contrast: float = option(0.2, "classic: contrast factor in [1 - this, 1 + this]",
+                             api="aug_contrast")
 
     def validate(self) -> None:
         from .augment import parse_policy, validate_classic   # registry import, no cycle at load
@@ -167,9 +207,7 @@ class AugmentConfig:
         if self.mode not in AUGMENT_MODES:
             raise ConfigError(f"unknown --aug {self.mode!r}; choose from "
                               f"{', '.join(AUGMENT_MODES)}")
-        if self.mode == "diffaug" and not self.diffaug:
-            self.diffaug = DEFAULT_DIFFAUG
-        parse_policy(self.diffaug)
+        parse_policy(self.policy())
         if self.mode in ("ada", "fixed") and self.diffaug:
             raise ConfigError("use either ADA (--aug ada/fixed) or DiffAugment (--diffaug), "
                               "not both")
@@ -182,6 +220,11 @@ class AugmentConfig:
             raise ConfigError("ada-kimg must be positive and ada-interval at least 1")
         validate_classic(**self.classic_params())
 
+    def policy(self) -> str:
+        """The DiffAugment policy in effect: --diffaug, or for --aug diffaug without one the
+        default policy."""
+        return self.diffaug or (DEFAULT_DIFFAUG if self.mode == "diffaug" else "")
+
     def classic_params(self) -> dict:
         return {"crop": self.crop, "rotate": self.rotate, "shear": self.shear,
                 "brightness": self.brightness, "contrast": self.contrast}
@@ -191,12 +234,19 @@ class AugmentConfig:
 class MetricsConfig:
     """Metrics measured during training (metrics.jsonl) and the snapshot kept as `best`."""
 
-    metrics: str = ""                  # comma-separated METRICS names; "" = none
-    every_kimg: float = 0.0            # measure every N kimg; 0 = at every snapshot
-    num: int = 1000                    # generated images (and as many reals) per measurement
-    best: str = ""                     # result key choosing checkpoints/best ("" = the first)
-    extractor: str | None = None       # features for fid/kid/is/pr (None: the standard ones)
-    feature_weights: str | None = None  # [NAME=]PATH of local weight files
+    metrics: str = option("", "measure G_ema at snapshots into metrics.jsonl: swd, fid, kid, "
+                          "is, pr (comma-separated)")
+    every_kimg: float = option(0.0, "measure every N kimg (0: at every snapshot)",
+                               api="metrics_every", metavar="KIMG")
+    num: int = option(1000, "generated images (and as many reals) per measurement",
+                      api="metrics_num")
+    best: str = option("", "keep checkpoints/best by this value (default: the first metric's, "
+                       "e.g. fid; precision/recall/is: higher is better)", api="best_metric")
+    extractor: str | None = option(None, "features for fid/kid/is/pr instead of the standard "
+                                   "ones (e.g. random-conv, offline)")
+    feature_weights: str | None = option(None, "local weight files of the feature networks, "
+                                         "e.g. inception-v3=pt_inception.pth,vgg16=vgg16.pth "
+                                         "(offline use)", metavar="[NAME=]PATH")
 
     def names(self) -> list[str]:
         return [n.strip() for n in self.metrics.split(",") if n.strip()]
@@ -235,7 +285,9 @@ class RunConfig:
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
     def validate(self) -> None:
-        self.model.validate()
+        """The complete check of every value and combination, before any I/O; a pure check
+        (nothing is filled in). num_classes may still be FROM_DATA."""
+        self.model.validate(classes_from_data=True)
         self.train.validate()
         self.augment.validate()
         self.metrics.validate()
@@ -253,6 +305,12 @@ class RunConfig:
         if not loss.soft_targets and self.train.label_smoothing > 0:
             raise ConfigError(f"label smoothing needs a loss with targets (nonsaturating or "
                               f"least-squares), not {self.train.loss}")
+
+    def resolved(self) -> "RunConfig":
+        """A copy with the values that follow from others filled in: the DiffAugment policy of
+        --aug diffaug (what config.json records)."""
+        augment = dataclasses.replace(self.augment, diffaug=self.augment.policy())
+        return dataclasses.replace(self, augment=augment)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -285,4 +343,4 @@ def override(obj, values: dict):
 
 
 # Presets live in presets.py; imported here so `from ganvas.config import preset_config` works.
-from .presets import FROM_DATA, PRESETS, preset_config  # noqa: E402,F401
+from .presets import PRESETS, preset_config  # noqa: E402,F401

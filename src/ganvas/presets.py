@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .config import (AugmentConfig, MetricsConfig, ModelConfig, RunConfig, TrainConfig, build,
-                     override)
+from .config import (FROM_DATA, AugmentConfig, MetricsConfig, ModelConfig, RunConfig,
+                     TrainConfig, build, override)
 from .registry import Registry
 
 Preset = Callable[[int], dict]
 PRESETS: Registry[Preset] = Registry("model")
-FROM_DATA = -1          # num_classes of conditional presets: the dataset's number of classes
 # The tiny twin of a DCGAN-style preset: a quarter of the width, batch 32.
 TINY = {"model": {"z_dim": 64, "g_width": 16, "d_width": 16, "max_width": 128},
         "train": {"batch": 32}}

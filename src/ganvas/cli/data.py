@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from ..errors import GanvasError
-from .measure import add_feature_weights
 
 
 def add_prepare(sub) -> None:
@@ -26,88 +25,66 @@ def run_prepare(a) -> None:
     print(summary)
 
 
+SECTION_TITLES = {"model": "model options", "train": "training options",
+                  "augment": "augmentation options", "metrics": "metrics options"}
+
+
 def add_train(sub) -> None:
-    from ..config import AUGMENT_MODES, D_NORMS, PRECISIONS, PRESETS
-    from ..losses import LOSSES
+    from ..config import PRESETS
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
-                                   "continue a run with --resume RUN_DIR.")
-    p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
+                                   "continue a run with --resume RUN_DIR. Every option below "
+                                   "defaults to the preset's; --dry-run shows the values.")
+    p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME "
+                                           "(with --config: default its train.data)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last snapshot")
+    p.add_argument("--config", metavar="CONFIG_JSON",
+                   help="replay a run's config.json; the other flags override its values")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the resolved configuration and where each value came from, "
+                        "then exit without writing anything")
     p.add_argument("--out", default="runs", help="folder for numbered run directories")
     p.add_argument("--model", help=f"preset (default dcgan, or the --init-from model's): "
                                    f"{', '.join(PRESETS.names())}")
-    length = p.add_mutually_exclusive_group()
-    length.add_argument("--kimg", type=float, help="train until this many thousand images")
-    length.add_argument("--minutes", type=float, help="train for this many minutes")
-    o = p.add_argument_group("options (default: the preset's)")
-    o.add_argument("--resolution", type=int, help="model resolution (default: the dataset's)")
-    o.add_argument("--batch", type=int)
-    o.add_argument("--seed", type=int)
-    o.add_argument("--snap-kimg", type=float, help="snapshot + grid every N kimg")
-    o.add_argument("--mirror", action="store_true", default=None, help="random x-flips")
-    o.add_argument("--loss", help=f"{', '.join(LOSSES.names())}")
-    o.add_argument("--n-critic", type=int, help="D steps per G step")
-    o.add_argument("--gp-lambda", type=float, help="gradient penalty weight (wgan-gp)")
-    o.add_argument("--r1-gamma", type=float, help="R1 penalty on reals (0 = off)")
-    o.add_argument("--spectral-norm", action="store_true", default=None,
-                   help="spectral normalisation in D")
-    o.add_argument("--d-norm", choices=D_NORMS, help="normalisation in D")
-    o.add_argument("--lr-g", type=float)
-    o.add_argument("--lr-d", type=float)
-    o.add_argument("--label-smoothing", type=float, help="one-sided, e.g. 0.1")
-    o.add_argument("--label-noise", type=float, help="fraction of D's labels flipped, e.g. 0.05")
-    o.add_argument("--instance-noise", type=float, help="start std, annealed to 0")
-    o.add_argument("--gate-d", type=float, help="skip D's update while its loss is under this")
-    o.add_argument("--gate-g", type=float, help="skip G's update while its loss is under this")
-    o.add_argument("--diffaug", metavar="POLICY",
-                   help="DiffAugment on reals and fakes: color,translation,cutout")
-    o.add_argument("--aug", choices=AUGMENT_MODES,
-                   help="augmentation of what D sees: ada (adaptive p), fixed (--p), diffaug")
-    o.add_argument("--p", type=float, help="augmentation probability (ada: starting value)")
-    o.add_argument("--target", type=float, help="ada: target r_t = E[sign(D(real))] (0.6)")
-    o.add_argument("--augpipe", help="ada pipeline: bgc (default), bgcfnc, b, g, c, f, n, ...")
-    o.add_argument("--r1-interval", type=int, help="lazy R1: every N D steps (StyleGAN2: 16)")
-    o.add_argument("--pl-weight", type=float, help="path length regularisation (StyleGAN2)")
-    o.add_argument("--style-mixing", type=float, help="style-mixing probability (StyleGAN2)")
-    o.add_argument("--conditional", action="store_true", default=None,
-                   help="condition any preset on the dataset's class labels")
-    o.add_argument("--classic-aug", action="store_true", default=None,
-                   help="crop, rotation, shear, brightness, contrast of the reals (tiny sets)")
-    o.add_argument("--init-from", metavar="MODEL", help="fine-tune from this run or snapshot")
-    o.add_argument("--freeze-d", type=int, help="with --init-from: keep D's first N blocks")
-    o.add_argument("--precision", choices=PRECISIONS, help="fp32 (default) or bf16 autocast")
-    o.add_argument("--device", help="auto (default), cpu, cuda, cuda:N, mps")
-    o.add_argument("--metrics", help="measure G_ema at snapshots into metrics.jsonl: "
-                   "swd, fid, kid, is, pr (comma-separated)")
-    o.add_argument("--metrics-every", type=float, metavar="KIMG",
-                   help="measure every N kimg (default: at every snapshot)")
-    o.add_argument("--metrics-num", type=int, help="images per measurement (default 1000)")
-    o.add_argument("--best-metric", help="keep checkpoints/best by this value (default: the "
-                   "first metric's, e.g. fid; precision/recall/is: higher is better)")
-    o.add_argument("--extractor", help="features for fid/kid/is/pr instead of the standard "
-                   "ones (e.g. random-conv, offline)")
-    add_feature_weights(o)
-    p.set_defaults(run=run_train, options=[a.dest for a in o._group_actions])
+    p.set_defaults(run=run_train, options=add_option_flags(p))
+
+
+def add_option_flags(p) -> list[str]:
+    """One flag per training option (ganvas.options), grouped by section; returns the
+    keywords of ganvas.train they set (argparse dests)."""
+    from ..options import all_options, argparse_spec
+    groups, exclusive = {}, {}
+    for opt in all_options().values():
+        if opt.section not in groups:
+            groups[opt.section] = p.add_argument_group(SECTION_TITLES[opt.section])
+        group = groups[opt.section]
+        if opt.exclusive:
+            if opt.exclusive not in exclusive:
+                exclusive[opt.exclusive] = group.add_mutually_exclusive_group()
+            group = exclusive[opt.exclusive]
+        group.add_argument(opt.flag, dest=opt.api, **argparse_spec(opt))
+    return list(all_options())
 
 
 def run_train(a) -> None:
     from ..api import resume, train
+    from ..options import OFF
     options = {f: getattr(a, f) for f in a.options if getattr(a, f) is not None}
     if a.resume:
-        if a.data or options:
+        if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes"}:
             raise GanvasError("--resume takes only --kimg or --minutes; "
                               "the rest comes from the run")
-        run = resume(a.resume, kimg=a.kimg, minutes=a.minutes)
+        if OFF in (a.kimg, a.minutes):
+            raise GanvasError("--resume needs a number of --kimg or --minutes, not none")
+        print(resume(a.resume, kimg=a.kimg, minutes=a.minutes))
+        return
+    result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
+                   **options)
+    if a.dry_run:
+        print(f"dry run: nothing written; resolved configuration (value, source):\n"
+              f"{result.render(given='flag')}")
     else:
-        if not a.data:
-            raise GanvasError("give a dataset (archive, image folder or demo:emoji) "
-                              "or --resume RUN_DIR")
-        for f in ("kimg", "minutes"):
-            if getattr(a, f) is not None:
-                options[f] = getattr(a, f)
-        run = train(a.data, out=a.out, model=a.model, **options)
-    print(run)
+        print(result)
 
 
 def add_demo(sub) -> None:

@@ -22,22 +22,29 @@ from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, 
 MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
 
 
-def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
-                    labels: str = "none") -> Path:
-    """DATA argument -> an archive path: demo:NAME, an archive file, or an image folder
-    (prepared once into the cache at `resolution` and `channels`, labels from its sub-folders
-    when `labels` is "folders")."""
+def locate_dataset(spec: str) -> Path:
+    """DATA argument -> the demo archive, the archive file or the image folder it names, with
+    a GanvasError for anything else; writes nothing (safe for a dry run)."""
     from .demo import demo_archive, is_demo_spec
     if is_demo_spec(spec):
         return demo_archive(spec.split(":", 1)[1])
     path = Path(spec)
     if not path.exists():
         raise GanvasError(f"dataset not found: {spec}")
+    if not path.is_dir() and not is_archive(path):
+        raise GanvasError(f"{spec} is neither an image folder nor a ganvas dataset archive")
+    return path
+
+
+def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
+                    labels: str = "none") -> Path:
+    """DATA argument -> an archive path: demo:NAME, an archive file, or an image folder
+    (prepared once into the cache at `resolution` and `channels`, labels from its sub-folders
+    when `labels` is "folders")."""
+    path = locate_dataset(spec)
     if path.is_dir():
         from .prepare import prepare_cached
         return prepare_cached(path, resolution=resolution, channels=channels, labels=labels)
-    if not is_archive(path):
-        raise GanvasError(f"{spec} is neither an image folder nor a ganvas dataset archive")
     return path
 
 

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -39,44 +40,51 @@ def dataset_name(spec: str) -> str:
     return spec.split(":", 1)[1] if spec.startswith("demo:") else Path(spec.rstrip("/")).stem
 
 
-def open_data(cfg: RunConfig) -> tuple[ImageBank, dict]:
-    """Load the run's dataset, fill the model's resolution/channels/classes from it, and
-    return the batch server plus the dataset facts stored in model.json."""
+def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
+    """Load the run's dataset; return `cfg` with the model's channels and classes from it (a
+    new value, checked against the data), the batch server and the dataset facts stored in
+    model.json. Writes only the dataset caches (an image folder's prepared archive)."""
     conditional = cfg.model.num_classes != 0
-    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution or 64,
+    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution,
                            labels="folders" if conditional else "none")
     archive = load_archive(path)
-    cfg.model.channels = archive.channels
-    cfg.model.resolution = cfg.model.resolution or archive.resolution   # 0 = the dataset's
-    classes = len(archive.class_names) if archive.labels is not None else 0
-    if conditional and classes == 0:
-        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
-                          f"class labels: prepare it with --labels folders (a sub-folder "
-                          f"per class)")
-    if cfg.model.num_classes == FROM_DATA:
-        cfg.model.num_classes = classes
-    elif conditional and cfg.model.num_classes != classes:
-        raise GanvasError(f"the model has {cfg.model.num_classes} classes but "
-                          f"{cfg.train.data} has {classes}")
-    cfg.model.validate()
+    cfg = with_data(cfg, archive)
     bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
     info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
             "channels": archive.channels, "class_names": archive.class_names,
             "sha256": archive.content_hash}
-    return bank, info
+    return cfg, bank, info
+
+
+def with_data(cfg: RunConfig, archive) -> RunConfig:
+    """`cfg` with channels and num_classes taken from `archive`, or a GanvasError for what
+    only the data can tell: a conditional model without labels, another class count."""
+    m = cfg.model
+    classes = len(archive.class_names) if archive.labels is not None else 0
+    if m.num_classes != 0 and classes == 0:
+        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
+                          f"class labels: prepare it with --labels folders (a sub-folder "
+                          f"per class)")
+    if m.num_classes not in (0, FROM_DATA, classes):
+        raise GanvasError(f"the model has {m.num_classes} classes but "
+                          f"{cfg.train.data} has {classes}")
+    model = replace(m, channels=archive.channels,
+                    num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
+    model.validate()
+    return replace(cfg, model=model)
 
 
 def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
     """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
-    returns its run directory."""
-    cfg.train.validate()
-    cfg.augment.validate()
-    cfg.metrics.validate()
-    bank, data_info = open_data(cfg)
-    cfg.check_combination()
+    returns its run directory. Every option is checked before the data is opened, what the
+    data decides right after, and only then is the run directory made."""
+    cfg = cfg.resolved()
+    cfg.validate()
     source = None
     if cfg.train.init_from:
         source, info = finetune.source_folder(cfg.train.init_from)
+    cfg, bank, data_info = open_data(cfg)
+    if source is not None:
         finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
     trainer = make_trainer(cfg, bank)
     if source is not None:
@@ -97,13 +105,14 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     except (OSError, json.JSONDecodeError):
         raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)") from None
     if kimg is not None or minutes is not None:
-        cfg.train.kimg, cfg.train.minutes = kimg, minutes
+        cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
+    cfg = cfg.resolved()
     cfg.validate()
     ckpt.remove_stale_temporaries(run_dir)
     snaps = ckpt.list_snapshots(run_dir)
     if not snaps:
         raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
-    bank, data_info = open_data(cfg)
+    cfg, bank, data_info = open_data(cfg)
     info = ckpt.read_model_json(snaps[-1])
     if info["dataset"].get("sha256") != data_info["sha256"]:
         raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")

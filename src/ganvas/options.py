@@ -1,0 +1,213 @@
+"""Training options, declared once on the config dataclasses and derived everywhere else.
+
+Every field of ModelConfig, TrainConfig, AugmentConfig and MetricsConfig is declared with
+`option(default, help=...)` (or `internal(...)`); from that one declaration come the keyword of
+`ganvas.train` (the field name, or `api=`), the flag of `ganvas train` (the kebab-case of the
+keyword: z_dim -> --z-dim, aug_crop -> --aug-crop), its help, choices and value type. `OPTIONS`
+maps each keyword to its `Option`.
+
+Internal fields have no keyword or flag of their own because they come from elsewhere:
+model.family (the preset's architecture; --model picks the preset), model.channels (the
+dataset's; an image folder is prepared in RGB), train.data (the DATA argument) and
+train.preset (--model). model.num_classes is reached through `conditional`: True = the
+dataset's class count (FROM_DATA, filled in when the data is opened), False = unconditional.
+
+Values: None always means "not given, keep the lower layer's" (preset, config file); an
+optional field (None = off, e.g. gate_d) is turned off explicitly with OFF (`--gate-d none`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+SECTIONS = ("model", "train", "augment", "metrics")      # RunConfig's fields, config.json's keys
+
+
+class Off:
+    """The explicit "off" of an optional option (stored as None); `--gate-d none` on the CLI."""
+
+    def __repr__(self) -> str:
+        return "OFF"
+
+
+OFF = Off()
+OFF_WORDS = ("none", "off")
+
+
+def option(default: Any, help: str, api: str | None = None, choices=None,
+           metavar: str | None = None, kind: type | None = None,
+           encode: Callable | None = None, exclusive: str | None = None):
+    """A dataclass field that is also a training option.
+
+    api: the keyword/flag name when it is not the field's (aug_crop for AugmentConfig.crop);
+    choices: a tuple checked by argparse, or a function returning names (a registry that
+    cannot be imported while config.py loads), only listed in the help; kind: the value type
+    of the keyword when it differs from the field's, with `encode` mapping keyword value ->
+    field value (conditional: bool -> num_classes); exclusive: flags of one name are mutually
+    exclusive (--kimg / --minutes)."""
+    meta = {"help": help, "api": api, "choices": choices, "metavar": metavar, "kind": kind,
+            "encode": encode, "exclusive": exclusive}
+    return dataclasses.field(default=default, metadata={"option": meta})
+
+
+def internal(default: Any, why: str):
+    """A dataclass field that is not an option: its value comes from the preset or the data."""
+    return dataclasses.field(default=default, metadata={"internal": why})
+
+
+@dataclass(frozen=True)
+class Option:
+    """One training option: where it lives (section.field) and how it is given."""
+
+    section: str            # "model", "train", "augment" or "metrics"
+    field: str              # the dataclass field
+    api: str                # keyword of ganvas.train
+    help: str
+    kind: type              # int, float, str or bool
+    optional: bool          # None is a valid value of the field (= off)
+    choices: Any = None
+    metavar: str | None = None
+    encode: Callable | None = None
+    exclusive: str | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.api.replace("_", "-")
+
+    @property
+    def key(self) -> str:
+        return f"{self.section}.{self.field}"
+
+    def to_field(self, value: Any) -> Any:
+        """A keyword value (already type-checked) -> the field's value."""
+        if value is OFF:
+            return None
+        return self.encode(value) if self.encode else value
+
+
+def field_kind(annotation: str) -> tuple[type, bool]:
+    """A field annotation ("float | None") -> (float, True); config.py's annotations are
+    strings (from __future__ import annotations) naming int, float, str or bool."""
+    parts = [p.strip() for p in str(annotation).split("|")]
+    names = {"int": int, "float": float, "str": str, "bool": bool}
+    base = [names[p] for p in parts if p in names]
+    if len(base) != 1:
+        raise TypeError(f"option fields must be int, float, str or bool, not {annotation}")
+    return base[0], "None" in parts
+
+
+def declared(section: str, cls) -> list[Option]:
+    """The options declared on dataclass `cls` (a RunConfig section)."""
+    found = []
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get("option")
+        if meta is None:
+            if "internal" not in f.metadata:
+                raise TypeError(f"{cls.__name__}.{f.name} is neither an option nor internal")
+            continue
+        kind, optional = field_kind(f.type)
+        found.append(Option(section, f.name, meta["api"] or f.name, meta["help"],
+                            meta["kind"] or kind, optional, meta["choices"], meta["metavar"],
+                            meta["encode"], meta["exclusive"]))
+    return found
+
+
+def all_options() -> dict[str, Option]:
+    """keyword -> Option over every section, in declaration order."""
+    from .config import RunConfig
+    sections = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}
+    table = {}
+    for section in SECTIONS:
+        for opt in declared(section, sections[section]):
+            if opt.api in table:
+                raise TypeError(f"option {opt.api} is declared twice")
+            table[opt.api] = opt
+    return table
+
+
+def check_type(name: str, value: Any, kind: type, optional: bool, origin: str) -> Any:
+    """`value` if it is a `kind` (ints pass as floats; paths as str; None when `optional`),
+    else a ConfigError naming `name` and where it came from."""
+    if value is None and optional:
+        return None
+    if kind is str and isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
+        return value
+    raise ConfigError(f"{origin}: {name} must be {'an' if kind is int else 'a'} "
+                      f"{kind.__name__}{' or null' if optional else ''}, not {value!r}")
+
+
+def to_sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """ganvas.train keywords -> {section: {field: value}}; None = not given (dropped), OFF =
+    off (None). Unknown keywords and values of the wrong type are ConfigErrors."""
+    table = all_options()
+    unknown = set(options) - set(table)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
+                          f"{', '.join(sorted(table))}")
+    out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for name, value in options.items():
+        if value is None:
+            continue
+        opt = table[name]
+        if value is not OFF:
+            value = check_type(name, value, opt.kind, False, "option")
+        elif not opt.optional:
+            raise ConfigError(f"option {name} cannot be turned off (OFF)")
+        out[opt.section][opt.field] = opt.to_field(value)
+    return out
+
+
+def parse_number(text: str) -> float:
+    """argparse type of float options."""
+    return float(text)
+
+
+parse_number.__name__ = "number"          # argparse says "invalid number value: 'x'"
+
+
+def parse_off(parse: Callable) -> Callable:
+    """argparse type of an optional option: 'none' or 'off' -> OFF, else parse(text)."""
+    def parse_or_off(text: str):
+        return OFF if text.lower() in OFF_WORDS else parse(text)
+    parse_or_off.__name__ = getattr(parse, "__name__", "value")
+    return parse_or_off
+
+
+def check_fields(cls, values: dict, origin: str) -> dict:
+    """`values` for dataclass `cls` with every value type-checked against its field (the
+    file's values must not reach validation as strings); unknown keys are ConfigErrors."""
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ConfigError(f"{origin}: unknown {cls.__name__} option(s) "
+                          f"{', '.join(sorted(unknown))}; valid: {', '.join(known)}")
+    return {k: check_type(k, v, *field_kind(known[k].type), origin) for k, v in values.items()}
+
+
+def argparse_spec(opt: Option) -> dict:
+    """The add_argument keywords of an option's flag: booleans are --x / --no-x with None =
+    not given; optional ones also take 'none' (= OFF)."""
+    help_text = opt.help
+    if callable(opt.choices):
+        help_text += f": {', '.join(opt.choices())}"
+    if opt.kind is bool:
+        return {"action": argparse.BooleanOptionalAction, "default": None, "help": help_text}
+    parse = {int: int, float: parse_number, str: str}[opt.kind]
+    if opt.optional:
+        parse = parse_off(parse)
+        help_text += " ('none' = off)"
+    metavar = opt.metavar or {int: "N", float: "X"}.get(opt.kind)
+    spec = {"type": parse, "default": None, "help": help_text, "metavar": metavar}
+    if isinstance(opt.choices, tuple):
+        spec["choices"] = opt.choices
+    return spec
