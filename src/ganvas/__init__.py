@@ -5,7 +5,7 @@
     images = ganvas.load(run).generate(range(16))     # uint8 (16, 64, 64, 3)
 """
 
-from .api import Model, demo, evaluate, load, memorization, resume, train
+from .api import Model, demo, evaluate, load, memorization, report, resume, train
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid
@@ -14,4 +14,4 @@ from .latent.sampling import parse_seeds
 __version__ = "0.1.0"
 
 __all__ = ["ConfigError", "GanvasError", "Model", "demo", "evaluate", "load", "make_grid",
-           "memorization", "parse_seeds", "prepare", "resume", "train"]
+           "memorization", "parse_seeds", "prepare", "report", "resume", "train"]

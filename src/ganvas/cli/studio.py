@@ -16,7 +16,7 @@ def add_look_options(p) -> None:
     p.add_argument("--truncation", type=float, default=1.0, metavar="PSI",
                    help="pull latents towards the average (1 = off, 0 = average; may be < 0)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"),
-                   help="StyleGAN2 noise inputs (default const)")
+                   help="noise inputs, for models that have them (StyleGAN2; default const)")
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
 
 
@@ -66,7 +66,7 @@ def add_interpolate(sub) -> None:
     p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
     p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
     p.add_argument("--space", choices=("z", "w"),
-                   help="latent space: z, or w (StyleGAN2, after the mapping network)")
+                   help="latent space: z, or w (models with one, e.g. StyleGAN2)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_interpolate)
@@ -97,7 +97,7 @@ def add_explore(sub) -> None:
     p.add_argument("--steps", type=int, default=7, help="columns (default 7)")
     p.add_argument("--out", required=True, help="grid PNG to write")
     p.add_argument("--space", choices=("z", "w"),
-                   help="latent space: z, or w (StyleGAN2; its default)")
+                   help="latent space: z, or w (models with one, e.g. StyleGAN2; then the default)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_explore)
@@ -117,7 +117,7 @@ def run_explore(a) -> None:
 
 
 def add_style_mix(sub) -> None:
-    p = sub.add_parser("style-mix", help="StyleGAN2 style-mixing grid (PNG)",
+    p = sub.add_parser("style-mix", help="style-mixing grid (PNG), StyleGAN2 and the like",
                        description="Top row: the --cols seeds; left column: the --rows seeds; "
                                    "each cell: the row seed with the --styles layers taken "
                                    "from the column seed.")
@@ -190,8 +190,8 @@ def add_export(sub) -> None:
     p = sub.add_parser("export", help="write the generator as a model folder or ONNX",
                        description="safetensors: OUT becomes a standalone model folder "
                                    "(model.json + G_ema.safetensors). onnx: OUT/generator.onnx "
-                                   "taking z (N, z_dim) [+ labels (N,) int64] [+ truncation "
-                                   "(1,) for StyleGAN2], giving float32 NCHW images in "
+                                   "taking z (N, z_dim) [+ labels (N,) int64] + truncation "
+                                   "(1,) (psi, as --truncation), giving float32 NCHW images in "
                                    "[-1, 1], checked against PyTorch with onnxruntime.")
     p.add_argument("model", help="run directory, snapshot or exported model")
     p.add_argument("--format", default="safetensors", help="safetensors (default) or onnx")

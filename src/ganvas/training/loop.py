@@ -89,7 +89,8 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
     trainer = make_trainer(cfg, bank)
     if source is not None:
         finetune.load_weights(trainer, source)
-    metrics = training_metrics(cfg, bank, data_info)     # weight-file errors before any folder
+    # Extractors (and their weight files) now: a missing file stops the run before a folder.
+    metrics = training_metrics(cfg, bank, data_info, trainer.device)
     run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     return Loop(trainer, run_dir, data_info, metrics, progress).run()
@@ -118,7 +119,7 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
     trainer = make_trainer(cfg, bank)
     trainer.restore(read_snapshot(snaps[-1]))
-    metrics = training_metrics(cfg, bank, data_info)
+    metrics = training_metrics(cfg, bank, data_info, trainer.device)
     metrics.load_best(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
     return Loop(trainer, run_dir, data_info, metrics, progress).run()
@@ -132,8 +133,10 @@ def read_snapshot(folder: Path) -> dict:
     return state
 
 
-def training_metrics(cfg: RunConfig, bank: ImageBank, data_info: dict) -> TrainingMetrics:
-    return TrainingMetrics(cfg.metrics, cfg.model, bank, data_info["sha256"])
+def training_metrics(cfg: RunConfig, bank: ImageBank, data_info: dict,
+                     device: torch.device) -> TrainingMetrics:
+    """The run's metrics; their feature passes run on the training device."""
+    return TrainingMetrics(cfg.metrics, bank, data_info["sha256"], device)
 
 
 def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
-from ..config import MetricsConfig, ModelConfig
+from ..config import MetricsConfig
 from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
@@ -32,11 +32,11 @@ class TrainingMetrics:
     file stops the run before it trains, not an hour later.
     """
 
-    def __init__(self, cfg: MetricsConfig, model: ModelConfig, bank: ImageBank,
-                 dataset_hash: str):
+    def __init__(self, cfg: MetricsConfig, bank: ImageBank, dataset_hash: str,
+                 device: torch.device | str = "auto"):
         self.names = cfg.names()
         self.every_kimg = cfg.every_kimg
-        self.model = model
+        self.device = device
         self.plan = extractor_plan(self.names, cfg.extractor)
         self.extractors = build_extractors(self.plan, parse_feature_weights(cfg.feature_weights))
         self.bank, self.dataset_hash, self.num = bank, dataset_hash, cfg.num
@@ -76,7 +76,8 @@ class TrainingMetrics:
         reals, key = self.reals
         started = time.monotonic()
         fakes = self.samples(G_ema)
-        result = measure(self.names, reals, fakes, self.extractors, self.plan, real_key=key)
+        result = measure(self.names, reals, fakes, self.extractors, self.plan, real_key=key,
+                         device=self.device)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
                  "num": len(reals), "metrics": scalars,
