@@ -11,6 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from .durable import publish
+
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 
 
@@ -48,7 +50,7 @@ def atomic_save(path: str | os.PathLike, save) -> Path:
     try:
         save(tmp)
         os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; files are for sharing
-        os.replace(tmp, path)
+        publish(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
