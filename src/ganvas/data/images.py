@@ -9,6 +9,7 @@ Skip reasons (stable strings, counted in the archive's manifest):
 
     empty-file            the file has zero bytes
     unreadable            it could not be opened (permissions, vanished, not a regular file)
+    symlink-outside-source  (with `root`) its real path lies outside root when it is opened
     not-an-image          Pillow does not recognise the content
     truncated-or-corrupt  recognised, but decoding failed (cut-off download, broken data)
     decompression-bomb    the header claims more than `max_pixels` pixels
@@ -22,8 +23,10 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import stat
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
@@ -65,25 +68,70 @@ def default_min_size(resolution: int) -> int:
 
 
 def load_image(path: str | os.PathLike, resolution: int, channels: int, crop: str = "center",
-               min_size: int | None = None,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+               min_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+               root: str | None = None) -> LoadedImage:
     """Decode one image file into uint8 (resolution, resolution, channels), or a skip reason.
 
-    Steps: header checks (pixel count, size) before any decoding; JPEG draft decoding at a
-    reduced scale; strict (truncation-detecting) load; EXIF orientation; first frame only;
-    conversion to L / RGB / RGBA (alpha on white for 1 or 3 channels); square by `crop`
-    ("center" crops, "pad" pads with white, or transparent for 4 channels); LANCZOS resize.
+    Steps: open the file (a regular file, and with `root` one whose real path lies inside
+    that resolved folder at the moment it is opened); header checks (pixel count, size)
+    before any decoding; JPEG draft decoding at a reduced scale; strict (truncation-detecting)
+    load; EXIF orientation; first frame only; conversion to L / RGB / RGBA (alpha on white
+    for 1 or 3 channels); square by `crop` ("center" crops, "pad" pads with white, or
+    transparent for 4 channels); LANCZOS resize.
     """
     if min_size is None:
         min_size = default_min_size(resolution)
     try:
-        if os.path.getsize(path) == 0:
-            return LoadedImage(reason="empty-file")
+        f = _open_inside(path, root)
+    except _Refused as e:
+        return LoadedImage(reason=e.reason, detail=e.detail)
     except OSError as e:
         return LoadedImage(reason="unreadable", detail=str(e))
+    with f:
+        if os.fstat(f.fileno()).st_size == 0:
+            return LoadedImage(reason="empty-file")
+        return _load_open(f, resolution, channels, crop, min_size, max_pixels)
+
+
+class _Refused(Exception):
+    """A file refused when opened: `reason` is a skip reason, `detail` says why."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _open_inside(path: str | os.PathLike, root: str | None):
+    """Open `path` for reading as a binary file object, refusing what is not a regular file
+    (a FIFO would block, a device never ends) and, with `root`, a file that is not inside it
+    now: a symlink swapped in after the folder was listed is caught here, not only at listing.
+    The check compares the opened file (fstat) with the file at its resolved path, so the
+    path cannot be changed between the check and the open."""
+    # O_NONBLOCK: opening a FIFO must not wait for a writer (no effect on regular files).
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise _Refused("unreadable", "not a regular file")
+        if root is not None:
+            real = os.path.realpath(path)
+            if not Path(real).is_relative_to(root):
+                raise _Refused("symlink-outside-source", f"resolves to {real}, outside {root}")
+            now = os.stat(real)
+            if (now.st_dev, now.st_ino) != (st.st_dev, st.st_ino):
+                raise _Refused("symlink-outside-source", "changed while it was opened")
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _load_open(f, resolution: int, channels: int, crop: str, min_size: int,
+               max_pixels: int) -> LoadedImage:
+    """load_image's decoding of an opened file, every failure a skip reason."""
     try:
         with _bomb_warnings_as_errors(max_pixels), \
-                Image.open(path, formats=_available_formats()) as im:
+                Image.open(f, formats=_available_formats()) as im:
             return _decode(im, resolution, channels, crop, min_size, max_pixels)
     except UnidentifiedImageError:
         return LoadedImage(reason="not-an-image")
@@ -108,7 +156,7 @@ def _decode(im: Image.Image, resolution: int, channels: int, crop: str, min_size
         return LoadedImage(reason="too-small", detail=f"{w}x{h} < min_size {min_size}")
     if im.format in ("JPEG", "MPO"):
         im.draft(im.mode, _draft_size(w, h, resolution, crop))
-    with _strict_truncation():
+    with strict_truncation():
         im.load()
     _apply_orientation(im)
     mode = _to_basic_mode(im)
@@ -154,7 +202,7 @@ def _bomb_warnings_as_errors(max_pixels: int):
 
 
 @contextlib.contextmanager
-def _strict_truncation():
+def strict_truncation():
     """Make load() raise on truncated files, whatever other code set.
 
     Pillow decodes a cut-off file silently (grey bottom) when ImageFile.LOAD_TRUNCATED_IMAGES

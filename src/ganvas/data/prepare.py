@@ -7,8 +7,11 @@ archive with one rename: a crash or Ctrl-C leaves no half archive and no damaged
 
 Skip reasons found here, before decoding (the rest are listed in images.py):
 
-    symlink-outside-source   a file symlink whose target lies outside SRC
+    symlink-outside-source   a file symlink whose target lies outside SRC (checked again
+                             when the file is opened: a link swapped in later is refused)
     no-class-folder          labels="folders" and the file sits directly in SRC
+    unreadable-folder        a folder that could not be listed (permissions): its files are
+                             unknown, so the folder itself is the skipped entry
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", 
 LABEL_MODES = ("none", "folders")
 # Bump when the same input would give different archive content; it invalidates caches.
 PREPARE_VERSION = 1
+UNREADABLE_FOLDER = "unreadable-folder"
 _BATCH = 8  # files per pool task: amortises inter-process overhead for small images
 
 
@@ -50,6 +54,7 @@ class PrepareSummary:
     class_names: list[str] = field(default_factory=list)
     class_counts: dict[str, int] = field(default_factory=dict)  # kept images per class
     ignored: int = 0  # files with other extensions, not counted as skipped
+    unreadable_folders: list[str] = field(default_factory=list)  # relative to SRC
 
     def lines(self) -> list[str]:
         """A short human summary, one line per fact."""
@@ -62,6 +67,9 @@ class PrepareSummary:
             empty = [c for c in self.class_names if not self.class_counts.get(c)]
             if empty:
                 out.append(f"warning: no usable images in class folder(s) {', '.join(empty)}")
+        if self.unreadable_folders:
+            out.append(f"warning: could not read folder(s) {', '.join(self.unreadable_folders)}"
+                       f"; their images are not in the archive")
         if self.ignored:
             out.append(f"ignored {self.ignored} files with other extensions")
         return out
@@ -99,7 +107,7 @@ def prepare(src: str | os.PathLike, out: str | os.PathLike, resolution: int = 64
     min_size = default_min_size(resolution) if min_size is None else min_size
     entries, class_names, ignored = _scan(src, labels)
     load = partial(load_image, resolution=resolution, channels=channels, crop=crop,
-                   min_size=min_size, max_pixels=max_pixels)
+                   min_size=min_size, max_pixels=max_pixels, root=str(src.resolve()))
     options = {"resolution": resolution, "channels": channels, "crop": crop, "labels": labels,
                "min_size": min_size, "max_pixels": max_pixels}
     stream = _decode_in_order(entries, load, workers, progress)
@@ -182,11 +190,17 @@ def _is_int(x) -> bool:
 
 # --- scanning ----------------------------------------------------------------------------
 
-def _image_files(src: Path) -> tuple[list[tuple[str, str]], int]:
+def _image_files(src: Path) -> tuple[list[tuple[str, str]], int, list[str]]:
     """(relative posix path, path) of files with an image extension, sorted by relative path,
-    and the number of other files. Symlinked folders are not entered (os.walk default)."""
-    found, ignored = [], 0
-    for dirpath, dirnames, filenames in os.walk(src):
+    the number of other files, and the relative paths of folders that could not be listed
+    (os.walk drops those silently; they are reported as skipped instead). Symlinked folders
+    are not entered (os.walk default)."""
+    found, ignored, unreadable = [], 0, []
+
+    def failed(err: OSError) -> None:
+        unreadable.append(Path(os.path.relpath(err.filename or src, src)).as_posix())
+
+    for dirpath, dirnames, filenames in os.walk(src, onerror=failed):
         dirnames.sort()
         for name in filenames:
             if os.path.splitext(name)[1].lower() not in IMAGE_EXTENSIONS:
@@ -195,13 +209,14 @@ def _image_files(src: Path) -> tuple[list[tuple[str, str]], int]:
             path = os.path.join(dirpath, name)
             found.append((Path(os.path.relpath(path, src)).as_posix(), path))
     found.sort()
-    return found, ignored
+    return found, ignored, sorted(unreadable)
 
 
 def _scan(src: Path, labels: str) -> tuple[list[_Entry], list[str], int]:
-    """Candidate entries (with pre-decode skips and labels), class names, ignored count."""
+    """Candidate entries (with pre-decode skips and labels), class names, ignored count.
+    A folder that cannot be listed is one skipped entry (reason UNREADABLE_FOLDER)."""
     root = src.resolve()
-    files, ignored = _image_files(src)
+    files, ignored, unreadable = _image_files(src)
     entries = [_Entry(rel, path) for rel, path in files]
     for e in entries:
         if os.path.islink(e.path) and not Path(os.path.realpath(e.path)).is_relative_to(root):
@@ -215,6 +230,7 @@ def _scan(src: Path, labels: str) -> tuple[list[_Entry], list[str], int]:
         for e in entries:
             if e.reason is None:
                 e.label = index[e.rel.split("/", 1)[0]]
+    entries += [_Entry(rel, str(src / rel), reason=UNREADABLE_FOLDER) for rel in unreadable]
     return entries, class_names, ignored
 
 
@@ -305,9 +321,10 @@ class _Tally:
     def summary(self, out: Path, class_names: list[str], ignored: int) -> PrepareSummary:
         skipped = Counter(s["reason"] for s in self.skipped)
         counts = {name: self.labels[i] for i, name in enumerate(class_names)}
+        folders = [s["path"] for s in self.skipped if s["reason"] == UNREADABLE_FOLDER]
         return PrepareSummary(out=out, kept=len(self.kept), skipped=dict(skipped),
                               duplicates=len(self.duplicates), class_names=list(class_names),
-                              class_counts=counts, ignored=ignored)
+                              class_counts=counts, ignored=ignored, unreadable_folders=folders)
 
     def manifest(self, summary: PrepareSummary) -> dict:
         return {"summary": {"kept": summary.kept, "skipped": summary.skipped,
