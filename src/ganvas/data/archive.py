@@ -12,7 +12,10 @@ Layout (format "ganvas-dataset", version 1):
     images/NNNNNN.png   resolution x resolution, mode L (1 ch), RGB (3) or RGBA (4)
 
 PNG members are stored uncompressed in the zip (PNG is already deflated). The archive is written
-to a temporary file beside the target and renamed into place, so a reader never sees half of one.
+to a temporary file beside the target and published (durable.publish), so a reader never sees
+half of one. Reading trusts nothing (checks.py): dataset.json is checked as a schema, members
+are size-bounded before they are read, and images are decoded as PNG only, after their header
+says the archive's size and mode.
 """
 
 from __future__ import annotations
@@ -27,13 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
+from ..durable import publish
 from ..errors import GanvasError
+from .checks import FORMAT, JSON_CAP, MODES, VERSION, check_meta, member_limit, read_member
+from .images import strict_truncation
 
-FORMAT = "ganvas-dataset"
-VERSION = 1
-MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest zip date
 
 
@@ -112,8 +115,7 @@ class ArchiveWriter:
         self._write("dataset.json", json.dumps(meta, indent=1).encode())
         self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())
         self._zip.close()
-        os.replace(self._tmp, self.path)
-        return self.path
+        return publish(self._tmp, self.path)
 
     def abort(self) -> None:
         """Drop the temporary file; the target path is untouched."""
@@ -132,31 +134,47 @@ class ArchiveWriter:
 
 
 def is_archive(path: str | os.PathLike) -> bool:
-    """True when `path` is a file that holds a ganvas dataset archive."""
+    """True when `path` is a readable zip file that holds a dataset.json (nothing checked)."""
     p = Path(path)
-    if not p.is_file() or not zipfile.is_zipfile(p):
+    try:
+        if not p.is_file() or not zipfile.is_zipfile(p):
+            return False
+        with zipfile.ZipFile(p) as zf:
+            return "dataset.json" in zf.namelist()
+    except (OSError, zipfile.BadZipFile, ValueError):
         return False
-    with zipfile.ZipFile(p) as zf:
-        return "dataset.json" in zf.namelist()
 
 
 def read_meta(path: str | os.PathLike) -> dict:
-    """dataset.json of an archive, validated; raises GanvasError for anything else."""
+    """dataset.json of an archive, checked as a schema against the zip's members
+    (checks.check_meta); raises GanvasError for anything else."""
     p = Path(path)
     if not is_archive(p):
         raise GanvasError(f"{p} is not a ganvas dataset archive (run `ganvas prepare` first)")
     with zipfile.ZipFile(p) as zf:
-        meta = json.loads(zf.read("dataset.json"))
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise GanvasError(f"{p}: unsupported dataset format {meta.get('format')} "
-                          f"v{meta.get('version')}")
-    return meta
+        meta = _read_json(zf, "dataset.json", p)
+        return check_meta(meta, set(zf.namelist()), str(p))
 
 
 def read_manifest(path: str | os.PathLike) -> dict:
     """manifest.json of an archive (what prepare kept, skipped and de-duplicated)."""
-    with zipfile.ZipFile(path) as zf:
-        return json.loads(zf.read("manifest.json"))
+    p = Path(path)
+    if not is_archive(p):
+        raise GanvasError(f"{p} is not a ganvas dataset archive (run `ganvas prepare` first)")
+    with zipfile.ZipFile(p) as zf:
+        manifest = _read_json(zf, "manifest.json", p)
+    if not isinstance(manifest, dict):
+        raise GanvasError(f"{p}: manifest.json is not a JSON object")
+    return manifest
+
+
+def _read_json(zf: zipfile.ZipFile, name: str, where: Path):
+    """A JSON member, at most JSON_CAP bytes inflated."""
+    data = read_member(zf, name, JSON_CAP, str(where))
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError) as e:      # bad UTF-8, bad JSON, absurd nesting
+        raise GanvasError(f"{where}: {name} is not valid JSON ({e})") from None
 
 
 def file_hash(path: str | os.PathLike) -> str:
@@ -170,13 +188,35 @@ def file_hash(path: str | os.PathLike) -> str:
 
 def decode_images(path: str | os.PathLike, meta: dict, out: np.ndarray) -> np.ndarray:
     """Decode the archive's images into `out`, a uint8 (N, res, res, channels) array (may be a
-    memory map)."""
+    memory map); `meta` from read_meta. GanvasError naming the first bad member."""
     res, ch = meta["resolution"], meta["channels"]
+    limit = member_limit(res, ch)
     with zipfile.ZipFile(path) as zf:
         for i, entry in enumerate(meta["images"]):
-            with Image.open(io.BytesIO(zf.read(entry["file"]))) as im:
-                out[i] = np.asarray(im.convert(MODES[ch])).reshape(res, res, ch)
+            data = read_member(zf, entry["file"], limit, str(path))
+            out[i] = decode_png(data, res, ch, f"{path}: member {entry['file']}")
     return out
+
+
+def decode_png(data: bytes, resolution: int, channels: int, where: str) -> np.ndarray:
+    """PNG bytes -> uint8 (res, res, channels). Only Pillow's PNG plugin may open them (no
+    other decoder, e.g. EPS via Ghostscript, is ever reached), and size and mode are checked
+    from the header before any pixel is decoded."""
+    mode = MODES[channels]
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+            if im.size != (resolution, resolution) or im.mode != mode:
+                raise GanvasError(f"{where} is {im.size[0]}x{im.size[1]} {im.mode}, not "
+                                  f"{resolution}x{resolution} {mode}")
+            with strict_truncation():
+                im.load()
+            return np.asarray(im).reshape(resolution, resolution, channels)
+    except GanvasError:
+        raise
+    except UnidentifiedImageError:
+        raise GanvasError(f"{where} is not a PNG image") from None
+    except Exception as e:  # noqa: BLE001 - any decoder failure on a member is the file's
+        raise GanvasError(f"{where} is damaged ({type(e).__name__}: {e})") from None
 
 
 def labels_of(meta: dict) -> np.ndarray | None:
@@ -186,10 +226,11 @@ def labels_of(meta: dict) -> np.ndarray | None:
     return np.array([e["label"] for e in meta["images"]], dtype=np.int64)
 
 
-def read_archive(path: str | os.PathLike) -> Archive:
-    """Decode every image of an archive into one uint8 NHWC array in memory (with labels)."""
+def read_archive(path: str | os.PathLike, digest: str | None = None) -> Archive:
+    """Decode every image of an archive into one uint8 NHWC array in memory (with labels);
+    `digest`: its file_hash when the caller has computed it already."""
     meta = read_meta(path)
     res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
     images = decode_images(path, meta, np.empty((n, res, res, ch), dtype=np.uint8))
     return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
-                   resolution=res, channels=ch, meta=meta, content_hash=file_hash(path))
+                   resolution=res, channels=ch, meta=meta, content_hash=digest or file_hash(path))
