@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ganvas.data.archive import ArchiveWriter, read_archive
+from ganvas.data.archive import ArchiveWriter, file_hash, read_archive
 from ganvas.errors import GanvasError
 from ganvas.metrics import memorization as mem
 from ganvas.metrics.features import EXTRACTORS
@@ -23,7 +23,8 @@ class FakeModel:
     """What the check uses of a ganvas Model; `generate` returns the given pictures."""
 
     def __init__(self, archive, pictures: np.ndarray, path):
-        self.info = {"dataset": {"name": str(archive)}}
+        digest = file_hash(archive) if Path(archive).is_file() else ""   # "x": no data
+        self.info = {"dataset": {"name": str(archive), "sha256": digest}}
         self.resolution, self.channels, self.num_classes = RES, 3, 0
         self.kimg, self.path, self.pictures = 0.0, path, pictures
 

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..durable import publish
 from ..errors import GanvasError
 from ..paths import cache_dir
 from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, read_archive,
@@ -49,12 +50,29 @@ def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
 
 
 def open_training_images(spec: str, resolution: int, channels: int = 3,
-                         conditional: bool = False) -> tuple[Archive, "ImageBank"]:
+                         conditional: bool = False, *,
+                         expected_hash: str | None) -> tuple[Archive, "ImageBank"]:
     """The archive and an ImageBank at `resolution` of the data a model was trained on, found
     the way training found it (an image folder maps to the same prepared cache only with the
-    same channels and labels)."""
-    archive = load_archive(resolve_dataset(spec, resolution=resolution, channels=channels,
-                                           labels="folders" if conditional else "none"))
+    same channels and labels).
+
+    expected_hash: the sha256 of the archive's content that the run recorded (model.json
+    "dataset"."sha256"). The data is used only if it still hashes to it, so a crafted or
+    moved run cannot pull some other dataset into a metric or a shared report; None (nothing
+    recorded) is refused the same way. The one place eval, memorization and the report
+    open a run's data.
+    """
+    if not expected_hash:
+        raise GanvasError(f"the run does not record the content hash of its dataset {spec}, "
+                          f"so it cannot be checked to be the one it was trained on")
+    path = resolve_dataset(spec, resolution=resolution, channels=channels,
+                           labels="folders" if conditional else "none")
+    digest = file_hash(path)       # before decoding: a wrong dataset costs one read, no more
+    if digest != expected_hash:
+        raise GanvasError(f"the dataset {spec} has changed or is not the one the run was "
+                          f"trained on (sha256 {digest[:12]}, the run recorded "
+                          f"{str(expected_hash)[:12]})")
+    archive = load_archive(path, digest=digest)
     return archive, ImageBank(archive, resolution=resolution)
 
 
@@ -73,26 +91,58 @@ def peek_resolution(spec: str, default: int = 64) -> int:
     return default
 
 
-def load_archive(path: Path) -> Archive:
-    """Decode an archive; big ones go through a memory-mapped .npy cache keyed by content."""
+def load_archive(path: Path, digest: str | None = None) -> Archive:
+    """Decode an archive; big ones go through a memory-mapped .npy cache keyed by content.
+    `digest`: its file_hash when the caller has computed it already."""
     meta = read_meta(path)
     if meta["num_images"] == 0:
         raise GanvasError(f"dataset {path} is empty")
     res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
     if n * res * res * ch <= MEMMAP_BYTES:
-        return read_archive(path)
-    digest = file_hash(path)
-    cached = cache_dir("decoded") / f"{digest}.npy"
-    if not cached.exists():
-        tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
-        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(n, res, res, ch))
+        return read_archive(path, digest=digest)
+    digest = digest or file_hash(path)
+    images = decoded_cache(path, meta, cache_dir("decoded") / f"{digest}.npy")
+    return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
+                   resolution=res, channels=ch, meta=meta, content_hash=digest)
+
+
+def decoded_cache(path: Path, meta: dict, cached: Path) -> np.ndarray:
+    """The archive's images as a read-only uint8 (N, res, res, C) memory map of `cached`,
+    decoded into it first when it is missing, unreadable or of the wrong shape or dtype
+    (a truncated file, another version's layout, a stray file under that name)."""
+    shape = (meta["num_images"], meta["resolution"], meta["resolution"], meta["channels"])
+    images = _open_cache(cached, shape)
+    if images is None:
+        _build_cache(path, meta, cached, shape)
+        images = _open_cache(cached, shape)
+    if images is None:
+        raise GanvasError(f"the decoded cache {cached} cannot be read back after writing it")
+    return images
+
+
+def _open_cache(cached: Path, shape: tuple) -> np.ndarray | None:
+    """The memory map when `cached` is a readable .npy of `shape` uint8, else None."""
+    try:
+        images = np.load(cached, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError, EOFError):           # missing, truncated, not a .npy
+        return None
+    if not isinstance(images, np.ndarray) or images.shape != shape or images.dtype != np.uint8:
+        return None
+    return images
+
+
+def _build_cache(path: Path, meta: dict, cached: Path, shape: tuple) -> None:
+    """Decode into a temporary beside `cached` and publish it; the full-size temporary is
+    removed on any failure, Ctrl-C included."""
+    tmp = cached.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    try:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         decode_images(path, meta, out)
         out.flush()
         del out
-        os.replace(tmp, cached)
-    images = np.load(cached, mmap_mode="r")
-    return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
-                   resolution=res, channels=ch, meta=meta, content_hash=digest)
+        publish(tmp, cached)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class ImageBank:

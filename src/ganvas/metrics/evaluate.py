@@ -194,10 +194,13 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
 
 
 def real_subset(dataset: str, resolution: int, num: int, channels: int = 3,
-                conditional: bool = False) -> tuple[np.ndarray, dict]:
+                conditional: bool = False, *,
+                expected_hash: str | None) -> tuple[np.ndarray, dict]:
     """`num` training images (a fixed random subset) as uint8 (N, res, res, C), and the key
-    that identifies them for the reference cache."""
-    archive, bank = open_training_images(dataset, resolution, channels, conditional)
+    that identifies them for the reference cache; the dataset must still hash to
+    `expected_hash` (open_training_images)."""
+    archive, bank = open_training_images(dataset, resolution, channels, conditional,
+                                         expected_hash=expected_hash)
     return real_subset_of(bank, archive.content_hash, num)
 
 
@@ -215,7 +218,8 @@ def model_real_subset(model, num: int) -> tuple[np.ndarray, dict]:
     dataset = model.info.get("dataset", {}).get("name")
     if not dataset:
         raise GanvasError(f"{model.path} does not say which dataset it was trained on")
-    return real_subset(dataset, model.resolution, num, model.channels, bool(model.num_classes))
+    return real_subset(dataset, model.resolution, num, model.channels, bool(model.num_classes),
+                       expected_hash=model.info["dataset"].get("sha256"))
 
 
 def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,

@@ -163,7 +163,8 @@ def training_images(model, limit: int | None = None) -> tuple[np.ndarray, np.nda
     if not dataset:
         raise GanvasError(f"{model.path} does not say which dataset it was trained on")
     archive, bank = open_training_images(dataset, model.resolution, model.channels,
-                                         bool(model.num_classes))
+                                         bool(model.num_classes),
+                                         expected_hash=model.info["dataset"].get("sha256"))
     idx = torch.arange(len(bank))
     if limit is not None:
         if limit < 1:

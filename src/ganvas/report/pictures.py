@@ -28,12 +28,13 @@ def grid_scale(resolution: int) -> int:
 def real_grid(run: RunData) -> np.ndarray:
     """A uint8 (H, W, C) grid of the run's training images at the model's resolution, as many
     as the sample grid has cells (up to MAX_REALS). Raises whatever opening the dataset raises
-    (GanvasError for a missing one)."""
+    (GanvasError for a missing one, or one whose content hash is not the run's)."""
     spec = run.dataset
     if not spec:
         raise FileNotFoundError("the run does not record its dataset")
     channels = int(run.config.get("model", {}).get("channels", 3))
-    _, bank = open_training_images(spec, run.resolution, channels, run.conditional)
+    _, bank = open_training_images(spec, run.resolution, channels, run.conditional,
+                                   expected_hash=run.dataset_hash)
     num = min(MAX_REALS, int(run.config.get("train", {}).get("grid_size", MAX_REALS)), len(bank))
     idx = subset_indices(len(bank), num, REAL_SEED)
     images = to_uint8(bank.images_at(idx))            # (num, res, res, C)

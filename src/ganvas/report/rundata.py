@@ -51,6 +51,13 @@ class RunData:
                 or self.snapshot_info.get("dataset", {}).get("name"))
 
     @property
+    def dataset_hash(self) -> str | None:
+        """The sha256 of the dataset's content the newest snapshot recorded (None without
+        one): the report shows the training images only from data that still matches it."""
+        dataset = self.snapshot_info.get("dataset")
+        return dataset.get("sha256") if isinstance(dataset, dict) else None
+
+    @property
     def resolution(self) -> int:
         """The model's resolution (0 in a config means "the dataset's": then model.json's)."""
         res = self.config.get("model", {}).get("resolution") or 0
