@@ -25,6 +25,7 @@ import io
 import json
 import os
 import tempfile
+import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +35,8 @@ from PIL import Image, UnidentifiedImageError
 
 from ..durable import publish
 from ..errors import GanvasError
-from .checks import FORMAT, JSON_CAP, MODES, VERSION, check_meta, member_limit, read_member
+from .checks import (FORMAT, JSON_CAP, MODES, VERSION, brief, check_meta, member_limit,
+                     read_member)
 from .images import strict_truncation
 
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)   # the earliest zip date
@@ -204,7 +206,12 @@ def decode_png(data: bytes, resolution: int, channels: int, where: str) -> np.nd
     from the header before any pixel is decoded."""
     mode = MODES[channels]
     try:
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+        # Our size check below is stricter than Pillow's bomb warning, which would only add
+        # a second line to the one-line error.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(io.BytesIO(data), formats=["PNG"])
+        with im:
             if im.size != (resolution, resolution) or im.mode != mode:
                 raise GanvasError(f"{where} is {im.size[0]}x{im.size[1]} {im.mode}, not "
                                   f"{resolution}x{resolution} {mode}")
@@ -216,7 +223,7 @@ def decode_png(data: bytes, resolution: int, channels: int, where: str) -> np.nd
     except UnidentifiedImageError:
         raise GanvasError(f"{where} is not a PNG image") from None
     except Exception as e:  # noqa: BLE001 - any decoder failure on a member is the file's
-        raise GanvasError(f"{where} is damaged ({type(e).__name__}: {e})") from None
+        raise GanvasError(f"{where} is damaged ({type(e).__name__}: {brief(e)})") from None
 
 
 def labels_of(meta: dict) -> np.ndarray | None:

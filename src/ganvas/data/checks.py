@@ -39,11 +39,18 @@ def read_member(zf: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes
     try:
         with zf.open(info) as f:
             data = f.read(limit + 1)
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError) as e:
-        raise GanvasError(f"{where}: member {name} cannot be read ({e})") from None
+    # RuntimeError: an encrypted member; NotImplementedError: an unknown compression.
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError,
+            NotImplementedError) as e:
+        raise GanvasError(f"{where}: member {name} cannot be read ({brief(e)})") from None
     if len(data) > limit:
         raise GanvasError(f"{where}: member {name} inflates past the {limit} bytes allowed")
     return data
+
+
+def brief(e: BaseException) -> str:
+    """An exception's message on one line (a library's message may span several)."""
+    return " ".join(str(e).split())
 
 
 def _is_int(x) -> bool:
