@@ -76,6 +76,17 @@ def open_training_images(spec: str, resolution: int, channels: int = 3,
     return archive, ImageBank(archive, resolution=resolution)
 
 
+def recorded_dataset(info: dict, where) -> tuple[str, str | None]:
+    """(DATA argument, sha256 of its content or None) that a model.json's "dataset" records;
+    GanvasError when it names none (an exported model of another tool, a crafted file)."""
+    record = info.get("dataset") if isinstance(info, dict) else None
+    name = record.get("name") if isinstance(record, dict) else None
+    if not isinstance(name, str) or not name:
+        raise GanvasError(f"{where} does not say which dataset it was trained on")
+    digest = record.get("sha256")
+    return name, digest if isinstance(digest, str) else None
+
+
 def subset_indices(total: int, num: int, seed: int = 0) -> torch.Tensor:
     """A fixed random subset of `num` of range(total), in increasing order (int64)."""
     gen = torch.Generator().manual_seed(seed)
@@ -141,6 +152,9 @@ def _build_cache(path: Path, meta: dict, cached: Path, shape: tuple) -> None:
         out.flush()
         del out
         publish(tmp, cached)
+    except OSError as e:           # disk full, a read-only cache, a folder in the way
+        raise GanvasError(f"cannot write the decoded cache {cached}: {e.strerror or e}") \
+            from None
     finally:
         tmp.unlink(missing_ok=True)
 

@@ -18,7 +18,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..data.dataset import ImageBank, open_training_images, subset_indices
+from ..data.dataset import ImageBank, open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
@@ -215,11 +215,9 @@ def real_subset_of(bank: ImageBank, content_hash: str, num: int) -> tuple[np.nda
 
 def model_real_subset(model, num: int) -> tuple[np.ndarray, dict]:
     """real_subset of the data a loaded ganvas Model was trained on."""
-    dataset = model.info.get("dataset", {}).get("name")
-    if not dataset:
-        raise GanvasError(f"{model.path} does not say which dataset it was trained on")
+    dataset, digest = recorded_dataset(model.info, model.path)
     return real_subset(dataset, model.resolution, num, model.channels, bool(model.num_classes),
-                       expected_hash=model.info["dataset"].get("sha256"))
+                       expected_hash=digest)
 
 
 def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,

@@ -48,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.dataset import open_training_images, subset_indices
+from ..data.dataset import open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
@@ -159,12 +159,9 @@ def training_images(model, limit: int | None = None) -> tuple[np.ndarray, np.nda
     """The model's training images at its resolution: uint8 (M, res, res, C), their archive
     indices (M,) int64, and every archive image's source name (list of str or None, indexed
     by archive index). `limit`: a fixed random subset (seed SUBSET_SEED) of that many."""
-    dataset = model.info.get("dataset", {}).get("name")
-    if not dataset:
-        raise GanvasError(f"{model.path} does not say which dataset it was trained on")
+    dataset, digest = recorded_dataset(model.info, model.path)
     archive, bank = open_training_images(dataset, model.resolution, model.channels,
-                                         bool(model.num_classes),
-                                         expected_hash=model.info["dataset"].get("sha256"))
+                                         bool(model.num_classes), expected_hash=digest)
     idx = torch.arange(len(bank))
     if limit is not None:
         if limit < 1:
