@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, GanvasError
 from ..paths import cache_dir
-from .archive import ArchiveWriter, is_archive
+from .archive import ArchiveWriter, read_meta
 from .images import CROPS, DEFAULT_MAX_PIXELS, MODES, LoadedImage, default_min_size, load_image
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -141,10 +141,20 @@ def prepare_cached(folder: str | os.PathLike, resolution: int, channels: int,
                "crop": crop, "labels": labels, "min_size": min_size,
                "max_pixels": DEFAULT_MAX_PIXELS}
     path = cache_dir("prepared") / f"{_cache_key(src, options)}.zip"
-    if not is_archive(path):
+    if not _usable(path):
         prepare(src, path, resolution=resolution, channels=channels, crop=crop, labels=labels,
                 min_size=min_size, progress=progress)
     return path
+
+
+def _usable(path: Path) -> bool:
+    """Whether a cached prepared archive exists with a valid dataset.json (a damaged one is
+    prepared again rather than failing every later run)."""
+    try:
+        read_meta(path)
+    except GanvasError:
+        return False
+    return True
 
 
 # --- validation --------------------------------------------------------------------------
