@@ -11,7 +11,9 @@ import json
 import os
 import shutil
 import struct
+import warnings
 import zipfile
+import zlib
 
 import numpy as np
 import pytest
@@ -197,6 +199,25 @@ def test_a_bad_member_is_named(good, tmp_path, data, needle):
     assert "images/000001.png" in msg
 
 
+def png_header(width: int, height: int) -> bytes:
+    """A PNG whose IHDR claims width x height RGB (no pixel data: only the header is read)."""
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(
+            ">I", zlib.crc32(kind + body))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IEND", b"")
+
+
+@pytest.mark.parametrize("side", [15_000, 60_000])     # Pillow's bomb warning, its error
+def test_a_member_claiming_huge_pixels_is_one_quiet_line(good, tmp_path, side):
+    bad = craft(good, tmp_path / "bad.zip", replace={"images/000000.png": png_header(side,
+                                                                                     side)})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        refused(bad, "images/000000.png")
+    assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
+
+
 def test_an_eps_member_never_reaches_ghostscript(good, tmp_path, monkeypatch):
     from PIL import EpsImagePlugin
 
@@ -242,6 +263,15 @@ def test_a_member_lying_small_is_cut_at_its_claim(good, tmp_path):
     bad = craft(good, tmp_path / "bad.zip")
     claim_size(bad, "images/000001.png", 10)
     refused(bad, "images/000001.png")
+
+
+def test_an_encrypted_member(good, tmp_path):
+    bad = craft(good, tmp_path / "bad.zip")
+    raw = bytearray(bad.read_bytes())
+    at = raw.index(b"PK\x01\x02")                  # the first member: images/000000.png
+    struct.pack_into("<H", raw, at + 8, struct.unpack_from("<H", raw, at + 8)[0] | 1)
+    bad.write_bytes(bytes(raw))
+    refused(bad, "images/000000.png cannot be read")
 
 
 # --- ArchiveWriter publishes durably -----------------------------------------------------
@@ -301,6 +331,26 @@ def test_a_failed_cache_build_leaves_no_temporary(good, tmp_path, monkeypatch, f
         ds.load_archive(bad)
     folder = cache_dir("decoded")
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def test_a_full_disk_while_caching_is_one_line(good, monkeypatch):
+    import errno
+    monkeypatch.setattr(ds, "MEMMAP_BYTES", 0)
+
+    def full(path, meta, out):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(ds, "decode_images", full)
+    with pytest.raises(GanvasError, match="cannot write the decoded cache .*No space left"):
+        ds.load_archive(good)
+    assert list(cache_dir("decoded").iterdir()) == []
+
+
+def test_a_folder_in_place_of_the_cache(good, monkeypatch):
+    monkeypatch.setattr(ds, "MEMMAP_BYTES", 0)
+    decoded(good).mkdir(parents=True)
+    with pytest.raises(GanvasError, match="cannot write the decoded cache"):
+        ds.load_archive(good)
+    assert [p.name for p in cache_dir("decoded").iterdir()] == [decoded(good).name]
 
 
 # --- prepare: unreadable folders, files swapped after listing ----------------------------
@@ -398,6 +448,15 @@ def test_a_fifo_named_png_does_not_hang_prepare(tmp_path):
     assert summary.kept == 3 and summary.skipped == {"unreadable": 1}
 
 
+def test_a_damaged_prepared_cache_is_prepared_again(tmp_path):
+    src = picture_folder(tmp_path / "src", classes=("a",))
+    first = prep.prepare_cached(src, resolution=RES, channels=3, progress=False)
+    good_bytes = first.read_bytes()
+    craft(first, tmp_path / "bad.zip", meta=edit("num_images", 99)).replace(first)
+    again = prep.prepare_cached(src, resolution=RES, channels=3, progress=False)
+    assert again == first and again.read_bytes() == good_bytes
+
+
 # --- a run's recorded dataset ------------------------------------------------------------
 
 @pytest.fixture
@@ -438,6 +497,16 @@ def test_a_model_without_a_recorded_hash_is_refused(tiny_run):
     model = ganvas.load(tiny_run, device="cpu")
     model.info["dataset"].pop("sha256")
     with pytest.raises(GanvasError, match="does not record the content hash"):
+        ev.model_real_subset(model, 8)
+
+
+@pytest.mark.parametrize("record", ["emoji", ["x"], {"name": 3}, {}])
+def test_a_malformed_dataset_record_is_one_line(tiny_run, record):
+    import ganvas
+    from ganvas.metrics import evaluate as ev
+    model = ganvas.load(tiny_run, device="cpu")
+    model.info["dataset"] = record
+    with pytest.raises(GanvasError, match="does not say which dataset it was trained on"):
         ev.model_real_subset(model, 8)
 
 
