@@ -218,6 +218,16 @@ def test_a_member_claiming_huge_pixels_is_one_quiet_line(good, tmp_path, side):
     assert not [w for w in caught if issubclass(w.category, Image.DecompressionBombWarning)]
 
 
+def test_train_on_a_gif_member_is_one_line(tmp_path, capsys):
+    good = make_toy_archive(tmp_path / "good.zip", n=4, resolution=16)   # dcgan's smallest
+    bad = craft(good, tmp_path / "bad.zip", replace={"images/000003.png": png(16, fmt="GIF")})
+    out = tmp_path / "runs"
+    err = usage_error(["train", str(bad), "--model", "dcgan-tiny", "--kimg", "0.01",
+                       "--out", str(out)], capsys)
+    assert "member images/000003.png is not a PNG image" in err
+    assert not list(out.glob("*/config.json"))
+
+
 def test_an_eps_member_never_reaches_ghostscript(good, tmp_path, monkeypatch):
     from PIL import EpsImagePlugin
 
