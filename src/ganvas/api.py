@@ -16,6 +16,7 @@ from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.explore import explore as sweep_dims
 from .latent.sampler import Sampler
+from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_png, check_scale, output_format
 from .resolve import Resolved
@@ -111,7 +112,9 @@ class Model:
         ("slerp" or "lerp"), easing ("linear" or "smooth"), noise_mode (StyleGAN2).
         truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement."""
         output_format(out)
+        check_out_file(out)
         check_scale(scale)
+        check_truncation(truncation)
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
         return write_walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), out,
                           fps=fps, scale=scale, progress=progress)
@@ -125,6 +128,7 @@ class Model:
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
         cells as one grid PNG there, enlarged `scale` (1-16) times."""
         check_grid_out(out, scale)
+        check_truncation(truncation)
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
                            noise_mode)
         if out is not None:
@@ -140,6 +144,7 @@ class Model:
         (ganvas.latent.stylemix). `out`: also write it as one PNG there, enlarged `scale`
         (1-16) times."""
         check_grid_out(out, scale)
+        check_truncation(truncation)
         cells = mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
                            noise_mode)
         if out is not None:
@@ -159,8 +164,10 @@ class Model:
             raise GanvasError("say where to write: a folder (--out DIR) and/or a grid "
                               "(--grid FILE.png)")
         check_grid_out(grid, scale)
+        check_out_folder(folder)
         check_scale(scale)
-        seeds = list(seeds)
+        check_truncation(truncation)
+        seeds = check_seeds(seeds)
         images = self.generate(seeds, label=label, truncation=truncation,
                                noise_mode=noise_mode)
         paths = [] if folder is None else save_seed_images(images, seeds, folder, scale)
@@ -183,6 +190,7 @@ class Model:
         weights, a Laplacian-pyramid pixel loss (ganvas.latent.project).
         callback(step, steps, distance): called after every step (e.g. a progress bar)."""
         from .latent.project import ProjectOptions, project
+        check_out_folder(out)
         if isinstance(targets, (str, os.PathLike)):
             targets = [targets]
         options = ProjectOptions(steps=steps, seed=seed, label=label, w_plus=w_plus)
@@ -196,6 +204,7 @@ class Model:
         (model.json + G_ema.safetensors), "onnx" = out/generator.onnx, checked against
         PyTorch with onnxruntime (uint8: uint8 NHWC output); see ganvas.export."""
         from .export import export
+        check_out_folder(out)
         return export(self, out, format, uint8=uint8)
 
     def __repr__(self) -> str:
@@ -208,7 +217,42 @@ def check_grid_out(out: str | os.PathLike | None, scale: int) -> None:
     scale from 1 to 16, or a GanvasError."""
     if out is not None:
         check_png(out)
+        check_out_file(out)
         check_scale(scale)
+
+
+def check_out_file(path: str | os.PathLike | None) -> None:
+    """Before computing what goes to file `path`: a GanvasError when it is a folder, when a
+    folder above it is a file, or when the nearest existing folder above it is not writable
+    (what would otherwise fail after the work, as an OSError)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise GanvasError(f"{path} is a folder; name a file to write")
+    check_writable_above(path)
+
+
+def check_out_folder(path: str | os.PathLike | None) -> None:
+    """Before computing what goes into folder `path`: a GanvasError when it exists as a file,
+    or when it cannot be made or written (see check_out_file)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanvasError(f"{path} exists and is a file; name a folder to write into")
+    check_writable_above(path)
+
+
+def check_writable_above(path: Path) -> None:
+    """The nearest existing folder at or above `path` must be a writable folder."""
+    for above in [path, *path.parents] if path.is_dir() else path.parents:
+        if above.exists() or above == Path(above.anchor or "."):
+            if not above.is_dir():
+                raise GanvasError(f"cannot write {path}: {above} is a file, not a folder")
+            if not os.access(above, os.W_OK | os.X_OK):
+                raise GanvasError(f"cannot write {path}: {above} is not writable")
+            return
 
 
 def load(model: str | os.PathLike, device: str = "auto") -> Model:

@@ -75,10 +75,10 @@ def show_metrics(rows: list[dict]) -> None:
     st.subheader(f"Metrics at {last['kimg']:g} kimg")
     cols = st.columns(max(1, min(len(names), 6)))
     for i, name in enumerate(names):
-        cols[i % len(cols)].metric(name, f"{last[name]:.4g}")
+        cols[i % len(cols)].metric(escape(name), f"{last[name]:.4g}")
     extractors = sorted(set(last["_extractors"].values()))
     if extractors:
-        st.caption(f"features: {', '.join(extractors)}")
+        st.caption(f"features: {escape(', '.join(extractors))}")
     table = [{k: v for k, v in r.items() if k != "_extractors"} for r in rows]
     if len(table) > 1:
         name = st.selectbox("Curve", names, key="card_metric")
@@ -113,6 +113,12 @@ def show(path: str, model: ganvas.Model) -> None:
                        "measure it.")
 
 
-def escape(text: str) -> str:
-    """Text for a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~$:=&^\"'%")
+
+
+def escape(text) -> str:
+    """Text from the model's or dataset's files (names, class names, paths) shown literally
+    in Markdown, also in a table cell: every Markdown, HTML and Streamlit directive character
+    (:red[...], :material/...:, $math$) backslash-escaped, line breaks made spaces."""
+    flat = " ".join(str(text).split("\n")).replace("\r", " ")
+    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in flat)
