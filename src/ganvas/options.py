@@ -148,7 +148,8 @@ def check_number(name: str, value: Any, origin: str = "option") -> Any:
         raise ConfigError(f"{origin}: {name} must be a finite number, not {value!r}")
     limit = MAX_INT if isinstance(value, int) else MAX_FLOAT
     if abs(value) > limit:
-        raise ConfigError(f"{origin}: {name} = {value!r} is too big (at most {limit:g})")
+        shown = f"{limit:,}" if isinstance(limit, int) else f"{limit:g}"
+        raise ConfigError(f"{origin}: {name} = {value:g} is too big (at most {shown})")
     return value
 
 
