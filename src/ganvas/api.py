@@ -24,6 +24,8 @@ from .training import loop
 from .device import fast_precision, pick_device
 
 DEMO_RESOLUTION = 32
+MAX_BATCH_BYTES = 4 << 30     # save_images makes all its pictures at once (float32 NCHW)
+MAX_GRID_BYTES = 1 << 30      # one grid PNG, enlarged, in memory
 
 
 class Model:
@@ -168,12 +170,27 @@ class Model:
         check_scale(scale)
         check_truncation(truncation)
         seeds = check_seeds(seeds)
+        self.check_batch(len(seeds), scale if grid is not None else 0)
         images = self.generate(seeds, label=label, truncation=truncation,
                                noise_mode=noise_mode)
         paths = [] if folder is None else save_seed_images(images, seeds, folder, scale)
         if grid is not None:
             paths.append(save_png(make_grid(images), grid, scale=scale))
         return paths
+
+    def check_batch(self, n: int, grid_scale: int = 0) -> None:
+        """A GanvasError when n pictures (and, with grid_scale, their grid enlarged that many
+        times) need more than MAX_BATCH_BYTES (MAX_GRID_BYTES) of memory."""
+        pixels = self.resolution ** 2 * self.channels
+        if n * pixels * 4 > MAX_BATCH_BYTES:
+            raise GanvasError(f"{n:,} pictures of {self.resolution}x{self.resolution} need "
+                              f"{n * pixels * 4 / 2**30:.1f} GiB at once (at most "
+                              f"{MAX_BATCH_BYTES >> 30} GiB); ask for fewer seeds at a time")
+        if grid_scale and n * pixels * grid_scale ** 2 > MAX_GRID_BYTES:
+            raise GanvasError(f"a grid of {n:,} pictures of {self.resolution * grid_scale}px "
+                              f"is {n * pixels * grid_scale ** 2 / 2**30:.1f} GiB (at most "
+                              f"{MAX_GRID_BYTES >> 30} GiB); use fewer seeds or a smaller "
+                              f"--scale")
 
     def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
                 seed: int = 0, label: int | str | None = None, w_plus: bool = False,

@@ -16,7 +16,7 @@ from ganvas.cli import main
 from ganvas.errors import GanvasError
 
 from ..conftest import usage_error
-from ..test_interpolate import DC, export_random
+from ..test_interpolate import DC, SG2, export_random
 
 
 def one_line(argv: list[str], capsys, code: int = 2) -> str:
@@ -238,4 +238,31 @@ def test_api_requests_are_bounded(model, tmp_path):
         m.generate([-1])
     with pytest.raises(GanvasError, match="seed"):
         m.generate([2**64])
+    assert leftovers(tmp_path) == []
+
+
+def test_a_batch_or_grid_above_the_memory_caps_is_refused(model, tmp_path, monkeypatch,
+                                                          capsys):
+    monkeypatch.setattr("ganvas.api.MAX_GRID_BYTES", 16 * 16 * 3 * 16 ** 2 * 10)
+    err = one_line(["generate", str(model), "--seeds", "0-99", "--grid", str(tmp_path / "g.png"),
+                    "--scale", "16"], capsys)
+    assert "at most" in err and "--scale" in err
+    monkeypatch.setattr("ganvas.api.MAX_BATCH_BYTES", 16 * 16 * 3 * 4 * 10)
+    assert "fewer seeds" in one_line(["generate", str(model), "--seeds", "0-99", "--out",
+                                      str(tmp_path / "out")], capsys)
+    assert leftovers(tmp_path) == []
+
+
+@pytest.fixture(scope="module")
+def sg2(tmp_path_factory):
+    return export_random(tmp_path_factory.mktemp("hostile-sg2") / "model", **SG2)
+
+
+@pytest.mark.parametrize("flags", [
+    ["--styles", "0-" + "9" * 5000], ["--styles", "0-999999999"], ["--truncation", "-inf"],
+    ["--rows", "0-99999"], ["--scale", "0"]])
+def test_bad_style_mixing_requests(flags, sg2, tmp_path, capsys):
+    argv = ["style-mix", str(sg2), "--rows", "0", "--cols", "1", "--out",
+            str(tmp_path / "m.png")]
+    one_line(argv + flags, capsys)
     assert leftovers(tmp_path) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -113,12 +114,17 @@ def show(path: str, model: ganvas.Model) -> None:
                        "measure it.")
 
 
-MARKDOWN_SPECIAL = frozenset("\\`*_{}[]()<>#+-.!|~$:=&^\"'%")
+MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#|~$!")    # emphasis, code, links, HTML, tables, math
 
 
 def escape(text) -> str:
-    """Text from the model's or dataset's files (names, class names, paths) shown literally
-    in Markdown, also in a table cell: every Markdown, HTML and Streamlit directive character
-    (:red[...], :material/...:, $math$) backslash-escaped, line breaks made spaces."""
-    flat = " ".join(str(text).split("\n")).replace("\r", " ")
-    return "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in flat)
+    """Text from the model's or dataset's files (names, class names, paths) or quoted in a
+    message, shown literally in Markdown (also in a table cell): Markdown's and HTML's
+    characters backslash-escaped, Streamlit's directives (:red[...], :smile:) disarmed by
+    escaping a colon before a letter, a leading list or heading marker escaped, line breaks
+    made spaces. Other punctuation (. - / ...) is left as it is, where it means nothing."""
+    flat = " ".join(str(text).replace("\r", "\n").split("\n"))
+    out = "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in flat)
+    out = re.sub(r":(?=[A-Za-z])", r"\\:", out)
+    out = re.sub(r"^(\s*)([-+=])", r"\1\\\2", out)
+    return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", out)
