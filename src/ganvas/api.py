@@ -306,6 +306,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     plan = resolve.plan(data, model, config, options)
     if dry_run:
         return plan
+    check_out_folder(out)
     return loop.start(plan.config, out, progress=progress)
 
 

@@ -78,6 +78,21 @@ def test_python_options_are_checked_the_same_way(value, toy_archive, tmp_path):
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.parametrize("flags", [["--minutes", "nan"], ["--minutes", "inf"],
+                                   ["--minutes", "1e300"], ["--seed", str(2**64)]])
+def test_bad_demo_values_fail_before_any_folder(flags, tmp_path, capsys):
+    one_line(["demo", "--out", str(tmp_path / "demo"), *flags], capsys)
+    assert not (tmp_path / "demo").exists()
+
+
+def test_train_out_that_is_a_file_is_refused_up_front(toy_archive, tmp_path, capsys):
+    a_file = tmp_path / "runs"
+    a_file.write_text("x")
+    assert "is a file" in one_line(["train", str(toy_archive), "--out", str(a_file), "--model",
+                                    "dcgan-tiny", "--kimg", "0.1"], capsys)
+    assert a_file.read_text() == "x"
+
+
 def test_a_config_file_with_nan_is_refused(toy_archive, tmp_path, capsys):
     config = tmp_path / "config.json"
     config.write_text('{"train": {"lr_g": NaN, "batch": 16}}')     # json.loads takes NaN
