@@ -14,7 +14,7 @@ from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
-from .latent.explore import explore as sweep_dims
+from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
@@ -131,6 +131,8 @@ class Model:
         cells as one grid PNG there, enlarged `scale` (1-16) times."""
         check_grid_out(out, scale)
         check_truncation(truncation)
+        if hasattr(dims, "__len__") and len(dims) > MAX_DIMS:
+            raise GanvasError(f"give 1 to {MAX_DIMS} dimensions, not {len(dims):,}")
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
                            noise_mode)
         if out is not None:
@@ -147,8 +149,8 @@ class Model:
         (1-16) times."""
         check_grid_out(out, scale)
         check_truncation(truncation)
-        cells = mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
-                           noise_mode)
+        cells = mix_styles(self.sampler, check_seeds(rows), check_seeds(cols), styles, label,
+                           truncation, noise_mode)
         if out is not None:
             save_cells(cells, out, scale)
         return cells

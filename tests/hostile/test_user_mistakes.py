@@ -247,6 +247,10 @@ def test_api_requests_are_bounded(model, tmp_path):
         m.walk(seeds=range(10**9))
     with pytest.raises(GanvasError, match="at most 1,000,000"):
         m.walk(seeds=range(1000), frames_per_step=10_000)
+    with pytest.raises(GanvasError, match="dimensions"):
+        m.explore(0, range(10**12))
+    with pytest.raises(GanvasError, match="too many seeds"):
+        m.style_mix(range(10**12), [0])
     with pytest.raises(GanvasError, match="truncation"):
         m.generate([0], truncation=float("nan"))
     with pytest.raises(GanvasError, match="seed"):
