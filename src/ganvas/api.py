@@ -18,7 +18,7 @@ from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
-from .latent.video import check_png, check_scale, output_format
+from .latent.video import check_fps, check_png, check_scale, output_format
 from .resolve import Resolved
 from .training import loop
 from .device import fast_precision, pick_device
@@ -116,6 +116,7 @@ class Model:
         output_format(out)
         check_out_file(out)
         check_scale(scale)
+        check_fps(fps)
         check_truncation(truncation)
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
         return write_walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), out,
