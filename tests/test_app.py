@@ -441,4 +441,99 @@ def test_streamlit_command_line(dc):
     assert flags["--server.address"] == "127.0.0.1" and flags["--server.port"] == "8765"
     assert flags["--browser.gatherUsageStats"] == "false"
     assert flags["--server.headless"] == "true"
+    # Given on the command line, so that a .streamlit/config.toml cannot turn them off.
+    assert flags["--server.enableXsrfProtection"] == "true"
+    assert flags["--server.enableCORS"] == "true"
     assert cmd[-2:] == ["--", str(dc)]
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.8.9.10", "::1", "[::1]", "localhost",
+                                  "LOCALHOST"])
+def test_no_warning_for_loopback_hosts(host):
+    assert launch.is_loopback(host) and launch.exposure_warning(host) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.20", "10.0.0.1", "example.org",
+                                  "localhost.evil.example"])
+def test_a_host_other_computers_reach_is_warned_about(host):
+    warning = launch.exposure_warning(host)
+    assert warning and host in warning and "\n" not in warning
+
+
+def test_launch_prints_the_warning_on_the_console(monkeypatch, capsys):
+    monkeypatch.setattr(launch, "check", lambda model, port, device: None)
+    monkeypatch.setattr(launch, "command",
+                        lambda model, host, port, device: [sys.executable, "-c", "pass"])
+    assert launch.launch("model", host="0.0.0.0") == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "warning" in err and "0.0.0.0" in err
+    launch.launch("model", host="127.0.0.1")
+    assert capsys.readouterr().err == ""
+
+
+HOSTILE_NAME = "**bold** <script>alert(1)</script> [x](http://e.example) :red[r] $x$ `c` | _i_"
+
+
+def test_escape_leaves_no_markdown():
+    from ganvas.app.card import MARKDOWN_SPECIAL, escape
+    out = escape(HOSTILE_NAME + "\n# title")
+    assert "\n" not in out
+    for i, c in enumerate(out):                      # every special character is escaped
+        if c in MARKDOWN_SPECIAL and c != "\\":
+            assert out[i - 1] == "\\", (c, out[:i + 1])
+    assert out.replace("\\", "") == (HOSTILE_NAME + " # title").replace("\\", "")
+
+
+@pytest.fixture(scope="module")
+def hostile_names(tmp_path_factory):
+    path = export_random(tmp_path_factory.mktemp("app-hostile") / "model",
+                         (HOSTILE_NAME, "dog"), **DC)
+    info = json.loads((path / "model.json").read_text())
+    info["dataset"]["name"] = "<img src=x onerror=alert(1)> **data**"
+    (path / "model.json").write_text(json.dumps(info))
+    return path
+
+
+def test_dataset_and_class_names_are_shown_literally(hostile_names):
+    from ganvas.app.card import escape
+    at = open_page(hostile_names)
+    header = at.caption[0].value
+    assert escape("<img src=x onerror=alert(1)> **data**") in header
+    assert not re.search(r"(?<!\\)[<*\[]", header), header      # none left unescaped
+    at = open_tab(at, "Model card")
+    table = "\n".join(m.value for m in at.markdown)
+    assert escape(HOSTILE_NAME) in table
+    assert "**bold**" not in table and not re.search(r"(?<!\\)<script", table)
+
+
+def test_a_walk_above_the_pixel_budget_is_refused(dc, monkeypatch):
+    monkeypatch.setattr(render, "MAX_JOB_PIXELS", 1000)
+    at = open_tab(open_page(dc), "Interpolation")
+    at.text_input(key="walk_seeds").set_value("0,1")
+    at.button(key="walk_render").click()
+    at.run()
+    assert not at.exception and "too much for the page" in at.error[0].value
+    assert "walk_result" not in at.session_state
+
+
+def test_one_heavy_job_at_a_time(dc):
+    at = open_tab(open_page(dc), "Interpolation")
+    at.text_input(key="walk_seeds").set_value("0,1")
+    at.slider(key="walk_frames").set_value(2)
+    assert render.HEAVY.acquire(blocking=False)      # another session's walk is running
+    try:
+        at.button(key="walk_render").click()
+        at.run()
+        assert not at.exception and "busy" in at.error[0].value
+    finally:
+        render.HEAVY.release()
+    at.button(key="walk_render").click()
+    ok(at.run())
+    assert at.session_state["walk_result"]["frames"] == 2 * 2
+
+
+def test_projection_steps_are_within_the_pixel_budget(dc, monkeypatch):
+    monkeypatch.setattr(render, "MAX_JOB_PIXELS", 16 * 16 * 5)
+    model = ganvas.load(dc)
+    with pytest.raises(ganvas.GanvasError, match="too much for the page"):
+        projection.project(model, png(), "x.png", 10, 0, None, False)

@@ -124,3 +124,53 @@ def test_eval_with_local_inception_weights(tiny_run, tmp_path, inception_file, c
     assert set(result["metrics"]) >= {"fid", "kid", "is"} and result["metrics"]["is"] >= 1
     assert result["weights"]["inception-v3"]["official"] is False
     assert "not comparable with papers" in capsys.readouterr().out
+
+
+# --- pinned hashes, the bytes loaded are the bytes checked, a capped download ---------------
+
+def test_a_pinned_full_sha256_must_match(monkeypatch, inception_file):
+    digest = serve_as(monkeypatch, "inception-v3", inception_file)
+    entry = w.WEIGHTS.get("inception-v3")
+    wrong = digest[:8] + "0" * 56                    # the name's prefix right, the rest not
+    monkeypatch.setitem(w.WEIGHTS._entries, "inception-v3",
+                        w.WeightFile(entry.filename, entry.url, entry.sha256_prefix, entry.env,
+                                     sha256=wrong))
+    with pytest.raises(GanvasError, match="expected " + wrong):
+        w.resolve_weights("inception-v3")
+    assert not list(w.cached_path("inception-v3").parent.iterdir())    # not kept
+    monkeypatch.setitem(w.WEIGHTS._entries, "inception-v3",
+                        w.WeightFile(entry.filename, entry.url, entry.sha256_prefix, entry.env,
+                                     sha256=digest))
+    got = w.resolve_weights("inception-v3")
+    assert got.official and got.sha256 == digest
+    assert w.WEIGHTS.get("inception-v3").matches(digest)
+    assert not w.WEIGHTS.get("inception-v3").matches(wrong)
+
+
+def test_the_published_entries_keep_their_prefix_check():
+    for name in w.WEIGHTS.names():
+        entry = w.WEIGHTS.get(name)
+        assert entry.sha256_prefix in entry.filename
+        assert entry.sha256 == "" or (len(entry.sha256) == 64
+                                      and entry.sha256.startswith(entry.sha256_prefix))
+
+
+def test_the_bytes_loaded_are_the_bytes_hashed(tmp_path):
+    path = tmp_path / "a.pth"
+    torch.save({"x": torch.ones(3)}, path)
+    resolved = w.resolve_weights("inception-v3", path)
+    torch.save({"x": torch.zeros(3)}, path)          # swapped after the check
+    state = w.load_state_dict(resolved)
+    assert torch.equal(state["x"], torch.ones(3))
+    assert resolved.sha256 == hashlib.sha256(resolved.data).hexdigest()
+
+
+def test_a_download_above_the_cap_is_refused(monkeypatch, inception_file):
+    serve_as(monkeypatch, "inception-v3", inception_file)
+    monkeypatch.setattr(w, "MAX_DOWNLOAD_BYTES", 1000)
+    with pytest.raises(GanvasError, match="refusing to download.*declared"):
+        w.resolve_weights("inception-v3")                 # file:// sends a Content-Length
+    monkeypatch.setattr(w, "check_length", lambda entry, length: None)   # a lying server
+    with pytest.raises(GanvasError, match="refusing to download.*more than"):
+        w.resolve_weights("inception-v3")
+    assert not list(w.cached_path("inception-v3").parent.iterdir())

@@ -14,15 +14,18 @@ from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
-from .latent.explore import explore as sweep_dims
+from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.sampler import Sampler
+from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
-from .latent.video import check_png, check_scale, output_format
+from .latent.video import check_fps, check_png, check_scale, output_format
 from .resolve import Resolved
 from .training import loop
 from .device import fast_precision, pick_device
 
 DEMO_RESOLUTION = 32
+MAX_BATCH_BYTES = 4 << 30     # save_images makes all its pictures at once (float32 NCHW)
+MAX_GRID_BYTES = 1 << 30      # one grid PNG, enlarged, in memory
 
 
 class Model:
@@ -111,7 +114,10 @@ class Model:
         ("slerp" or "lerp"), easing ("linear" or "smooth"), noise_mode (StyleGAN2).
         truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement."""
         output_format(out)
+        check_out_file(out)
         check_scale(scale)
+        check_fps(fps)
+        check_truncation(truncation)
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
         return write_walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), out,
                           fps=fps, scale=scale, progress=progress)
@@ -125,6 +131,9 @@ class Model:
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
         cells as one grid PNG there, enlarged `scale` (1-16) times."""
         check_grid_out(out, scale)
+        check_truncation(truncation)
+        if hasattr(dims, "__len__") and len(dims) > MAX_DIMS:
+            raise GanvasError(f"give 1 to {MAX_DIMS} dimensions, not {len(dims):,}")
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
                            noise_mode)
         if out is not None:
@@ -140,8 +149,9 @@ class Model:
         (ganvas.latent.stylemix). `out`: also write it as one PNG there, enlarged `scale`
         (1-16) times."""
         check_grid_out(out, scale)
-        cells = mix_styles(self.sampler, list(rows), list(cols), styles, label, truncation,
-                           noise_mode)
+        check_truncation(truncation)
+        cells = mix_styles(self.sampler, check_seeds(rows), check_seeds(cols), styles, label,
+                           truncation, noise_mode)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
@@ -159,14 +169,31 @@ class Model:
             raise GanvasError("say where to write: a folder (--out DIR) and/or a grid "
                               "(--grid FILE.png)")
         check_grid_out(grid, scale)
+        check_out_folder(folder)
         check_scale(scale)
-        seeds = list(seeds)
+        check_truncation(truncation)
+        seeds = check_seeds(seeds)
+        self.check_batch(len(seeds), scale if grid is not None else 0)
         images = self.generate(seeds, label=label, truncation=truncation,
                                noise_mode=noise_mode)
         paths = [] if folder is None else save_seed_images(images, seeds, folder, scale)
         if grid is not None:
             paths.append(save_png(make_grid(images), grid, scale=scale))
         return paths
+
+    def check_batch(self, n: int, grid_scale: int = 0) -> None:
+        """A GanvasError when n pictures (and, with grid_scale, their grid enlarged that many
+        times) need more than MAX_BATCH_BYTES (MAX_GRID_BYTES) of memory."""
+        pixels = self.resolution ** 2 * self.channels
+        if n * pixels * 4 > MAX_BATCH_BYTES:
+            raise GanvasError(f"{n:,} pictures of {self.resolution}x{self.resolution} need "
+                              f"{n * pixels * 4 / 2**30:.1f} GiB at once (at most "
+                              f"{MAX_BATCH_BYTES >> 30} GiB); ask for fewer seeds at a time")
+        if grid_scale and n * pixels * grid_scale ** 2 > MAX_GRID_BYTES:
+            raise GanvasError(f"a grid of {n:,} pictures of {self.resolution * grid_scale}px "
+                              f"is {n * pixels * grid_scale ** 2 / 2**30:.1f} GiB (at most "
+                              f"{MAX_GRID_BYTES >> 30} GiB); use fewer seeds or a smaller "
+                              f"--scale")
 
     def project(self, targets, out: str | os.PathLike = "projection", steps: int = 1000,
                 seed: int = 0, label: int | str | None = None, w_plus: bool = False,
@@ -183,6 +210,7 @@ class Model:
         weights, a Laplacian-pyramid pixel loss (ganvas.latent.project).
         callback(step, steps, distance): called after every step (e.g. a progress bar)."""
         from .latent.project import ProjectOptions, project
+        check_out_folder(out)
         if isinstance(targets, (str, os.PathLike)):
             targets = [targets]
         options = ProjectOptions(steps=steps, seed=seed, label=label, w_plus=w_plus)
@@ -196,6 +224,7 @@ class Model:
         (model.json + G_ema.safetensors), "onnx" = out/generator.onnx, checked against
         PyTorch with onnxruntime (uint8: uint8 NHWC output); see ganvas.export."""
         from .export import export
+        check_out_folder(out)
         return export(self, out, format, uint8=uint8)
 
     def __repr__(self) -> str:
@@ -208,7 +237,42 @@ def check_grid_out(out: str | os.PathLike | None, scale: int) -> None:
     scale from 1 to 16, or a GanvasError."""
     if out is not None:
         check_png(out)
+        check_out_file(out)
         check_scale(scale)
+
+
+def check_out_file(path: str | os.PathLike | None) -> None:
+    """Before computing what goes to file `path`: a GanvasError when it is a folder, when a
+    folder above it is a file, or when the nearest existing folder above it is not writable
+    (what would otherwise fail after the work, as an OSError)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise GanvasError(f"{path} is a folder; name a file to write")
+    check_writable_above(path)
+
+
+def check_out_folder(path: str | os.PathLike | None) -> None:
+    """Before computing what goes into folder `path`: a GanvasError when it exists as a file,
+    or when it cannot be made or written (see check_out_file)."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise GanvasError(f"{path} exists and is a file; name a folder to write into")
+    check_writable_above(path)
+
+
+def check_writable_above(path: Path) -> None:
+    """The nearest existing folder at or above `path` must be a writable folder."""
+    for above in [path, *path.parents] if path.is_dir() else path.parents:
+        if above.exists() or above == Path(above.anchor or "."):
+            if not above.is_dir():
+                raise GanvasError(f"cannot write {path}: {above} is a file, not a folder")
+            if not os.access(above, os.W_OK | os.X_OK):
+                raise GanvasError(f"cannot write {path}: {above} is not writable")
+            return
 
 
 def load(model: str | os.PathLike, device: str = "auto") -> Model:
@@ -245,6 +309,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     plan = resolve.plan(data, model, config, options)
     if dry_run:
         return plan
+    check_out_folder(out)
     return loop.start(plan.config, out, progress=progress)
 
 

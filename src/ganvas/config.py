@@ -12,7 +12,26 @@ import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
 from .errors import ConfigError
-from .options import internal, option
+from .options import check_number, internal, option
+
+
+def check_numbers(section) -> None:
+    """Every number field of dataclass `section` finite and not huge (options.check_number):
+    the one check of NaN, inf and 1e300 for every section, whatever the value came from."""
+    for f in fields(section):
+        check_number(f.name.replace("_", "-"), getattr(section, f.name), "config")
+
+
+def check_range(name: str, value: int | float, low: int | float, high: int | float) -> None:
+    """A ConfigError unless low <= value <= high (counts and sizes with an upper bound)."""
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be from {low:,} to {high:,}, not {value:,}")
+
+
+MAX_SEED = 2**32 - 1        # the studio's seeds too; trainer seeds its RNG streams seed * 8 + i,
+#                             which must fit torch.manual_seed's 64 bits
+MAX_WIDTH = 4096            # z_dim, w_dim and the channel widths
+MAX_BATCH = 16384
 
 
 def is_power_of_two(n: int) -> bool:
@@ -74,10 +93,18 @@ class ModelConfig:
                               f"{self.family}, not {self.resolution}")
         if self.channels not in (1, 3, 4):
             raise ConfigError(f"channels must be 1, 3 or 4, not {self.channels}")
+        check_numbers(self)
         for name in ("z_dim", "g_width", "d_width", "max_width", "w_dim", "mapping_layers",
                      "mbstd_group"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
+        for name in ("z_dim", "g_width", "d_width", "max_width", "w_dim"):
+            check_range(name.replace("_", "-"), getattr(self, name), 1, MAX_WIDTH)
+        check_range("mapping-layers", self.mapping_layers, 1, 16)
+        check_range("mbstd-group", self.mbstd_group, 1, 64)
+        check_range("num-fp16-res", self.num_fp16_res, 0, 16)
+        if self.conv_clamp is not None and self.conv_clamp <= 0:
+            raise ConfigError("conv-clamp must be positive (or none)")
         if self.num_classes < 0 and not (classes_from_data and self.num_classes == FROM_DATA):
             raise ConfigError("num_classes must be 0 (unconditional) or more")
         if self.d_norm not in D_NORMS:
@@ -138,6 +165,7 @@ class TrainConfig:
                                 metavar="N")
 
     def validate(self) -> None:
+        check_numbers(self)
         if self.kimg is not None and self.minutes is not None:
             raise ConfigError("give either --kimg or --minutes, not both")
         if self.kimg is not None and self.kimg <= 0:
@@ -146,6 +174,8 @@ class TrainConfig:
             raise ConfigError("minutes must be positive")
         if self.batch < 2:
             raise ConfigError("batch must be at least 2")
+        check_range("batch", self.batch, 2, MAX_BATCH)
+        check_range("seed", self.seed, 0, MAX_SEED)
         for name in ("snap_kimg", "tick_kimg", "lr_g", "lr_d", "ema_kimg"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
@@ -157,10 +187,13 @@ class TrainConfig:
             raise ConfigError("label noise must be in [0, 0.5)")
         if self.n_critic < 1:
             raise ConfigError("n-critic must be at least 1")
+        check_range("n-critic", self.n_critic, 1, 100)
         if self.gp_lambda < 0 or self.r1_gamma < 0 or self.pl_weight < 0:
             raise ConfigError("gp-lambda, r1-gamma and pl-weight must not be negative")
         if self.r1_interval < 1 or self.pl_interval < 1:
             raise ConfigError("r1-interval and pl-interval must be at least 1")
+        check_range("r1-interval", self.r1_interval, 1, 10_000)
+        check_range("pl-interval", self.pl_interval, 1, 10_000)
         if not 0 <= self.style_mixing <= 1:
             raise ConfigError("style-mixing must be a probability in [0, 1]")
         if self.precision not in PRECISIONS:
@@ -168,10 +201,13 @@ class TrainConfig:
                               f"choose from {', '.join(PRECISIONS)}")
         if self.freeze_d < 0 or self.max_rollbacks < 0:
             raise ConfigError("freeze-d and max-rollbacks must not be negative")
+        check_range("freeze-d", self.freeze_d, 0, 64)
+        check_range("max-rollbacks", self.max_rollbacks, 0, 1000)
         if self.instance_noise < 0 or self.instance_noise_kimg <= 0:
             raise ConfigError("instance noise and its annealing length must be positive")
         if self.keep_snapshots < 1:
             raise ConfigError("keep-snapshots must be at least 1")
+        check_range("keep-snapshots", self.keep_snapshots, 1, 10_000)
         if not 1 <= self.grid_size <= 1024:
             raise ConfigError("grid size must be from 1 to 1024")
 
@@ -204,6 +240,7 @@ class AugmentConfig:
     def validate(self) -> None:
         from .augment import parse_policy, validate_classic   # registry import, no cycle at load
         from .augment.ada import PIPES
+        check_numbers(self)
         if self.mode not in AUGMENT_MODES:
             raise ConfigError(f"unknown --aug {self.mode!r}; choose from "
                               f"{', '.join(AUGMENT_MODES)}")
@@ -218,6 +255,7 @@ class AugmentConfig:
             raise ConfigError("--p and --target must be in [0, 1]")
         if self.ada_kimg <= 0 or self.ada_interval < 1:
             raise ConfigError("ada-kimg must be positive and ada-interval at least 1")
+        check_range("ada-interval", self.ada_interval, 1, 10_000)
         validate_classic(**self.classic_params())
 
     def policy(self) -> str:
@@ -253,6 +291,7 @@ class MetricsConfig:
 
     def validate(self) -> None:
         from .metrics.evaluate import METRICS, extractor_plan   # registries, no cycle at load
+        check_numbers(self)
         names = self.names()
         if not names:
             return
@@ -261,6 +300,7 @@ class MetricsConfig:
         extractor_plan(names, self.extractor)
         if self.num < 2:
             raise ConfigError(f"metrics num must be at least 2, got {self.num}")
+        check_range("metrics-num", self.num, 2, 1_000_000)
         if self.every_kimg < 0:
             raise ConfigError(f"metrics every_kimg must be >= 0, got {self.every_kimg}")
         ranked = [k for n in names for k in METRICS.get(n).better]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -131,17 +132,39 @@ def all_options() -> dict[str, Option]:
     return table
 
 
+# Every number option, whatever its own range: finite and at most this big (ints: what a C
+# int64 holds; floats: far above any sensible kimg, minutes or rate, far below overflow).
+MAX_INT = 2**63 - 1
+MAX_FLOAT = 1e9
+
+
+def check_number(name: str, value: Any, origin: str = "option") -> Any:
+    """`value` unless it is a number that is NaN, infinite or beyond MAX_INT / MAX_FLOAT
+    (a ConfigError naming `name`); the one check every number option passes through (the
+    options, the config file and RunConfig.validate)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{origin}: {name} must be a finite number, not {value!r}")
+    limit = MAX_INT if isinstance(value, int) else MAX_FLOAT
+    if abs(value) > limit:
+        shown = f"{limit:,}" if isinstance(limit, int) else f"{limit:g}"
+        raise ConfigError(f"{origin}: {name} = {value:g} is too big (at most {shown})")
+    return value
+
+
 def check_type(name: str, value: Any, kind: type, optional: bool, origin: str) -> Any:
-    """`value` if it is a `kind` (ints pass as floats; paths as str; None when `optional`),
-    else a ConfigError naming `name` and where it came from."""
+    """`value` if it is a `kind` (ints pass as floats; paths as str; None when `optional`)
+    and, for numbers, finite and not huge (check_number), else a ConfigError naming `name`
+    and where it came from."""
     if value is None and optional:
         return None
     if kind is str and isinstance(value, os.PathLike):
         return os.fspath(value)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        return value
+        return check_number(name, value, origin)
     if isinstance(value, kind) and not (kind is not bool and isinstance(value, bool)):
-        return value
+        return check_number(name, value, origin)
     raise ConfigError(f"{origin}: {name} must be {'an' if kind is int else 'a'} "
                       f"{kind.__name__}{' or null' if optional else ''}, not {value!r}")
 
@@ -168,8 +191,12 @@ def to_sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 def parse_number(text: str) -> float:
-    """argparse type of float options."""
-    return float(text)
+    """argparse type of float options: finite numbers only ('nan', 'inf' and overflowing
+    literals are argparse errors: one line, exit 2)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 parse_number.__name__ = "number"          # argparse says "invalid number value: 'x'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -75,10 +76,10 @@ def show_metrics(rows: list[dict]) -> None:
     st.subheader(f"Metrics at {last['kimg']:g} kimg")
     cols = st.columns(max(1, min(len(names), 6)))
     for i, name in enumerate(names):
-        cols[i % len(cols)].metric(name, f"{last[name]:.4g}")
+        cols[i % len(cols)].metric(escape(name), f"{last[name]:.4g}")
     extractors = sorted(set(last["_extractors"].values()))
     if extractors:
-        st.caption(f"features: {', '.join(extractors)}")
+        st.caption(f"features: {escape(', '.join(extractors))}")
     table = [{k: v for k, v in r.items() if k != "_extractors"} for r in rows]
     if len(table) > 1:
         name = st.selectbox("Curve", names, key="card_metric")
@@ -113,6 +114,17 @@ def show(path: str, model: ganvas.Model) -> None:
                        "measure it.")
 
 
-def escape(text: str) -> str:
-    """Text for a Markdown table cell."""
-    return str(text).replace("|", "\\|").replace("\n", " ")
+MARKDOWN_SPECIAL = frozenset("\\`*_[]<>#|~$!")    # emphasis, code, links, HTML, tables, math
+
+
+def escape(text) -> str:
+    """Text from the model's or dataset's files (names, class names, paths) or quoted in a
+    message, shown literally in Markdown (also in a table cell): Markdown's and HTML's
+    characters backslash-escaped, Streamlit's directives (:red[...], :smile:) disarmed by
+    escaping a colon before a letter, a leading list or heading marker escaped, line breaks
+    made spaces. Other punctuation (. - / ...) is left as it is, where it means nothing."""
+    flat = " ".join(str(text).replace("\r", "\n").split("\n"))
+    out = "".join("\\" + c if c in MARKDOWN_SPECIAL else c for c in flat)
+    out = re.sub(r":(?=[A-Za-z])", r"\\:", out)
+    out = re.sub(r"^(\s*)([-+=])", r"\1\\\2", out)
+    return re.sub(r"^(\s*\d+)([.)])", r"\1\\\2", out)

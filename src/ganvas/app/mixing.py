@@ -8,6 +8,7 @@ import streamlit as st
 import ganvas
 
 from . import render
+from .card import escape
 from .images import enlarge, for_display, grid, view_scale
 from .inputs import parse_seeds
 from .render import Settings
@@ -22,7 +23,8 @@ SMALLEST = {"coarse": 4, "middle": 16, "fine": 64}     # a model below this has 
 
 def explain(model: ganvas.Model) -> None:
     """What style mixing is, for models that cannot do it."""
-    st.info(f"Style mixing needs a model with per-layer styles; this one is a {model.family}. "
+    st.info(f"Style mixing needs a model with per-layer styles; this one is a "
+            f"{escape(model.family)}. "
             "StyleGAN2 feeds its latent to every resolution of the generator separately, so the "
             "coarse layers (pose, shape) can come from one seed and the fine ones (colour, "
             "texture) from another. Train one with `ganvas train DATA --model stylegan2`.",

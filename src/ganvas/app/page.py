@@ -11,6 +11,7 @@ import streamlit as st
 import ganvas
 
 from . import card, gallery, mixing, projection, sliders, walk
+from .card import escape
 from .render import load_model, use_device
 from .widgets import keep_widget_values, sampling_settings
 
@@ -18,7 +19,8 @@ SECTION = "section"           # session key of the open tab
 
 
 def header(model: ganvas.Model, path: str) -> None:
-    """Title and a one-line summary of the model."""
+    """Title and a one-line summary of the model (the dataset's name and the path are the
+    model files' text: escaped, never Markdown)."""
     st.title("ganvas playground")
     data = model.info.get("dataset", {}).get("name")
     parts = [model.family, f"{model.resolution}x{model.resolution}", f"{model.kimg:,.1f} kimg"]
@@ -26,7 +28,7 @@ def header(model: ganvas.Model, path: str) -> None:
         parts.append(f"trained on {data}")
     if model.num_classes:
         parts.append(f"{model.num_classes} classes")
-    st.caption(" · ".join(parts) + f" · `{path}`")
+    st.caption(" · ".join(escape(p) for p in parts) + f" · {escape(path)}")
 
 
 def parse_argv(argv: list[str]) -> tuple[str, str] | None:
@@ -52,7 +54,7 @@ def main(argv: list[str]) -> None:
     try:
         model = load_model(path)
     except ganvas.GanvasError as e:
-        st.error(f"Cannot load the model: {e}")
+        st.error(f"Cannot load the model: {escape(e)}")
         st.stop()
     keep_widget_values()
     header(model, path)

@@ -18,9 +18,10 @@ import streamlit as st
 
 import ganvas
 
+from .card import escape
 from .images import view_scale
 from .inputs import MAX_SEED, MAX_UPLOAD_BYTES, UPLOAD_TYPES, read_upload
-from .render import Settings
+from .render import Settings, check_job, heavy_job
 from .widgets import kept, user_errors
 
 STATE = "projections"           # session key: list of projected keyframes, oldest first
@@ -65,9 +66,10 @@ def project(model: ganvas.Model, png: bytes, name: str, steps: int, seed: int,
             label: int | None, w_plus: bool) -> dict:
     """Run Model.project on the picture `png` in a private temporary folder -> a projected
     keyframe (see `projections`), with a progress bar that follows the steps."""
+    check_job("this projection", steps, model.resolution)       # a render per step
     kwargs = dict(steps=steps, seed=seed, label=label, w_plus=w_plus, progress=False,
                   scale=view_scale(model.resolution, 128))
-    with tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
+    with heavy_job(), tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
         target = Path(tmp) / "target.png"
         target.write_bytes(png)
         out = Path(tmp) / "projection"
@@ -106,7 +108,7 @@ def show_result(item: dict, index: int) -> None:
              caption=f"{item['name']}: upload (left), reconstruction (right)")
     st.caption(f"space {item['report']['space']} · distance {row['start_distance']:.4f} -> "
                f"{row['distance']:.4f} ({item['report']['distance']['name']}) · "
-               f"PSNR {row['psnr_db']:.1f} dB" + (f" · class {row['class']}" if row["class"]
+               f"PSNR {row['psnr_db']:.1f} dB" + (f" · class {escape(row['class'])}" if row["class"]
                                                   else ""))
     a, b = st.columns(2)
     a.download_button("Latents (.npz)", item["npz"], file_name=f"latent-{index}.npz",

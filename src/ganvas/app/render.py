@@ -8,6 +8,8 @@ Pictures are uint8 arrays (N, H, W, C), as the API returns them.
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +21,32 @@ CACHE_ENTRIES = 64          # pictures per cached function, least recently used 
 # The device of the command line (`ganvas app --device`), one per process like the model path;
 # kept here so that the sections' load_model(path) calls need not carry it.
 DEVICE = {"name": "auto"}
+# One heavy job (a walk, a projection) at a time in this process, whatever the number of
+# browser sessions: a second click is told to wait instead of queueing more work.
+HEAVY = threading.Lock()
+MAX_JOB_PIXELS = 1 << 27     # rendered pixels (frames x height x width) one click may ask for
+
+
+@contextmanager
+def heavy_job():
+    """Hold the page's one heavy-job slot for a block; a GanvasError ("busy") when another
+    session's walk or projection is running."""
+    if not HEAVY.acquire(blocking=False):
+        raise ganvas.GanvasError("the page is busy with another walk or projection; try "
+                                 "again in a moment")
+    try:
+        yield
+    finally:
+        HEAVY.release()
+
+
+def check_job(what: str, frames: int, side: int) -> None:
+    """A GanvasError when `frames` pictures of side x side pixels exceed MAX_JOB_PIXELS."""
+    if frames * side * side > MAX_JOB_PIXELS:
+        raise ganvas.GanvasError(
+            f"{what} of {frames:,} frames of {side}x{side} is too much for the page (at most "
+            f"{MAX_JOB_PIXELS:,} pixels); use fewer frames or keyframes, fewer steps or a "
+            f"smaller enlargement, or the ganvas command line")
 
 
 @dataclass(frozen=True)

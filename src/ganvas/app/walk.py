@@ -22,7 +22,7 @@ import ganvas
 from . import projection
 from .images import grid, view_scale
 from .inputs import MAX_SEED, parse_seeds
-from .render import Settings
+from .render import Settings, check_job, heavy_job
 from .widgets import download_png, kept, user_errors
 
 MAX_KEYFRAMES = 12
@@ -126,9 +126,11 @@ def request(model: ganvas.Model, settings: Settings) -> WalkRequest:
 
 
 def render_walk(model: ganvas.Model, req: WalkRequest, mp4: bool) -> dict:
-    """Render the GIF (and the MP4 when asked) and the storyboard -> bytes and pixels."""
+    """Render the GIF (and the MP4 when asked) and the storyboard -> bytes and pixels; one
+    heavy job at a time, within the page's pixel budget (render.check_job)."""
+    check_walk(model, req)
     out = {"signature": req.signature()}
-    with tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
+    with heavy_job(), tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
         keys = dict(req.keys)
         if req.arrays is not None:
             keys["latents"] = Path(tmp) / "keyframes.npz"
@@ -141,6 +143,20 @@ def render_walk(model: ganvas.Model, req: WalkRequest, mp4: bool) -> dict:
         out["storyboard"] = grid(board.frames(), cols=req.options["frames_per_step"] + 1)
         out["frames"] = len(model.walk(**keys, **req.options))
     return out
+
+
+def check_walk(model: ganvas.Model, req: WalkRequest) -> None:
+    """The walk's frames x enlarged size within the page's budget, before any rendering."""
+    if req.arrays is not None:
+        keys = len(next(iter(req.arrays.values())))
+    elif req.keys.get("class_walk"):
+        keys = len(req.keys["class_walk"])
+    else:
+        keys = len(req.keys.get("seeds") or ())
+    o = req.options
+    steps = keys if o.get("loop") else keys - 1
+    frames = max(0, steps) * (o["frames_per_step"] + 1) + 1      # about the GIF's (+ storyboard)
+    check_job("this walk", frames, model.resolution * req.scale)
 
 
 def show_result(result: dict, current: WalkRequest | None) -> None:

@@ -10,6 +10,7 @@ import streamlit as st
 
 import ganvas
 
+from .card import escape
 from .images import png_bytes
 from .render import Settings
 
@@ -42,7 +43,7 @@ def user_errors():
     try:
         yield
     except ganvas.GanvasError as e:
-        st.error(str(e))
+        st.error(escape(e))           # messages quote the visitor's and the model's text
 
 
 def sampling_settings(model: ganvas.Model) -> Settings:

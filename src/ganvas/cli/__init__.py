@@ -2,7 +2,10 @@
 
 One module per group of verbs (data, measure, studio); each verb is an add_VERB function that
 declares its arguments and a run_VERB function that calls the API. A user's mistake
-(GanvasError, bad arguments) prints one line and exits with 2.
+(GanvasError, bad arguments) prints one line and exits with 2. What the machine refuses
+(OSError: a read-only folder, a full disk, a path that is a file where a folder is needed;
+MemoryError) is also one line, with exit code 1: the verbs check the paths they can up
+front (GanvasError, exit 2), so what is left is the environment's failure.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import sys
 from ..errors import GanvasError
 from . import data, measure, studio
 
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
@@ -44,7 +48,25 @@ def main(argv: list[str] | None = None) -> int:
     except GanvasError as e:
         print(f"ganvas {args.verb}: error: {e}", file=sys.stderr)
         return EXIT_USAGE
+    except MemoryError:
+        print(f"ganvas {args.verb}: error: out of memory: this request needs more memory than "
+              f"the machine has; ask for less (fewer seeds, frames or steps, a smaller "
+              f"--scale)", file=sys.stderr)
+        return EXIT_FAILURE
+    except OSError as e:
+        print(f"ganvas {args.verb}: error: {describe_os_error(e)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"ganvas {args.verb}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def describe_os_error(e: OSError) -> str:
+    """One line for an OSError: "cannot use <filename>: <strerror>" (both files of a rename)."""
+    lines = str(e).splitlines()
+    reason = e.strerror or (lines[0] if lines else type(e).__name__)
+    if e.filename is None:
+        return f"{reason}"
+    names = repr(str(e.filename)) + (f" -> {str(e.filename2)!r}" if e.filename2 else "")
+    return f"cannot use {names}: {reason}"

@@ -17,13 +17,15 @@ from tqdm import tqdm
 
 from ..errors import GanvasError
 from ..imaging import make_grid, save_png, to_uint8
-from .interpolate import check_options, interpolate, schedule, storyboard_schedule
+from .interpolate import check_frames, check_options, interpolate, schedule, storyboard_schedule
+from .sampling import check_truncation
 from .keyframes import Keyframes
-from .video import check_scale, gif_fits, output_format, write_gif, write_mp4
+from .video import check_fps, check_scale, gif_fits, output_format, write_gif, write_mp4
 
 RENDER_CHUNK = 64           # frames per generator pass (a multiple of sampler.CHUNK)
 PNG_MAX_FRAMES = 4096       # a storyboard grid is one picture in memory
 PROGRESS_FROM = 128         # show a progress bar from this many frames on
+MAX_LATENT_VALUES = 1 << 28  # the latents of all frames are made up front: at most 1 GiB
 
 
 @dataclass
@@ -42,6 +44,7 @@ class WalkOptions:
 
     def __post_init__(self):
         check_options(self.frames_per_step, self.method, self.easing)
+        check_truncation(self.truncation)
 
 
 class Walk:
@@ -52,6 +55,7 @@ class Walk:
     def __init__(self, sampler, keys: Keyframes, options: WalkOptions, storyboard: bool = False):
         sampler.noise_mode(options.noise_mode)             # a clear error before any frame
         self.sampler, self.keys, self.options = sampler, keys, options
+        check_latents(keys, options, storyboard)
         plan = storyboard_schedule if storyboard else schedule
         seg, t = plan(len(keys), options.frames_per_step, options.loop, options.easing)
         self.latents = interpolate(keys.latents, seg, t, options.method)
@@ -82,6 +86,19 @@ class Walk:
                 yield chunk
 
 
+def check_latents(keys: Keyframes, options: WalkOptions, storyboard: bool) -> None:
+    """A GanvasError, before anything is interpolated, for more than MAX_FRAMES frames or
+    frame latents above MAX_LATENT_VALUES floats."""
+    n = check_frames(len(keys), options.frames_per_step, options.loop, storyboard)
+    per_frame = int(np.prod(keys.latents.shape[1:]))
+    if keys.classes is not None:
+        per_frame += int(np.prod(keys.classes.shape[1:]))
+    if n * per_frame > MAX_LATENT_VALUES:
+        raise GanvasError(f"a walk of {n:,} frames needs {n * per_frame * 4 / 2**30:.1f} GiB of "
+                          f"latents (at most {MAX_LATENT_VALUES * 4 / 2**30:.0f} GiB); use "
+                          f"fewer keyframes or frames per step")
+
+
 def check_output(sampler, path, num_frames: int, scale: int) -> str:
     """The output's extension, after checking that the request can be written at all."""
     ext = output_format(path)
@@ -98,8 +115,7 @@ def write_walk(sampler, keys: Keyframes, options: WalkOptions, out: str | os.Pat
                fps: float = 24, scale: int = 1, progress: bool = True) -> Path:
     """Render the walk to `out` by its extension: .mp4 (H.264, streamed), .gif, or .png (a
     storyboard grid, one row per step). fps: frames per second (0.1-240)."""
-    if not 0.1 <= fps <= 240:
-        raise GanvasError(f"fps must be from 0.1 to 240, not {fps}")
+    check_fps(fps)
     ext = output_format(out)
     walk = Walk(sampler, keys, options, storyboard=ext == ".png")
     check_output(sampler, out, len(walk), scale)

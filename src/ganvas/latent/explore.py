@@ -27,14 +27,18 @@ MAX_STEPS = 64
 MAX_DIMS = 64
 
 
-def parse_dims(text: str) -> list[int]:
-    """'0,10,20-22' -> [0, 10, 20, 21, 22]; a GanvasError for anything else."""
+def parse_dims(text: str, limit: int = MAX_DIMS) -> list[int]:
+    """'0,10,20-22' -> [0, 10, 20, 21, 22]; a GanvasError for anything else and for more than
+    `limit` dimensions (counted before any range is built)."""
     dims: list[int] = []
     for part in str(text).replace(" ", "").split(","):
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
         if not m or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
             raise GanvasError(f"bad dims {text!r}: use numbers and ranges like 0,10,20-23")
-        dims.extend(range(int(m.group(1)), int(m.group(2) or m.group(1)) + 1))
+        lo, hi = int(m.group(1)), int(m.group(2) or m.group(1))
+        if len(dims) + hi - lo + 1 > limit:
+            raise GanvasError(f"too many dims in {text!r}: at most {limit} rows")
+        dims.extend(range(lo, hi + 1))
     return dims
 
 

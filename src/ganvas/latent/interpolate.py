@@ -16,6 +16,7 @@ import torch
 from ..errors import GanvasError
 
 METHODS = ("slerp", "lerp")
+MAX_FRAMES = 1_000_000      # frames of one walk, refused before any latent is interpolated
 EASINGS = ("linear", "smooth")
 
 
@@ -55,13 +56,33 @@ def check_options(frames_per_step: int, method: str, easing: str) -> None:
         raise GanvasError(f"unknown easing {easing!r}; choose from {', '.join(EASINGS)}")
 
 
+def num_frames(num_keys: int, frames_per_step: int, loop: bool = False,
+               storyboard: bool = False) -> int:
+    """The frames of a walk (see the module docstring), without building it."""
+    steps = num_keys if loop else num_keys - 1
+    if storyboard:
+        return steps * (frames_per_step + 1)
+    return steps * frames_per_step + (0 if loop else 1)
+
+
+def check_frames(num_keys: int, frames_per_step: int, loop: bool = False,
+                 storyboard: bool = False) -> int:
+    """num_frames, or a GanvasError above MAX_FRAMES or for fewer than 2 keyframes."""
+    if num_keys < 2:
+        raise GanvasError(f"a walk needs at least 2 keyframes, not {num_keys}")
+    n = num_frames(num_keys, frames_per_step, loop, storyboard)
+    if n > MAX_FRAMES:
+        raise GanvasError(f"a walk of {num_keys:,} keyframes x {frames_per_step:,} frames per "
+                          f"step is {n:,} frames; at most {MAX_FRAMES:,}")
+    return n
+
+
 def schedule(num_keys: int, frames_per_step: int, loop: bool = False,
              easing: str = "linear") -> tuple[torch.Tensor, torch.Tensor]:
     """The frames of a walk as (seg (F,) int64 step index, t (F,) float32 in [0, 1]); the step
     seg goes from keyframe seg to keyframe (seg + 1) % num_keys. See the module docstring for F.
     `easing` "smooth" applies smoothstep to t within each step."""
-    if num_keys < 2:
-        raise GanvasError(f"a walk needs at least 2 keyframes, not {num_keys}")
+    check_frames(num_keys, frames_per_step, loop)
     steps = num_keys if loop else num_keys - 1
     seg = torch.arange(steps).repeat_interleave(frames_per_step)
     t = (torch.arange(frames_per_step) / frames_per_step).repeat(steps)
@@ -74,8 +95,7 @@ def storyboard_schedule(num_keys: int, frames_per_step: int, loop: bool = False,
                         easing: str = "linear") -> tuple[torch.Tensor, torch.Tensor]:
     """Like `schedule`, but every step as its own row of frames_per_step + 1 frames, from its
     keyframe to the next one, both included (the rows of a PNG grid)."""
-    if num_keys < 2:
-        raise GanvasError(f"a walk needs at least 2 keyframes, not {num_keys}")
+    check_frames(num_keys, frames_per_step, loop, storyboard=True)
     steps = num_keys if loop else num_keys - 1
     seg = torch.arange(steps).repeat_interleave(frames_per_step + 1)
     t = (torch.arange(frames_per_step + 1) / frames_per_step).repeat(steps)

@@ -19,6 +19,11 @@ import numpy as np
 import torch
 
 from ..errors import GanvasError
+from .sampling import check_seeds
+
+MAX_KEYFRAMES = 100_000          # rows of a latents file, seeds of a walk
+MAX_NPZ_VALUES = 1 << 28         # numbers in all of a latents file's arrays (1 GiB float32)
+MAX_NPZ_ARRAYS = 16
 
 
 @dataclass
@@ -79,10 +84,48 @@ def read_npz(path: str | os.PathLike) -> dict[str, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise GanvasError(f"latents file not found: {path}")
+    check_npz_headers(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
     except (OSError, ValueError, zipfile.BadZipFile) as e:
+        raise GanvasError(f"{path} is not a readable .npz latents file ({e})") from None
+
+
+def npy_header(f) -> tuple[tuple, np.dtype]:
+    """(shape, dtype) from the header of an open .npy stream, reading nothing else."""
+    version = np.lib.format.read_magic(f)
+    read = {(1, 0): np.lib.format.read_array_header_1_0,
+            (2, 0): np.lib.format.read_array_header_2_0}.get(version)
+    if read is None:
+        raise ValueError(f"unsupported .npy version {version}")
+    shape, _, dtype = read(f)
+    return shape, dtype
+
+
+def check_npz_headers(path: Path) -> None:
+    """Before loading: every member an .npy array of numbers, at most MAX_KEYFRAMES rows and
+    MAX_NPZ_VALUES numbers in all, read from the npy headers (no array is decompressed)."""
+    total = 0
+    try:
+        with zipfile.ZipFile(path) as z:
+            members = z.infolist()
+            if len(members) > MAX_NPZ_ARRAYS:
+                raise GanvasError(f"{path}: {len(members)} arrays; a latents file has at most "
+                                  f"{MAX_NPZ_ARRAYS}")
+            for info in members:
+                with z.open(info) as f:
+                    shape, dtype = npy_header(f)
+                if dtype.kind not in "biuf":
+                    raise GanvasError(f"{path}: {info.filename} holds {dtype}, not numbers")
+                if shape and shape[0] > MAX_KEYFRAMES:
+                    raise GanvasError(f"{path}: {info.filename} has {shape[0]:,} rows; at most "
+                                      f"{MAX_KEYFRAMES:,} keyframes")
+                total += int(np.prod(shape, dtype=object))
+                if total > MAX_NPZ_VALUES:
+                    raise GanvasError(f"{path}: its arrays declare {total:,} numbers; at most "
+                                      f"{MAX_NPZ_VALUES:,} in a latents file")
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
         raise GanvasError(f"{path} is not a readable .npz latents file ({e})") from None
 
 
@@ -149,12 +192,16 @@ def build(sampler, seeds=None, latents=None, class_walk=None, label=None,
     if class_walk:
         if label is not None:
             raise GanvasError("a class walk chooses the classes itself: drop the class option")
-        seeds = [0] if seeds is None else list(seeds)
+        seeds = [0] if seeds is None else check_seeds(seeds, MAX_KEYFRAMES)
         if len(seeds) != 1:
             raise GanvasError(f"a class walk keeps one latent fixed: give one seed, "
                               f"not {len(seeds)}")
+        if len(class_walk) > MAX_KEYFRAMES:
+            raise GanvasError(f"a class walk of {len(class_walk):,} classes: at most "
+                              f"{MAX_KEYFRAMES:,} keyframes")
         return from_class_walk(sampler, seeds[0], list(class_walk), space or "z", truncation)
     if seeds is None:
         raise GanvasError("give keyframes: seeds (e.g. 3,7,11), a latents .npz file or a "
                           "class walk")
-    return from_seeds(sampler, list(seeds), label, space or "z", truncation)
+    return from_seeds(sampler, check_seeds(seeds, MAX_KEYFRAMES), label, space or "z",
+                      truncation)

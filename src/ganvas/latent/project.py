@@ -42,7 +42,8 @@ from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
 from .keyframes import save_latents
 from .perceptual import Distance, build_distance
-from .video import check_scale, gif_fits, write_gif, write_mp4
+from .sampling import MAX_SEED
+from .video import check_fps, check_scale, gif_fits, write_gif, write_mp4
 
 W_AVG_SAMPLES = 10_000
 START_CHUNK = 16            # candidate starts rendered and compared per batch
@@ -71,6 +72,9 @@ class ProjectOptions:
     def check(self, sampler) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
             raise GanvasError(f"steps must be from 1 to {MAX_STEPS}, not {self.steps}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
+                not 0 <= self.seed <= MAX_SEED:
+            raise GanvasError(f"seed must be an integer from 0 to {MAX_SEED}, not {self.seed}")
         if self.w_plus:
             sampler.need("w_space", "w+ projection")
         if self.label is not None:
@@ -287,6 +291,8 @@ def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOpti
     called after every step."""
     options.check(sampler)
     check_scale(scale)
+    if video is not None:
+        check_fps(fps)
     if video is not None and Path(video).suffix.lower() not in (".mp4", ".gif"):
         raise GanvasError(f"the video must be an .mp4 or .gif, not {video!r}")
     x = load_targets(sampler, list(targets))

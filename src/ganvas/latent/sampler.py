@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from ..errors import GanvasError
 from ..imaging import to_uint8
 from ..models import check_noise_mode, families_with, family_of
-from .sampling import in_chunks, z_from_seeds
+from .sampling import check_truncation, in_chunks, z_from_seeds
 
 CHUNK = 16
 
@@ -128,12 +128,14 @@ class Sampler:
                noise_mode: str | None = None) -> Tensor:
         """z (N, z_dim) [+ classes] -> images float (N, C, H, W), truncation psi applied where
         the family applies it (capabilities.truncation_space)."""
+        check_truncation(truncation)
         mode = self.noise_mode(noise_mode)
         return self.run(lambda zb, cb: self.G.synthesize(zb, cb, truncation, mode), z, classes)
 
     def to_w(self, z: Tensor, classes: Tensor | None = None, truncation: float = 1.0) -> Tensor:
         """z (N, z_dim) [+ classes] -> ws (N, num_ws, w_dim), truncated towards w_avg by psi."""
         self.need("w_space", "w space")
+        check_truncation(truncation)
         return self.run(lambda zb, cb: self.G.to_w(zb, cb, truncation), z, classes)
 
     def images_from_w(self, ws: Tensor, noise_mode: str | None = None) -> Tensor:
@@ -144,6 +146,7 @@ class Sampler:
 
     def truncate_w(self, ws: Tensor, truncation: float) -> Tensor:
         """ws (N, num_ws, w_dim) lerped towards G's w_avg by psi (1 = unchanged)."""
+        check_truncation(truncation)
         if truncation == 1:
             return ws
         avg = self.G.w_avg.detach().float().cpu()

@@ -7,6 +7,7 @@ image depends only on its seed, never on the batch it was drawn in or on the oth
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Callable
 
@@ -15,6 +16,44 @@ import torch
 from ..errors import GanvasError
 
 MAX_SEED = 2**32 - 1
+MAX_SEEDS = 100_000          # seeds of one request made through the API (files, keyframes)
+MAX_TRUNCATION = 10.0        # |psi|: beyond it the pictures are only saturated noise
+
+
+def check_truncation(truncation) -> None:
+    """A GanvasError unless psi is a finite number with |psi| <= MAX_TRUNCATION (a tensor
+    psi, what export and training pass, is theirs to check)."""
+    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)):
+        if hasattr(truncation, "shape"):
+            return
+        raise GanvasError(f"truncation must be a number, not {truncation!r}")
+    if not math.isfinite(truncation) or abs(truncation) > MAX_TRUNCATION:
+        raise GanvasError(f"truncation must be a finite number from -{MAX_TRUNCATION:g} to "
+                          f"{MAX_TRUNCATION:g}, not {truncation!r}")
+
+
+def check_seeds(seeds, limit: int = MAX_SEEDS) -> list[int]:
+    """`seeds` (an iterable of ints) as a list, refused before it is built when it holds more
+    than `limit`, and each seed checked to be an int from 0 to MAX_SEED."""
+    try:
+        n = len(seeds)
+    except TypeError:
+        n = None
+    if n is not None and n > limit:
+        raise GanvasError(f"too many seeds ({n:,}): at most {limit:,} in one request")
+    out = []
+    for s in seeds:
+        check_seed(s)
+        out.append(int(s))
+        if len(out) > limit:
+            raise GanvasError(f"too many seeds: at most {limit:,} in one request")
+    return out
+
+
+def check_seed(seed) -> None:
+    """A GanvasError unless `seed` is an int from 0 to MAX_SEED."""
+    if isinstance(seed, bool) or not hasattr(seed, "__index__") or not 0 <= seed <= MAX_SEED:
+        raise GanvasError(f"bad seed {seed!r}: need an integer from 0 to {MAX_SEED}")
 
 
 def parse_seeds(text: str, limit: int = 100_000, minimum: int = 1) -> list[int]:
@@ -40,6 +79,8 @@ def parse_seeds(text: str, limit: int = 100_000, minimum: int = 1) -> list[int]:
 
 def z_from_seeds(seeds: list[int], z_dim: int) -> torch.Tensor:
     """(len(seeds), z_dim) float32 standard-normal latents, one generator per seed."""
+    for seed in seeds:
+        check_seed(seed)
     z = torch.empty(len(seeds), z_dim)
     for i, seed in enumerate(seeds):
         z[i] = torch.randn(z_dim, generator=torch.Generator().manual_seed(int(seed)))

@@ -42,7 +42,7 @@ def parse_styles(text: str, per_res: dict[int, list[int]]) -> list[int]:
                                   f"({lo}px and up); its w indices are {table}")
             chosen.update(found)
             continue
-        m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+        m = re.fullmatch(r"(\d{1,9})(?:-(\d{1,9}))?", part)
         if not m:
             raise GanvasError(f"bad styles {text!r}: use coarse, middle, fine or w indices "
                               f"like 0-3 (this model: {table})")

@@ -38,6 +38,12 @@ def check_png(path: str | os.PathLike) -> None:
                           f"{Path(path).name!r}")
 
 
+def check_fps(fps: float) -> None:
+    """A GanvasError unless fps is a number from 0.1 to 240 (NaN fails the comparison)."""
+    if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.1 <= fps <= 240:
+        raise GanvasError(f"fps must be from 0.1 to 240, not {fps}")
+
+
 def check_scale(scale: int) -> None:
     if not 1 <= scale <= 16:
         raise GanvasError(f"scale must be from 1 to 16, not {scale}")

@@ -5,22 +5,33 @@ A weight file is found, in this order:
    use; Python: `weights=`),
 2. the environment variable named in its entry (e.g. GANVAS_WEIGHTS_INCEPTION_V3=PATH),
 3. ganvas's cache (`<cache>/weights/<filename>`, see ganvas.paths.cache_dir),
-4. a download into that cache, checked against the sha256 prefix that the file's name carries
-   (the torch.hub convention the original publishers use).
+4. a download into that cache (at most MAX_DOWNLOAD_BYTES), checked against the sha256 prefix
+   that the file's name carries (the torch.hub convention the original publishers use) and,
+   where the entry pins it, the file's full sha256.
 Offline with none of these, the error names the file, its URL and where to put it.
 
 A file from 1 or 2 is not required to be the official one (tests use random weights), but its
 checksum is reported with every number measured on it: `official` says whether the numbers are
 comparable with papers.
+
+The bytes that are checked are the bytes that are loaded: a file is read into memory once,
+hashed, and torch.load reads that same buffer (a file swapped on disk between the check and
+the load cannot slip through).
+
+Pinning: `WeightFile.sha256` is the full sha256 of the published file. It is empty for both
+entries today (only the 8 hex digits of the name are known where this was written, offline);
+fill it in from a machine you trust (`sha256sum` of a download checked against the
+publisher's), and from then on the full hash is required, for the cache and for downloads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,6 +43,8 @@ from ..registry import Registry
 
 DOWNLOAD_TIMEOUT_S = 60
 CHUNK = 1 << 20
+MAX_DOWNLOAD_BYTES = 1 << 30     # the published files are ~92 MB (Inception) and ~528 MB (VGG-16)
+MAX_FILE_BYTES = 2 << 30         # a local weight file is read into memory whole
 
 
 @dataclass(frozen=True)
@@ -43,12 +56,24 @@ class WeightFile:
         url: where it is downloaded from.
         sha256_prefix: the first hex digits of its sha256.
         env: the environment variable that may point to a local copy.
+        sha256: its full sha256 ("" = not pinned yet: only the prefix is checked); see the
+            module docstring.
     """
 
     filename: str
     url: str
     sha256_prefix: str
     env: str
+    sha256: str = ""
+
+    def matches(self, digest: str) -> bool:
+        """The full hash when it is pinned, else the prefix."""
+        if self.sha256:
+            return digest == self.sha256.lower()
+        return digest.startswith(self.sha256_prefix)
+
+    def expected(self) -> str:
+        return self.sha256 or f"{self.sha256_prefix}..."
 
 
 WEIGHTS: Registry[WeightFile] = Registry("feature weights")
@@ -71,6 +96,7 @@ class ResolvedWeights:
     path: Path
     sha256: str
     official: bool
+    data: bytes = field(default=b"", repr=False, compare=False)   # the bytes hashed (and loaded)
 
     def describe(self) -> dict:
         """For the metrics JSON: which file the numbers were measured with."""
@@ -83,6 +109,16 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: f.read(CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def read_bytes(path: Path) -> tuple[bytes, str]:
+    """The file's bytes (at most MAX_FILE_BYTES) and their sha256, from one read."""
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise GanvasError(f"{path} is bigger than {MAX_FILE_BYTES >> 20} MB: not a weight file "
+                          f"of these networks")
+    return data, hashlib.sha256(data).hexdigest()
 
 
 def cached_path(name: str) -> Path:
@@ -106,19 +142,19 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None,
         if not given.is_file():
             source = "--feature-weights" if path else entry.env
             raise GanvasError(f"{name} weights not found: {given} (from {source})")
-        digest = sha256_of(given)
-        return ResolvedWeights(given, digest, digest.startswith(entry.sha256_prefix))
+        data, digest = read_bytes(given)
+        return ResolvedWeights(given, digest, entry.matches(digest), data)
     target = cached_path(name)
     if not target.is_file():
         if not download:
             raise GanvasError(f"{name} weights {entry.filename} are not in the cache; "
                               + how_to_provide(name))
         fetch(name, target)
-    digest = sha256_of(target)
-    if not digest.startswith(entry.sha256_prefix):
-        raise GanvasError(f"{target} is damaged (sha256 {digest[:8]}..., expected "
-                          f"{entry.sha256_prefix}...); delete it to download it again")
-    return ResolvedWeights(target, digest, True)
+    data, digest = read_bytes(target)
+    if not entry.matches(digest):
+        raise GanvasError(f"{target} is damaged (sha256 {digest[:16]}..., expected "
+                          f"{entry.expected()}); delete it to download it again")
+    return ResolvedWeights(target, digest, True, data)
 
 
 def fetch(name: str, target: Path) -> Path:
@@ -132,24 +168,42 @@ def fetch(name: str, target: Path) -> Path:
         try:
             with urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as r, \
                     open(tmp, "wb") as f:
+                check_length(entry, r.headers.get("Content-Length"))
+                size = 0
                 for chunk in iter(lambda: r.read(CHUNK), b""):
+                    size += len(chunk)
+                    if size > MAX_DOWNLOAD_BYTES:
+                        raise GanvasError(too_big(entry, f"more than {size:,} bytes"))
                     h.update(chunk)
                     f.write(chunk)
         except (urllib.error.URLError, OSError) as e:
             reason = getattr(e, "reason", e)
             raise GanvasError(f"could not download {entry.filename} ({reason}); offline, "
                               + how_to_provide(name)) from None
-        if not h.hexdigest().startswith(entry.sha256_prefix):
-            raise GanvasError(f"downloaded {entry.filename} has sha256 {h.hexdigest()[:8]}..., "
-                              f"expected {entry.sha256_prefix}...; not kept")
+        if not entry.matches(h.hexdigest()):
+            raise GanvasError(f"downloaded {entry.filename} has sha256 {h.hexdigest()[:16]}..., "
+                              f"expected {entry.expected()}; not kept")
 
     return atomic_save(target, save)
 
 
+def too_big(entry: WeightFile, size: str) -> str:
+    return (f"refusing to download {entry.filename}: {size} (at most "
+            f"{MAX_DOWNLOAD_BYTES:,}); not kept")
+
+
+def check_length(entry: WeightFile, length: str | None) -> None:
+    """A GanvasError for a declared Content-Length above MAX_DOWNLOAD_BYTES."""
+    if length is not None and length.strip().isdigit() and int(length) > MAX_DOWNLOAD_BYTES:
+        raise GanvasError(too_big(entry, f"{int(length):,} bytes declared"))
+
+
 def load_state_dict(weights: ResolvedWeights) -> dict[str, torch.Tensor]:
-    """The file's tensors, without running any pickled code (weights_only)."""
+    """The file's tensors, without running any pickled code (weights_only), read from the
+    bytes that were hashed (weights.data; the file only when none were kept)."""
+    source = io.BytesIO(weights.data) if weights.data else weights.path
     try:
-        state = torch.load(weights.path, map_location="cpu", weights_only=True)
+        state = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as e:      # a truncated file, a pickle with code, not a torch file ...
         raise GanvasError(f"cannot read {weights.path} as a state dict: "
                           f"{str(e).splitlines()[0]}") from None
