@@ -89,7 +89,9 @@ ganvas.resume({str(run_copy)!r}, kimg=0.384, progress=False)
 """)
     assert done.returncode == 137, done.stderr
     assert (run_copy / "config.json").read_text() == before     # whole, not 1 KB of it
+    assert list(run_copy.glob(".config.*.json"))                # the temporary is left
     ganvas.resume(run_copy, kimg=0.32, progress=False)
+    assert not list(run_copy.glob(".config.*.json"))            # and tidied by the next one
     assert json.loads((run_copy / "config.json").read_text())["train"]["kimg"] == 0.32
     assert ckpt.list_snapshots(run_copy)[-1].name == "kimg-000000.320"
 
