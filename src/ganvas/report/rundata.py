@@ -117,14 +117,14 @@ def read_jsonl(path: Path) -> list[dict]:
     """The JSON objects of a .jsonl file; unreadable lines (a crash mid-write) are skipped, a
     missing file is empty. Non-finite numbers (NaN, Infinity) become float('nan')."""
     try:
-        lines = path.read_text().splitlines()
+        lines = path.read_text(errors="replace").splitlines()   # a cut multi-byte char too
     except OSError:
         return []
     out = []
     for line in lines:
         try:
             entry = json.loads(line)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             continue
         if isinstance(entry, dict):
             out.append({k: (math.nan if isinstance(v, float) and not math.isfinite(v) else v)

@@ -28,8 +28,9 @@ from ..report import write_report
 from ..report.tensorboard import TensorBoardLog
 from . import finetune
 from .health import HINTS, Health, probe
-from .measure import TrainingMetrics
+from .measure import MeasurementStopped, TrainingMetrics
 from .rundir import RunLog, new_run_dir
+from .runlock import RunLock
 from .samples import SampleGrid
 from ..device import pick_device
 from .trainer import Trainer
@@ -92,8 +93,9 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
     # Extractors (and their weight files) now: a missing file stops the run before a folder.
     metrics = training_metrics(cfg, bank, data_info, trainer.device)
     run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-    return Loop(trainer, run_dir, data_info, metrics, progress).run()
+    with RunLock(run_dir):
+        ckpt.write_json(run_dir / "config.json", cfg.to_dict())
+        return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
 def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None = None,
@@ -101,35 +103,92 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
     --minutes more (else to the run's original length)."""
     run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
+    with RunLock(run_dir):
+        cfg = read_config(run_dir)
+        if kimg is not None or minutes is not None:
+            cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
+        cfg = cfg.resolved()
+        cfg.validate()
+        ckpt.check_bounds(cfg.model, run_dir / "config.json")   # before building a model
+        ckpt.remove_stale_temporaries(run_dir)
+        if not ckpt.list_snapshots(run_dir):
+            raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
+        cfg, bank, data_info = open_data(cfg)
+        trainer = make_trainer(cfg, bank)
+        restore_newest(trainer, run_dir, data_info, echo=progress)
+        metrics = training_metrics(cfg, bank, data_info, trainer.device)
+        metrics.load_best(run_dir)
+        ckpt.write_json(run_dir / "config.json", cfg.to_dict())
+        return Loop(trainer, run_dir, data_info, metrics, progress).run()
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    """RUN/config.json as a RunConfig, or a one-line GanvasError."""
+    path = run_dir / "config.json"
     try:
-        cfg = RunConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    except (OSError, json.JSONDecodeError):
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)") from None
-    if kimg is not None or minutes is not None:
-        cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
-    cfg = cfg.resolved()
-    cfg.validate()
-    ckpt.remove_stale_temporaries(run_dir)
-    snaps = ckpt.list_snapshots(run_dir)
-    if not snaps:
-        raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
-    cfg, bank, data_info = open_data(cfg)
-    info = ckpt.read_model_json(snaps[-1])
-    if info["dataset"].get("sha256") != data_info["sha256"]:
-        raise GanvasError(f"the dataset {cfg.train.data} has changed since this run started")
-    trainer = make_trainer(cfg, bank)
-    trainer.restore(read_snapshot(snaps[-1]))
-    metrics = training_metrics(cfg, bank, data_info, trainer.device)
-    metrics.load_best(run_dir)
-    (run_dir / "config.json").write_text(json.dumps(cfg.to_dict(), indent=1))
-    return Loop(trainer, run_dir, data_info, metrics, progress).run()
+    if not isinstance(values, dict):
+        raise GanvasError(f"{path} is not a run configuration (not a JSON object)")
+    try:
+        return RunConfig.from_dict(values)
+    except GanvasError as e:
+        raise GanvasError(f"{path}: {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise GanvasError(f"{path} is not a valid run configuration ({e})") from None
 
 
-def read_snapshot(folder: Path) -> dict:
-    """A snapshot's G, G_ema, D and trainer state, in the layout of Trainer.capture()."""
-    state = {name: ckpt.read_weights(folder / f"{name}.safetensors")
+def restore_newest(trainer: Trainer, run_dir: Path, data_info: dict, echo: bool = True) -> Path:
+    """Restore the newest snapshot of run_dir that loads and passes its checks; each newer
+    one skipped is said on the console with the reason. A changed dataset is an error."""
+    log = RunLog(run_dir, echo=echo)
+    skipped = []
+    for folder in reversed(ckpt.list_snapshots(run_dir)):
+        try:
+            info = ckpt.read_model_json(folder)
+            if info.get("dataset", {}).get("sha256") != data_info["sha256"]:
+                raise DatasetChanged(f"the dataset {trainer.cfg.train.data} has changed since "
+                                     f"this run started")
+            state = read_snapshot(folder, like=trainer)
+            try:
+                trainer.restore(state)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+                raise GanvasError(f"{folder / 'trainer.pt'} does not fit this run "
+                                  f"({type(e).__name__}: {str(e)[:80]})") from None
+        except DatasetChanged:
+            raise
+        except GanvasError as e:
+            log.info(f"skipping snapshot {folder.name}: {e}")
+            skipped.append(folder.name)
+            continue
+        if skipped:
+            log.info(f"resuming from {folder.name}, the newest snapshot that loads")
+        return folder
+    raise GanvasError(f"{run_dir} has no snapshot that loads (skipped {', '.join(skipped)})")
+
+
+class DatasetChanged(GanvasError):
+    """The run's data is not what its snapshots were trained on."""
+
+
+def read_snapshot(folder: Path, like: Trainer | None = None) -> dict:
+    """A snapshot's G, G_ema, D and trainer state, in the layout of Trainer.capture(); given
+    `like`, the weight files' names and shapes are checked against its modules first. A
+    bad file is a GanvasError naming it."""
+    state = {name: ckpt.read_weights(folder / f"{name}.safetensors",
+                                     like=getattr(like, name, None))
              for name in ("G", "G_ema", "D")}
-    state["trainer"] = torch.load(folder / "trainer.pt", map_location="cpu", weights_only=True)
+    path = folder / "trainer.pt"
+    try:
+        state["trainer"] = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:                  # noqa: BLE001 (garbage bytes raise anything)
+        raise GanvasError(f"{path} is not a readable trainer state "
+                          f"({type(e).__name__})") from None
+    if not isinstance(state["trainer"], dict) or "images_seen" not in state["trainer"]:
+        raise GanvasError(f"{path} is not a trainer state")
     return state
 
 
@@ -148,18 +207,45 @@ def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:
     return trainer
 
 
+class StopFlag:
+    """Whether Ctrl-C or SIGTERM came (call it); inside `interruptible()` a request also
+    raises MeasurementStopped at once, so a long measurement ends within seconds."""
+
+    def __init__(self):
+        self.flag = threading.Event()
+        self.raising = False
+
+    def __call__(self) -> bool:
+        return self.flag.is_set()
+
+    def handler(self, signum, frame) -> None:
+        self.flag.set()
+        if self.raising:
+            self.raising = False                # once: the clean-up must not be interrupted
+            raise MeasurementStopped
+
+    @contextmanager
+    def interruptible(self):
+        if self.flag.is_set():
+            raise MeasurementStopped
+        self.raising = True
+        try:
+            yield
+        finally:
+            self.raising = False
+
+
 @contextmanager
 def stop_requests():
     """While inside, Ctrl-C and SIGTERM set a flag (checked between steps) instead of killing
-    the process in the middle of an update; yields a function that tells if one came."""
-    flag = threading.Event()
+    the process in the middle of an update; yields a StopFlag (call it: did one come?)."""
+    stop = StopFlag()
     if threading.current_thread() is not threading.main_thread():
-        yield flag.is_set
+        yield stop
         return
-    handler = lambda signum, frame: flag.set()  # noqa: E731
-    old = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    old = {s: signal.signal(s, stop.handler) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield flag.is_set
+        yield stop
     finally:
         for s, h in old.items():
             signal.signal(s, h)
@@ -239,8 +325,9 @@ class Loop:
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
                     if metrics_due or (self.metrics.enabled and not self.metrics.every_kimg):
-                        self.measure(folder)
+                        self.measure(folder, stop_requested)
                         next_metrics = self.next_metrics()
+                        done = done or finished()
                 if done:
                     break
             bar.close()
@@ -297,9 +384,17 @@ class Loop:
             return math.inf
         return self.next_multiple(self.metrics.every_kimg)
 
-    def measure(self, snapshot: Path) -> None:
+    def measure(self, snapshot: Path, stop: StopFlag | None = None) -> None:
+        """Measure the snapshot just written; a stop request ends the measurement at once
+        (the snapshot is kept, the measurement is not recorded)."""
         tr = self.trainer
-        entry = self.metrics.measure(tr.G_ema, tr.images_seen / 1000, self.run_dir, snapshot)
+        try:
+            entry = self.metrics.measure(tr.G_ema, tr.images_seen / 1000, self.run_dir,
+                                         snapshot, interruptible=stop and stop.interruptible)
+        except MeasurementStopped:
+            self.log.info(f"metrics at {tr.images_seen / 1000:.3f} kimg stopped by the stop "
+                          f"request (snapshot {snapshot.name} is kept)")
+            return
         self.tb.metrics(entry)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
         self.log.info(f"metrics at {entry['kimg']:.3f} kimg: {shown} ({entry['seconds']:.0f} s)"

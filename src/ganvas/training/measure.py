@@ -7,7 +7,7 @@ images' features come from the shared reference cache after the first time.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import math
 import time
 from pathlib import Path
@@ -21,8 +21,13 @@ from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
+from .rundir import append_jsonl, read_jsonl
 
 BEST = "best"          # checkpoints/best: a copy of the best snapshot so far
+
+
+class MeasurementStopped(Exception):
+    """A stop request (Ctrl-C, SIGTERM) ended a measurement; the snapshot stays."""
 
 
 class TrainingMetrics:
@@ -53,10 +58,10 @@ class TrainingMetrics:
     def load_best(self, run_dir: Path) -> None:
         """On resume: the best value already in run_dir's metrics.jsonl, if its copy exists."""
         path = run_dir / "metrics.jsonl"
-        if not path.is_file() or not (run_dir / "checkpoints" / BEST).is_dir():
+        if not path.is_file() or ckpt.existing(run_dir / "checkpoints" / BEST) is None:
             return
-        values = [json.loads(line)["metrics"].get(self.best_key)
-                  for line in path.read_text().splitlines() if line.strip()]
+        values = [e["metrics"].get(self.best_key) for e in read_jsonl(path)
+                  if isinstance(e.get("metrics"), dict)]      # half-written lines are skipped
         values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         self.best_value = max(values, key=lambda v: self.sign * v) if values else None
 
@@ -68,16 +73,19 @@ class TrainingMetrics:
             return Sampler(G).generate(range(len(self.reals[0])))
 
     def measure(self, G_ema: torch.nn.Module, kimg: float, run_dir: Path,
-                snapshot: Path) -> dict:
+                snapshot: Path, interruptible=None) -> dict:
         """Measure G_ema (in eval mode), append to run_dir/metrics.jsonl, copy `snapshot` to
-        checkpoints/best when it is the best so far; returns the metrics.jsonl entry."""
-        if self.reals is None:
-            self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
-        reals, key = self.reals
+        checkpoints/best when it is the best so far; returns the metrics.jsonl entry.
+        `interruptible`: a context manager factory inside which a stop request raises
+        MeasurementStopped (the computation only: files are never left half-done)."""
         started = time.monotonic()
-        fakes = self.samples(G_ema)
-        result = measure(self.names, reals, fakes, self.extractors, self.plan, real_key=key,
-                         device=self.device)
+        with (interruptible or contextlib.nullcontext)():
+            if self.reals is None:
+                self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
+            reals, key = self.reals
+            fakes = self.samples(G_ema)
+            result = measure(self.names, reals, fakes, self.extractors, self.plan,
+                             real_key=key, device=self.device)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
                  "num": len(reals), "metrics": scalars,
@@ -91,6 +99,5 @@ class TrainingMetrics:
             self.best_value = value
             ckpt.copy_snapshot(snapshot, snapshot.parent / BEST)
             entry["best"] = True
-        with open(run_dir / "metrics.jsonl", "a") as f:
-            f.write(json.dumps(entry) + "\n")
+        append_jsonl(run_dir / "metrics.jsonl", entry)
         return entry

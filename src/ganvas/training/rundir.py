@@ -43,5 +43,34 @@ class RunLog:
 
     def record(self, filename: str, entry: dict) -> None:
         """Append one JSON line to run_dir/filename."""
-        with open(self.run_dir / filename, "a") as f:
-            f.write(json.dumps(entry) + "\n")
+        append_jsonl(self.run_dir / filename, entry)
+
+
+def append_jsonl(path: Path, entry: dict) -> None:
+    """Append `entry` as one JSON line; after a half-written last line (a crash mid-append)
+    a newline first, so the new line stays whole and only the broken one is skipped."""
+    line = (json.dumps(entry) + "\n").encode()
+    with open(path, "ab+") as f:
+        if f.tell() > 0:
+            f.seek(-1, 2)
+            if f.read(1) != b"\n":
+                line = b"\n" + line
+        f.write(line)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    """The JSON objects of a .jsonl file, skipping unreadable lines (a crash mid-append);
+    a missing file is empty."""
+    try:
+        lines = path.read_text(errors="replace").splitlines()
+    except OSError:
+        return []
+    out = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except (json.JSONDecodeError, RecursionError):
+            continue
+        if isinstance(entry, dict):
+            out.append(entry)
+    return out

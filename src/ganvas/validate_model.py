@@ -1,0 +1,144 @@
+"""Distrust of model files: model.json's values and safetensors headers, checked before any
+weight is allocated.
+
+A crafted model.json (z_dim 10**9) would make building the model allocate terabytes, and a
+truncated or lying safetensors file would fail deep inside torch; both become one GanvasError
+naming the file. Shapes are compared with a model built on the "meta" device (no memory).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import struct
+from dataclasses import fields
+from pathlib import Path
+
+import torch
+import torch.nn as nn
+
+from .config import ModelConfig
+from .errors import ConfigError, GanvasError
+
+# Caps far above any sane model and far below what would exhaust a machine.
+CAPS = {"z_dim": 4096, "w_dim": 4096, "g_width": 4096, "d_width": 4096, "max_width": 4096,
+        "mapping_layers": 16, "mbstd_group": 64, "num_fp16_res": 16, "num_classes": 100_000}
+HEADER_CAP = 64 * 2 ** 20          # bytes of a safetensors JSON header
+DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
+               "U8": 1, "BOOL": 1, "U16": 2, "U32": 4, "U64": 8, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def model_config(values, source: str | os.PathLike) -> ModelConfig:
+    """model.json's "model" object (or config.json's "model" section) -> a checked ModelConfig;
+    a GanvasError naming `source` for an unknown key, a wrong type or a value out of range."""
+    if not isinstance(values, dict):
+        raise GanvasError(f"{source}: 'model' is not an object")
+    types = {f.name: f.type for f in fields(ModelConfig)}
+    unknown = sorted(set(values) - set(types))
+    if unknown:
+        raise GanvasError(f"{source}: unknown model field(s) {', '.join(unknown)}")
+    for name, value in values.items():
+        if not _type_ok(types[name], value):
+            raise GanvasError(f"{source}: model field {name} has the wrong type "
+                              f"({type(value).__name__} {value!r:.40})")
+    cfg = ModelConfig(**values)
+    check_bounds(cfg, source)
+    return cfg
+
+
+def check_bounds(cfg: ModelConfig, source: str | os.PathLike) -> None:
+    """The caps above and ModelConfig.validate, as one GanvasError naming `source`."""
+    for name, cap in CAPS.items():
+        if getattr(cfg, name) > cap:
+            raise GanvasError(f"{source}: model field {name} is {getattr(cfg, name)}, "
+                              f"more than {cap}")
+    if cfg.conv_clamp is not None and not (math.isfinite(cfg.conv_clamp) and cfg.conv_clamp > 0):
+        raise GanvasError(f"{source}: conv_clamp must be a positive number or null")
+    try:
+        cfg.validate(classes_from_data=False)
+    except ConfigError as e:
+        raise GanvasError(f"{source}: {e}") from None
+    if cfg.num_fp16_res < 0:
+        raise GanvasError(f"{source}: num_fp16_res must be 0 or more")
+
+
+def _type_ok(annotation, value) -> bool:
+    """Whether a JSON value fits a ModelConfig field's annotation (a string, as the module
+    uses `from __future__ import annotations`)."""
+    kind = str(annotation).replace(" ", "")
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind in ("float|None", "Optional[float]"):
+        return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return True
+
+
+def safetensors_header(path: str | os.PathLike) -> dict[str, tuple[str, tuple[int, ...]]]:
+    """name -> (dtype, shape) from a safetensors file's header, read without its tensors;
+    a GanvasError naming the file when it is truncated or its header is inconsistent."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                raise GanvasError(f"{path} is truncated (no safetensors header)")
+            (n,) = struct.unpack("<Q", head)
+            if n > HEADER_CAP or 8 + n > size:
+                raise GanvasError(f"{path} is truncated or not a safetensors file "
+                                  f"(header of {n} bytes in a file of {size})")
+            header = json.loads(f.read(n))
+    except OSError as e:
+        raise GanvasError(f"cannot read {path}: {e.strerror or e}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise GanvasError(f"{path} is not a safetensors file (unreadable header)") from None
+    if not isinstance(header, dict):
+        raise GanvasError(f"{path} is not a safetensors file (header is not an object)")
+    data = size - 8 - n
+    out = {}
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = entry["dtype"], entry["shape"], entry["data_offsets"]
+            ok = (dtype in DTYPE_BYTES and all(isinstance(s, int) and s >= 0 for s in shape)
+                  and isinstance(begin, int) and isinstance(end, int) and 0 <= begin <= end)
+        except (TypeError, KeyError, ValueError):
+            ok = False
+        if not ok:
+            raise GanvasError(f"{path}: malformed header entry for {name!r}")
+        if end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+            raise GanvasError(f"{path}: the header lies about {name!r} (shape {list(shape)} "
+                              f"does not fit {end - begin} bytes)")
+        if end > data:
+            raise GanvasError(f"{path} is truncated ({name!r} ends at byte {end} of {data})")
+        out[name] = (dtype, tuple(shape))
+    return out
+
+
+def check_weights(path: str | os.PathLike, module: nn.Module) -> None:
+    """A GanvasError naming `path` unless its tensors have exactly `module`'s state_dict names
+    and shapes (`module` may live on the meta device)."""
+    header = safetensors_header(path)
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    missing = sorted(set(expected) - set(header))
+    extra = sorted(set(header) - set(expected))
+    if missing or extra:
+        what = (f"missing {', '.join(missing[:3])}" if missing
+                else f"unexpected {', '.join(extra[:3])}")
+        raise GanvasError(f"{path} does not fit the model of its model.json ({what})")
+    for name, shape in expected.items():
+        if header[name][1] != shape:
+            raise GanvasError(f"{path} does not fit the model of its model.json: {name} has "
+                              f"shape {list(header[name][1])}, expected {list(shape)}")
+
+
+def meta_module(build, cfg: ModelConfig) -> nn.Module:
+    """build(cfg) on the meta device: the shapes of a model without its memory."""
+    with torch.device("meta"):
+        return build(cfg)
