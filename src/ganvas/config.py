@@ -32,6 +32,7 @@ MAX_SEED = 2**32 - 1        # the studio's seeds too; trainer seeds its RNG stre
 #                             which must fit torch.manual_seed's 64 bits
 MAX_WIDTH = 4096            # z_dim, w_dim and the channel widths
 MAX_BATCH = 16384
+MAX_CLASSES = 100_000
 
 
 def is_power_of_two(n: int) -> bool:
@@ -107,6 +108,9 @@ class ModelConfig:
             raise ConfigError("conv-clamp must be positive (or none)")
         if self.num_classes < 0 and not (classes_from_data and self.num_classes == FROM_DATA):
             raise ConfigError("num_classes must be 0 (unconditional) or more")
+        if self.num_classes > MAX_CLASSES:
+            raise ConfigError(f"num_classes must be at most {MAX_CLASSES:,}, not "
+                              f"{self.num_classes:,}")
         if self.d_norm not in D_NORMS:
             raise ConfigError(f"unknown d-norm {self.d_norm!r}; choose from {', '.join(D_NORMS)}")
 
