@@ -174,3 +174,10 @@ def test_a_download_above_the_cap_is_refused(monkeypatch, inception_file):
     with pytest.raises(GanvasError, match="refusing to download.*more than"):
         w.resolve_weights("inception-v3")
     assert not list(w.cached_path("inception-v3").parent.iterdir())
+
+
+def test_published_weight_files_are_pinned_by_their_full_sha256():
+    for name in w.WEIGHTS.names():
+        entry = w.WEIGHTS.get(name)
+        assert len(entry.sha256) == 64 and int(entry.sha256, 16) >= 0, name
+        assert entry.sha256.startswith(entry.sha256_prefix), name

@@ -18,10 +18,11 @@ The bytes that are checked are the bytes that are loaded: a file is read into me
 hashed, and torch.load reads that same buffer (a file swapped on disk between the check and
 the load cannot slip through).
 
-Pinning: `WeightFile.sha256` is the full sha256 of the published file. It is empty for both
-entries today (only the 8 hex digits of the name are known where this was written, offline);
-fill it in from a machine you trust (`sha256sum` of a download checked against the
-publisher's), and from then on the full hash is required, for the cache and for downloads.
+Pinning: `WeightFile.sha256` is the full sha256 of the published file, required for the
+cache, local paths marked official and downloads; a file with the right prefix but another
+full hash is refused. Both pins agree with the publishers' prefixes and with the full hashes
+other projects record for the same files (pytorch-fid pins the Inception file's; the VGG-16
+file's is recorded by several). An entry with an empty sha256 would fall back to the prefix.
 """
 
 from __future__ import annotations
@@ -82,11 +83,13 @@ WEIGHTS.register("inception-v3")(WeightFile(
     "weights-inception-2015-12-05-6726825d.pth",
     "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/"
     "weights-inception-2015-12-05-6726825d.pth",
-    "6726825d", "GANVAS_WEIGHTS_INCEPTION_V3"))
+    "6726825d", "GANVAS_WEIGHTS_INCEPTION_V3",
+    sha256="6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"))
 WEIGHTS.register("vgg16")(WeightFile(
     # torchvision's ImageNet VGG-16, which torch-fidelity uses for precision/recall.
     "vgg16-397923af.pth", "https://download.pytorch.org/models/vgg16-397923af.pth",
-    "397923af", "GANVAS_WEIGHTS_VGG16"))
+    "397923af", "GANVAS_WEIGHTS_VGG16",
+    sha256="397923af8e79cdbb6a7127f12361acd7a2f83e06b05044ddf496e83de57a5bf0"))
 
 
 @dataclass(frozen=True)
