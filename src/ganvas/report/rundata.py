@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .. import checkpoint as ckpt
 from ..errors import GanvasError
+from ..training.rundir import read_jsonl as jsonl_entries
 
 # stats.jsonl keys that are the regularisation penalties, in the order they are plotted.
 PENALTIES = ("gp", "r1", "pl")
@@ -114,22 +115,10 @@ def read_run(run_dir: str | Path) -> RunData:
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """The JSON objects of a .jsonl file; unreadable lines (a crash mid-write) are skipped, a
-    missing file is empty. Non-finite numbers (NaN, Infinity) become float('nan')."""
-    try:
-        lines = path.read_text(errors="replace").splitlines()   # a cut multi-byte char too
-    except OSError:
-        return []
-    out = []
-    for line in lines:
-        try:
-            entry = json.loads(line)
-        except (json.JSONDecodeError, RecursionError):
-            continue
-        if isinstance(entry, dict):
-            out.append({k: (math.nan if isinstance(v, float) and not math.isfinite(v) else v)
-                        for k, v in entry.items()})
-    return out
+    """rundir.read_jsonl (unreadable lines skipped, a missing file empty), with non-finite
+    numbers (NaN, Infinity) as float('nan') for the plots."""
+    return [{k: (math.nan if isinstance(v, float) and not math.isfinite(v) else v)
+             for k, v in entry.items()} for entry in jsonl_entries(path)]
 
 
 def effective_history(entries: list[dict]) -> tuple[list[dict], list[dict]]:
