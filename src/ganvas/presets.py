@@ -81,6 +81,19 @@ PRESETS.register("stylegan2")(stylegan2_auto)
 PRESETS.register("stylegan2-tiny")(lambda resolution: stylegan2_auto(resolution, tiny=True))
 
 
+# Liu et al. 2021 (FastGAN): hinge loss, Adam(2e-4, 0.5, 0.999), batch 8, DiffAugment
+# color,translation,cutout, G_ema; the paper's spectral norm on D. The tiny twin is for CPUs.
+FASTGAN = {"model": {"family": "fastgan", "z_dim": 256, "g_width": 32, "d_width": 32,
+                     "max_width": 512, "spectral_norm": True},
+           "train": {"loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                     "beta2": 0.999, "batch": 8, "ema_kimg": 10.0},
+           "augment": {"mode": "diffaug", "diffaug": "color,translation,cutout"}}
+FASTGAN_TINY = {"model": {"z_dim": 64, "g_width": 8, "d_width": 8, "max_width": 64},
+                "train": {"batch": 8, "ema_kimg": 1.0}}
+PRESETS.register("fastgan")(lambda resolution: FASTGAN)
+PRESETS.register("fastgan-tiny")(lambda resolution: merge(FASTGAN, FASTGAN_TINY))
+
+
 def preset_config(name: str, model: dict | None = None, train: dict | None = None,
                   augment: dict | None = None, metrics: dict | None = None) -> RunConfig:
     """RunConfig from preset `name` with user overrides (None values mean "not given"). A

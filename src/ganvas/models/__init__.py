@@ -153,3 +153,4 @@ def build_discriminator(cfg: ModelConfig) -> nn.Module:
 
 from . import dcgan  # noqa: E402,F401  (registers "dcgan")
 from . import stylegan2  # noqa: E402,F401  (registers "stylegan2")
+from . import fastgan  # noqa: E402,F401  (registers "fastgan")

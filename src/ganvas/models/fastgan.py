@@ -1,0 +1,213 @@
+"""FastGAN (Liu et al., ICLR 2021, "Towards Faster and Stabilized GAN Training for
+High-fidelity Few-shot Image Synthesis") for 32 to 1024 px and 1, 3 or 4 channels, written
+from the paper's ideas.
+
+G: z [+ a class embedding] -> 4x4 by a transposed convolution, then one upsampling block per
+doubling (nearest 2x upsample, 3x3 conv, per-pixel noise times a learned per-layer strength,
+batch norm, GLU), skip-layer excitation (SLE: a low-resolution map, pooled to 4x4 -> 4x4 conv
+-> LeakyReLU -> 1x1 conv -> sigmoid, gates the channels of a 16x (8x below 128 px) larger map),
+then a 3x3 conv to the image and tanh.
+D: `blocks` (block 0 reads the image; FreezeD freezes the first N), each halving the size by a
+strided 4x4 conv and a 3x3 conv, averaged with an average-pool + 1x1 conv shortcut as in the
+paper's down blocks; a 4x4 conv to one logit and, when conditional, the projection term
+<embed(y), sum-pooled 4x4 features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
+The paper's self-supervised reconstruction decoders on D's features are not built here.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..config import ModelConfig
+from . import MODELS, Capabilities, Family
+from .dcgan import init_weights
+from .layers import apply_spectral_norm, norm_layer
+
+
+def width_at(cfg: ModelConfig, base: int, r: int, top: int) -> int:
+    """Channels of a feature map at r px: `base` at `top` px, doubling per halving, capped."""
+    return min(base * top // r, cfg.max_width)
+
+
+def sle_pairs(resolution: int) -> list[tuple[int, int]]:
+    """(source, target) resolutions of the skip-layer excitations: the paper's 8->128,
+    16->256, 32->512 where they exist; below 128 px, 4->32 and 8->64 where they exist."""
+    if resolution >= 128:
+        return [(s, 16 * s) for s in (8, 16, 32) if 16 * s <= resolution]
+    return [(s, 8 * s) for s in (4, 8) if 8 * s <= resolution]
+
+
+class NoiseInjection(nn.Module):
+    """x + strength * noise (N, 1, H, W). noise_mode "random": fresh torch.randn (torch's RNG,
+    saved by the trainer for exact resume); "const": a fixed map drawn once at construction
+    from a generator seeded with the layer's resolution and saved with the weights; "none":
+    no noise. The strength starts at 0, so noise enters only as training finds it useful."""
+
+    def __init__(self, resolution: int):
+        super().__init__()
+        self.strength = nn.Parameter(torch.zeros([]))
+        gen = torch.Generator().manual_seed(resolution)
+        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution,
+                                                        generator=gen))
+
+    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        if noise_mode == "random":
+            return x + torch.randn_like(x[:, :1]) * self.strength.to(x.dtype)
+        if noise_mode == "const":
+            return x + (self.noise_const * self.strength).to(x.dtype)
+        if noise_mode == "none":
+            return x
+        raise ValueError(f"unknown noise mode {noise_mode!r}; choose from const, random, none")
+
+
+class UpBlock(nn.Module):
+    """(N, cin, r, r) -> (N, cout, 2r, 2r): nearest upsample, 3x3 conv to 2*cout, noise, batch
+    norm, GLU (which halves the channels back to cout)."""
+
+    def __init__(self, cin: int, cout: int, resolution: int):
+        super().__init__()
+        self.conv = nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False)
+        self.noise = NoiseInjection(resolution)
+        self.norm = nn.BatchNorm2d(2 * cout)
+
+    def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
+        x = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+        return F.glu(self.norm(self.noise(x, noise_mode)), dim=1)
+
+
+class SLE(nn.Module):
+    """Skip-layer excitation: gates (N, C, 1, 1) in (0, 1) from a low-resolution map."""
+
+    def __init__(self, cin: int, cout: int, resolution: int):
+        super().__init__()
+        self.pool = resolution // 4               # average pooling to 4x4 (a fixed kernel)
+        self.net = nn.Sequential(nn.Conv2d(cin, cout, 4, 1, 0, bias=False),
+                                 nn.LeakyReLU(0.1), nn.Conv2d(cout, cout, 1, 1, 0, bias=False),
+                                 nn.Sigmoid())
+
+    def gate(self, low: torch.Tensor) -> torch.Tensor:
+        if self.pool > 1:
+            low = F.avg_pool2d(low, self.pool)
+        return self.net(low)
+
+    def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
+        return high * self.gate(low)
+
+
+class Generator(nn.Module):
+    """z (N, z_dim) float [+ labels (N,) int64 or float class embeddings (N, z_dim)] ->
+    images (N, channels, res, res) in [-1, 1]. Training mode: random noise; eval: const."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.z_dim, self.num_classes = cfg.z_dim, cfg.num_classes
+        res = cfg.resolution
+        self.sizes = [2 ** i for i in range(2, int(math.log2(res)) + 1)]     # 4, 8, ..., res
+        w = {r: width_at(cfg, cfg.g_width, r, res) for r in self.sizes}
+        # The class embedding has z's size and scale (N(0, 1)), concatenated to z.
+        self.embed = nn.Embedding(cfg.num_classes, cfg.z_dim) if cfg.num_classes else None
+        z_in = cfg.z_dim * (2 if self.embed is not None else 1)
+        self.init = nn.ConvTranspose2d(z_in, 2 * w[4], 4, 1, 0, bias=False)
+        self.init_norm = nn.BatchNorm2d(2 * w[4])
+        self.ups = nn.ModuleDict({str(r): UpBlock(w[r // 2], w[r], r) for r in self.sizes[1:]})
+        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(w[s], w[t], s) for s, t in sle_pairs(res)})
+        self.to_img = nn.Conv2d(w[res], cfg.channels, 3, 1, 1, bias=False)
+        init_weights(self)
+        if self.embed is not None:
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
+
+    @property
+    def class_embedding(self) -> nn.Embedding | None:
+        return self.embed
+
+    def features(self, z: torch.Tensor, labels: torch.Tensor | None,
+                 noise_mode: str) -> dict[int, torch.Tensor]:
+        """{resolution: feature map after its block and any SLE gate} (for tests and G)."""
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this generator is conditional: pass labels")
+            y = labels if labels.is_floating_point() else self.embed(labels)
+            z = torch.cat([z, y.to(z.dtype)], dim=1)
+        x = F.glu(self.init_norm(self.init(z[:, :, None, None])), dim=1)
+        feats = {4: x}
+        for r in self.sizes[1:]:
+            x = self.ups[str(r)](x, noise_mode)
+            for s, t in sle_pairs(self.cfg.resolution):
+                if t == r:
+                    x = self.sles[f"{s}_{t}"](feats[s], x)
+            feats[r] = x
+        return feats
+
+    def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                noise_mode: str | None = None) -> torch.Tensor:
+        """noise_mode None = "random" when training, "const" in eval mode."""
+        if noise_mode is None:
+            noise_mode = "random" if self.training else "const"
+        x = self.features(z, labels, noise_mode)[self.cfg.resolution]
+        return torch.tanh(self.to_img(x))
+
+    def synthesize(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+                   truncation: float | torch.Tensor = 1.0,
+                   noise_mode: str = "const") -> torch.Tensor:
+        """The eval forward of the family contract: truncation psi scales z (z * psi)."""
+        return self(z * truncation, labels, noise_mode)
+
+
+class DownBlock(nn.Module):
+    """(N, cin, r, r) -> (N, cout, r/2, r/2): the mean of a strided 4x4 conv + 3x3 conv path
+    and an average-pool + 1x1 conv shortcut, each normalised (not block 0) + LeakyReLU(0.2)."""
+
+    def __init__(self, cin: int, cout: int, norm: str):
+        super().__init__()
+        self.main = nn.Sequential(
+            nn.Conv2d(cin, cout, 4, 2, 1, bias=False), norm_layer(norm, cout),
+            nn.LeakyReLU(0.2), nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
+            norm_layer(norm, cout), nn.LeakyReLU(0.2))
+        self.direct = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, cout, 1, 1, 0, bias=False),
+                                    norm_layer(norm, cout), nn.LeakyReLU(0.2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (self.main(x) + self.direct(x)) / 2
+
+
+class Discriminator(nn.Module):
+    """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
+
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        res = cfg.resolution
+        sizes = [res // 2 ** i for i in range(1, int(math.log2(res)) - 1)]     # res/2 .. 4
+        w = {r: width_at(cfg, cfg.d_width, r, res // 2) for r in sizes}
+        blocks: list[nn.Module] = [nn.Sequential(
+            nn.Conv2d(cfg.channels, w[sizes[0]], 4, 2, 1, bias=False), nn.LeakyReLU(0.2))]
+        for r in sizes[1:]:
+            blocks.append(DownBlock(w[2 * r], w[r], cfg.d_norm))
+        self.blocks = nn.ModuleList(blocks)
+        self.out = nn.Conv2d(w[4], 1, 4, 1, 0, bias=False)
+        self.embed = nn.Embedding(cfg.num_classes, w[4]) if cfg.num_classes else None
+        init_weights(self)
+        if cfg.spectral_norm:
+            apply_spectral_norm(self)
+
+    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        for block in self.blocks:
+            x = block(x)
+        logits = self.out(x).flatten()
+        if self.embed is not None:
+            if labels is None:
+                raise ValueError("this discriminator is conditional: pass labels")
+            features = x.sum(dim=(2, 3))                        # (N, C) sum-pooled 4x4 features
+            logits = logits + (self.embed(labels).to(features.dtype) * features).sum(dim=1)
+        return logits
+
+
+MODELS.register("fastgan")(Family(
+    generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
+    capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none")),
+    reads=frozenset({"d_norm", "spectral_norm"})))
