@@ -55,11 +55,14 @@ TRICKS = {
     "wgan-gp-tiny": dict(classic_aug=True, spectral_norm=True),
     "cgan-tiny": dict(loss="hinge", diffaug="translation", gate_d=0.05),
     "cwgan-gp-tiny": dict(loss="wgan-gp", label_noise=0.05),
+    # FastGAN starts at 32 px: the 16 px toy data is resized up.
+    "fastgan-tiny": dict(resolution=32, mirror=True),
 }
 
 # Where an API option lands in config.json (the rest are in "train" under their own name).
 WHERE = {"diffaug": ("augment", "diffaug"), "classic_aug": ("augment", "classic"),
-         "spectral_norm": ("model", "spectral_norm")}
+         "spectral_norm": ("model", "spectral_norm"),
+         "resolution": ("model", "resolution")}
 
 
 @pytest.mark.parametrize("preset", TINY_PRESETS)
