@@ -101,5 +101,18 @@ def test_fastgan_tiny_trains_with_finite_losses(tmp_path):
     for entry in entries:
         losses = [v for k, v in entry.items() if k.startswith("loss")]
         assert losses and all(np.isfinite(v) for v in losses)
+        assert np.isfinite(entry["d_rec"]) and entry["d_rec"] > 0
     images = ganvas.load(run, device="cpu").generate([0, 1])
     assert images.shape == (2, 32, 32, 3)
+
+
+@pytest.mark.parametrize("resolution", [32, 256])
+def test_reconstruction_loss_trains_the_decoder(resolution):
+    D = build_discriminator(cfg(resolution))
+    x = torch.rand(2, 3, resolution, resolution) * 2 - 1
+    rec = D.reconstruction_loss(x)
+    assert rec.ndim == 0 and torch.isfinite(rec) and rec > 0
+    rec.backward()
+    assert D.decoder.net[-2].weight.grad.abs().sum() > 0
+    assert D.blocks[0][0].weight.grad.abs().sum() > 0          # and D's own features
+    assert D.rec_size == min(resolution, 128)

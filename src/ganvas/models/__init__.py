@@ -23,7 +23,9 @@ images float (N, C, H, W) in about [-1, 1]):
     G.path_length_penalty(z, labels)     the scalar penalty (training)
   with capabilities.style_mixing also:
     G.mixing_prob                        style-mixing probability during training
-D(images, labels) -> logits (N,); with capabilities.freeze_d, D.blocks[0] reads the image.
+D(images, labels) -> logits (N,); with capabilities.freeze_d, D.blocks[0] reads the image;
+with capabilities.d_reconstruction, D.reconstruction_loss(x_real, labels) -> a scalar that
+the trainer adds to D's loss (a self-supervised decoder of D's features, FastGAN).
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ class Capabilities:
     d_norms: tuple[str, ...] = ("batch", "layer", "none")   # D normalisations it offers
     spectral_norm: bool = True     # spectral normalisation of D
     truncation_space: str = "z"    # where truncation psi acts: "z" (z * psi) or "w"
+    d_reconstruction: bool = False  # D.reconstruction_loss, added to D's loss in training
 
     def latent_spaces(self) -> tuple[str, ...]:
         """The spaces walks and sweeps can move in."""

@@ -11,7 +11,10 @@ D: `blocks` (block 0 reads the image; FreezeD freezes the first N), each halving
 strided 4x4 conv and a 3x3 conv, averaged with an average-pool + 1x1 conv shortcut as in the
 paper's down blocks; a 4x4 conv to one logit and, when conditional, the projection term
 <embed(y), sum-pooled 4x4 features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
-The paper's self-supervised reconstruction decoders on D's features are not built here.
+Self-supervised D (capabilities.d_reconstruction): a small decoder turns D's 8x8 features of a
+real image back into that image at min(res, 128) px; `D.reconstruction_loss` is the pixel L1
+to the area-downsampled real (the paper uses a perceptual distance, which needs downloaded
+weights; L1 works offline). The paper's second decoder, on a random 16x16 crop, is not built.
 """
 
 from __future__ import annotations
@@ -175,6 +178,26 @@ class DownBlock(nn.Module):
         return (self.main(x) + self.direct(x)) / 2
 
 
+class Decoder(nn.Module):
+    """D's 8x8 features (N, cin, 8, 8) -> an image (N, channels, size, size) in [-1, 1]: per
+    doubling a nearest upsample, 3x3 conv, normalisation and GLU, halving the width."""
+
+    def __init__(self, cin: int, channels: int, size: int, norm: str):
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(int(math.log2(size // 8))):
+            cout = max(cin // 2, 4)
+            layers += [nn.Upsample(scale_factor=2.0, mode="nearest"),
+                       nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False),
+                       norm_layer(norm, 2 * cout), nn.GLU(dim=1)]
+            cin = cout
+        layers += [nn.Conv2d(cin, channels, 3, 1, 1, bias=False), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        return self.net(h)
+
+
 class Discriminator(nn.Module):
     """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
 
@@ -191,9 +214,23 @@ class Discriminator(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.out = nn.Conv2d(w[4], 1, 4, 1, 0, bias=False)
         self.embed = nn.Embedding(cfg.num_classes, w[4]) if cfg.num_classes else None
+        self.rec_index = sizes.index(8)                 # blocks[rec_index] outputs 8x8
+        self.rec_size = min(res, 128)
+        self.decoder = Decoder(w[8], cfg.channels, self.rec_size, cfg.d_norm)
         init_weights(self)
         if cfg.spectral_norm:
             apply_spectral_norm(self)
+
+    def reconstruction_loss(self, x: torch.Tensor,
+                            labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Scalar L1 between the decoding of D's 8x8 features of reals `x` (N, C, res, res)
+        and `x` area-downsampled to min(res, 128) px (labels are not needed)."""
+        h = x
+        for block in self.blocks[:self.rec_index + 1]:
+            h = block(h)
+        target = x if x.shape[-1] == self.rec_size else F.interpolate(
+            x, size=(self.rec_size, self.rec_size), mode="area")
+        return (self.decoder(h) - target).abs().mean()
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
@@ -209,5 +246,6 @@ class Discriminator(nn.Module):
 
 MODELS.register("fastgan")(Family(
     generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
-    capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none")),
+    capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none"),
+                              d_reconstruction=True),
     reads=frozenset({"d_norm", "spectral_norm"})))

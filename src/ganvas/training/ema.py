@@ -48,13 +48,17 @@ def recalibrate_batchnorm(G: nn.Module, z_dim: int, num: int = 512, batch: int =
         m.reset_running_stats()
         m.momentum = None                        # None = cumulative average over the batches
     G.train()
-    for start in range(0, num, batch):
-        n = min(batch, num - start)
-        z = torch.randn(n, z_dim, generator=gen).to(device)
-        labels = None
-        if num_classes:
-            labels = torch.randint(num_classes, (n,), generator=gen).to(device)
-        G(z, labels)
+    # Training mode draws G's noise inputs (FastGAN) from torch's RNG: fork it and seed it, so
+    # the statistics depend on the weights alone and the training RNG (exact resume) is kept.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(RECALIBRATION_SEED)
+        for start in range(0, num, batch):
+            n = min(batch, num - start)
+            z = torch.randn(n, z_dim, generator=gen).to(device)
+            labels = None
+            if num_classes:
+                labels = torch.randint(num_classes, (n,), generator=gen).to(device)
+            G(z, labels)
     for m, momentum in zip(bns, momenta):
         m.momentum = momentum
     G.eval()

@@ -70,8 +70,10 @@ class Trainer:
         self.opt_G = torch.optim.Adam(self.G.parameters(), lr=t.lr_g, betas=betas)
         self.opt_D = torch.optim.Adam(self.d_params, lr=t.lr_d, betas=betas)
         self.loss = LOSSES.get(t.loss)
-        if family_of(cfg.model.family).capabilities.style_mixing:
+        caps = family_of(cfg.model.family).capabilities
+        if caps.style_mixing:
             self.G.mixing_prob = t.style_mixing
+        self.d_reconstruction = caps.d_reconstruction
         self.policy = parse_policy(cfg.augment.diffaug)
         self.pipe, self.ada = make_augment_pipe(cfg)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
@@ -168,6 +170,14 @@ class Trainer:
                 gp = gradient_penalty(lambda x: self.D(x, labels), x_real, x_fake, alpha)
             total = total + t.gp_lambda * gp
             stats["gp"] = gp.detach()
+        if self.d_reconstruction:
+            # Self-supervised D (FastGAN, Liu et al. 2021): D also decodes its features of the
+            # reals back to a small image, so they must describe the image, not only separate
+            # reals from fakes; a regulariser that keeps D from overfitting few images.
+            with self.autocast:
+                rec = self.D.reconstruction_loss(x_real.detach(), labels).float()
+            total = total + rec
+            stats["d_rec"] = rec.detach()
         if do_r1:
             r1 = r1_penalty(d_real, x_real)
             total = total + 0.5 * t.r1_gamma * t.r1_interval * r1
