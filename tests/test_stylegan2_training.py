@@ -125,4 +125,4 @@ def test_truncation_of_a_dcgan_and_noise_mode_error(tiny_run, tmp_path, capsys):
     assert np.array_equal(average[0], average[1])
     assert main(["generate", str(tiny_run), "--noise-mode", "random", "--grid",
                  str(tmp_path / "g.png")]) == 2
-    assert "for models with noise inputs (stylegan2)" in capsys.readouterr().err
+    assert "for models with noise inputs" in capsys.readouterr().err
