@@ -183,7 +183,8 @@ def remove_stale_temporaries(run_dir: Path) -> None:
     """Tidy what a killed writer left: a .old-NAME whose NAME is missing (killed during a
     replacement) becomes NAME again; other .tmp-* and .old-* folders are deleted. Only the
     holder of the run's lock may call this (another writer's temporaries would go)."""
-    # atomic_save's temporaries (.config.XXXX.json, samples/.kimg-....png) of a killed writer
+    # atomic_save's temporaries (.config.<random>.json, samples/.kimg-<random>.png) of a
+    # killed writer
     for p in [*run_dir.glob(".config.*.json"), *run_dir.glob("samples/.kimg-*.png")]:
         p.unlink(missing_ok=True)
     ckpt = run_dir / "checkpoints"

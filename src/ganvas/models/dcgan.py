@@ -20,7 +20,7 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
-from .layers import apply_spectral_norm, norm_layer
+from .layers import apply_spectral_norm, norm_layer, projection_logits
 
 
 def widths(cfg: ModelConfig, base: int) -> list[int]:
@@ -104,13 +104,7 @@ class Discriminator(nn.Module):
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
             x = block(x)
-        logits = self.out(x).flatten()
-        if self.embed is not None:
-            if labels is None:
-                raise ValueError("this discriminator is conditional: pass labels")
-            features = x.sum(dim=(2, 3))                        # (N, C) sum-pooled 4x4 features
-            logits = logits + (self.embed(labels).to(features.dtype) * features).sum(dim=1)
-        return logits
+        return projection_logits(self.out(x).flatten(), x, self.embed, labels)
 
 
 MODELS.register("dcgan")(Family(generator=Generator, discriminator=Discriminator,

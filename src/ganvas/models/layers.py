@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
 
@@ -36,3 +37,15 @@ def freeze_blocks(D: nn.Module, freeze: int) -> None:
         raise ValueError(f"{type(D).__name__} has no blocks to freeze")
     for block in list(blocks)[:freeze]:
         block.requires_grad_(False)
+
+
+def projection_logits(logits: torch.Tensor, x: torch.Tensor, embed: nn.Embedding | None,
+                      labels: torch.Tensor | None) -> torch.Tensor:
+    """D's logits (N,) plus, for a conditional D, the projection term <embed(y), sum-pooled
+    features x (N, C, h, w)> (Miyato & Koyama 2018)."""
+    if embed is None:
+        return logits
+    if labels is None:
+        raise ValueError("this discriminator is conditional: pass labels")
+    features = x.sum(dim=(2, 3))                                # (N, C)
+    return logits + (embed(labels).to(features.dtype) * features).sum(dim=1)
