@@ -9,10 +9,10 @@ import torch
 import ganvas
 from ganvas.app import launch
 from ganvas.cli import main
-from ganvas.metrics import weights as w
 
 from .conftest import usage_error
 from .test_interpolate import DC, SG2, export_random
+from .test_project import offline  # noqa: F401  (autouse: project uses its pixel fallback)
 
 # Each verb's arguments after MODEL, with OUT for the place it writes (a file or folder in
 # tmp_path/out); "sg2" verbs need a StyleGAN2 model, "run" verbs a trained run with data.
@@ -27,15 +27,6 @@ VERBS = {
     "eval-memorization": ("run", ["--memorization", "--extractor", "random-conv", "--num",
                                   "12", "--memorization-dir", "OUT/mem"]),
 }
-
-
-@pytest.fixture(autouse=True)
-def offline(monkeypatch):
-    """No VGG-16 weights for project (its pixel fallback), whatever the machine's network."""
-    entry = w.WEIGHTS.get("vgg16")
-    monkeypatch.delenv(entry.env, raising=False)
-    monkeypatch.setitem(w.WEIGHTS._entries, "vgg16", w.WeightFile(
-        entry.filename, "http://127.0.0.1:9/" + entry.filename, entry.sha256_prefix, entry.env))
 
 
 @pytest.fixture(scope="module")
