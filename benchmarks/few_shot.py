@@ -1,0 +1,209 @@
+"""few_shot.py — quality from a few hundred pictures: ganvas's models against the PyTorch
+DCGAN example's recipe, at equal CPU minutes, scored in a feature space that knows the domain.
+
+Sets (built here from the Noto Color Emoji font, see few_shot_data.py): 100 and 300 emoji of
+one group (people and hands with a skin tone) at 64 px, and the same 300 at their native-size
+stand-in of 32 px. Each model trains for `--minutes` of wall clock on an otherwise idle
+machine (the JSON also records the CPU seconds each used, so a disturbed run shows), then
+draws `--samples` pictures from seeds 0.. (G_ema for ganvas), which are scored against the
+whole group (1,895 pictures):
+
+- fid / kid: Frechet and kernel distance in the domain classifier's 256 features;
+- swd: ganvas's multi-scale sliced Wasserstein distance on pixels (x 1e3);
+- *_ratio: the value over the recipe's on the same set (below 1: better than the recipe);
+- real_fid: the training set itself against the group, the floor a copying model reaches.
+
+One JSON line per (set, model) on stdout, a table on stderr. Example:
+
+    python benchmarks/few_shot.py                       # everything (~1 hour on 2 cores)
+    python benchmarks/few_shot.py --sets tone-100 --models recipe,dcgan --minutes 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from few_shot_data import features, load_emoji, train_classifier  # noqa: E402
+from few_shot_recipe import Recipe  # noqa: E402
+
+import ganvas  # noqa: E402
+from ganvas.data.archive import read_archive  # noqa: E402
+from ganvas.metrics.distances import (frechet_distance, kernel_inception_distance,  # noqa: E402
+                                      statistics)
+from ganvas.metrics.swd import swd  # noqa: E402
+
+# set name -> (training images, resolution)
+SETS = {"tone-100": (100, 64), "tone-300": (300, 64), "tone-300-32px": (300, 32)}
+# model name -> ganvas train flags; "recipe" is the PyTorch example
+MODELS = {"recipe": None,
+          "dcgan": [],                                   # ganvas train with no flags
+          "dcgan-noaug": ["--aug", "none"],
+          "dcgan-diffaug": ["--diffaug", "color,translation,cutout"],
+          "dcgan-tiny": ["--model", "dcgan-tiny"],
+          "stylegan2-tiny": ["--model", "stylegan2-tiny"],
+          "fastgan-tiny": ["--model", "fastgan-tiny"]}
+MIN_RES = {"fastgan-tiny": 64}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def make_set(name: str, emoji, group: np.ndarray, root: Path) -> Path:
+    """The archive of set `name`: its first N pictures of the group in a fixed shuffled
+    order (so the 100 are among the 300), resized to the set's resolution and prepared with
+    `ganvas prepare`."""
+    count, res = SETS[name]
+    archive = root / f"{name}.zip"
+    if archive.is_file():
+        return archive
+    folder = root / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in group[:count]:
+        im = Image.fromarray(emoji.images[i])
+        if res != im.width:
+            im = im.resize((res, res), Image.Resampling.LANCZOS)
+        im.save(folder / f"{i:05d}.png")
+    subprocess.run([sys.executable, "-m", "ganvas", "prepare", str(folder), str(archive),
+                    "--resolution", str(res), "--channels", "3"], check=True,
+                   stdout=subprocess.DEVNULL)
+    return archive
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def train_ganvas(flags: list[str], archive: Path, out: Path, minutes: float,
+                 samples: int) -> tuple[np.ndarray, dict]:
+    """`ganvas train ARCHIVE FLAGS --minutes M`; the run's G_ema pictures and timings."""
+    out.mkdir(parents=True, exist_ok=True)
+    cpu0, wall0 = children_cpu(), time.perf_counter()
+    cmd = [sys.executable, "-m", "ganvas", "train", str(archive), "--out", str(out),
+           "--minutes", str(minutes), *flags]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    wall, cpu = time.perf_counter() - wall0, children_cpu() - cpu0
+    run = next(p for p in out.iterdir() if (p / "config.json").is_file())
+    lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x]
+    kimg = max((x.get("kimg", 0.0) for x in lines), default=0.0)
+    config = json.loads((run / "config.json").read_text())
+    info = {"wall_s": wall, "cpu_s": cpu, "kimg": kimg,
+            "images_per_s": 1000 * kimg / (60 * minutes), "run": str(run),
+            "augment": config.get("augment", {})}
+    model = ganvas.load(run, device="cpu")
+    return model.generate(range(samples)), info
+
+
+def train_recipe(archive: Path, minutes: float, samples: int) -> tuple[np.ndarray, dict]:
+    recipe = Recipe(read_archive(archive).images)
+    info = recipe.train(minutes)
+    return recipe.generate(samples), info
+
+
+def score(fakes: np.ndarray, reference: np.ndarray, ref_feats, net, res: int) -> dict:
+    f = features(net, fakes)
+    mu, sigma = statistics(f)
+    kid, _ = kernel_inception_distance(f, ref_feats[0], num_subsets=50, subset_size=500)
+    n = min(len(fakes), len(reference))
+    s = swd(reference[:n], fakes[:n], descriptors_per_image=64, repeats=1)
+    return {"fid": frechet_distance(mu, sigma, *ref_feats[1]), "kid": kid, "swd": s["mean"]}
+
+
+def downscale(images: np.ndarray, res: int) -> np.ndarray:
+    if images.shape[1] == res:
+        return images
+    return np.stack([np.asarray(Image.fromarray(a).resize((res, res), Image.Resampling.LANCZOS))
+                     for a in images])
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--sets", default=",".join(SETS))
+    p.add_argument("--models", default="recipe,dcgan,dcgan-noaug,dcgan-tiny,stylegan2-tiny,"
+                                       "fastgan-tiny")
+    p.add_argument("--minutes", type=float, default=3.0, help="training minutes per model")
+    p.add_argument("--samples", type=int, default=1000)
+    p.add_argument("--data-dir", default="bench-data")
+    p.add_argument("--grids", default="", help="folder for an 8x8 grid PNG per (set, model)")
+    a = p.parse_args(argv)
+    for kind, names, known in (("set", a.sets, SETS), ("model", a.models, MODELS)):
+        for n in names.split(","):
+            if n not in known:
+                p.error(f"unknown {kind} {n!r}; choose from {', '.join(known)}")
+    return a
+
+
+def grid(images: np.ndarray, path: Path) -> None:
+    side = images.shape[1]
+    g = images[:64].reshape(8, 8, side, side, 3).transpose(0, 2, 1, 3, 4)
+    Image.fromarray(g.reshape(8 * side, 8 * side, 3)).save(path)
+
+
+def main(argv=None) -> list[dict]:
+    a = parse_args(argv)
+    root = Path(a.data_dir) / "few-shot"
+    emoji = load_emoji(root)
+    net = train_classifier(emoji, root, log=log)
+    group = np.flatnonzero(emoji.group == emoji.toned)
+    group = group[np.random.RandomState(0).permutation(len(group))]
+    results = []
+    for set_name in a.sets.split(","):
+        count, res = SETS[set_name]
+        archive = make_set(set_name, emoji, group, root)
+        reference = downscale(emoji.images[group], res)
+        ref_f = features(net, reference)
+        ref_feats = (ref_f, statistics(ref_f))
+        train_f = features(net, reference[:count])
+        real_fid = frechet_distance(*statistics(train_f), *ref_feats[1])
+        baseline = None
+        for model in a.models.split(","):
+            if res < MIN_RES.get(model, 0):
+                log(f"{set_name}: {model} skipped (needs >= {MIN_RES[model]} px)")
+                continue
+            log(f"{set_name}: training {model} for {a.minutes} min ...")
+            out = root / "runs" / f"{set_name}-{model}"
+            if model == "recipe":
+                fakes, info = train_recipe(archive, a.minutes, a.samples)
+            else:
+                fakes, info = train_ganvas(MODELS[model], archive, out, a.minutes, a.samples)
+            r = {"set": set_name, "images": count, "resolution": res, "model": model,
+                 "minutes": a.minutes, **info, **score(fakes, reference, ref_feats, net, res),
+                 "real_fid": real_fid, "load_avg_1m": os.getloadavg()[0]}
+            if model == "recipe":
+                baseline = r
+            if baseline is not None:
+                for k in ("fid", "kid", "swd"):
+                    r[f"{k}_ratio"] = r[k] / baseline[k] if baseline[k] else None
+            if a.grids:
+                Path(a.grids).mkdir(parents=True, exist_ok=True)
+                grid(fakes, Path(a.grids) / f"{set_name}-{model}.png")
+            print(json.dumps(r), flush=True)
+            results.append(r)
+    print_table(results)
+    return results
+
+
+def print_table(results: list[dict]) -> None:
+    log(f"{'set':<15}{'model':<16}{'kimg':>7}{'img/s':>8}{'fid':>8}{'kid':>8}{'swd':>8}"
+        f"{'fid/recipe':>11}")
+    for r in results:
+        ratio = r.get("fid_ratio")
+        log(f"{r['set']:<15}{r['model']:<16}{r['kimg']:>7.1f}{r['images_per_s']:>8.1f}"
+            f"{r['fid']:>8.2f}{r['kid']:>8.3f}{r['swd']:>8.1f}"
+            f"{'' if ratio is None else f'{ratio:.2f}':>11}")
+
+
+if __name__ == "__main__":
+    main()
