@@ -210,13 +210,13 @@ def test_formats_and_skip_reasons(tmp_path):
     truncated_jpeg(src / "cut.jpg")
     (src / "notes.png").write_text("not really a picture")
     bomb_png(src / "bomb.png")
-    save(solid((6, 40)), src / "thin.png")  # shorter side 6 < default min_size 8
+    save(solid((6, 40)), src / "thin.png")  # shorter side 6 < min_size 8
     save(noise(99), outside / "elsewhere.png")
     (src / "link.png").symlink_to(outside / "elsewhere.png")
     (src / "readme.txt").write_text("ignored, not skipped")
     (src / "linked_dir").symlink_to(outside, target_is_directory=True)  # not followed
 
-    summary, archive, manifest = run(src, tmp_path / "out.zip")
+    summary, archive, manifest = run(src, tmp_path / "out.zip", min_size=8)
     assert summary.kept == len(kept) and archive.images.shape == (len(kept), 16, 16, 3)
     reasons = {s["path"]: s["reason"] for s in manifest["skipped"]}
     assert reasons == {"empty.png": "empty-file", "cut.jpg": "truncated-or-corrupt",
@@ -305,6 +305,10 @@ def test_channels_1_and_4_archives(tmp_path):
     (dict(crop="fill"), "center, pad"),
     (dict(labels="csv"), "none, folders"),
     (dict(min_size=0), "min_size"),
+    (dict(min_size=-3), "min_size must be a positive integer"),
+    (dict(min_size="8"), "min_size must be a positive integer"),
+    (dict(min_size=True), "min_size must be a positive integer"),
+    (dict(min_size=None), "min_size must be a positive integer"),
     (dict(workers=0), "workers"),
 ])
 def test_bad_options_raise_one_clear_line(tmp_path, change, message):
@@ -327,8 +331,9 @@ def test_no_usable_images(tmp_path):
     src.mkdir()
     (src / "a.png").write_text("text")
     save(solid((4, 4)), src / "b.png")
-    with pytest.raises(GanvasError, match=r"no usable images in .*not-an-image 1.*too-small 1"):
-        prepare(src, tmp_path / "out.zip", workers=1, progress=False)
+    with pytest.raises(GanvasError, match=r"no usable images in .*not-an-image 1.*too-small 1"
+                                          r".* at most 4 px.*--resolution 4 --min-size 4"):
+        prepare(src, tmp_path / "out.zip", min_size=8, workers=1, progress=False)
     (src / "a.png").unlink()
     (src / "b.png").unlink()
     (src / "notes.txt").write_text("text")
@@ -383,3 +388,113 @@ def test_prepare_cached_reuses_its_cache(tmp_path, monkeypatch):
     save(noise(1), src / "b.png")
     second = prepare_cached(src, 16, 3, progress=False)
     assert second != first and read_meta(second)["num_images"] == 2
+
+
+# --- pictures smaller than the resolution ------------------------------------------------
+
+def test_small_pictures_are_upscaled_with_a_warning(tmp_path):
+    src = tmp_path / "src"
+    for i in range(3):
+        save(noise(20 + i, (28, 28)), src / f"digit{i}.png")
+    save(halves((28, 28)), src / "halves.png")
+    summary, archive, manifest = run(src, tmp_path / "out.zip", resolution=64)
+    assert summary.kept == 4 and summary.skipped == {} and archive.images.shape == (4, 64, 64, 3)
+    assert summary.upscaled == 4 and summary.smallest_upscaled == (28, 28)
+    assert ("warning: upscaled 4 images smaller than 64 px (smallest 28x28); --min-size 64 "
+            "to skip them instead") in summary.lines()
+    assert archive.meta["upscaled"] == 4 and manifest["summary"]["upscaled"] == 4
+    assert manifest["upscaled"] == manifest["kept"]
+    halves_64 = archive.images[manifest["kept"].index("halves.png")]
+    assert close(halves_64[32, 2], RED, 0) and close(halves_64[32, 61], BLUE, 0)
+
+
+def test_min_size_refuses_small_pictures_and_names_a_resolution_that_fits(tmp_path):
+    src = tmp_path / "src"
+    save(noise(1, (28, 28)), src / "a.png")
+    save(noise(2, (28, 40)), src / "b.png")
+    save(noise(3, (20, 20)), src / "c.png")
+    with pytest.raises(GanvasError) as info:
+        prepare(src, tmp_path / "out.zip", resolution=64, min_size=64, workers=1,
+                progress=False)
+    assert str(info.value) == (
+        f"no usable images in {src}: all 3 are smaller than --min-size 64 (largest shorter "
+        f"side 28 px); drop --min-size to upscale them, or use --resolution 16 --min-size 16 "
+        f"to fit them without upscaling")
+    summary, archive, _ = run(src, tmp_path / "out.zip", resolution=16, min_size=16)
+    assert summary.kept == 3 and summary.upscaled == 0 and archive.meta["upscaled"] == 0
+
+
+def test_pictures_too_small_for_any_resolution_are_only_told_to_upscale(tmp_path):
+    src = tmp_path / "src"
+    save(noise(1, (3, 3)), src / "speck.png")
+    with pytest.raises(GanvasError, match=r"largest shorter side 3 px\); drop --min-size to "
+                                          r"upscale them$"):
+        prepare(src, tmp_path / "out.zip", resolution=8, min_size=4, workers=1,
+                progress=False)
+
+
+def test_a_mixed_folder_upscales_only_the_small_ones(tmp_path):
+    src = tmp_path / "src"
+    save(noise(1, (28, 28)), src / "small.png")
+    save(noise(2, (40, 30)), src / "smaller.png")  # shorter side 30 < 64, longer 40 < 64
+    save(noise(3, (100, 80)), src / "big.png")
+    save(noise(4, (100, 40)), src / "wide.png")  # shorter side 40 < 64, longer 100 > 64
+    summary, archive, manifest = run(src, tmp_path / "center.zip", resolution=64)
+    assert summary.kept == 4 and sorted(manifest["upscaled"]) == ["small.png", "smaller.png",
+                                                                  "wide.png"]
+    assert summary.smallest_upscaled == (28, 28) and archive.meta["upscaled"] == 3
+    # pad scales the longer side to the resolution: only pictures shorter than it grow.
+    summary, _, manifest = run(src, tmp_path / "pad.zip", resolution=64, crop="pad")
+    assert sorted(manifest["upscaled"]) == ["small.png", "smaller.png"]
+    summary, archive, manifest = run(src, tmp_path / "min.zip", resolution=64, min_size=64)
+    assert manifest["kept"] == ["big.png"] and summary.skipped == {"too-small": 3}
+    assert summary.upscaled == 0 and archive.meta["upscaled"] == 0
+    assert not any("upscaled" in line for line in summary.lines())
+
+
+def test_big_pictures_are_still_shrunk_with_lanczos(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    save(noise(1, (100, 80)), src / "big.png")
+    save(noise(2, (10, 10)), src / "tiny.png")
+    filters = []
+    real_resize = Image.Image.resize
+
+    def spy(self, size, resample=None, *args, **kwargs):
+        filters.append(resample)
+        return real_resize(self, size, resample, *args, **kwargs)
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    run(src, tmp_path / "out.zip", resolution=32)
+    assert filters == [Image.Resampling.LANCZOS, Image.Resampling.BICUBIC]
+
+
+def test_prepare_cli_min_size(tmp_path, capsys):
+    from ganvas.cli import main
+    src = tmp_path / "src"
+    for i in range(2):
+        save(noise(i, (28, 28)), src / f"{i}.png")
+    out = tmp_path / "out.zip"
+    assert main(["prepare", str(src), str(out), "--resolution", "64"]) == 0
+    assert "warning: upscaled 2 images smaller than 64 px" in capsys.readouterr().out
+    assert read_meta(out)["upscaled"] == 2
+    assert main(["prepare", str(src), str(out), "--resolution", "64", "--min-size", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "all 2 are smaller than --min-size 64" in err and "--resolution 16" in err
+    for bad in ("0", "-1"):
+        assert main(["prepare", str(src), str(out), "--min-size", bad]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "min_size must be a positive integer" in err
+    with pytest.raises(SystemExit) as info:
+        main(["prepare", str(src), str(out), "--min-size", "big"])
+    assert info.value.code == 2
+    assert "--min-size: invalid int value" in capsys.readouterr().err
+
+
+def test_train_folder_upscales_through_the_cache(tmp_path, monkeypatch):
+    from ganvas.data.dataset import resolve_dataset
+    monkeypatch.setenv("GANVAS_CACHE", str(tmp_path / "cache"))
+    src = tmp_path / "src"
+    save(noise(0, (12, 12)), src / "a.png")
+    save(noise(1, (40, 40)), src / "b.png")
+    meta = read_meta(resolve_dataset(str(src), resolution=32, channels=3))
+    assert meta["num_images"] == 2 and meta["upscaled"] == 1

@@ -124,6 +124,11 @@ def refused(path, needle: str) -> str:
     (edit("class_names", "ab"), "class_names must be a list of strings"),
     (edit("images", {"0": 1}), "images must be a list"),
     (edit("extra", []), "extra must be an object"),
+    (edit("upscaled", -1), "upscaled must be a count from 0 to num_images 4"),
+    (edit("upscaled", 5), "upscaled must be a count from 0 to num_images 4"),
+    (edit("upscaled", "2"), "upscaled must be a count"),
+    (edit("upscaled", True), "upscaled must be a count"),
+    (edit("upscaled", None), "upscaled must be a count"),
     (lambda m: {**m, "images": [1] + m["images"][1:]}, "images[0] is not an object"),
     (lambda m: {**m, "images": [{**e, "label": 1} for e in m["images"]]},
      "there are no classes"),
@@ -134,6 +139,13 @@ def test_a_bad_dataset_json_is_one_line(good, tmp_path, change, needle):
     bad = craft(good, tmp_path / "bad.zip", meta=change)
     refused(bad, needle)
     assert members(good)                            # the source archive is intact
+
+
+def test_an_archive_from_before_upscaled_was_recorded_still_loads(good, tmp_path):
+    old = craft(good, tmp_path / "old.zip", meta=lambda m: {k: v for k, v in m.items()
+                                                            if k != "upscaled"})
+    assert "upscaled" in arch.read_meta(good) and "upscaled" not in arch.read_meta(old)
+    assert len(ds.load_archive(old)) == 4
 
 
 def test_forty_images_claimed_four_held(good, tmp_path, capsys):

@@ -15,13 +15,16 @@ def add_prepare(sub) -> None:
     p.add_argument("--crop", default="center", choices=("center", "pad"))
     p.add_argument("--labels", default="none", choices=("folders", "none"),
                    help="folders: class = first-level sub-folder")
+    p.add_argument("--min-size", type=int, default=1, metavar="N",
+                   help="skip images whose shorter side is below N px (default: keep every "
+                        "image, upscaling those smaller than the resolution)")
     p.set_defaults(run=run_prepare)
 
 
 def run_prepare(a) -> None:
     from ..data.prepare import prepare
     summary = prepare(a.src, a.out, resolution=a.resolution, channels=a.channels,
-                      crop=a.crop, labels=a.labels)
+                      crop=a.crop, labels=a.labels, min_size=a.min_size)
     print(summary)
 
 

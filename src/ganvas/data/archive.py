@@ -6,9 +6,11 @@ Layout (format "ganvas-dataset", version 1):
                      "class_names": [..] ([] = unlabelled),
                      "images": [{"file": "images/000000.png", "label": int|null,
                                  "source": "relative/path/in/SRC.jpg"}, ...],
+                     "upscaled": int,           images enlarged to fit (absent before it was
+                                                recorded: unknown)
                      "extra": {...}}            free-form provenance (license, tool, options)
     manifest.json   {"summary": {...}, "kept": [...], "skipped": [{"path", "reason"}],
-                     "duplicates": [{"path", "duplicate_of"}]}
+                     "duplicates": [{"path", "duplicate_of"}], "upscaled": [path, ...]}
     images/NNNNNN.png   resolution x resolution, mode L (1 ch), RGB (3) or RGBA (4)
 
 PNG members are stored uncompressed in the zip (PNG is already deflated). The archive is written
@@ -74,6 +76,7 @@ class ArchiveWriter:
         self.channels = channels
         self.class_names = list(class_names or [])
         self.entries: list[dict] = []
+        self.upscaled = 0
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
                                    dir=self.path.parent)
@@ -81,8 +84,10 @@ class ArchiveWriter:
         self._tmp = Path(tmp)
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)
 
-    def add(self, image: np.ndarray, label: int | None = None, source: str = "") -> None:
-        """Append one image: uint8 HWC (or HW for 1 channel) at the archive's resolution."""
+    def add(self, image: np.ndarray, label: int | None = None, source: str = "",
+            upscaled: bool = False) -> None:
+        """Append one image: uint8 HWC (or HW for 1 channel) at the archive's resolution;
+        `upscaled`: it was enlarged from a smaller picture (counted in dataset.json)."""
         img = np.asarray(image)
         if img.ndim == 2:
             img = img[:, :, None]
@@ -97,6 +102,7 @@ class ArchiveWriter:
         pil.save(buf, format="PNG", optimize=True)
         self._write(name, buf.getvalue())
         self.entries.append({"file": name, "label": label, "source": source})
+        self.upscaled += bool(upscaled)
 
     def _write(self, name: str, data: bytes) -> None:
         """Add a member with a fixed date and attributes: the same images and metadata give
@@ -112,7 +118,8 @@ class ArchiveWriter:
         meta = {
             "format": FORMAT, "version": VERSION, "resolution": self.resolution,
             "channels": self.channels, "num_images": len(self.entries),
-            "class_names": self.class_names, "images": self.entries, "extra": extra or {},
+            "class_names": self.class_names, "images": self.entries,
+            "upscaled": self.upscaled, "extra": extra or {},
         }
         self._write("dataset.json", json.dumps(meta, indent=1).encode())
         self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())

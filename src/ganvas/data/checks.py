@@ -80,6 +80,9 @@ def check_meta(meta, names: set[str], where: str) -> dict:
     _need(isinstance(images, list), where, "images must be a list")
     _need(_is_int(n) and n == len(images), where,
           f"num_images is {n!r} but images lists {len(images)}")
+    up = meta.get("upscaled", 0)  # absent in archives written before it was recorded
+    _need(_is_int(up) and 0 <= up <= n, where,
+          f"upscaled must be a count from 0 to num_images {n}, not {up!r}")
     _need(isinstance(meta.get("extra", {}), dict), where, "extra must be an object")
     for i, entry in enumerate(images):
         _check_entry(i, entry, len(classes), names, where)

@@ -5,6 +5,11 @@ images.load_image (in a process pool when workers > 1), exact duplicates are dro
 decoded content, and the result is streamed into an ArchiveWriter, which publishes the
 archive with one rename: a crash or Ctrl-C leaves no half archive and no damaged old one.
 
+Pictures smaller than the resolution are upscaled by default and counted (summary warning,
+dataset.json "upscaled", manifest "upscaled"): icons and MNIST-like sets would otherwise be
+refused outright. min_size refuses them instead (skip reason too-small); when that leaves
+nothing, the error names the largest resolution that the pictures would fit.
+
 Skip reasons found here, before decoding (the rest are listed in images.py):
 
     symlink-outside-source   a file symlink whose target lies outside SRC (checked again
@@ -33,12 +38,14 @@ from tqdm import tqdm
 from ..errors import ConfigError, GanvasError
 from ..paths import cache_dir
 from .archive import ArchiveWriter, read_meta
-from .images import CROPS, DEFAULT_MAX_PIXELS, MODES, LoadedImage, default_min_size, load_image
+from .checks import MAX_RES, MIN_RES
+from .images import CROPS, DEFAULT_MAX_PIXELS, MODES, LoadedImage, load_image
 
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
 LABEL_MODES = ("none", "folders")
 # Bump when the same input would give different archive content; it invalidates caches.
-PREPARE_VERSION = 1
+# 2: small pictures are upscaled (bicubic) by default instead of skipped below half the size.
+PREPARE_VERSION = 2
 UNREADABLE_FOLDER = "unreadable-folder"
 _BATCH = 8  # files per pool task: amortises inter-process overhead for small images
 
@@ -55,6 +62,11 @@ class PrepareSummary:
     class_counts: dict[str, int] = field(default_factory=dict)  # kept images per class
     ignored: int = 0  # files with other extensions, not counted as skipped
     unreadable_folders: list[str] = field(default_factory=list)  # relative to SRC
+    resolution: int = 0
+    min_size: int = 1
+    upscaled: int = 0  # kept images enlarged to the resolution
+    smallest_upscaled: tuple[int, int] | None = None  # (width, height)
+    largest_too_small: int = 0  # longest shorter side among the too-small skips
 
     def lines(self) -> list[str]:
         """A short human summary, one line per fact."""
@@ -70,6 +82,12 @@ class PrepareSummary:
         if self.unreadable_folders:
             out.append(f"warning: could not read folder(s) {', '.join(self.unreadable_folders)}"
                        f"; their images are not in the archive")
+        if self.upscaled:
+            w, h = self.smallest_upscaled
+            images = "image" if self.upscaled == 1 else "images"
+            out.append(f"warning: upscaled {self.upscaled} {images} smaller than "
+                       f"{self.resolution} px (smallest {w}x{h}); --min-size "
+                       f"{self.resolution} to skip them instead")
         if self.ignored:
             out.append(f"ignored {self.ignored} files with other extensions")
         return out
@@ -91,20 +109,21 @@ class _Entry:
 
 def prepare(src: str | os.PathLike, out: str | os.PathLike, resolution: int = 64,
             channels: int = 3, crop: str = "center", labels: str = "none",
-            min_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS,
+            min_size: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
             workers: int | None = None, progress: bool = True) -> PrepareSummary:
     """Prepare the images under `src` into the dataset archive `out` (a .zip file).
 
     resolution: output side in pixels (power of two, 4..2048); channels: 1 (L), 3 (RGB) or
     4 (RGBA); crop: "center" or "pad"; labels: "none" or "folders" (class = first-level
-    sub-folder); min_size: smallest accepted shorter side (default max(8, resolution // 2));
-    max_pixels: larger images are skipped unread; workers: decoding processes (default
-    min(4, cpu count)). Raises GanvasError for bad options or when no image is usable.
+    sub-folder); min_size: smallest accepted shorter side in pixels, smaller pictures are
+    skipped as too-small (default 1: every picture is kept, those smaller than the
+    resolution upscaled); max_pixels: larger images are skipped unread; workers: decoding
+    processes (default min(4, cpu count)). Raises GanvasError for bad options or when no
+    image is usable.
     """
     src, out = _check_paths(src, out)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
     _check_options(resolution, channels, crop, labels, min_size, max_pixels, workers)
-    min_size = default_min_size(resolution) if min_size is None else min_size
     entries, class_names, ignored = _scan(src, labels)
     load = partial(load_image, resolution=resolution, channels=channels, crop=crop,
                    min_size=min_size, max_pixels=max_pixels, root=str(src.resolve()))
@@ -117,7 +136,7 @@ def prepare(src: str | os.PathLike, out: str | os.PathLike, resolution: int = 64
         tally = _Tally()
         for entry, result in stream:
             tally.record(entry, result, writer)
-        summary = tally.summary(out, class_names, ignored)
+        summary = tally.summary(out, class_names, ignored, resolution, min_size)
         if summary.kept == 0:
             raise GanvasError(f"no usable images in {src}: {_empty_reason(summary)}")
         manifest = tally.manifest(summary)
@@ -135,8 +154,8 @@ def prepare_cached(folder: str | os.PathLike, resolution: int, channels: int,
     a picture prepares again, and an unchanged folder is reused at once.
     """
     src, _ = _check_paths(folder, None)
-    _check_options(resolution, channels, crop, labels, None, DEFAULT_MAX_PIXELS, 1)
-    min_size = default_min_size(resolution)
+    min_size = 1  # like prepare's default: small pictures are upscaled, never skipped
+    _check_options(resolution, channels, crop, labels, min_size, DEFAULT_MAX_PIXELS, 1)
     options = {"version": PREPARE_VERSION, "resolution": resolution, "channels": channels,
                "crop": crop, "labels": labels, "min_size": min_size,
                "max_pixels": DEFAULT_MAX_PIXELS}
@@ -175,9 +194,9 @@ def _check_paths(src, out) -> tuple[Path, Path | None]:
 
 
 def _check_options(resolution, channels, crop, labels, min_size, max_pixels, workers) -> None:
-    """Every option checked before any work, each failure one line naming the choices.
-    min_size None means "the default" and is not checked."""
-    if not _is_int(resolution) or not 4 <= resolution <= 2048 or resolution & (resolution - 1):
+    """Every option checked before any work, each failure one line naming the choices."""
+    if not _is_int(resolution) or not MIN_RES <= resolution <= MAX_RES \
+            or resolution & (resolution - 1):
         raise ConfigError(f"resolution must be a power of two from 4 to 2048 "
                           f"(4, 8, 16, ..., 2048), not {resolution!r}")
     if channels not in MODES or not _is_int(channels):
@@ -186,7 +205,7 @@ def _check_options(resolution, channels, crop, labels, min_size, max_pixels, wor
         raise ConfigError(f"crop must be one of {', '.join(CROPS)}, not {crop!r}")
     if labels not in LABEL_MODES:
         raise ConfigError(f"labels must be one of {', '.join(LABEL_MODES)}, not {labels!r}")
-    if min_size is not None and (not _is_int(min_size) or min_size < 1):
+    if not _is_int(min_size) or min_size < 1:
         raise ConfigError(f"min_size must be a positive integer, not {min_size!r}")
     if not _is_int(max_pixels) or max_pixels < 1:
         raise ConfigError(f"max_pixels must be a positive integer, not {max_pixels!r}")
@@ -311,6 +330,9 @@ class _Tally:
         self.duplicates: list[dict] = []
         self.first_by_digest: dict[str, str] = {}
         self.labels: Counter = Counter()
+        self.upscaled: list[str] = []
+        self.smallest_upscaled: tuple[int, int] | None = None
+        self.largest_too_small = 0
 
     def record(self, entry: _Entry, result: LoadedImage | None, writer: ArchiveWriter) -> None:
         """File one outcome; a new distinct image goes into the archive."""
@@ -318,29 +340,41 @@ class _Tally:
             item = {"path": entry.rel, "reason": entry.reason or result.reason}
             if result is not None and result.detail:
                 item["detail"] = result.detail
+            if item["reason"] == "too-small":
+                self.largest_too_small = max(self.largest_too_small, min(result.size))
             self.skipped.append(item)
             return
         first = self.first_by_digest.setdefault(result.digest, entry.rel)
         if first != entry.rel:  # same decoded pixels seen earlier in sorted order
             self.duplicates.append({"path": entry.rel, "duplicate_of": first})
             return
-        writer.add(result.pixels, label=entry.label, source=entry.rel)
+        writer.add(result.pixels, label=entry.label, source=entry.rel, upscaled=result.upscaled)
         self.kept.append(entry.rel)
         self.labels[entry.label] += 1
+        if result.upscaled:
+            self.upscaled.append(entry.rel)
+            self.smallest_upscaled = min(self.smallest_upscaled or result.size, result.size,
+                                         key=lambda wh: (min(wh), wh[0] * wh[1]))
 
-    def summary(self, out: Path, class_names: list[str], ignored: int) -> PrepareSummary:
+    def summary(self, out: Path, class_names: list[str], ignored: int, resolution: int,
+                min_size: int) -> PrepareSummary:
         skipped = Counter(s["reason"] for s in self.skipped)
         counts = {name: self.labels[i] for i, name in enumerate(class_names)}
         folders = [s["path"] for s in self.skipped if s["reason"] == UNREADABLE_FOLDER]
         return PrepareSummary(out=out, kept=len(self.kept), skipped=dict(skipped),
                               duplicates=len(self.duplicates), class_names=list(class_names),
-                              class_counts=counts, ignored=ignored, unreadable_folders=folders)
+                              class_counts=counts, ignored=ignored, unreadable_folders=folders,
+                              resolution=resolution, min_size=min_size,
+                              upscaled=len(self.upscaled),
+                              smallest_upscaled=self.smallest_upscaled,
+                              largest_too_small=self.largest_too_small)
 
     def manifest(self, summary: PrepareSummary) -> dict:
         return {"summary": {"kept": summary.kept, "skipped": summary.skipped,
                             "duplicates": summary.duplicates, "ignored": summary.ignored,
-                            "class_counts": summary.class_counts},
-                "kept": self.kept, "skipped": self.skipped, "duplicates": self.duplicates}
+                            "class_counts": summary.class_counts, "upscaled": summary.upscaled},
+                "kept": self.kept, "skipped": self.skipped, "duplicates": self.duplicates,
+                "upscaled": self.upscaled}
 
 
 def _skip_text(skipped: dict[str, int]) -> str:
@@ -358,4 +392,24 @@ def _empty_reason(summary: PrepareSummary) -> str:
     if not summary.skipped:
         return (f"no files with an image extension ({exts}); "
                 f"{summary.ignored} other files ignored")
-    return _skip_text(summary.skipped)
+    too_small = summary.skipped.get("too-small", 0)
+    if not too_small:
+        return _skip_text(summary.skipped)
+    largest = summary.largest_too_small
+    if too_small == sum(summary.skipped.values()):
+        what = (f"all {too_small} are smaller than --min-size {summary.min_size} "
+                f"(largest shorter side {largest} px)")
+    else:
+        what = (f"{_skip_text(summary.skipped)}; the too-small ones have a shorter side of "
+                f"at most {largest} px")
+    return f"{what}; {_fit_hint(largest)}"
+
+
+def _fit_hint(largest: int) -> str:
+    """What to do about pictures refused by min_size whose shorter sides are <= `largest`:
+    upscale them, or prepare at the largest resolution they cover (and that min_size)."""
+    hint = "drop --min-size to upscale them"
+    if largest < MIN_RES:
+        return hint
+    fit = min(1 << (largest.bit_length() - 1), MAX_RES)  # largest power of two <= largest
+    return f"{hint}, or use --resolution {fit} --min-size {fit} to fit them without upscaling"
