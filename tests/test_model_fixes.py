@@ -8,6 +8,8 @@ import pytest
 import torch
 
 import ganvas.models.stylegan2_layers as L
+from ganvas.config import ModelConfig
+from ganvas.models import build_discriminator, build_generator
 
 
 @pytest.mark.parametrize("up", [False, True])
@@ -31,3 +33,15 @@ def test_fp16_prescale_bounds_weight_and_styles():
     assert torch.allclose(s.abs().amax(dim=1), torch.ones(2))
     # An all-zero style row stays zero rather than 0/0.
     assert torch.equal(L.prescale_for_fp16(weight, torch.zeros(1, 3))[1], torch.zeros(1, 3))
+
+
+def test_conditional_dcgan_class_embedding_starts_at_z_scale():
+    """G's class embedding is concatenated to z ~ N(0, 1): it starts N(0, 1) too. D's
+    projection embedding keeps the DCGAN N(0, 0.02) of the output layer it adds to."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(family="dcgan", resolution=16, z_dim=64, g_width=4, d_width=4,
+                      max_width=16, num_classes=10)
+    g_std = build_generator(cfg).class_embedding.weight.std().item()
+    d_std = build_discriminator(cfg).embed.weight.std().item()
+    assert 0.9 < g_std < 1.1
+    assert 0.015 < d_std < 0.025
