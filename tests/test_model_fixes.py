@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import ganvas.models.stylegan2_layers as L
+from ganvas.augment.ada import AugmentPipe
 from ganvas.config import ModelConfig
 from ganvas.models import build_discriminator, build_generator
 
@@ -45,3 +46,47 @@ def test_conditional_dcgan_class_embedding_starts_at_z_scale():
     d_std = build_discriminator(cfg).embed.weight.std().item()
     assert 0.9 < g_std < 1.1
     assert 0.015 < d_std < 0.025
+
+
+def filter_pipe(p: float) -> AugmentPipe:
+    pipe = AugmentPipe("f")
+    pipe.p = p
+    return pipe
+
+
+def test_filter_bands_have_their_own_coins():
+    """Each band is amplified with its own coin of probability p: a sample is left alone with
+    probability (1 - p)^4 = 1/16 at p = 0.5, not 1/2 as with one coin for all four."""
+    x = torch.rand(256, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    y = filter_pipe(0.5)(x, torch.Generator().manual_seed(2))
+    untouched = ((y - x).abs().flatten(1).amax(dim=1) < 1e-5).float().mean().item()
+    assert 0.01 < untouched < 0.15
+
+
+def test_filter_gains_are_normalised_under_the_fixed_spectrum():
+    from ganvas.augment.ada import FILTER_EXPECTED_POWER, normalised_band_gains
+    t = torch.exp2(torch.randn(5, 4, generator=torch.Generator().manual_seed(3),
+                               dtype=torch.float64))
+    e = torch.tensor(FILTER_EXPECTED_POWER, dtype=torch.float64)
+    # The reference's steps: band i's vector (1, .., t_i, .., 1) over its norm under e.
+    want = torch.ones(5, 4, dtype=torch.float64)
+    for i in range(4):
+        step = torch.ones(5, 4, dtype=torch.float64)
+        step[:, i] = t[:, i]
+        want = want * step / (e * step.square()).sum(dim=1, keepdim=True).sqrt()
+    assert torch.allclose(normalised_band_gains(t), want, rtol=1e-12)
+    # One amplified band keeps the assumed spectrum's expected power.
+    one = torch.tensor([[1.0, 3.0, 1.0, 1.0]], dtype=torch.float64)
+    power = (e * normalised_band_gains(one).square()).sum()
+    assert abs(power.item() - 1) < 1e-12
+
+
+def test_filter_does_not_depend_on_the_image():
+    """The gains do not read the image's spectrum: with the same draws the filter is linear."""
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(8, 3, 16, 16, generator=g), torch.randn(8, 3, 16, 16, generator=g)
+    f = filter_pipe(1.0)
+
+    def run(x):
+        return f(x, torch.Generator().manual_seed(5))
+    assert torch.allclose(run(2 * a + 0.5 * b), 2 * run(a) + 0.5 * run(b), atol=1e-4)
