@@ -90,3 +90,12 @@ def test_filter_does_not_depend_on_the_image():
     def run(x):
         return f(x, torch.Generator().manual_seed(5))
     assert torch.allclose(run(2 * a + 0.5 * b), 2 * run(a) + 0.5 * run(b), atol=1e-4)
+
+
+def test_conditional_stylegan2_d_maps_classes_through_8_layers():
+    """D's class mapping has the reference's own depth, whatever G's mapping_layers."""
+    cfg = ModelConfig(family="stylegan2", resolution=32, z_dim=32, w_dim=32, mapping_layers=2,
+                      g_width=8, d_width=16, max_width=32, num_classes=3)
+    D = build_discriminator(cfg)
+    assert len(D.cmap_layers) == 8
+    assert len(build_generator(cfg).mapping.layers) == 2
