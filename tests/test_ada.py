@@ -153,12 +153,12 @@ def test_grey_luma_flip_and_colour_keeps_grey_grey():
     assert torch.allclose(y1, y[:, :1], atol=1e-5)
 
 
-def test_filter_keeps_energy():
+def test_filter_moves_every_sample_at_p_1():
+    # The gains are normalised under an assumed 1/f spectrum, not this image's, so the energy
+    # of this white-noise image is not kept (tests/test_model_fixes.py checks the normalising).
     x = images(n=8, h=32, w=32)
     y = pipe("f", 1.0)(x, gen(4))
-    ex, ey = x.square().sum(dim=(1, 2, 3)), y.square().sum(dim=(1, 2, 3))
-    assert torch.allclose(ex, ey, rtol=1e-3)
-    assert changed(x, y).all()
+    assert torch.isfinite(y).all() and changed(x, y).all()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -52,6 +52,9 @@ CONTRAST_STD = 0.5  # color: std of log2 of the contrast factor
 SATURATION_STD = 1.0  # color: std of log2 of the saturation factor
 FILTER_EDGES = (1 / 16, 1 / 8, 1 / 4)  # filter: band edges in cycles/pixel -> 4 bands
 FILTER_STD = 1.0  # filter: std of log2 of a band's gain
+# filter: the share of an image's power in each band that the gains are normalised under, a
+# fixed 1/f-like spectrum (stylegan2-ada-pytorch's [10, 1, 1, 1] / 13), not the image's own.
+FILTER_EXPECTED_POWER = (10 / 13, 1 / 13, 1 / 13, 1 / 13)
 NOISE_STD = 0.1  # noise: per-sample sigma ~ |N(0, NOISE_STD^2)|
 CUTOUT_SIZE = 0.5  # cutout: side of the zeroed square, as a fraction of the image size
 
@@ -221,40 +224,46 @@ def _band_weights(h: int, w: int) -> Tensor:
     return torch.stack([edges[i] - edges[i + 1] for i in range(4)])
 
 
+def normalised_band_gains(t: Tensor) -> Tensor:
+    """(N, 4) float64 band amplifications -> the gains the filter applies, (N, 4).
+
+    As the reference does, each band's amplification t_i is its own power-preserving step:
+    the gain vector (1, .., t_i, .., 1) is divided by its norm under FILTER_EXPECTED_POWER e,
+    sqrt(1 + e_i (t_i^2 - 1)) (e sums to 1), and the steps multiply. The factor depends on the
+    gains only, never on the image, so the filter stays linear in the image.
+    """
+    e = torch.tensor(FILTER_EXPECTED_POWER, dtype=F64)
+    norms = (1 + e * (t.square() - 1)).sqrt()  # exactly 1 for a band left alone
+    return t / norms.prod(dim=1, keepdim=True)
+
+
 def _filter(x: Tensor, gen: torch.Generator, p: float) -> Tensor:
     """Random gains for 4 frequency bands, applied to all channels.
 
     A simplification of the paper's wavelet filter bank: the bands are soft rings of the
     2-D FFT around radial frequency [0, 1/16), [1/16, 1/8), [1/8, 1/4), [1/4, ...)
-    cycles/pixel (see _band_weights). Each band's gain is 2^N(0, 1) with probability p, and
-    the filtered image is rescaled to the input's energy (the paper normalises the gains
-    under an assumed spectrum instead; we read the image's own, detached, so the op stays a
-    linear filter for the gradient). Alpha is filtered with the colours, as a spatial
-    transform would move it.
+    cycles/pixel (see _band_weights). Each band is amplified by 2^N(0, 1) with its own coin
+    of probability p (the paper's per-band transforms), and the gains are normalised under a
+    fixed expected spectrum (normalised_band_gains). Alpha is filtered with the colours, as a
+    spatial transform would move it.
     """
     n, c, h, w = x.shape
-    gains = _pick(gen, p, torch.exp2(torch.randn(n, 4, generator=gen, dtype=F64) * FILTER_STD),
-                  1.0)
-    if torch.equal(gains, torch.ones_like(gains)):
+    # Per band, its amplification then its coin: the reference's order of draws.
+    t = torch.stack([_pick(gen, p, torch.exp2(torch.randn(n, generator=gen, dtype=F64)
+                                               * FILTER_STD), 1.0)
+                     for _ in FILTER_EXPECTED_POWER], dim=1)
+    if torch.equal(t, torch.ones_like(t)):
         return x
+    gains = normalised_band_gains(t)
     # The FFT sees the image as periodic: mirror it to (2H, 2W) first, so the jump between
     # opposite borders is not filtered into a visible frame. The filter is real and even, so
-    # the result stays mirror-symmetric and its top-left quarter holds a quarter of its energy.
+    # the result stays mirror-symmetric and its top-left quarter is the filtered image.
     xe = torch.cat([x, x.flip(-1)], dim=-1)
     xe = torch.cat([xe, xe.flip(-2)], dim=-2).float()  # (N, C, 2H, 2W), float32 for half x
     # Gain at each rfft2 bin, (N, 2H, W + 1): the band gains blended by the band weights.
     per_bin = torch.einsum("nb,bhw->nhw", gains, _band_weights(2 * h, 2 * w))
     per_bin = per_bin.to(device=x.device, dtype=torch.float32)
-    # rfft2 keeps one of each conjugate pair of columns: count those twice for energy.
-    mult = torch.ones(w + 1)
-    mult[1:w] = 2.0
-    mult = mult.to(x.device)
-    spec = torch.fft.rfft2(xe)  # (N, C, 2H, W + 1)
-    power = (spec.detach().abs().square() * mult).sum(dim=1)  # (N, 2H, W + 1)
-    eps = 1e-12  # an all-zero image stays zero instead of becoming NaN
-    scale = ((power.sum(dim=(1, 2)) + eps) /
-             ((power * per_bin.square()).sum(dim=(1, 2)) + eps)).sqrt()  # (N,)
-    y = torch.fft.irfft2(spec * (per_bin * scale[:, None, None])[:, None], s=(2 * h, 2 * w))
+    y = torch.fft.irfft2(torch.fft.rfft2(xe) * per_bin[:, None], s=(2 * h, 2 * w))
     return y[:, :, :h, :w].to(x.dtype)
 
 

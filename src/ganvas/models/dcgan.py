@@ -8,7 +8,9 @@ concatenates a learned class embedding to z (Mirza & Osindero 2014).
 D: the mirror image, as `blocks` (block 0 reads the image; FreezeD freezes the first N), each a
 strided convolution, a normalisation (batch, layer or none; never on block 0) and LeakyReLU(0.2),
 then a 4x4 convolution to one logit. A conditional D adds the projection term
-<embed(y), sum-pooled features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
+<embed(y), sum-pooled features> (Miyato & Koyama 2018). Weights start from N(0, 0.02), but G's
+class embedding starts N(0, 1) like the z beside it; D's projection embedding keeps N(0, 0.02),
+the scale of the output convolution whose logit it adds to.
 """
 
 from __future__ import annotations
@@ -60,7 +62,11 @@ class Generator(nn.Module):
                        nn.BatchNorm2d(cout), nn.ReLU(True)]
         layers += [nn.ConvTranspose2d(w[-1], cfg.channels, 4, 2, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
-        init_weights(self)
+        init_weights(self.net)
+        if self.embed is not None:
+            # At z's scale, N(0, 1): the paper's N(0, 0.02) would start the class signal 50x
+            # weaker than the noise it is concatenated to.
+            nn.init.normal_(self.embed.weight, 0.0, 1.0)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:

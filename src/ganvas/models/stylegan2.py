@@ -29,6 +29,10 @@ from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, 
 MAPPING_LR_MUL = 0.01      # the mapping network learns 100x slower (paper, appendix)
 W_AVG_BETA = 0.995         # w_avg <- lerp(mean w of the batch, w_avg, beta) per training step
 PL_DECAY = 0.01            # pl_mean <- lerp(pl_mean, mean path length, decay)
+# Depth of a conditional D's class mapping. Not G's mapping_layers: the reference
+# (stylegan2-ada-pytorch) gives D's MappingNetwork its default 8 layers even where its `auto`
+# config shortens G's to 2.
+D_CLASS_MAPPING_LAYERS = 8
 
 
 def width(base: int, cfg: ModelConfig, r: int) -> int:
@@ -230,11 +234,12 @@ class Discriminator(nn.Module):
         c = width(cfg.d_width, cfg, 4)
         self.cmap_dim = c if cfg.num_classes else 0
         if cfg.num_classes:
-            # The class embedding goes through its own small mapping network to cmap.
+            # The class embedding goes through its own mapping network (D_CLASS_MAPPING_LAYERS
+            # deep) to cmap.
             self.embed = nn.Embedding(cfg.num_classes, c)
             self.cmap_layers = nn.Sequential(*[
                 FullyConnected(c, c, lr_mul=MAPPING_LR_MUL, activation="lrelu")
-                for _ in range(cfg.mapping_layers)])
+                for _ in range(D_CLASS_MAPPING_LAYERS)])
         self.mbstd = MinibatchStd(cfg.mbstd_group)
         self.conv = Conv2dLayer(c + 1, c, 3, activation="lrelu", conv_clamp=cfg.conv_clamp)
         self.fc = FullyConnected(c * 16, c, activation="lrelu")

@@ -154,6 +154,20 @@ def fuse_modconv(training: bool, x: Tensor) -> bool:
     return not training and x.device.type == "cuda" and x.dtype == torch.float32
 
 
+def prescale_for_fp16(weight: Tensor, styles: Tensor) -> tuple[Tensor, Tensor]:
+    """Overflow guard of a demodulated float16 convolution (as NVlabs' stylegan2-ada-pytorch):
+    weight (Cout, Cin, k, k) -> times 1/sqrt(Cin k k)/max|w| per output channel, styles (N, Cin)
+    -> over max|s| per sample, both float32. Demodulation cancels both constants, but the
+    scaled input x * styles and the convolution's sums then stay near unit scale instead of
+    passing float16's 65504 when styles grow large in training."""
+    weight = weight.float()
+    styles = styles.float()
+    # The floor keeps an all-zero row zero instead of 0/0 = NaN.
+    w_max = weight.abs().amax(dim=(1, 2, 3), keepdim=True).clamp_min(1e-8)
+    s_max = styles.abs().amax(dim=1, keepdim=True).clamp_min(1e-8)
+    return weight / (math.sqrt(weight[0].numel()) * w_max), styles / s_max
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
                      up: bool = False, f: Tensor | None = None, fused: bool = True) -> Tensor:
     """StyleGAN2's modulated convolution.
@@ -165,12 +179,15 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
     `f`. -> (N, Cout, H, W) or (N, Cout, 2H, 2W). `fused`: one grouped convolution for the
     whole batch (groups = N); else scale x by the styles, convolve with the shared weight and
     scale the output by the demodulation coefficients. Weight arithmetic runs in float32 (sums
-    of squares overflow in float16); the convolutions run in x's dtype."""
+    of squares overflow in float16); the convolutions run in x's dtype, after
+    `prescale_for_fp16` when that is float16 and demodulation is on."""
     n, cin, h, wd = x.shape
     cout, _, kh, kw = weight.shape
-    if demodulate:
+    if demodulate and x.dtype == torch.float16:
+        weight, styles = prescale_for_fp16(weight, styles)
+    elif demodulate:
         # Demodulation cancels any constant factor of the weight; He's 1/sqrt(fan-in) keeps
-        # the unfused float16 convolution's output near unit scale.
+        # the unfused convolution's output near unit scale (bfloat16 too).
         weight = weight.float() / math.sqrt(cin * kh * kw)
     w = weight[None].float() * styles.float()[:, None, :, None, None]   # (N, Cout, Cin, k, k)
     dcoefs = (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt() if demodulate else None  # (N, Cout)
