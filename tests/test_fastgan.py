@@ -1,5 +1,6 @@
-"""The FastGAN family: shapes for every channel count and small resolutions, conditioning,
-skip-layer excitation gates, noise modes, save/load, and a short training run."""
+"""The FastGAN family: shapes for every channel count and resolution, conditioning,
+skip-layer excitation gates, noise modes, save/load, the self-supervised D's two decoders,
+FreezeD, bf16, and a short training run."""
 
 from __future__ import annotations
 
@@ -8,17 +9,29 @@ import pytest
 import torch
 
 import ganvas
+from ganvas import checkpoint as ckpt
 from ganvas.checkpoint import load_module, save_module
 from ganvas.config import ModelConfig
 from ganvas.models import build_discriminator, build_generator
-from ganvas.models.fastgan import sle_pairs
+from ganvas.errors import ConfigError
+from ganvas.models.fastgan import quadrant, sle_pairs
 
-from .conftest import make_toy_archive, stats
+from .conftest import make_toy_archive, stats, weights
 
 
 def cfg(resolution=32, channels=3, **extra):
     return ModelConfig(family="fastgan", resolution=resolution, channels=channels, z_dim=16,
                        g_width=4, d_width=4, max_width=32, **extra)
+
+
+def has_gradient(module):
+    return any(p.grad is not None and p.grad.abs().sum() > 0 for p in module.parameters())
+
+
+def tiny_cfg(resolution, channels=3):
+    """The fastgan-tiny widths (presets.FASTGAN_TINY)."""
+    return ModelConfig(family="fastgan", resolution=resolution, channels=channels, z_dim=64,
+                       g_width=8, d_width=8, max_width=64, spectral_norm=True)
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 128])
@@ -114,5 +127,99 @@ def test_reconstruction_loss_trains_the_decoder(resolution):
     assert rec.ndim == 0 and torch.isfinite(rec) and rec > 0
     rec.backward()
     assert D.decoder.net[-2].weight.grad.abs().sum() > 0
+    assert D.part_decoder.net[-2].weight.grad.abs().sum() > 0
     assert D.blocks[0][0].weight.grad.abs().sum() > 0          # and D's own features
     assert D.rec_size == min(resolution, 128)
+    assert D.part_size == min(resolution, 256) // 2
+
+
+def test_quadrants_tile_the_map():
+    x = torch.arange(16.0).view(1, 1, 4, 4)
+    assert quadrant(x, 0).flatten().tolist() == [0, 1, 4, 5]
+    assert quadrant(x, 1).flatten().tolist() == [2, 3, 6, 7]
+    assert quadrant(x, 2).flatten().tolist() == [8, 9, 12, 13]
+    assert quadrant(x, 3).flatten().tolist() == [10, 11, 14, 15]
+
+
+def test_crop_decoder_reads_the_quadrant_torch_rng_draws():
+    D = build_discriminator(cfg(64))            # no spectral norm: each call is the same
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    by_part = [D.reconstruction_loss(x, part=q).item() for q in range(4)]
+    assert len(set(by_part)) == 4               # each quadrant its own crop and target
+    torch.manual_seed(7)
+    drawn = int(torch.randint(4, ()))
+    torch.manual_seed(7)                        # the trainer saves and restores this state
+    assert D.reconstruction_loss(x).item() == by_part[drawn]
+
+
+@pytest.mark.parametrize("resolution,batch", [(64, 2), (128, 2), (256, 2), (512, 2), (1024, 1)])
+def test_tiny_widths_build_and_train_at_every_resolution(resolution, batch):
+    c = tiny_cfg(resolution)
+    G, D = build_generator(c), build_discriminator(c)
+    fake = G(torch.randn(batch, c.z_dim))
+    assert fake.shape == (batch, 3, resolution, resolution)
+    real = torch.rand(batch, 3, resolution, resolution) * 2 - 1
+    loss = D(fake).mean() - D(real).mean() + D.reconstruction_loss(real)
+    loss.backward()
+    for net in (G, D):
+        grads = [p.grad for p in net.parameters() if p.grad is not None]
+        assert grads and all(torch.isfinite(g).all() for g in grads)
+    assert has_gradient(D.part_decoder)
+
+
+@pytest.mark.parametrize("channels", [1, 4])
+def test_reconstruction_for_every_channel_count(channels):
+    D = build_discriminator(tiny_cfg(64, channels))
+    rec = D.reconstruction_loss(torch.rand(2, channels, 64, 64) * 2 - 1)
+    rec.backward()
+    assert torch.isfinite(rec) and has_gradient(D.part_decoder)
+
+
+@pytest.mark.parametrize("resolution", [16, 48, 2048])
+def test_unsupported_resolutions_are_a_one_line_config_error(resolution):
+    with pytest.raises(ConfigError, match="from 32 to 1024 for fastgan") as err:
+        build_generator(tiny_cfg(resolution))
+    assert "\n" not in str(err.value)
+
+
+def test_reconstruction_under_bf16_autocast():
+    D = build_discriminator(tiny_cfg(64))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        rec = D.reconstruction_loss(torch.rand(2, 3, 64, 64) * 2 - 1)
+    assert rec.dtype == torch.float32 and torch.isfinite(rec)
+    rec.backward()
+    assert has_gradient(D.part_decoder)
+    assert all(torch.isfinite(p.grad).all() for p in D.parameters() if p.grad is not None)
+
+
+@pytest.fixture(scope="module")
+def toy32(tmp_path_factory):
+    return make_toy_archive(tmp_path_factory.mktemp("data") / "toy32.zip", n=16, resolution=32)
+
+
+SHORT = dict(model="fastgan-tiny", kimg=0.016, snap_kimg=0.016, tick_kimg=0.016, seed=1,
+             progress=False)
+
+
+def test_bf16_training_has_finite_losses(toy32, tmp_path):
+    run = ganvas.train(str(toy32), out=tmp_path, precision="bf16", **SHORT)
+    entries = stats(run)
+    assert entries and all(np.isfinite(e["loss_d"]) and np.isfinite(e["loss_g"])
+                           and np.isfinite(e["d_rec"]) for e in entries)
+
+
+def test_fine_tuning_freezes_exactly_the_first_d_blocks(toy32, tmp_path):
+    source = ganvas.train(str(toy32), out=tmp_path / "src", **SHORT)
+    run = ganvas.train(str(toy32), out=tmp_path / "ft", init_from=str(source), freeze_d=2,
+                       **{k: v for k, v in SHORT.items() if k != "model"})
+    old = weights(ckpt.list_snapshots(source)[-1], "D")
+    new = weights(ckpt.list_snapshots(run)[-1], "D")
+    # Parameters only: batch-norm statistics and spectral norm's power-iteration vectors
+    # (_u, _v) are buffers that move in every training forward, frozen or not.
+    params = [k for k in old if not k.endswith(("running_mean", "running_var",
+                                                "num_batches_tracked", "_u", "_v"))]
+    frozen = [k for k in params if k.startswith(("blocks.0.", "blocks.1."))]
+    free = [k for k in params if k not in frozen]
+    assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
+    assert all(not torch.equal(old[k], new[k]) for k in free), \
+        [k for k in free if torch.equal(old[k], new[k])]

@@ -1,4 +1,5 @@
-"""Pictures at the edge: float NCHW [-1, 1] <-> uint8 NHWC, grids, PNG and GIF files."""
+"""Pictures at the edge: float NCHW [-1, 1] <-> uint8 NHWC, grids, PNG and GIF files; the
+Laplacian pyramid L1 distance that projection and FastGAN's self-supervised D share."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from .durable import publish
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
+PYRAMID_MIN_SIZE = 4
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -111,3 +114,23 @@ def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Pa
     row), enlarged `scale` times."""
     grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
     return save_png(grid, path, scale=scale)
+
+
+def laplacian_pyramid(x: torch.Tensor) -> list[torch.Tensor]:
+    """float (N, C, H, W) -> [x - up(down(x)), ..., the coarsest low-pass image]: band-pass
+    levels at H, H/2, ... while above PYRAMID_MIN_SIZE px, then the low-pass residual (4 px
+    for power-of-two sizes). Summing the levels back up (upsampling as here) gives x."""
+    levels = []
+    while x.shape[-1] > PYRAMID_MIN_SIZE and x.shape[-1] % 2 == 0:
+        low = F.avg_pool2d(x, 2)
+        levels.append(x - F.interpolate(low, scale_factor=2, mode="bilinear",
+                                        align_corners=False))
+        x = low
+    return levels + [x]
+
+
+def pyramid_l1(a: list[torch.Tensor], b: list[torch.Tensor]) -> torch.Tensor:
+    """(N,) distances of two Laplacian pyramids (b may have batch 1): the mean absolute
+    difference of each level, levels summed with equal weights (coarse levels count colours
+    and layout, fine ones edges)."""
+    return sum((la - lb).abs().mean(dim=(1, 2, 3)) for la, lb in zip(a, b))

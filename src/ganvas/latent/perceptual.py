@@ -28,12 +28,12 @@ import torchvision
 from torch import Tensor, nn
 
 from ..errors import GanvasError
+from ..imaging import laplacian_pyramid, pyramid_l1
 from ..metrics.standard import IMAGENET_MEAN, IMAGENET_STD
 from ..metrics.weights import WEIGHTS, load_into
 
 LPIPS_LAYERS = (3, 8, 15, 22, 29)          # relu1_2, relu2_2, relu3_3, relu4_3, relu5_3
 VGG_MIN_SIZE, VGG_MAX_SIZE = 64, 256
-PYRAMID_MIN_SIZE = 4
 
 
 @dataclass
@@ -105,26 +105,9 @@ def vgg_distance(net: nn.Sequential, info: dict) -> Distance:
     return Distance("vgg16-lpips", features, between, net, {"weights": info})
 
 
-def laplacian_pyramid(x: Tensor) -> list[Tensor]:
-    """float (N, C, H, W) -> [x - up(down(x)), ..., the coarsest low-pass image]: band-pass
-    levels at H, H/2, ... while above PYRAMID_MIN_SIZE px, then the low-pass residual (4 px
-    for power-of-two sizes). Summing the levels back up (upsampling as here) gives x."""
-    levels = []
-    while x.shape[-1] > PYRAMID_MIN_SIZE and x.shape[-1] % 2 == 0:
-        low = F.avg_pool2d(x, 2)
-        levels.append(x - F.interpolate(low, scale_factor=2, mode="bilinear",
-                                        align_corners=False))
-        x = low
-    return levels + [x]
-
-
 def pyramid_distance(reason: str) -> Distance:
     """The offline fallback (see the module docstring); `reason` says why VGG is not used."""
-
-    def between(a: list[Tensor], b: list[Tensor]) -> Tensor:
-        return sum((la - lb).abs().mean(dim=(1, 2, 3)) for la, lb in zip(a, b))
-
-    return Distance("laplacian-l1", lambda x: laplacian_pyramid(x.float()), between,
+    return Distance("laplacian-l1", lambda x: laplacian_pyramid(x.float()), pyramid_l1,
                     info={"fallback": True, "reason": reason})
 
 

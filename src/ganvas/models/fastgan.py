@@ -11,10 +11,12 @@ D: `blocks` (block 0 reads the image; FreezeD freezes the first N), each halving
 strided 4x4 conv and a 3x3 conv, averaged with an average-pool + 1x1 conv shortcut as in the
 paper's down blocks; a 4x4 conv to one logit and, when conditional, the projection term
 <embed(y), sum-pooled 4x4 features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
-Self-supervised D (capabilities.d_reconstruction): a small decoder turns D's 8x8 features of a
-real image back into that image at min(res, 128) px; `D.reconstruction_loss` is the pixel L1
-to the area-downsampled real (the paper uses a perceptual distance, which needs downloaded
-weights; L1 works offline). The paper's second decoder, on a random 16x16 crop, is not built.
+Self-supervised D (capabilities.d_reconstruction), the paper's two decoders: one turns D's 8x8
+features of a real image back into the whole image at min(res, 128) px; the other turns one
+quadrant (8x8) of D's 16x16 features into the matching quadrant of the real area-downsampled
+to min(res, 256) px. `D.reconstruction_loss` sums the two distances. The paper's distance is
+LPIPS, which needs downloaded VGG weights; ganvas trains offline, so it is the Laplacian
+pyramid L1 (imaging.pyramid_l1), see `reconstruction_distance` for why not pixel L1.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..config import ModelConfig
+from ..imaging import laplacian_pyramid, pyramid_l1
 from . import MODELS, Capabilities, Family
 from .dcgan import init_weights
 from .layers import apply_spectral_norm, norm_layer, projection_logits
@@ -179,7 +182,7 @@ class DownBlock(nn.Module):
 
 
 class Decoder(nn.Module):
-    """D's 8x8 features (N, cin, 8, 8) -> an image (N, channels, size, size) in [-1, 1]: per
+    """D's features (N, cin, 8, 8) -> an image (N, channels, size, size) in [-1, 1]: per
     doubling a nearest upsample, 3x3 conv, normalisation and GLU, halving the width."""
 
     def __init__(self, cin: int, channels: int, size: int, norm: str):
@@ -196,6 +199,27 @@ class Decoder(nn.Module):
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
         return self.net(h)
+
+
+def quadrant(x: torch.Tensor, q: int) -> torch.Tensor:
+    """Quadrant q of (N, C, H, W): 0 top left, 1 top right, 2 bottom left, 3 bottom right."""
+    h, w = x.shape[-2] // 2, x.shape[-1] // 2
+    row, col = divmod(q, 2)
+    return x[..., row * h:(row + 1) * h, col * w:(col + 1) * w]
+
+
+def area_resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+
+
+def reconstruction_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Scalar distance of two image batches, in float32 (it runs under bf16 autocast too).
+    Laplacian pyramid L1 rather than pixel L1: the same pixel errors, plus each coarser band
+    counted again, so the decoder (and D's features under it) is pushed to get layout and
+    colours right at every scale and to keep edges, where pixel L1 is content with a blur;
+    closer to what LPIPS rewards (a reasoned choice, not a measured one: a short run per
+    distance is too slow on a shared CPU)."""
+    return pyramid_l1(laplacian_pyramid(a.float()), laplacian_pyramid(b.float())).mean()
 
 
 class Discriminator(nn.Module):
@@ -215,22 +239,33 @@ class Discriminator(nn.Module):
         self.out = nn.Conv2d(w[4], 1, 4, 1, 0, bias=False)
         self.embed = nn.Embedding(cfg.num_classes, w[4]) if cfg.num_classes else None
         self.rec_index = sizes.index(8)                 # blocks[rec_index] outputs 8x8
+        self.part_index = sizes.index(16)               # blocks[part_index] outputs 16x16
         self.rec_size = min(res, 128)
+        self.part_size = min(res, 256) // 2            # a quadrant of the min(res, 256) real
         self.decoder = Decoder(w[8], cfg.channels, self.rec_size, cfg.d_norm)
+        self.part_decoder = Decoder(w[16], cfg.channels, self.part_size, cfg.d_norm)
         init_weights(self)
         if cfg.spectral_norm:
             apply_spectral_norm(self)
 
-    def reconstruction_loss(self, x: torch.Tensor,
-                            labels: torch.Tensor | None = None) -> torch.Tensor:
-        """Scalar L1 between the decoding of D's 8x8 features of reals `x` (N, C, res, res)
-        and `x` area-downsampled to min(res, 128) px (labels are not needed)."""
+    def reconstruction_loss(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                            part: int | None = None) -> torch.Tensor:
+        """Scalar: the distance between the decoding of D's 8x8 features of reals `x`
+        (N, C, res, res) and `x` at min(res, 128) px, plus that between the decoding of
+        quadrant `part` of D's 16x16 features and that quadrant of `x` at min(res, 256) px.
+        `part` None draws it from torch's global RNG (on the CPU), whose state training
+        checkpoints save, so a resumed run draws the same quadrants. Labels are not needed."""
+        if part is None:
+            part = int(torch.randint(4, ()))
+        feats = {}
         h = x
-        for block in self.blocks[:self.rec_index + 1]:
-            h = block(h)
-        target = x if x.shape[-1] == self.rec_size else F.interpolate(
-            x, size=(self.rec_size, self.rec_size), mode="area")
-        return (self.decoder(h) - target).abs().mean()
+        for i, block in enumerate(self.blocks[:self.rec_index + 1]):
+            h = feats[i] = block(h)
+        whole = self.decoder(feats[self.rec_index])
+        crop = self.part_decoder(quadrant(feats[self.part_index], part))
+        target_crop = quadrant(area_resize(x, 2 * self.part_size), part)
+        return (reconstruction_distance(whole, area_resize(x, self.rec_size))
+                + reconstruction_distance(crop, target_crop))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         for block in self.blocks:
