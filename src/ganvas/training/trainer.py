@@ -151,12 +151,14 @@ class Trainer:
         sigma = self.noise_sigma()
         with self.autocast:
             fake = self.G(z, labels)
-        x_real = self.d_view(reals, sigma)
-        x_fake = self.d_view(fake.detach(), sigma)
-        # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval.
+        # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval. Its
+        # gradient is taken w.r.t. the reals before augmentation, through the (differentiable)
+        # augmentation, as in StyleGAN2-ADA and DiffAugment, whose gammas assume that.
         do_r1 = t.r1_gamma > 0 and (self.images_seen // t.batch) % t.r1_interval == 0
         if do_r1:
-            x_real = x_real.detach().requires_grad_(True)
+            reals = reals.detach().requires_grad_(True)
+        x_real = self.d_view(reals, sigma)
+        x_fake = self.d_view(fake.detach(), sigma)
         with self.autocast:
             d_real = self.D(x_real, labels).float()
             d_fake = self.D(x_fake, labels).float()
@@ -179,7 +181,7 @@ class Trainer:
             total = total + rec
             stats["d_rec"] = rec.detach()
         if do_r1:
-            r1 = r1_penalty(d_real, x_real)
+            r1 = r1_penalty(d_real, reals)
             total = total + 0.5 * t.r1_gamma * t.r1_interval * r1
             stats["r1"] = r1.detach()
         if self.ada is not None:
