@@ -4,6 +4,7 @@ images kimg counts, and one precision for the augmentation of reals and fakes.""
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 
 import pytest
 import torch
@@ -14,8 +15,9 @@ from ganvas.training.trainer import Trainer
 
 
 def make_trainer(toy_archive, train=None, augment=None, preset="dcgan-tiny") -> Trainer:
-    cfg = preset_config(preset, model={"resolution": 16}, train={"batch": 8, **(train or {})},
-                        augment=augment)
+    cfg = preset_config(preset, model={"resolution": 16}, augment=augment)
+    # replace, not preset_config's overrides: those read None as "not given".
+    cfg = replace(cfg, train=replace(cfg.train, **{"batch": 8, **(train or {})}))
     cfg.validate()
     return Trainer(cfg, ImageBank(load_archive(toy_archive)), torch.device("cpu"))
 
@@ -69,3 +71,21 @@ def test_r1_without_augmentation_is_the_plain_gradient(toy_archive):
     _, _, stats = trainer.d_step()
     assert stats["r1"].item() == pytest.approx(reference, rel=1e-4)
     assert augmented == pytest.approx(reference, rel=1e-6)
+
+
+@pytest.mark.parametrize("rampup", [None, 0.05])
+def test_ema_half_life_counts_every_d_batch_with_n_critic(rampup, toy_archive, monkeypatch):
+    import ganvas.training.trainer as trainer_module
+    betas = []
+    real_update = trainer_module.update_ema
+    monkeypatch.setattr(trainer_module, "update_ema",
+                        lambda G_ema, G, beta: (betas.append(beta), real_update(G_ema, G, beta)))
+    trainer = make_trainer(toy_archive, train={"n_critic": 5, "ema_kimg": 0.5,
+                                               "ema_rampup": rampup})
+    for _ in range(2):
+        trainer.train_step()
+    images = 8 * 5                                       # batch * n_critic per G step
+    assert trainer.images_seen == 2 * images
+    for seen, beta in zip((images, 2 * images), betas):
+        half_life = 500.0 if rampup is None else min(500.0, rampup * seen)
+        assert beta == pytest.approx(0.5 ** (images / half_life), rel=1e-12)

@@ -133,13 +133,15 @@ class Trainer:
         """n_critic D updates, then one G update on the last D step's fakes (as the DCGAN recipe
         does); returns detached statistics (tensors, so no device sync)."""
         stats: dict[str, Tensor] = {}
+        start = self.images_seen
         for _ in range(self.cfg.train.n_critic):
             fake, labels, stats = self.d_step()
         stats.update(self.g_step(fake, labels))
         self.step += 1
         t = self.cfg.train
+        # The half-life is in the images kimg counts: this update follows n_critic batches.
         update_ema(self.G_ema, self.G, ema_beta(t.ema_kimg, t.ema_rampup, self.images_seen,
-                                                t.batch))
+                                                self.images_seen - start))
         return stats
 
     def d_step(self) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
