@@ -89,3 +89,28 @@ def test_ema_half_life_counts_every_d_batch_with_n_critic(rampup, toy_archive, m
     for seen, beta in zip((images, 2 * images), betas):
         half_life = 500.0 if rampup is None else min(500.0, rampup * seen)
         assert beta == pytest.approx(0.5 ** (images / half_life), rel=1e-12)
+
+
+class RecordingPipe:
+    """An AugmentPipe that notes the dtype it is given and whether autocast is on."""
+
+    def __init__(self, pipe):
+        self.pipe, self.seen = pipe, []
+
+    @property
+    def p(self) -> float:
+        return self.pipe.p
+
+    def __call__(self, x, gen):
+        self.seen.append((x.dtype, torch.is_autocast_enabled("cpu")))
+        return self.pipe(x, gen)
+
+
+def test_fakes_are_augmented_in_float32_outside_autocast_in_both_steps(toy_archive):
+    trainer = make_trainer(toy_archive, train={"precision": "bf16"},
+                           augment={"mode": "fixed", "augpipe": "bgc", "p": 0.5})
+    trainer.pipe = RecordingPipe(trainer.pipe)
+    stats = trainer.train_step()
+    # D step: reals, then fakes; G step: fakes. One rule for all three.
+    assert trainer.pipe.seen == [(torch.float32, False)] * 3
+    assert all(torch.isfinite(v).all() for v in stats.values())

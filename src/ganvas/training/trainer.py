@@ -95,8 +95,13 @@ class Trainer:
         return t.instance_noise * max(0.0, left)
 
     def d_view(self, x: Tensor, sigma: float) -> Tensor:
-        """Images as D sees them: instance noise, then the DiffAugment policy (both are
-        differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1]."""
+        """Images as D sees them: instance noise, then the DiffAugment policy or the ADA pipe
+        (all differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1].
+
+        Called outside autocast, and in float32 whatever G's output precision: reals and fakes,
+        in D's step and in G's, are augmented with the same numerics (D's forward that
+        follows runs under autocast)."""
+        x = x.float()
         if sigma > 0:
             x = x + sigma * torch.randn(x.shape, generator=self.rng["noise"]).to(self.device)
         if self.policy:
@@ -210,8 +215,9 @@ class Trainer:
         for p in self.d_params:
             p.requires_grad_(False)
         try:
+            x_fake = self.d_view(fake, self.noise_sigma())
             with self.autocast:
-                d_out = self.D(self.d_view(fake, self.noise_sigma()), labels).float()
+                d_out = self.D(x_fake, labels).float()
             loss_g = self.loss.g(d_out)
             total, stats = loss_g, {}
             if t.pl_weight > 0 and self.step % t.pl_interval == 0:
