@@ -141,9 +141,9 @@ def test_instance_noise_anneals_linearly(toy_archive, tmp_path):
 
 
 def test_ema_half_life():
-    beta = ema_beta(ema_kimg=1.0, rampup=None, images_seen=10_000, batch=100)
+    beta = ema_beta(ema_kimg=1.0, rampup=None, images_seen=10_000, images=100)
     assert beta ** 10 == pytest.approx(0.5)                  # 1,000 images halve the weight
-    early = ema_beta(ema_kimg=1.0, rampup=0.05, images_seen=200, batch=10)
+    early = ema_beta(ema_kimg=1.0, rampup=0.05, images_seen=200, images=10)
     assert early ** 1 == pytest.approx(0.5)                  # half-life 0.05 * 200 = 10 images
 
 

@@ -11,13 +11,15 @@ from torch.nn.modules.batchnorm import _BatchNorm
 RECALIBRATION_SEED = 0x6A4E5
 
 
-def ema_beta(ema_kimg: float, rampup: float | None, images_seen: int, batch: int) -> float:
-    """Per-step decay for a half-life of `ema_kimg` thousand images; with `rampup`, the
-    half-life is at most rampup * images_seen, so early G_ema does not average noise."""
+def ema_beta(ema_kimg: float, rampup: float | None, images_seen: int, images: int) -> float:
+    """Decay of one update that follows `images` real images (all D batches since the last
+    update: batch * n_critic), for a half-life of `ema_kimg` thousand of the images kimg
+    counts; with `rampup`, the half-life is at most rampup * images_seen, so early G_ema does
+    not average noise."""
     half_life = ema_kimg * 1000.0
     if rampup is not None:
         half_life = min(half_life, images_seen * rampup)
-    return 0.5 ** (batch / max(half_life, 1e-8))
+    return 0.5 ** (images / max(half_life, 1e-8))
 
 
 @torch.no_grad()

@@ -95,8 +95,13 @@ class Trainer:
         return t.instance_noise * max(0.0, left)
 
     def d_view(self, x: Tensor, sigma: float) -> Tensor:
-        """Images as D sees them: instance noise, then the DiffAugment policy (both are
-        differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1]."""
+        """Images as D sees them: instance noise, then the DiffAugment policy or the ADA pipe
+        (all differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1].
+
+        Called outside autocast, and in float32 whatever G's output precision: reals and fakes,
+        in D's step and in G's, are augmented with the same numerics (D's forward that
+        follows runs under autocast)."""
+        x = x.float()
         if sigma > 0:
             x = x + sigma * torch.randn(x.shape, generator=self.rng["noise"]).to(self.device)
         if self.policy:
@@ -133,13 +138,15 @@ class Trainer:
         """n_critic D updates, then one G update on the last D step's fakes (as the DCGAN recipe
         does); returns detached statistics (tensors, so no device sync)."""
         stats: dict[str, Tensor] = {}
+        start = self.images_seen
         for _ in range(self.cfg.train.n_critic):
             fake, labels, stats = self.d_step()
         stats.update(self.g_step(fake, labels))
         self.step += 1
         t = self.cfg.train
+        # The half-life is in the images kimg counts: this update follows n_critic batches.
         update_ema(self.G_ema, self.G, ema_beta(t.ema_kimg, t.ema_rampup, self.images_seen,
-                                                t.batch))
+                                                self.images_seen - start))
         return stats
 
     def d_step(self) -> tuple[Tensor, Tensor | None, dict[str, Tensor]]:
@@ -151,12 +158,14 @@ class Trainer:
         sigma = self.noise_sigma()
         with self.autocast:
             fake = self.G(z, labels)
-        x_real = self.d_view(reals, sigma)
-        x_fake = self.d_view(fake.detach(), sigma)
-        # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval.
+        # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval. Its
+        # gradient is taken w.r.t. the reals before augmentation, through the (differentiable)
+        # augmentation, as in StyleGAN2-ADA and DiffAugment, whose gammas assume that.
         do_r1 = t.r1_gamma > 0 and (self.images_seen // t.batch) % t.r1_interval == 0
         if do_r1:
-            x_real = x_real.detach().requires_grad_(True)
+            reals = reals.detach().requires_grad_(True)
+        x_real = self.d_view(reals, sigma)
+        x_fake = self.d_view(fake.detach(), sigma)
         with self.autocast:
             d_real = self.D(x_real, labels).float()
             d_fake = self.D(x_fake, labels).float()
@@ -179,7 +188,7 @@ class Trainer:
             total = total + rec
             stats["d_rec"] = rec.detach()
         if do_r1:
-            r1 = r1_penalty(d_real, x_real)
+            r1 = r1_penalty(d_real, reals)
             total = total + 0.5 * t.r1_gamma * t.r1_interval * r1
             stats["r1"] = r1.detach()
         if self.ada is not None:
@@ -206,8 +215,9 @@ class Trainer:
         for p in self.d_params:
             p.requires_grad_(False)
         try:
+            x_fake = self.d_view(fake, self.noise_sigma())
             with self.autocast:
-                d_out = self.D(self.d_view(fake, self.noise_sigma()), labels).float()
+                d_out = self.D(x_fake, labels).float()
             loss_g = self.loss.g(d_out)
             total, stats = loss_g, {}
             if t.pl_weight > 0 and self.step % t.pl_interval == 0:
