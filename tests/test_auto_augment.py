@@ -153,6 +153,10 @@ def test_an_old_config_behaves_as_before(archive300, tmp_path):
     assert (plan.config.augment.mode, plan.config.augment.policy()) == ("none", "")
     assert plan.sources["augment.mode"] == "config file"
     assert RunConfig.from_dict(old).augment.settled(300) == RunConfig.from_dict(old).augment
+    # ... and --aug auto asks for the preset's choice by size (the file has none of its own).
+    again = ganvas.train(config=path, aug="auto", dry_run=True).config.augment
+    assert (again.mode, again.policy(), again.chosen_by) == ("diffaug", DEFAULT_DIFFAUG,
+                                                             SMALL_REASON)
 
 
 def test_a_bad_recorded_choice_is_one_line(archive300, tmp_path, capsys):

@@ -131,10 +131,12 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
 
 def explicit_augmentation(augment: dict, sources: dict[str, str]) -> None:
     """What a user asks for beats the preset's `--aug auto` (in place): a DiffAugment policy
-    given (flag or config file) is used at any data size, and `--aug none` is no
-    augmentation at all, also without the preset's DiffAugment policy (FastGAN's)."""
+    given (flag or config file) is used at any data size unless `--aug auto` itself was asked
+    for, and `--aug none` is no augmentation at all, also without the preset's DiffAugment
+    policy (FastGAN's)."""
     asked = (GIVEN, FILE)
-    if augment["mode"] == AUTO and augment["diffaug"] and sources["augment.diffaug"] in asked:
+    if (augment["mode"] == AUTO and sources["augment.mode"] not in asked
+            and augment["diffaug"] and sources["augment.diffaug"] in asked):
         augment["mode"] = "diffaug"
         sources["augment.mode"] = DERIVED
     if (augment["mode"] == "none" and sources["augment.mode"] == GIVEN
