@@ -71,7 +71,8 @@ def test_every_field_is_an_option_or_internal():
     table = {opt.key for opt in all_options().values()}
     internal = {f"{s}.{f.name}" for s in ("model", "train", "augment", "metrics")
                 for f in dataclasses.fields(getattr(RunConfig(), s)) if "internal" in f.metadata}
-    assert internal == {"model.family", "model.channels", "train.data", "train.preset"}
+    assert internal == {"model.family", "model.channels", "train.data", "train.preset",
+                        "augment.small_data", "augment.large_data", "augment.chosen_by"}
     every = {f"{s}.{f.name}" for s in ("model", "train", "augment", "metrics")
              for f in dataclasses.fields(getattr(RunConfig(), s))}
     assert table | internal == every

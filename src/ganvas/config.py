@@ -41,8 +41,15 @@ def is_power_of_two(n: int) -> bool:
 
 
 D_NORMS = ("batch", "layer", "none")
-AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
+AUTO = "auto"                # --aug auto: the preset's choice for the data's size (SMALL_DATA)
+CONCRETE_AUGMENT_MODES = ("none", "ada", "fixed", "diffaug")
+AUGMENT_MODES = (AUTO, *CONCRETE_AUGMENT_MODES)
 DEFAULT_DIFFAUG = "color,translation,cutout"
+# Below this many images `--aug auto` takes the preset's small-data augmentation. DiffAugment
+# (Zhao et al. 2020) gains on CIFAR-10 at 10-20% of its 50k images and less; ADA (Karras et
+# al. 2020) finds augmentation matters below tens of thousands of images; our measurement at
+# 300 images: benchmarks/README.md (few_shot.py).
+SMALL_DATA = 30_000
 PRECISIONS = ("fp32", "bf16")
 FROM_DATA = -1          # num_classes = the dataset's class count (conditional presets)
 
@@ -221,8 +228,9 @@ class AugmentConfig:
     """Augmentation of what D sees: ADA's pipeline or DiffAugment on reals and fakes, classic
     augmentation on reals only."""
 
-    mode: str = option("none", "augmentation of what D sees: ada (adaptive p), fixed (--p), "
-                       "diffaug", api="aug", choices=AUGMENT_MODES)
+    mode: str = option(AUTO, "augmentation of what D sees: auto (the preset's choice for the "
+                       "data's size), ada (adaptive p), fixed (--p), diffaug, none", api="aug",
+                       choices=AUGMENT_MODES)
     p: float = option(0.0, "augmentation probability (ada: its starting value)")
     target: float = option(0.6, "ada: the r_t = E[sign(D(real))] it steers towards")
     augpipe: str = option("bgc", "ada/fixed pipeline: bgc, bgcfnc, b, g, c, f, n, ...")
@@ -240,6 +248,12 @@ class AugmentConfig:
                                api="aug_brightness")
     contrast: float = option(0.2, "classic: contrast factor in [1 - this, 1 + this]",
                              api="aug_contrast")
+    small_data: str = internal("none", f"the preset's: what --aug auto becomes below "
+                               f"{SMALL_DATA:,} images")
+    large_data: str = internal("none", f"the preset's: what --aug auto becomes from "
+                               f"{SMALL_DATA:,} images on")
+    chosen_by: str = internal("", "why mode is what it is when auto chose it, e.g. 'auto: "
+                              "300 images < 30,000' (empty: the preset's or the user's)")
 
     def validate(self) -> None:
         from .augment import parse_policy, validate_classic   # registry import, no cycle at load
@@ -248,8 +262,14 @@ class AugmentConfig:
         if self.mode not in AUGMENT_MODES:
             raise ConfigError(f"unknown --aug {self.mode!r}; choose from "
                               f"{', '.join(AUGMENT_MODES)}")
+        for name in ("small_data", "large_data"):
+            if getattr(self, name) not in CONCRETE_AUGMENT_MODES:
+                raise ConfigError(f"augment {name} must be one of "
+                                  f"{', '.join(CONCRETE_AUGMENT_MODES)}, not "
+                                  f"{getattr(self, name)!r}")
         parse_policy(self.policy())
-        if self.mode in ("ada", "fixed") and self.diffaug:
+        modes = (self.small_data, self.large_data) if self.mode == AUTO else (self.mode,)
+        if {"ada", "fixed"} & set(modes) and self.diffaug:
             raise ConfigError("use either ADA (--aug ada/fixed) or DiffAugment (--diffaug), "
                               "not both")
         if self.augpipe not in PIPES:
@@ -266,6 +286,36 @@ class AugmentConfig:
         """The DiffAugment policy in effect: --diffaug, or for --aug diffaug without one the
         default policy."""
         return self.diffaug or (DEFAULT_DIFFAUG if self.mode == "diffaug" else "")
+
+    def settled(self, num_images: int) -> "AugmentConfig":
+        """`auto` replaced by the preset's choice for `num_images` (small_data below
+        SMALL_DATA, else large_data), with the reason in chosen_by and the DiffAugment policy
+        filled in; any other mode is already concrete (a resume keeps its recorded choice)."""
+        if self.mode != AUTO:
+            return self
+        small = num_images < SMALL_DATA
+        chosen = dataclasses.replace(
+            self, mode=self.small_data if small else self.large_data,
+            chosen_by=f"auto: {num_images:,} images {'<' if small else '>='} {SMALL_DATA:,}")
+        return dataclasses.replace(chosen, diffaug=chosen.policy())
+
+    def describe(self) -> str:
+        """The augmentation in words, for the console: "DiffAugment color,translation"."""
+        if self.mode == AUTO:
+            return (f"auto ({self.small_data} below {SMALL_DATA:,} images, else "
+                    f"{self.large_data}; decided when the data is opened)")
+        what = {"ada": f"ADA (adaptive p from {self.p:g}, target {self.target:g}, pipeline "
+                       f"{self.augpipe})",
+                "fixed": f"fixed-p augmentation (p {self.p:g}, pipeline {self.augpipe})"}.get(
+            self.mode, f"DiffAugment {self.policy()}" if self.policy() else "none")
+        return what + (" + classic augmentation of the reals" if self.classic else "")
+
+    def console_line(self) -> str:
+        """The one line training says about augmentation, with why and how to change it."""
+        if not self.chosen_by:
+            return f"augmentation: {self.describe()}"
+        hint = "--aug none to turn off" if self.mode != "none" else "--aug diffaug to turn on"
+        return f"augmentation: {self.describe()} ({self.chosen_by}; {hint})"
 
     def classic_params(self) -> dict:
         return {"crop": self.crop, "rotate": self.rotate, "shear": self.shear,

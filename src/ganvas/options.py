@@ -8,9 +8,11 @@ maps each keyword to its `Option`.
 
 Internal fields have no keyword or flag of their own because they come from elsewhere:
 model.family (the preset's architecture; --model picks the preset), model.channels (the
-dataset's; an image folder is prepared in RGB), train.data (the DATA argument) and
-train.preset (--model). model.num_classes is reached through `conditional`: True = the
-dataset's class count (FROM_DATA, filled in when the data is opened), False = unconditional.
+dataset's; an image folder is prepared in RGB), train.data (the DATA argument),
+train.preset (--model) and augment.small_data / large_data / chosen_by (the preset's
+`--aug auto` choices and the reason for the one taken). model.num_classes is reached through
+`conditional`: True = the dataset's class count (FROM_DATA, filled in when the data is
+opened), False = unconditional.
 
 Values: None always means "not given, keep the lower layer's" (preset, config file); an
 optional field (None = off, e.g. gate_d) is turned off explicitly with OFF (`--gate-d none`).

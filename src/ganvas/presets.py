@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from .config import (FROM_DATA, AugmentConfig, MetricsConfig, ModelConfig, RunConfig,
+from .config import (AUTO, FROM_DATA, AugmentConfig, MetricsConfig, ModelConfig, RunConfig,
                      TrainConfig, build, override)
 from .registry import Registry
 
@@ -26,6 +26,12 @@ def merge(base: dict, extra: dict) -> dict:
     return {k: {**base.get(k, {}), **extra.get(k, {})} for k in {*base, *extra}}
 
 
+def auto_augment(small_data: str, large_data: str) -> dict:
+    """The "augment" section of a preset whose augmentation follows the data's size: `--aug
+    auto`, becoming `small_data` below config.SMALL_DATA images and `large_data` above."""
+    return {"mode": AUTO, "small_data": small_data, "large_data": large_data}
+
+
 def register_fixed(name: str, preset: dict) -> None:
     """Register a resolution-independent preset `name` and its `name-tiny` twin."""
     PRESETS.register(name)(lambda resolution: preset)
@@ -33,15 +39,19 @@ def register_fixed(name: str, preset: dict) -> None:
 
 
 # Radford et al. 2015: Adam(2e-4, beta1 0.5); batch 128 in the paper, 64 suits one GPU or CPU.
+# Small data: DiffAugment color,translation,cutout (Zhao et al. 2020; at 300 images the default
+# run scored about 1.5x worse without it: benchmarks/README.md (few_shot.py)); none above.
+SMALL_DATA_DIFFAUG = {"augment": auto_augment("diffaug", "none")}
 DCGAN = {"model": {"family": "dcgan", "z_dim": 100, "g_width": 64, "d_width": 64},
          "train": {"loss": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
-                   "beta2": 0.999, "batch": 64}}
+                   "beta2": 0.999, "batch": 64}, **SMALL_DATA_DIFFAUG}
 # Gulrajani et al. 2017: no batch norm in the critic (layer norm, their recommended drop-in),
 # lambda 10, 5 critic steps per G step, Adam(1e-4, beta1 0, beta2 0.9), batch 64, z of 128.
 WGAN_GP = {"model": {"family": "dcgan", "z_dim": 128, "g_width": 64, "d_width": 64,
                      "d_norm": "layer"},
            "train": {"loss": "wgan-gp", "gp_lambda": 10.0, "n_critic": 5, "lr_g": 1e-4,
-                     "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "batch": 64}}
+                     "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "batch": 64},
+           **SMALL_DATA_DIFFAUG}
 # Conditional twins (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018): the same
 # recipes with a class embedding in G and D; labels from `prepare --labels folders`.
 CONDITIONAL = {"model": {"num_classes": FROM_DATA}}
@@ -73,7 +83,9 @@ def stylegan2_auto(resolution: int, tiny: bool = False) -> dict:
                   "r1_gamma": 0.0002 * res ** 2 / batch, "r1_interval": 16,
                   "pl_weight": 0.0 if tiny else 2.0, "pl_interval": 4, "style_mixing": 0.9,
                   "ema_kimg": batch * 10 / 32, "ema_rampup": 0.05},
-        "augment": {"mode": "ada", "target": 0.6, "augpipe": "bgc"},
+        # ADA at every size: p adapts, so on data that does not overfit it stays near 0 and
+        # costs (almost) nothing; the auto choice is still recorded and said.
+        "augment": {**auto_augment("ada", "ada"), "target": 0.6, "augpipe": "bgc"},
     }
 
 
@@ -90,8 +102,11 @@ FASTGAN = {"model": {"family": "fastgan", "z_dim": 256, "g_width": 32, "d_width"
            "augment": {"mode": "diffaug", "diffaug": "color,translation,cutout"}}
 FASTGAN_TINY = {"model": {"z_dim": 64, "g_width": 8, "d_width": 8, "max_width": 64},
                 "train": {"batch": 8, "ema_kimg": 1.0}}
-PRESETS.register("fastgan")(lambda resolution: FASTGAN)
-PRESETS.register("fastgan-tiny")(lambda resolution: merge(FASTGAN, FASTGAN_TINY))
+# DiffAugment at every size, as in the paper (its policy is FASTGAN's diffaug).
+FASTGAN_AUTO = {"augment": auto_augment("diffaug", "diffaug")}
+PRESETS.register("fastgan")(lambda resolution: merge(FASTGAN, FASTGAN_AUTO))
+PRESETS.register("fastgan-tiny")(
+    lambda resolution: merge(merge(FASTGAN, FASTGAN_TINY), FASTGAN_AUTO))
 
 
 def preset_config(name: str, model: dict | None = None, train: dict | None = None,

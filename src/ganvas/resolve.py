@@ -4,7 +4,9 @@ Layers, lowest first: the dataclass defaults, the preset (at the model resolutio
 file (`config=`: a run's config.json, or any part of it), then the options given (keywords of
 `ganvas.train`, flags of `ganvas train`). `plan` validates the result completely and writes
 nothing, so a dry run and a real run fail on the same mistakes before any folder is touched.
-What only the data can tell (channels, the class count) is filled in by training.loop.
+What only the data can tell (channels, the class count) is filled in by training.loop; so is
+`--aug auto`'s choice from the image count, unless the data is an archive whose dataset.json
+tells the count now (the dry run then shows the choice, its source "auto: N images < 30,000").
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import FROM_DATA, RunConfig
+from .config import AUTO, FROM_DATA, RunConfig
 from .errors import ConfigError, GanvasError
 from .options import SECTIONS, all_options, check_fields, check_type, to_sections
 from .presets import PRESETS
@@ -110,12 +112,46 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
     values, sources = merge([(PRESET, preset_layer(preset, resolution)), *layers])
     if top(layers, "train", "preset") is None:
         sources["train.preset"] = SOURCE if facts else DEFAULT
+    explicit_augmentation(values["augment"], sources)
     cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
     resolved = cfg.resolved()
     if resolved.augment.diffaug != cfg.augment.diffaug:
         sources["augment.diffaug"] = DERIVED
     resolved.validate()
+    count = peek_num_images(spec)
+    if resolved.augment.mode == AUTO and count is not None:
+        resolved = dataclasses.replace(resolved, augment=resolved.augment.settled(count))
+        resolved.validate()
+        sources["augment.mode"] = resolved.augment.chosen_by
+        sources["augment.chosen_by"] = DERIVED
+        if resolved.augment.diffaug != cfg.augment.diffaug:
+            sources["augment.diffaug"] = DERIVED
     return Resolved(resolved, sources)
+
+
+def explicit_augmentation(augment: dict, sources: dict[str, str]) -> None:
+    """What a user asks for beats the preset's `--aug auto` (in place): a DiffAugment policy
+    given (flag or config file) is used at any data size unless `--aug auto` itself was asked
+    for, and `--aug none` is no augmentation at all, also without the preset's DiffAugment
+    policy (FastGAN's)."""
+    asked = (GIVEN, FILE)
+    if (augment["mode"] == AUTO and sources["augment.mode"] not in asked
+            and augment["diffaug"] and sources["augment.diffaug"] in asked):
+        augment["mode"] = "diffaug"
+        sources["augment.mode"] = DERIVED
+    if (augment["mode"] == "none" and sources["augment.mode"] == GIVEN
+            and sources["augment.diffaug"] not in asked and augment["diffaug"]):
+        augment["diffaug"] = ""
+        sources["augment.diffaug"] = DERIVED
+
+
+def peek_num_images(spec: str) -> int | None:
+    """The image count of DATA when its dataset.json tells it without decoding (an archive or
+    a demo set); None for an image folder (known once it is prepared, at training start)."""
+    from .data.archive import read_meta
+    from .data.dataset import locate_dataset
+    path = locate_dataset(spec)
+    return None if path.is_dir() else int(read_meta(path)["num_images"])
 
 
 def preset_layer(name: str, resolution: int) -> dict:

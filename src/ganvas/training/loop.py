@@ -58,8 +58,9 @@ def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
 
 
 def with_data(cfg: RunConfig, archive) -> RunConfig:
-    """`cfg` with channels and num_classes taken from `archive`, or a GanvasError for what
-    only the data can tell: a conditional model without labels, another class count."""
+    """`cfg` with channels and num_classes taken from `archive` and `--aug auto` settled by
+    its size, or a GanvasError for what only the data can tell: a conditional model without
+    labels, another class count."""
     m = cfg.model
     classes = len(archive.class_names) if archive.labels is not None else 0
     if m.num_classes != 0 and classes == 0:
@@ -72,7 +73,9 @@ def with_data(cfg: RunConfig, archive) -> RunConfig:
     model = replace(m, channels=archive.channels,
                     num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
     model.validate()
-    return replace(cfg, model=model)
+    augment = cfg.augment.settled(len(archive))
+    augment.validate()
+    return replace(cfg, model=model, augment=augment)
 
 
 def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
@@ -283,6 +286,7 @@ class Loop:
                       f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
                       f"({self.data_info['num_images']} images) on {tr.device}; "
                       f"run directory {self.run_dir}")
+        self.log.info(tr.cfg.augment.console_line())
         try:
             interrupted = self.train(target, deadline)
         finally:                    # a diverged or interrupted run still gets its report
