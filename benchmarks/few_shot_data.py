@@ -119,8 +119,8 @@ def load_emoji(cache: Path) -> Emoji:
 
 
 class DomainNet(nn.Module):
-    """Four conv stages (32-64-128-256 channels, 64 -> 4 px, one 3x3 conv each), global average pool: 256
-    features; three linear heads (group, tone, base)."""
+    """Four conv stages (32-64-128-256 channels, one 3x3 conv each, 64 -> 4 px), a global
+    average pool to 256 features, and three linear heads (group, tone, base)."""
 
     def __init__(self, groups: int, tones: int, bases: int):
         super().__init__()

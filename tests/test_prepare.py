@@ -421,7 +421,7 @@ def test_min_size_refuses_small_pictures_and_names_a_resolution_that_fits(tmp_pa
         f"side 28 px); drop --min-size to upscale them, or use --resolution 16 --min-size 16 "
         f"to fit them without upscaling")
     summary, archive, _ = run(src, tmp_path / "out.zip", resolution=16, min_size=16)
-    assert summary.kept == 3 and summary.upscaled == 0 and archive.meta["upscaled"] == 0
+    assert summary.kept == 3 and summary.upscaled == 0 and "upscaled" not in archive.meta
 
 
 def test_pictures_too_small_for_any_resolution_are_only_told_to_upscale(tmp_path):
@@ -448,7 +448,7 @@ def test_a_mixed_folder_upscales_only_the_small_ones(tmp_path):
     assert sorted(manifest["upscaled"]) == ["small.png", "smaller.png"]
     summary, archive, manifest = run(src, tmp_path / "min.zip", resolution=64, min_size=64)
     assert manifest["kept"] == ["big.png"] and summary.skipped == {"too-small": 3}
-    assert summary.upscaled == 0 and archive.meta["upscaled"] == 0
+    assert summary.upscaled == 0 and "upscaled" not in archive.meta
     assert not any("upscaled" in line for line in summary.lines())
 
 
@@ -498,3 +498,20 @@ def test_train_folder_upscales_through_the_cache(tmp_path, monkeypatch):
     save(noise(1, (40, 40)), src / "b.png")
     meta = read_meta(resolve_dataset(str(src), resolution=32, channels=3))
     assert meta["num_images"] == 2 and meta["upscaled"] == 1
+
+
+def test_train_on_a_folder_of_small_pictures_warns_that_they_are_upscaled(tmp_path, capsys):
+    """`ganvas train FOLDER` prepares the folder itself: its console says so as `prepare`'s
+    summary does, with the flag that refuses them."""
+    from ganvas.cli import main
+    folder = tmp_path / "icons"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
+            folder / f"{i}.png")
+    assert main(["train", str(folder), "--out", str(tmp_path / "runs"), "--resolution", "16",
+                 "--model", "dcgan-tiny", "--batch", "8", "--kimg", "0.016",
+                 "--snap-kimg", "0.016", "--tick-kimg", "0.016"]) == 0
+    assert ("warning: 8 of the images were smaller than 16 px and are upscaled "
+            "(`ganvas prepare --min-size 16` skips them instead)") in capsys.readouterr().out

@@ -295,7 +295,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     their flags): ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
     loss, n_critic, z_dim, ema_kimg, spectral_norm, d_norm, gate_d, init_from, freeze_d,
     precision, ...), conditional=True (any preset conditioned on the dataset's labels),
-    augmentation (aug="ada"|"fixed"|"diffaug"|"none", p, target, augpipe, ada_kimg,
+    augmentation (aug="auto"|"ada"|"fixed"|"diffaug"|"none", p, target, augpipe, ada_kimg,
     ada_interval, diffaug="color,translation,cutout", classic_aug=True, aug_crop, aug_rotate,
     aug_shear, aug_brightness, aug_contrast) and metrics measured during training
     (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num, best_metric,

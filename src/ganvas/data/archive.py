@@ -6,8 +6,8 @@ Layout (format "ganvas-dataset", version 1):
                      "class_names": [..] ([] = unlabelled),
                      "images": [{"file": "images/000000.png", "label": int|null,
                                  "source": "relative/path/in/SRC.jpg"}, ...],
-                     "upscaled": int,           images enlarged to fit (absent before it was
-                                                recorded: unknown)
+                     "upscaled": int,           images enlarged to fit (written only when > 0,
+                                                so archives without any keep their bytes)
                      "extra": {...}}            free-form provenance (license, tool, options)
     manifest.json   {"summary": {...}, "kept": [...], "skipped": [{"path", "reason"}],
                      "duplicates": [{"path", "duplicate_of"}], "upscaled": [path, ...]}
@@ -119,7 +119,7 @@ class ArchiveWriter:
             "format": FORMAT, "version": VERSION, "resolution": self.resolution,
             "channels": self.channels, "num_images": len(self.entries),
             "class_names": self.class_names, "images": self.entries,
-            "upscaled": self.upscaled, "extra": extra or {},
+            **({"upscaled": self.upscaled} if self.upscaled else {}), "extra": extra or {},
         }
         self._write("dataset.json", json.dumps(meta, indent=1).encode())
         self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())

@@ -53,7 +53,7 @@ def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
     bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
     info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
             "channels": archive.channels, "class_names": archive.class_names,
-            "sha256": archive.content_hash}
+            "sha256": archive.content_hash, "upscaled": int(archive.meta.get("upscaled", 0))}
     return cfg, bank, info
 
 
@@ -287,6 +287,11 @@ class Loop:
                       f"({self.data_info['num_images']} images) on {tr.device}; "
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())
+        if self.data_info.get("upscaled"):
+            res = tr.cfg.model.resolution
+            self.log.info(f"warning: {self.data_info['upscaled']} of the images were smaller "
+                          f"than {res} px and are upscaled (`ganvas prepare --min-size {res}` "
+                          f"skips them instead)")
         try:
             interrupted = self.train(target, deadline)
         finally:                    # a diverged or interrupted run still gets its report
