@@ -93,7 +93,8 @@ def train_ganvas(flags: list[str], archive: Path, out: Path, minutes: float,
     cpu0, wall0 = children_cpu(), time.perf_counter()
     cmd = [sys.executable, "-m", "ganvas", "train", str(archive), "--out", str(out),
            "--minutes", str(minutes), *flags]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    with open(out / "console.txt", "w") as console:
+        subprocess.run(cmd, check=True, stdout=console, stderr=subprocess.STDOUT)
     wall, cpu = time.perf_counter() - wall0, children_cpu() - cpu0
     run = next(p for p in out.iterdir() if (p / "config.json").is_file())
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x]

@@ -23,8 +23,8 @@ from torch import nn
 
 
 def generator(res: int, nz: int = 100, ngf: int = 64, channels: int = 3) -> nn.Sequential:
-    blocks = int(math.log2(res)) - 3          # stride-2 blocks after the first 4x4 one
-    width = ngf * 2 ** blocks
+    blocks = int(math.log2(res)) - 2          # stride-2 layers from 4 px to the resolution
+    width = ngf * 2 ** (blocks - 1)
     layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width),
               nn.ReLU(True)]
     for _ in range(blocks - 1):
@@ -36,7 +36,7 @@ def generator(res: int, nz: int = 100, ngf: int = 64, channels: int = 3) -> nn.S
 
 
 def discriminator(res: int, ndf: int = 64, channels: int = 3) -> nn.Sequential:
-    blocks = int(math.log2(res)) - 3
+    blocks = int(math.log2(res)) - 2          # stride-2 layers from the resolution to 4 px
     layers = [nn.Conv2d(channels, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, True)]
     width = ndf
     for _ in range(blocks - 1):

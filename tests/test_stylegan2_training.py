@@ -35,7 +35,8 @@ def test_auto_preset_follows_the_resolution():
         assert cfg.train.batch == batch and cfg.model.g_width == width
         assert cfg.train.r1_gamma == pytest.approx(gamma)
         assert cfg.model.mapping_layers == 2 and cfg.model.mbstd_group == min(batch, 4)
-        assert cfg.augment.mode == "ada" and cfg.augment.target == 0.6
+        assert cfg.augment.mode == "auto" and cfg.augment.target == 0.6
+        assert cfg.augment.settled(300).mode == cfg.augment.settled(10 ** 6).mode == "ada"
     assert preset_config("stylegan2", model={"resolution": 1024}).train.lr_g == 0.002
 
 
@@ -87,7 +88,7 @@ def test_diffaug_mode_and_bad_choices_are_clear(toy32, toy_archive, tmp_path, ca
     cfg = json.loads((run / "config.json").read_text())["augment"]
     assert cfg["mode"] == "diffaug" and cfg["diffaug"] == "color,translation,cutout"
     with pytest.raises(ConfigError, match="either ADA"):
-        ganvas.train(str(toy32), out=tmp_path, kimg=0.016, diffaug="color", **SMALL)
+        ganvas.train(str(toy32), out=tmp_path, kimg=0.016, aug="ada", diffaug="color", **SMALL)
     for argv, needle in [(["--augpipe", "bgq"], "choose from b, g, c"),
                          (["--aug", "adaptive"], "invalid choice"),
                          (["--target", "1.5"], "[0, 1]")]:

@@ -141,11 +141,12 @@ def test_a_bad_dataset_json_is_one_line(good, tmp_path, change, needle):
     assert members(good)                            # the source archive is intact
 
 
-def test_an_archive_from_before_upscaled_was_recorded_still_loads(good, tmp_path):
-    old = craft(good, tmp_path / "old.zip", meta=lambda m: {k: v for k, v in m.items()
-                                                            if k != "upscaled"})
-    assert "upscaled" in arch.read_meta(good) and "upscaled" not in arch.read_meta(old)
-    assert len(ds.load_archive(old)) == 4
+def test_upscaled_is_optional_and_checked_when_there(good, tmp_path):
+    """Archives without upscaled pictures (and those written before it was recorded) have
+    no "upscaled"; one that has it loads with it."""
+    some = craft(good, tmp_path / "some.zip", meta=lambda m: {**m, "upscaled": 2})
+    assert "upscaled" not in arch.read_meta(good) and arch.read_meta(some)["upscaled"] == 2
+    assert len(ds.load_archive(good)) == 4 and len(ds.load_archive(some)) == 4
 
 
 def test_forty_images_claimed_four_held(good, tmp_path, capsys):
