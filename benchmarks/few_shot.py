@@ -50,6 +50,7 @@ MODELS = {"recipe": None,
           "dcgan": [],                                   # ganvas train with no flags
           "dcgan-noaug": ["--aug", "none"],
           "dcgan-diffaug": ["--diffaug", "color,translation,cutout"],
+          "dcgan-sn": ["--spectral-norm"],                # + spectral norm in D
           "dcgan-tiny": ["--model", "dcgan-tiny"],
           "stylegan2-tiny": ["--model", "stylegan2-tiny"],
           "fastgan-tiny": ["--model", "fastgan-tiny"]}
@@ -152,6 +153,20 @@ def grid(images: np.ndarray, path: Path) -> None:
     Image.fromarray(g.reshape(8 * side, 8 * side, 3)).save(path)
 
 
+def sheet(rows: list[tuple[str, np.ndarray]], path: Path) -> None:
+    """One labelled row of 8 pictures per model, as a 128-colour PNG (small enough to
+    commit)."""
+    from PIL import ImageDraw
+    side, label = rows[0][1].shape[1], 150
+    img = Image.new("RGB", (label + 8 * side, len(rows) * side), "white")
+    draw = ImageDraw.Draw(img)
+    for i, (text, pictures) in enumerate(rows):
+        draw.text((4, i * side + side // 2 - 6), text, fill="black")
+        for j, pic in enumerate(pictures):
+            img.paste(Image.fromarray(pic), (label + j * side, i * side))
+    img.quantize(128).save(path, optimize=True)
+
+
 def main(argv=None) -> list[dict]:
     a = parse_args(argv)
     root = Path(a.data_dir) / "few-shot"
@@ -159,7 +174,7 @@ def main(argv=None) -> list[dict]:
     net = train_classifier(emoji, root, log=log)
     group = np.flatnonzero(emoji.group == emoji.toned)
     group = group[np.random.RandomState(0).permutation(len(group))]
-    results = []
+    results, sheets = [], {}
     for set_name in a.sets.split(","):
         count, res = SETS[set_name]
         archive = make_set(set_name, emoji, group, root)
@@ -192,6 +207,11 @@ def main(argv=None) -> list[dict]:
                 grid(fakes, Path(a.grids) / f"{set_name}-{model}.png")
             print(json.dumps(r), flush=True)
             results.append(r)
+            if a.grids:
+                sheets.setdefault(set_name, []).append((f"{model}  FID {r['fid']:.0f}",
+                                                        fakes[:8]))
+    for set_name, rows in sheets.items():
+        sheet(rows, Path(a.grids) / f"{set_name}-side-by-side.png")
     print_table(results)
     return results
 

@@ -7,12 +7,23 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 
 from ganvas.data.archive import ArchiveWriter
 
 # Options for runs that take a second or two on a 2-core CPU.
 TINY = dict(model="dcgan-tiny", batch=16, snap_kimg=0.128, tick_kimg=0.064, progress=False)
+
+
+def make_png_folder(folder, n=8, size=20, seed=0):
+    """`folder` with n random RGB PNGs of size x size (a raw folder, not an archive)."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (size, size, 3), dtype=np.uint8)).save(
+            folder / f"{i}.png")
+    return folder
 
 
 def make_toy_archive(path, n=64, resolution=16, channels=3, labelled=False, seed=0):

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import ganvas
 from ganvas import config
@@ -16,7 +14,7 @@ from ganvas.cli import main
 from ganvas.config import AUTO, DEFAULT_DIFFAUG, SMALL_DATA, RunConfig
 from ganvas.presets import PRESETS
 
-from .conftest import make_toy_archive
+from .conftest import make_png_folder, make_toy_archive
 
 # A few steps of dcgan-tiny at 16 px: seconds on a laptop CPU.
 FAST = ["--model", "dcgan-tiny", "--batch", "16", "--kimg", "0.032", "--snap-kimg", "0.032",
@@ -33,13 +31,7 @@ def archive300(tmp_path_factory):
 @pytest.fixture
 def folder8(tmp_path):
     """8 PNGs in a folder: its count is only known once training prepares it."""
-    folder = tmp_path / "pictures"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
-            folder / f"{i}.png")
-    return folder
+    return make_png_folder(tmp_path / "pictures", n=8, size=16)
 
 
 def augment_of(run) -> dict:

@@ -8,9 +8,7 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
 
 import ganvas
 from ganvas.cli import build_parser, main
@@ -19,7 +17,7 @@ from ganvas.errors import ConfigError, GanvasError
 from ganvas.options import OFF, all_options
 from ganvas.training.loop import with_data
 
-from .conftest import TINY, usage_error
+from .conftest import TINY, make_png_folder, usage_error
 
 # The keywords ganvas.train took before options were declared once; they must all remain.
 OLD_KEYWORDS = (
@@ -47,13 +45,7 @@ def train_flags() -> dict[str, str]:
 @pytest.fixture
 def raw_folder(tmp_path):
     """A folder of 8 plain PNGs (not an archive: training would prepare it into the cache)."""
-    folder = tmp_path / "pictures"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        pixels = rng.integers(0, 256, (20, 20, 3), dtype=np.uint8)
-        Image.fromarray(pixels).save(folder / f"{i}.png")
-    return folder
+    return make_png_folder(tmp_path / "pictures", n=8, size=20)
 
 
 def test_every_keyword_has_its_kebab_case_flag():

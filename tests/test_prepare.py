@@ -17,6 +17,8 @@ from ganvas.data.images import load_image
 from ganvas.data.prepare import IMAGE_EXTENSIONS, prepare, prepare_cached
 from ganvas.errors import GanvasError
 
+from .conftest import make_png_folder
+
 RED, BLUE, GREEN = (255, 0, 0), (0, 0, 255), (0, 255, 0)
 
 
@@ -504,12 +506,7 @@ def test_train_on_a_folder_of_small_pictures_warns_that_they_are_upscaled(tmp_pa
     """`ganvas train FOLDER` prepares the folder itself: its console says so as `prepare`'s
     summary does, with the flag that refuses them."""
     from ganvas.cli import main
-    folder = tmp_path / "icons"
-    folder.mkdir()
-    rng = np.random.default_rng(0)
-    for i in range(8):
-        Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(
-            folder / f"{i}.png")
+    folder = make_png_folder(tmp_path / "icons", n=8, size=12)
     assert main(["train", str(folder), "--out", str(tmp_path / "runs"), "--resolution", "16",
                  "--model", "dcgan-tiny", "--batch", "8", "--kimg", "0.016",
                  "--snap-kimg", "0.016", "--tick-kimg", "0.016"]) == 0
