@@ -51,6 +51,8 @@ MODELS = {"recipe": None,
           "dcgan-noaug": ["--aug", "none"],
           "dcgan-diffaug": ["--diffaug", "color,translation,cutout"],
           "dcgan-sn": ["--spectral-norm"],                # + spectral norm in D
+          "dcgan-ct": ["--diffaug", "color,translation"],  # DiffAugment without cutout
+          "dcgan-t": ["--diffaug", "translation"],
           "dcgan-tiny": ["--model", "dcgan-tiny"],
           "stylegan2-tiny": ["--model", "stylegan2-tiny"],
           "fastgan-tiny": ["--model", "fastgan-tiny"]}
