@@ -53,6 +53,7 @@ MODELS = {"recipe": None,
           "dcgan-sn": ["--spectral-norm"],                # + spectral norm in D
           "dcgan-ct": ["--diffaug", "color,translation"],  # DiffAugment without cutout
           "dcgan-t": ["--diffaug", "translation"],
+          "dcgan-cc": ["--diffaug", "color,cutout"],       # DiffAugment without translation
           "dcgan-tiny": ["--model", "dcgan-tiny"],
           "stylegan2-tiny": ["--model", "stylegan2-tiny"],
           "fastgan-tiny": ["--model", "fastgan-tiny"]}
