@@ -21,7 +21,7 @@ from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_fps, check_png, check_scale, output_format
 from .resolve import Resolved
 from .training import loop
-from .device import fast_precision, pick_device
+from .device import pick_device
 
 DEMO_RESOLUTION = 32
 MAX_BATCH_BYTES = 4 << 30     # save_images makes all its pictures at once (float32 NCHW)
@@ -325,12 +325,12 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...}.
 
     It trains at 32x32 (the 64px emoji downsampled): on a laptop CPU that is four times the
-    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes. On a
-    CPU with native bfloat16 it trains in bf16 (more steps per minute; `precision` overrides)."""
+    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes. Its
+    precision is training's `auto` (bf16 on a CPU with native bfloat16); `precision` overrides."""
     out = Path(out)
     run = train("demo:emoji", out=out / "runs", model="dcgan", resolution=DEMO_RESOLUTION,
                 g_width=32, d_width=32, minutes=minutes, mirror=True, seed=seed, snap_kimg=50,
-                precision=precision or fast_precision(pick_device("auto")), progress=progress)
+                precision=precision, progress=progress)
     m = load(run)
     scale = 128 // DEMO_RESOLUTION
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)

@@ -50,7 +50,7 @@ DEFAULT_DIFFAUG = "color,translation,cutout"
 # al. 2020) finds augmentation matters below tens of thousands of images; our measurement at
 # 300 images: benchmarks/README.md (few_shot.py).
 SMALL_DATA = 30_000
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = (AUTO, "fp32", "bf16")    # auto: device.fast_precision, settled at the start
 FROM_DATA = -1          # num_classes = the dataset's class count (conditional presets)
 
 
@@ -130,6 +130,7 @@ class TrainConfig:
 
     data: str = internal("", "the DATA argument: archive path, image folder or demo:NAME")
     preset: str = internal("dcgan", "--model: the preset the defaults came from")
+    preset_chosen_by: str = internal("", "why preset is what it is when --model was not given")
     loss: str = option("nonsaturating", "the GAN objective", choices=loss_names)
     n_critic: int = option(1, "D steps per G step (WGAN-GP: 5)")
     gp_lambda: float = option(10.0, "gradient penalty weight (losses that use one: wgan-gp)")
@@ -166,14 +167,22 @@ class TrainConfig:
     ema_rampup: float | None = option(0.05, "... capped at this fraction of the images seen")
     grid_size: int = option(64, "images in the snapshot grids (seeds 0..N-1)", metavar="N")
     device: str = option("auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, cuda:N or mps")
-    precision: str = option("fp32", "fp32, or bf16 autocast for G and D (AVX-512/AMX, GPUs)",
-                            choices=PRECISIONS)
+    precision: str = option(AUTO, "auto (bf16 autocast on a CPU with native bfloat16 and on "
+                            "CUDA GPUs with it, unless the model has its own float16 layers; "
+                            "else fp32), fp32, or bf16", choices=PRECISIONS)
+    precision_chosen_by: str = internal("", "why precision is what it is when auto chose it")
     init_from: str | None = option(None, "fine-tune: start from this run's or snapshot's G, "
                                    "G_ema and D", metavar="MODEL")
     freeze_d: int = option(0, "with --init-from: keep D's first N blocks frozen (FreezeD)",
                            metavar="N")
     max_rollbacks: int = option(3, "NaN/Inf losses: roll back this many times, then stop",
                                 metavar="N")
+
+    def precision_line(self) -> str:
+        """The one line training says about precision, with why when auto chose it."""
+        why = f" ({self.precision_chosen_by}; --precision to choose)" if self.precision_chosen_by \
+            else ""
+        return f"precision: {self.precision}{why}"
 
     def validate(self) -> None:
         check_numbers(self)
@@ -405,6 +414,17 @@ class RunConfig:
         --aug diffaug (what config.json records)."""
         augment = dataclasses.replace(self.augment, diffaug=self.augment.policy())
         return dataclasses.replace(self, augment=augment)
+
+    def on_device(self, device) -> "RunConfig":
+        """A copy with `--precision auto` settled for torch.device `device` (the rule:
+        device.fast_precision), the reason in train.precision_chosen_by; a concrete precision
+        (and so a resumed run's recorded one) stays."""
+        if self.train.precision != AUTO:
+            return self
+        from .device import fast_precision
+        precision, why = fast_precision(device, own_fp16=self.model.num_fp16_res > 0)
+        return dataclasses.replace(self, train=dataclasses.replace(
+            self.train, precision=precision, precision_chosen_by=why))
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -48,8 +48,24 @@ def pick_device(name: str | torch.device | None = "auto") -> torch.device:
     raise GanvasError(f"unknown device {name!r}; choose from {DEVICE_HELP}")
 
 
-def fast_precision(device: torch.device) -> str:
-    """'bf16' on a CPU with native bfloat16 convolutions (AVX-512 BF16 or AMX), else 'fp32'."""
-    if device.type == "cpu" and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return "bf16"
-    return "fp32"
+def native_bf16_cpu() -> bool:
+    """Whether this CPU has native bfloat16 convolutions (AVX-512 BF16 or AMX)."""
+    return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def fast_precision(device: torch.device, own_fp16: bool = False) -> tuple[str, str]:
+    """What `--precision auto` becomes on `device`, and why: bf16 autocast on a CPU with
+    native bfloat16 and on a CUDA GPU that supports bf16, unless the model's own layers run in
+    float16 there (`own_fp16`: StyleGAN2's num_fp16_res; bf16 autocast would override their
+    casts), fp32 elsewhere (a CPU without native bf16 emulates it: slower than fp32)."""
+    if device.type == "cuda":
+        if own_fp16:
+            return "fp32", "auto: the model's own float16 layers on CUDA (num-fp16-res)"
+        if torch.cuda.is_bf16_supported():
+            return "bf16", "auto: this CUDA GPU supports bfloat16"
+        return "fp32", "auto: this CUDA GPU has no bfloat16"
+    if device.type == "cpu":
+        if native_bf16_cpu():
+            return "bf16", "auto: this CPU has native bfloat16 (AVX-512 BF16 / AMX)"
+        return "fp32", "auto: this CPU has no native bfloat16"
+    return "fp32", f"auto: {device.type} trains in float32"

@@ -9,8 +9,10 @@ maps each keyword to its `Option`.
 Internal fields have no keyword or flag of their own because they come from elsewhere:
 model.family (the preset's architecture; --model picks the preset), model.channels (the
 dataset's; an image folder is prepared in RGB), train.data (the DATA argument),
-train.preset (--model) and augment.small_data / large_data / chosen_by (the preset's
-`--aug auto` choices and the reason for the one taken). model.num_classes is reached through
+train.preset (--model; preset_chosen_by says why when the device's default was taken),
+train.precision_chosen_by (why `--precision auto` became what it did) and
+augment.small_data / large_data / chosen_by (the preset's `--aug auto` choices and the
+reason for the one taken). model.num_classes is reached through
 `conditional`: True = the dataset's class count (FROM_DATA, filled in when the data is
 opened), False = unconditional.
 

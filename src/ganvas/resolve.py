@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import AUTO, FROM_DATA, RunConfig
+from .device import pick_device
 from .errors import ConfigError, GanvasError
 from .options import SECTIONS, all_options, check_fields, check_type, to_sections
-from .presets import PRESETS
+from .presets import PRESETS, default_preset
 
 # Where a value came from (Resolved.sources).
 DEFAULT, PRESET, FILE, GIVEN = "default", "preset", "config file", "option"
@@ -103,7 +104,9 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
     locate_dataset(spec)
     check_preset(file, given, config)
     facts = source_facts(top(layers, "train", "init_from"))
-    preset = top(layers, "train", "preset") or facts.get("preset") or "dcgan"
+    device = pick_device(top(layers, "train", "device") or "auto")   # a device error now
+    chosen = top(layers, "train", "preset") or facts.get("preset")
+    preset, why = (chosen, "") if chosen else default_preset(device.type)
     resolution = top(layers, "model", "resolution")
     if resolution is None:
         # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
@@ -111,13 +114,19 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
         layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
     values, sources = merge([(PRESET, preset_layer(preset, resolution)), *layers])
     if top(layers, "train", "preset") is None:
-        sources["train.preset"] = SOURCE if facts else DEFAULT
+        sources["train.preset"] = SOURCE if facts else f"{DEFAULT} on {device.type}"
+        values["train"]["preset_chosen_by"] = why
+        sources["train.preset_chosen_by"] = DERIVED
     explicit_augmentation(values["augment"], sources)
     cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
     resolved = cfg.resolved()
     if resolved.augment.diffaug != cfg.augment.diffaug:
         sources["augment.diffaug"] = DERIVED
     resolved.validate()
+    resolved = resolved.on_device(device)
+    if resolved.train.precision_chosen_by:
+        sources["train.precision"] = resolved.train.precision_chosen_by
+        sources["train.precision_chosen_by"] = DERIVED
     count = peek_num_images(spec)
     if resolved.augment.mode == AUTO and count is not None:
         resolved = dataclasses.replace(resolved, augment=resolved.augment.settled(count))

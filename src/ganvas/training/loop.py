@@ -97,7 +97,7 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
     metrics = training_metrics(cfg, bank, data_info, trainer.device)
     run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
     with RunLock(run_dir):
-        ckpt.write_json(run_dir / "config.json", cfg.to_dict())
+        ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
         return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
@@ -123,7 +123,7 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         restore_newest(trainer, run_dir, data_info, echo=progress)
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         metrics.load_best(run_dir)
-        ckpt.write_json(run_dir / "config.json", cfg.to_dict())
+        ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
         return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
@@ -282,11 +282,14 @@ class Loop:
         if target is not None and tr.images_seen >= target:
             self.log.info(f"already at {tr.images_seen / 1000:.3f} kimg; nothing to do")
             return self.run_dir
-        self.log.info(f"training {tr.cfg.train.preset} ({tr.cfg.model.family}) "
+        why = tr.cfg.train.preset_chosen_by
+        self.log.info(f"training {tr.cfg.train.preset} ({tr.cfg.model.family}"
+                      f"{'; ' + why if why else ''}) "
                       f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
                       f"({self.data_info['num_images']} images) on {tr.device}; "
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())
+        self.log.info(tr.cfg.train.precision_line())
         if self.data_info.get("upscaled"):
             res = tr.cfg.model.resolution
             self.log.info(f"warning: {self.data_info['upscaled']} of the images were smaller "

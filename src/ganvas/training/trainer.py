@@ -56,6 +56,7 @@ class Trainer:
     """One GAN being trained: G, D, G_ema, their Adam optimisers, the data and the RNGs."""
 
     def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device):
+        cfg = cfg.on_device(device)           # --precision auto settled for this device
         self.cfg, self.bank, self.device = cfg, bank, device
         t = cfg.train
         self.rng = {name: torch.Generator().manual_seed(t.seed * 8 + i)
