@@ -274,6 +274,18 @@ def test_fused_and_unfused_modulated_convolutions_agree(up, demodulate):
     assert torch.allclose(fused[:1][inner], ref[inner], atol=1e-5)
 
 
+def test_demodulation_is_the_norm_of_each_modulated_weight_in_float32():
+    """The matrix-product form matches the (N, Cout, Cin, k, k) definition, also under
+    bfloat16 autocast (where a plain matmul would round the sums to bfloat16)."""
+    w, s = torch.randn(6, 5, 3, 3), torch.randn(4, 5) * 3
+    reference = (w[None] * s[:, None, :, None, None]).square().sum(dim=(2, 3, 4)).rsqrt()
+    assert torch.allclose(L.demodulation(w, s), reference, rtol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        d = L.demodulation(w, s)
+    assert d.dtype == torch.float32
+    assert torch.allclose(d, reference, rtol=1e-6)
+
+
 def test_resampling_keeps_constants_and_alignment():
     f = L.lowpass_filter()
     assert torch.isclose(f.sum(), torch.tensor(1.0))

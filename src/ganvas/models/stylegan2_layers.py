@@ -168,6 +168,17 @@ def prescale_for_fp16(weight: Tensor, styles: Tensor) -> tuple[Tensor, Tensor]:
     return weight / (math.sqrt(weight[0].numel()) * w_max), styles / s_max
 
 
+def demodulation(weight: Tensor, styles: Tensor) -> Tensor:
+    """(N, Cout) float32: 1 / the L2 norm of each output channel of each sample's modulated
+    weight, weight (Cout, Cin, k, k) times styles (N, Cin) on the input channels. The sum over
+    (Cin, k, k) of (w s)^2 is styles^2 @ (sum over k, k of w^2): one small matrix product
+    instead of an (N, Cout, Cin, k, k) tensor and its backward. Outside autocast: the sums
+    of squares stay float32 (float16 overflows, bfloat16 rounds them coarsely)."""
+    with torch.autocast(styles.device.type, enabled=False):
+        w2 = weight.float().square().sum(dim=(2, 3))                # (Cout, Cin)
+        return (styles.float().square() @ w2.t() + 1e-8).rsqrt()
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
                      up: bool = False, f: Tensor | None = None, fused: bool = True) -> Tensor:
     """StyleGAN2's modulated convolution.
@@ -189,9 +200,9 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
         # Demodulation cancels any constant factor of the weight; He's 1/sqrt(fan-in) keeps
         # the unfused convolution's output near unit scale (bfloat16 too).
         weight = weight.float() / math.sqrt(cin * kh * kw)
-    w = weight[None].float() * styles.float()[:, None, :, None, None]   # (N, Cout, Cin, k, k)
-    dcoefs = (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt() if demodulate else None  # (N, Cout)
+    dcoefs = demodulation(weight, styles) if demodulate else None                   # (N, Cout)
     if fused:
+        w = weight[None].float() * styles.float()[:, None, :, None, None]  # (N, Cout, Cin, k, k)
         if dcoefs is not None:
             w = w * dcoefs[:, :, None, None, None]
         w = w.to(x.dtype)
