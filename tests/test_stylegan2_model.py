@@ -274,6 +274,47 @@ def test_fused_and_unfused_modulated_convolutions_agree(up, demodulate):
     assert torch.allclose(fused[:1][inner], ref[inner], atol=1e-5)
 
 
+def test_demodulation_is_the_norm_of_each_modulated_weight_in_float32():
+    """The matrix-product form matches the (N, Cout, Cin, k, k) definition, also under
+    bfloat16 autocast (where a plain matmul would round the sums to bfloat16)."""
+    w, s = torch.randn(6, 5, 3, 3), torch.randn(4, 5) * 3
+    reference = (w[None] * s[:, None, :, None, None]).square().sum(dim=(2, 3, 4)).rsqrt()
+    assert torch.allclose(L.demodulation(w, s), reference, rtol=1e-6)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        d = L.demodulation(w, s)
+    assert d.dtype == torch.float32
+    assert torch.allclose(d, reference, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("activation", ["lrelu", "linear"])
+def test_in_place_bias_act_matches_its_definition_with_double_backward(bias, activation):
+    """bias_act reorders its in-place steps; values, gradients and the gradient of a gradient
+    norm (R1) match x + b -> activation -> times gain -> clamp, clamped values included."""
+    def definition(x, b):
+        y = x if b is None else x + b.reshape(1, -1, 1, 1)
+        gain = 0.7 * (math.sqrt(2) if activation == "lrelu" else 1)
+        y = torch.nn.functional.leaky_relu(y, 0.2) if activation == "lrelu" else y
+        return (y * gain).clamp(-3.0, 3.0)
+
+    torch.manual_seed(0)
+    x = (torch.randn(3, 4, 5, 5) * 4).requires_grad_(True)
+    b = torch.randn(4, requires_grad=True) if bias else None
+    ys = [fn(x * 1, b) for fn in (definition,
+                                  lambda x, b: L.bias_act(x, b, activation, 0.7, clamp=3.0))]
+    weights = torch.randn_like(ys[0])
+    results = []
+    for y in ys:
+        (gx,) = torch.autograd.grad((y * weights).sum(), x, create_graph=True)
+        inputs = [x] + ([b] if bias else [])
+        second = (torch.autograd.grad(gx.square().sum(), inputs, allow_unused=True)
+                  if gx.requires_grad else [])        # a linear map's gradient is constant
+        results.append([y, gx, *second])
+    assert (ys[0].abs() == 3.0).any() and (ys[0] < 0).any()       # clamped and negative
+    for a, c in zip(*results):
+        assert (a is None and c is None) or torch.allclose(a, c, rtol=1e-5, atol=1e-6)
+
+
 def test_resampling_keeps_constants_and_alignment():
     f = L.lowpass_filter()
     assert torch.isclose(f.sum(), torch.tensor(1.0))

@@ -91,6 +91,22 @@ def test_ema_half_life_counts_every_d_batch_with_n_critic(rampup, toy_archive, m
         assert beta == pytest.approx(0.5 ** (images / half_life), rel=1e-12)
 
 
+def test_cpu_adam_is_fused_and_g_ema_update_is_the_per_tensor_lerp(toy_archive):
+    from ganvas.training.ema import update_ema
+    trainer = make_trainer(toy_archive)
+    assert trainer.opt_G.defaults["fused"] and trainer.opt_D.defaults["fused"]
+    G, G_ema = trainer.G, copy.deepcopy(trainer.G_ema)
+    with torch.no_grad():
+        for p in G.parameters():
+            p.add_(torch.randn_like(p))
+        for b in G.buffers():
+            b.add_(1)
+    expected = [pe.lerp(p, 1 - 0.9) for pe, p in zip(G_ema.parameters(), G.parameters())]
+    update_ema(G_ema, G, 0.9)
+    assert all(torch.equal(pe, e) for pe, e in zip(G_ema.parameters(), expected))
+    assert all(torch.equal(be, b) for be, b in zip(G_ema.buffers(), G.buffers()))
+
+
 class RecordingPipe:
     """An AugmentPipe that notes the dtype it is given and whether autocast is on."""
 

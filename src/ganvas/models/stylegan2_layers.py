@@ -72,19 +72,25 @@ def normalize_2nd_moment(x: Tensor, eps: float = 1e-8) -> Tensor:
 def bias_act(x: Tensor, bias: Tensor | None, activation: str = "linear", gain: float = 1.0,
              clamp: float | None = None) -> Tensor:
     """x + bias (broadcast over dim 1), then 'linear' or 'lrelu' (slope 0.2, times sqrt(2)),
-    times `gain`, then clamped to +-clamp (keeps float16 activations finite)."""
-    if bias is not None:
-        x = x + bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
+    times `gain`, then clamped to +-clamp (keeps float16 activations finite).
+
+    The steps after the first work in place on its fresh output (one new tensor instead of
+    up to four: faster on the CPU), in an order autograd allows: gain and clamp before the
+    activation, which saves its output. A gain (> 0) commutes with the leaky ReLU, and
+    clamp(lrelu(y), -c, c) = lrelu(clamp(y, -c / slope, c))."""
     if activation == "lrelu":
-        x = F.leaky_relu(x, LRELU_SLOPE)
         gain = gain * LRELU_GAIN
     elif activation != "linear":
         raise ValueError(f"unknown activation {activation!r}")
-    if gain != 1:
-        x = x * gain
+    if bias is not None:
+        x = x + bias.to(x.dtype).reshape([1, -1] + [1] * (x.ndim - 2))
+        if gain != 1:
+            x = x.mul_(gain)
+    else:
+        x = x * gain                                    # fresh even when gain is 1
     if clamp is not None:
-        x = x.clamp(-clamp, clamp)
-    return x
+        x = x.clamp_(-clamp / LRELU_SLOPE if activation == "lrelu" else -clamp, clamp)
+    return F.leaky_relu_(x, LRELU_SLOPE) if activation == "lrelu" else x
 
 
 class FullyConnected(nn.Module):
@@ -168,6 +174,17 @@ def prescale_for_fp16(weight: Tensor, styles: Tensor) -> tuple[Tensor, Tensor]:
     return weight / (math.sqrt(weight[0].numel()) * w_max), styles / s_max
 
 
+def demodulation(weight: Tensor, styles: Tensor) -> Tensor:
+    """(N, Cout) float32: 1 / the L2 norm of each output channel of each sample's modulated
+    weight, weight (Cout, Cin, k, k) times styles (N, Cin) on the input channels. The sum over
+    (Cin, k, k) of (w s)^2 is styles^2 @ (sum over k, k of w^2): one small matrix product
+    instead of an (N, Cout, Cin, k, k) tensor and its backward. Outside autocast: the sums
+    of squares stay float32 (float16 overflows, bfloat16 rounds them coarsely)."""
+    with torch.autocast(styles.device.type, enabled=False):
+        w2 = weight.float().square().sum(dim=(2, 3))                # (Cout, Cin)
+        return (styles.float().square() @ w2.t() + 1e-8).rsqrt()
+
+
 def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool = True,
                      up: bool = False, f: Tensor | None = None, fused: bool = True) -> Tensor:
     """StyleGAN2's modulated convolution.
@@ -189,9 +206,9 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
         # Demodulation cancels any constant factor of the weight; He's 1/sqrt(fan-in) keeps
         # the unfused convolution's output near unit scale (bfloat16 too).
         weight = weight.float() / math.sqrt(cin * kh * kw)
-    w = weight[None].float() * styles.float()[:, None, :, None, None]   # (N, Cout, Cin, k, k)
-    dcoefs = (w.square().sum(dim=(2, 3, 4)) + 1e-8).rsqrt() if demodulate else None  # (N, Cout)
+    dcoefs = demodulation(weight, styles) if demodulate else None                   # (N, Cout)
     if fused:
+        w = weight[None].float() * styles.float()[:, None, :, None, None]  # (N, Cout, Cin, k, k)
         if dcoefs is not None:
             w = w * dcoefs[:, :, None, None, None]
         w = w.to(x.dtype)

@@ -27,10 +27,11 @@ def update_ema(G_ema: nn.Module, G: nn.Module, beta: float) -> None:
     """G_ema's parameters <- beta * G_ema + (1 - beta) * G; buffers (StyleGAN2's w_avg, ...) are
     copied. Batch-norm statistics of averaged weights are re-estimated by recalibrate_batchnorm
     before G_ema samples."""
-    for p_ema, p in zip(G_ema.parameters(), G.parameters()):
-        p_ema.lerp_(p, 1.0 - beta)
-    for b_ema, b in zip(G_ema.buffers(), G.buffers()):
-        b_ema.copy_(b)
+    # One multi-tensor call each instead of a Python loop of small kernels (same arithmetic).
+    torch._foreach_lerp_(list(G_ema.parameters()), list(G.parameters()), 1.0 - beta)
+    buffers = list(G_ema.buffers())
+    if buffers:                               # the multi-tensor ops refuse empty lists
+        torch._foreach_copy_(buffers, list(G.buffers()))
 
 
 @torch.no_grad()
