@@ -17,6 +17,11 @@ One JSON line per (set, model) on stdout, a table on stderr. Example:
 
     python benchmarks/few_shot.py                       # everything (~1 hour on 2 cores)
     python benchmarks/few_shot.py --sets tone-100 --models recipe,dcgan --minutes 1
+    python benchmarks/few_shot.py --sets tone-300 --reuse --grids g   # rescore, no training
+
+Each (set, model) keeps its pictures and timings in bench-data/few-shot/runs/SET-MODEL/
+(fakes.npz, info.json); `--reuse` scores those again instead of training (for a new sheet or
+table from runs already made; the JSON says `reused`).
 """
 
 from __future__ import annotations
@@ -48,13 +53,17 @@ SETS = {"tone-100": (100, 64), "tone-300": (300, 64), "tone-300-32px": (300, 32)
 # model name -> ganvas train flags; "recipe" is the PyTorch example
 MODELS = {"recipe": None,
           "dcgan": [],                                   # ganvas train with no flags
+          "dcgan-full": ["--model", "dcgan"],            # the full-width recipe (GPU default)
           "dcgan-noaug": ["--aug", "none"],
           "dcgan-diffaug": ["--diffaug", "color,translation,cutout"],
           "dcgan-sn": ["--spectral-norm"],                # + spectral norm in D
           "dcgan-ct": ["--diffaug", "color,translation"],  # DiffAugment without cutout
           "dcgan-t": ["--diffaug", "translation"],
           "dcgan-cc": ["--diffaug", "color,cutout"],       # DiffAugment without translation
-          "dcgan-tiny": ["--model", "dcgan-tiny"],
+          "dcgan-tiny": ["--model", "dcgan-tiny"],               # = dcgan on a CPU
+          # dcgan-tiny before issue 14 (the paper's batch 32 and Adam 2e-4)
+          "dcgan-tiny-b32": ["--model", "dcgan-tiny", "--batch", "32", "--lr-g", "2e-4",
+                             "--lr-d", "2e-4"],
           "stylegan2-tiny": ["--model", "stylegan2-tiny"],
           "fastgan-tiny": ["--model", "fastgan-tiny"]}
 MIN_RES = {"fastgan-tiny": 64}
@@ -99,16 +108,42 @@ def train_ganvas(flags: list[str], archive: Path, out: Path, minutes: float,
            "--minutes", str(minutes), *flags]
     with open(out / "console.txt", "w") as console:
         subprocess.run(cmd, check=True, stdout=console, stderr=subprocess.STDOUT)
-    wall, cpu = time.perf_counter() - wall0, children_cpu() - cpu0
+    fakes, info = from_run(out, minutes, samples)
+    return fakes, {"wall_s": time.perf_counter() - wall0, "cpu_s": children_cpu() - cpu0,
+                   **info}
+
+
+def from_run(out: Path, minutes: float, samples: int) -> tuple[np.ndarray, dict]:
+    """The pictures of the ganvas run under `out` (G_ema of its final snapshot, seeds
+    0..samples-1) and what its stats say."""
     run = next(p for p in out.iterdir() if (p / "config.json").is_file())
     lines = [json.loads(x) for x in (run / "stats.jsonl").read_text().splitlines() if x]
     kimg = max((x.get("kimg", 0.0) for x in lines), default=0.0)
     config = json.loads((run / "config.json").read_text())
-    info = {"wall_s": wall, "cpu_s": cpu, "kimg": kimg,
-            "images_per_s": 1000 * kimg / (60 * minutes), "run": str(run),
-            "augment": config.get("augment", {})}
+    info = {"kimg": kimg, "images_per_s": 1000 * kimg / (60 * minutes), "run": str(run),
+            "preset": config["train"]["preset"], "augment": config.get("augment", {})}
     model = ganvas.load(run, device="cpu")
     return model.generate(range(samples)), info
+
+
+def keep(out: Path, fakes: np.ndarray, info: dict) -> None:
+    """A model's pictures and timings in its runs folder, for `--reuse`."""
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out / "fakes.npz", fakes=fakes)
+    (out / "info.json").write_text(json.dumps(info))
+
+
+def load_kept(out: Path, minutes: float, samples: int) -> tuple[np.ndarray, dict]:
+    """What keep() kept under `out`; for a ganvas run made before that, its pictures drawn
+    again from the run (the same seeds, so the same pictures)."""
+    if (out / "fakes.npz").is_file():
+        info = json.loads((out / "info.json").read_text())
+        fakes = np.load(out / "fakes.npz")["fakes"][:samples]
+    elif out.is_dir() and any((p / "config.json").is_file() for p in out.iterdir()):
+        fakes, info = from_run(out, minutes, samples)
+    else:
+        sys.exit(f"few_shot.py: --reuse: {out} has no kept pictures or run (train it first)")
+    return fakes, {**info, "reused": True}
 
 
 def train_recipe(archive: Path, minutes: float, samples: int) -> tuple[np.ndarray, dict]:
@@ -136,12 +171,14 @@ def downscale(images: np.ndarray, res: int) -> np.ndarray:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--sets", default=",".join(SETS))
-    p.add_argument("--models", default="recipe,dcgan,dcgan-noaug,dcgan-tiny,stylegan2-tiny,"
+    p.add_argument("--models", default="recipe,dcgan,dcgan-full,dcgan-noaug,stylegan2-tiny,"
                                        "fastgan-tiny")
     p.add_argument("--minutes", type=float, default=3.0, help="training minutes per model")
     p.add_argument("--samples", type=int, default=1000)
     p.add_argument("--data-dir", default="bench-data")
     p.add_argument("--grids", default="", help="folder for an 8x8 grid PNG per (set, model)")
+    p.add_argument("--reuse", action="store_true",
+                   help="score each model's kept pictures again instead of training")
     a = p.parse_args(argv)
     for kind, names, known in (("set", a.sets, SETS), ("model", a.models, MODELS)):
         for n in names.split(","):
@@ -187,16 +224,24 @@ def main(argv=None) -> list[dict]:
         train_f = features(net, reference[:count])
         real_fid = frechet_distance(*statistics(train_f), *ref_feats[1])
         baseline = None
+        if a.grids:
+            sheets[set_name] = [("training set (real)", reference[:8])]
         for model in a.models.split(","):
             if res < MIN_RES.get(model, 0):
                 log(f"{set_name}: {model} skipped (needs >= {MIN_RES[model]} px)")
                 continue
-            log(f"{set_name}: training {model} for {a.minutes} min ...")
             out = root / "runs" / f"{set_name}-{model}"
-            if model == "recipe":
-                fakes, info = train_recipe(archive, a.minutes, a.samples)
+            if a.reuse:
+                log(f"{set_name}: scoring the kept pictures of {model} ...")
+                fakes, info = load_kept(out, a.minutes, a.samples)
             else:
-                fakes, info = train_ganvas(MODELS[model], archive, out, a.minutes, a.samples)
+                log(f"{set_name}: training {model} for {a.minutes} min ...")
+                if model == "recipe":
+                    fakes, info = train_recipe(archive, a.minutes, a.samples)
+                else:
+                    fakes, info = train_ganvas(MODELS[model], archive, out, a.minutes,
+                                               a.samples)
+                keep(out, fakes, info)
             r = {"set": set_name, "images": count, "resolution": res, "model": model,
                  "minutes": a.minutes, **info, **score(fakes, reference, ref_feats, net, res),
                  "real_fid": real_fid, "load_avg_1m": os.getloadavg()[0]}
