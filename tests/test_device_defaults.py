@@ -119,6 +119,13 @@ def test_a_named_preset_and_a_fine_tuning_source_win(toy_archive, tiny_run, tmp_
     plan = ganvas.train(str(toy_archive), out=tmp_path, model="dcgan", dry_run=True)
     assert plan.config.train.preset == "dcgan" and plan.config.train.preset_chosen_by == ""
     assert plan.sources["train.preset"] == resolve.GIVEN
+    # A replayed config.json of a default run keeps its preset, not the default's reason.
+    out = tmp_path / "runs"
+    assert main(["train", str(toy_archive), "--out", str(out), *FAST]) == 0
+    replay = ganvas.train(config=str(only_run(out) / "config.json"), out=tmp_path,
+                          dry_run=True)
+    assert replay.config.train.preset == "dcgan-tiny"
+    assert replay.config.train.preset_chosen_by == ""
     recorded = RunConfig.from_dict(json.loads((tiny_run / "config.json").read_text()))
     tuned = ganvas.train(str(toy_archive), out=tmp_path, init_from=str(tiny_run), dry_run=True)
     assert tuned.config.train.preset == recorded.train.preset

@@ -114,10 +114,10 @@ PRESETS.register("fastgan-tiny")(
     lambda resolution: merge(merge(FASTGAN, FASTGAN_TINY), FASTGAN_AUTO))
 
 
-# `ganvas train` without --model: the DCGAN recipe on a GPU; on a CPU its tiny twin. In a few
-# CPU minutes the tiny twin sees 6-7x the images and draws figures from 100-300 pictures (FID
-# 0.15-0.18x the PyTorch example's) where the full width is still blobs or a collapsed
-# pattern (0.7x): benchmarks/README.md (few_shot.py).
+# `ganvas train` without --model: the DCGAN recipe on a GPU; on a CPU its tiny twin. In 3
+# CPU minutes the tiny twin sees 4-5x the images and draws figures from 100-300 pictures (FID
+# 0.10-0.12x the PyTorch example's) where the full width is still blobs or a collapsed
+# pattern (0.73-0.76x): benchmarks/README.md (few_shot.py).
 DEFAULT_PRESET = "dcgan"
 CPU_DEFAULT_PRESET = "dcgan-tiny"
 

@@ -113,10 +113,11 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
         resolution = facts.get("resolution") or peek_resolution(spec)
         layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
     values, sources = merge([(PRESET, preset_layer(preset, resolution)), *layers])
+    # Why the preset is the device's default; a preset given (or replayed) needs no reason.
+    values["train"]["preset_chosen_by"] = why
+    sources["train.preset_chosen_by"] = DERIVED
     if top(layers, "train", "preset") is None:
         sources["train.preset"] = SOURCE if facts else f"{DEFAULT} on {device.type}"
-        values["train"]["preset_chosen_by"] = why
-        sources["train.preset_chosen_by"] = DERIVED
     explicit_augmentation(values["augment"], sources)
     cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
     resolved = cfg.resolved()
