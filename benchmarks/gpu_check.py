@@ -49,7 +49,7 @@ from ganvas.data.archive import ArchiveWriter, read_archive  # noqa: E402
 from ganvas.data.demo import demo_archive  # noqa: E402
 from ganvas.device import fast_precision, pick_device  # noqa: E402
 from ganvas.metrics.features import EXTRACTORS  # noqa: E402
-from ganvas.metrics.inception import InceptionV3  # noqa: E402
+from ganvas.metrics.inception import random_state  # noqa: E402
 from ganvas.models import MODELS, build_discriminator, build_generator  # noqa: E402
 from ganvas.models.stylegan2_layers import compute_dtype  # noqa: E402
 from ganvas.presets import PRESETS  # noqa: E402
@@ -162,29 +162,15 @@ def demo_images(n: int, size: int) -> np.ndarray:
 
 
 def random_weights(ctx: Context, name: str) -> Path:
-    """A weight file of random values for feature network `name`: He-initialised convs and
-    non-trivial batch-norm statistics for Inception (as tests/test_feature_parity.py), so
-    activations stay O(1) through its 94 layers; torchvision's initialisation for VGG-16."""
+    """A weight file of random values for feature network `name`: inception.random_state
+    (O(1) activations through its 94 layers); torchvision's initialisation for VGG-16."""
     def make() -> Path:
-        gen = torch.Generator().manual_seed(1)
         if name == "vgg16":
             import torchvision
             torch.manual_seed(0)
             state = torchvision.models.vgg16(weights=None).state_dict()
         else:
-            state = {}
-            for key, v in InceptionV3().state_dict().items():
-                if key.endswith("conv.weight"):
-                    v = torch.randn(v.shape, generator=gen) * math.sqrt(2 / v[0].numel())
-                elif key.endswith(("bn.bias", "running_mean")):
-                    v = 0.1 * torch.randn(v.shape, generator=gen)
-                elif key.endswith("bn.weight"):
-                    v = 1 + 0.1 * torch.randn(v.shape, generator=gen)
-                elif key.endswith("running_var"):
-                    v = 1 + 0.2 * torch.rand(v.shape, generator=gen)
-                elif key.startswith("fc."):
-                    v = 0.02 * torch.randn(v.shape, generator=gen)
-                state[key] = v
+            state = random_state(1)
         path = ctx.tmp / "weights" / f"{name}-random.pth"
         path.parent.mkdir(exist_ok=True)
         torch.save(state, path)

@@ -7,15 +7,13 @@ With the published weights the same code gives the published numbers.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pytest
 import torch
 
 from ganvas.metrics import evaluate as ev
 from ganvas.metrics.features import EXTRACTORS
-from ganvas.metrics.inception import InceptionV3, tf1_resize
+from ganvas.metrics.inception import random_state, tf1_resize
 
 fidelity = pytest.importorskip("torch_fidelity")
 pytestmark = pytest.mark.slow
@@ -23,24 +21,11 @@ REL = 1e-4
 
 
 def random_inception_state(seed: int = 1) -> dict:
-    """He-initialised convs and non-trivial batch-norm statistics, so activations stay O(1)
-    through the 94 layers and every part of the network matters."""
-    gen = torch.Generator().manual_seed(seed)
-    state = {}
-    for key, v in InceptionV3().state_dict().items():
-        if key.endswith("conv.weight"):
-            v = torch.randn(v.shape, generator=gen) * math.sqrt(2 / v[0].numel())
-        elif key.endswith(("bn.bias", "running_mean")):
-            v = 0.1 * torch.randn(v.shape, generator=gen)
-        elif key.endswith("bn.weight"):
-            v = 1 + 0.1 * torch.randn(v.shape, generator=gen)
-        elif key.endswith("running_var"):
-            v = 1 + 0.2 * torch.rand(v.shape, generator=gen)
-        elif key.startswith("fc."):
-            v = 0.02 * torch.randn(v.shape, generator=gen)
+    """inception.random_state with larger pool3 features: KID well above float32 rounding."""
+    state = random_state(seed)
+    for key in state:
         if key.startswith("Mixed_7c") and key.endswith(("bn.weight", "bn.bias")):
-            v = 4 * v      # larger pool3 features: KID well above float32 rounding
-        state[key] = v
+            state[key] = 4 * state[key]
     return state
 
 

@@ -13,6 +13,8 @@ serves both. For speed, each conv's batch norm is folded into the conv once the 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -203,3 +205,24 @@ class InceptionV3(nn.Module):
             x = getattr(self, f"Mixed_{name}")(x)
         pool3 = x.mean(dim=(2, 3))
         return pool3, pool3 @ self.fc.weight.T      # IS takes the logits without the bias
+
+
+def random_state(seed: int = 1) -> dict[str, Tensor]:
+    """A random InceptionV3 state dict for offline checks (the parity tests, gpu_check.py):
+    He-initialised convs and non-trivial batch-norm statistics, so activations stay O(1)
+    through the 94 layers and every part of the network matters. Not for measuring."""
+    gen = torch.Generator().manual_seed(seed)
+    state = {}
+    for key, v in InceptionV3().state_dict().items():
+        if key.endswith("conv.weight"):
+            v = torch.randn(v.shape, generator=gen) * math.sqrt(2 / v[0].numel())
+        elif key.endswith(("bn.bias", "running_mean")):
+            v = 0.1 * torch.randn(v.shape, generator=gen)
+        elif key.endswith("bn.weight"):
+            v = 1 + 0.1 * torch.randn(v.shape, generator=gen)
+        elif key.endswith("running_var"):
+            v = 1 + 0.2 * torch.rand(v.shape, generator=gen)
+        elif key.startswith("fc."):
+            v = 0.02 * torch.randn(v.shape, generator=gen)
+        state[key] = v
+    return state
