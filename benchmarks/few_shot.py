@@ -6,7 +6,8 @@ one group (people and hands with a skin tone) at 64 px, and the same 300 at thei
 stand-in of 32 px. Each model trains for `--minutes` of wall clock on an otherwise idle
 machine (the JSON also records the CPU seconds each used, so a disturbed run shows), then
 draws `--samples` pictures from seeds 0.. (G_ema for ganvas), which are scored against the
-whole group (1,895 pictures):
+whole group (1,895 pictures). The set `demo` is the shipped demo:emoji archive, trained on
+and scored against whole (its training-set row is 0 by construction):
 
 - fid / kid: Frechet and kernel distance in the domain classifier's 256 features;
 - swd: ganvas's multi-scale sliced Wasserstein distance on pixels (x 1e3);
@@ -44,12 +45,14 @@ from few_shot_recipe import Recipe  # noqa: E402
 
 import ganvas  # noqa: E402
 from ganvas.data.archive import read_archive  # noqa: E402
+from ganvas.data.dataset import locate_dataset  # noqa: E402
 from ganvas.metrics.distances import (frechet_distance, kernel_inception_distance,  # noqa: E402
                                       statistics)
 from ganvas.metrics.swd import swd  # noqa: E402
 
 # set name -> (training images, resolution)
-SETS = {"tone-100": (100, 64), "tone-300": (300, 64), "tone-300-32px": (300, 32)}
+SETS = {"tone-100": (100, 64), "tone-300": (300, 64), "tone-300-32px": (300, 32),
+        "demo": (0, 64)}      # the shipped demo:emoji archive, whole, scored against itself
 # model name -> ganvas train flags; "recipe" is the PyTorch example
 MODELS = {"recipe": None,
           "dcgan": [],                                   # ganvas train with no flags
@@ -64,7 +67,9 @@ MODELS = {"recipe": None,
           # dcgan-tiny before issue 14 (the paper's batch 32 and Adam 2e-4)
           "dcgan-tiny-b32": ["--model", "dcgan-tiny", "--batch", "32", "--lr-g", "2e-4",
                              "--lr-d", "2e-4"],
+          "dcgan-fp32": ["--precision", "fp32"],          # no flags but float32
           "stylegan2-tiny": ["--model", "stylegan2-tiny"],
+          "stylegan2-tiny-fp32": ["--model", "stylegan2-tiny", "--precision", "fp32"],
           "fastgan-tiny": ["--model", "fastgan-tiny"]}
 MIN_RES = {"fastgan-tiny": 64}
 
@@ -217,8 +222,13 @@ def main(argv=None) -> list[dict]:
     results, sheets = [], {}
     for set_name in a.sets.split(","):
         count, res = SETS[set_name]
-        archive = make_set(set_name, emoji, group, root)
-        reference = downscale(emoji.images[group], res)
+        if set_name == "demo":
+            archive = locate_dataset("demo:emoji")
+            reference = read_archive(archive).images
+            count = len(reference)
+        else:
+            archive = make_set(set_name, emoji, group, root)
+            reference = downscale(emoji.images[group], res)
         ref_f = features(net, reference)
         ref_feats = (ref_f, statistics(ref_f))
         train_f = features(net, reference[:count])

@@ -77,7 +77,7 @@ def measure(preset: str, steps: int, warmup: int, device_name: str, precision: s
             "g_params": params["G"], "d_params": params["D"],
             "g_width": cfg.model.g_width, "r1_gamma": cfg.train.r1_gamma,
             "aug": cfg.augment.mode, "ada_p": trainer.pipe.p if trainer.pipe else None,
-            "precision": cfg.train.precision, "threads": torch.get_num_threads()}
+            "precision": trainer.cfg.train.precision, "threads": torch.get_num_threads()}
 
 
 def run_side(src: Path, args, preset: str, steps: int) -> dict:

@@ -326,6 +326,33 @@ def test_resampling_keeps_constants_and_alignment():
                           torch.ones(1, 2, 2, 2))
 
 
+@pytest.mark.parametrize("pad", [1, 2])
+def test_blur_pads_with_zeros_like_an_explicit_pad(pad):
+    """The convolution's own padding is the zero padding the filter is defined with."""
+    x = torch.randn(2, 3, 9, 9)
+    f = L.lowpass_filter()
+    w = f[None, None].repeat(3, 1, 1, 1) * 2.0
+    expected = torch.nn.functional.conv2d(torch.nn.functional.pad(x, (pad,) * 4), w, groups=3)
+    assert torch.allclose(L.blur(x, f, pad, gain=2.0), expected, atol=1e-6)
+
+
+def test_float32_blocks_leave_bfloat16_inputs_alone():
+    """Under bfloat16 autocast a float32 block takes x as it comes (a float32 copy would be
+    cast back by every convolution); float16 still becomes float32. The skip image stays
+    float32."""
+    xb = torch.randn(2, 4, 8, 8).bfloat16()
+    assert L.block_input(xb, use_fp16=False) is xb
+    assert L.block_input(xb.half(), use_fp16=False).dtype == torch.float32
+    cfg, G, D = models()
+    seen = []
+    D.blocks[1].conv0.register_forward_pre_hook(lambda m, inp: seen.append(inp[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        D(G(torch.randn(2, cfg.z_dim)))
+        up = L.upsample2d(torch.randn(2, 3, 4, 4), L.lowpass_filter())
+    assert seen == [torch.bfloat16]
+    assert up.dtype == torch.float32           # G's skip image is upsampled in float32
+
+
 def test_float16_blocks_cast_in_and_out(monkeypatch):
     """CUDA-only float16 blocks, run on CPU by pretending the device is CUDA."""
     monkeypatch.setattr(L, "compute_dtype",

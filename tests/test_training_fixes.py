@@ -16,8 +16,10 @@ from ganvas.training.trainer import Trainer
 
 def make_trainer(toy_archive, train=None, augment=None, preset="dcgan-tiny") -> Trainer:
     cfg = preset_config(preset, model={"resolution": 16}, augment=augment)
-    # replace, not preset_config's overrides: those read None as "not given".
-    cfg = replace(cfg, train=replace(cfg.train, **{"batch": 8, **(train or {})}))
+    # replace, not preset_config's overrides: those read None as "not given". float32: the
+    # references by hand run D without autocast, and auto is bf16 on a CPU with native bf16.
+    cfg = replace(cfg, train=replace(cfg.train, **{"batch": 8, "precision": "fp32",
+                                                   **(train or {})}))
     cfg.validate()
     return Trainer(cfg, ImageBank(load_archive(toy_archive)), torch.device("cpu"))
 
