@@ -351,16 +351,19 @@ class AdaController:
     target: the r_t to aim at (0.6 in the paper); above it D is over-fitting.
     interval: adjust p every this many update() calls (D steps).
     speed_kimg: p can travel from 0 to 1 in this many thousand real images.
-    batch: real images per update() call, for the step size.
+    batch: real images per update() call, for the step size (all processes' together).
+    total: sums a tensor over the processes of a many-process run (identity for one), so
+        every process measures the same r_t and applies the same p.
     """
 
     def __init__(self, pipe: AugmentPipe, target: float = 0.6, interval: int = 4,
-                 speed_kimg: float = 500.0, batch: int = 32):
+                 speed_kimg: float = 500.0, batch: int = 32, total=None):
         if not 0.0 <= target <= 1.0:
             raise ConfigError(f"ADA target must be in [0, 1], got {target}")
         if interval < 1 or batch < 1 or not speed_kimg > 0:
             raise ConfigError("ADA interval and batch must be at least 1 and speed_kimg > 0")
         self.pipe = pipe
+        self.total = total if total is not None else (lambda x: x)
         self.target, self.interval = float(target), int(interval)
         self.speed_kimg, self.batch = float(speed_kimg), int(batch)
         self.r_t: float | None = None  # the last measured r_t (None before the first)
@@ -385,7 +388,9 @@ class AdaController:
         self.calls += 1
         if self.calls < self.interval:
             return
-        self.r_t = float(self.sum.item()) / max(self.count, 1)
+        both = self.total(torch.stack([self.sum, torch.tensor(float(self.count),
+                                                              device=self.sum.device)]))
+        self.r_t = float(both[0].item()) / max(float(both[1].item()), 1.0)
         direction = (self.r_t > self.target) - (self.r_t < self.target)  # sign(r_t - target)
         self.pipe.p = min(max(self.pipe.p + direction * self.step, 0.0), 1.0)
         self._reset(self.sum.device)

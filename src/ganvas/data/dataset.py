@@ -192,13 +192,20 @@ class ImageBank:
             parts.append(take)
         return torch.cat(parts)
 
-    def batch(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n reals as float (n, C, res, res) in [-1, 1] on the CPU, and their labels (or None)."""
+    def batch(self, n: int, gen: torch.Generator,
+              shard: slice | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """n reals as float (n, C, res, res) in [-1, 1] on the CPU, and their labels (or None).
+        `shard`: only that part of the n (one process's share of a global batch); the draws
+        are those of the whole batch, so every process keeps the same order and together they
+        read what one process would."""
         idx = self._next_indices(n, gen)
         flip = torch.rand(n, generator=gen) < 0.5 if self.mirror else None
         # Sorted gathering reads a memory map sequentially; the order within a batch is
         # irrelevant to the losses.
         idx = idx.sort().values
+        if shard is not None:
+            idx = idx[shard]
+            flip = None if flip is None else flip[shard]
         x = self.images_at(idx)
         if flip is not None:
             x = torch.where(flip[:, None, None, None], x.flip(3), x)

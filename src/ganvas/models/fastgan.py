@@ -31,7 +31,7 @@ from ..config import ModelConfig
 from ..imaging import laplacian_pyramid, pyramid_l1
 from . import MODELS, Capabilities, Family
 from .dcgan import init_weights
-from .layers import apply_spectral_norm, norm_layer, projection_logits
+from .layers import apply_spectral_norm, batch_randn, norm_layer, projection_logits
 
 
 def width_at(cfg: ModelConfig, base: int, r: int, top: int) -> int:
@@ -62,7 +62,7 @@ class NoiseInjection(nn.Module):
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
         if noise_mode == "random":
-            return x + torch.randn_like(x[:, :1]) * self.strength.to(x.dtype)
+            return x + batch_randn(x, channels=1) * self.strength.to(x.dtype)
         if noise_mode == "const":
             return x + (self.noise_const * self.strength).to(x.dtype)
         if noise_mode == "none":

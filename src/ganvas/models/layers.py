@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 import torch.nn as nn
 from torch.nn.utils.parametrizations import spectral_norm
@@ -49,3 +51,103 @@ def projection_logits(logits: torch.Tensor, x: torch.Tensor, embed: nn.Embedding
         raise ValueError("this discriminator is conditional: pass labels")
     features = x.sum(dim=(2, 3))                                # (N, C)
     return logits + (embed(labels).to(features.dtype) * features).sum(dim=1)
+
+
+# ---- randomness over a batch split across processes -------------------------------------------
+# (rank, world size) while a training step runs on a shard of the global batch; see batch_shard.
+_SHARD: tuple[int, int] | None = None
+
+
+@contextmanager
+def batch_shard(rank: int, size: int):
+    """Within this block, `batch_randn` draws the whole global batch's values and returns this
+    process's part: every process consumes torch's RNG alike (its scalar draws, such as the
+    style-mixing cutoff, agree) and its samples are the ones one process would draw."""
+    global _SHARD
+    previous, _SHARD = _SHARD, ((rank, size) if size > 1 else None)
+    try:
+        yield
+    finally:
+        _SHARD = previous
+
+
+def batch_randn(like: torch.Tensor, channels: int | None = None) -> torch.Tensor:
+    """torch.randn_like(like) (or like its first `channels` channels) from torch's RNG; under
+    `batch_shard`, this process's samples (every size-th from its rank) of the same draw for
+    the whole global batch, in the memory layout of `like`, so the values land where one
+    process would put them."""
+    if channels is not None:
+        like = like[:, :channels]
+    if _SHARD is None:
+        return torch.randn_like(like)
+    rank, size = _SHARD
+    n = like.shape[0]
+    layout = (torch.channels_last if like.dim() == 4 and not like.is_contiguous()
+              and like.is_contiguous(memory_format=torch.channels_last)
+              else torch.contiguous_format)
+    full = torch.empty((n * size, *like.shape[1:]), device=like.device, dtype=like.dtype,
+                       memory_format=layout).normal_()
+    return full[rank::size]                 # the process's samples: see World.shard
+
+
+# Buffers that training updates from the batch (BatchNorm's running statistics, StyleGAN2's
+# w_avg and path-length mean): the ones processes average after each step.
+RUNNING_BUFFERS = ("running_mean", "running_var", "w_avg", "pl_mean")
+
+
+def running_buffers(module: nn.Module) -> list[torch.Tensor]:
+    return [b for name, b in module.named_buffers()
+            if name.rsplit(".", 1)[-1] in RUNNING_BUFFERS]
+
+
+class SumOverProcesses(torch.autograd.Function):
+    """x summed over all processes; its gradient is the sum of theirs (each process's loss
+    depends on every process's x through the sum)."""
+
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+        y = x.clone()
+        dist.all_reduce(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return SumOverProcesses.apply(grad)
+
+
+class GlobalBatchNorm2d(nn.BatchNorm2d):
+    """BatchNorm2d whose training statistics cover the global batch of all processes (one
+    differentiable all-reduce of the per-channel sums), on any device: torch's SyncBatchNorm
+    refuses CPU tensors, and Gloo on CPUs is how many-process training is tested. Same
+    parameters and buffers as BatchNorm2d, so its state dict loads into one. Outside a
+    process group or in eval mode it is BatchNorm2d."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+        if not (self.training and dist.is_available() and dist.is_initialized()
+                and dist.get_world_size() > 1):
+            return super().forward(x)
+        c = x.shape[1]
+        xf = x.float()
+        count = x.numel() // c * dist.get_world_size()
+        sums = SumOverProcesses.apply(torch.cat([xf.sum(dim=(0, 2, 3)),
+                                                 xf.square().sum(dim=(0, 2, 3))]))
+        mean = sums[:c] / count
+        var = (sums[c:] / count - mean.square()).clamp_min(0)
+        with torch.no_grad():
+            self.num_batches_tracked.add_(1)
+            self.running_mean.lerp_(mean.detach(), self.momentum)
+            self.running_var.lerp_(var.detach() * count / max(count - 1, 1), self.momentum)
+        scale = torch.rsqrt(var + self.eps) * self.weight
+        y = (xf - mean[None, :, None, None]) * scale[None, :, None, None] \
+            + self.bias[None, :, None, None]
+        return y.to(x.dtype)
+
+
+def global_batchnorm(module: nn.Module) -> nn.Module:
+    """Every BatchNorm2d of `module` made a GlobalBatchNorm2d, in place (same tensors)."""
+    for m in module.modules():
+        if type(m) is nn.BatchNorm2d:
+            m.__class__ = GlobalBatchNorm2d
+    return module

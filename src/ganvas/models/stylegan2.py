@@ -23,6 +23,7 @@ from torch import Tensor
 
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
+from .layers import batch_randn
 from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, MinibatchStd,
                                SynthesisBlock, normalize_2nd_moment)
 
@@ -194,7 +195,7 @@ class Generator(nn.Module):
         if self.mixing_prob <= 0 or float(torch.rand(())) >= self.mixing_prob:
             return ws
         cutoff = int(torch.randint(1, self.num_ws, ()))
-        ws2 = self.mapping(torch.randn_like(z), labels, truncation_psi, truncation_cutoff)
+        ws2 = self.mapping(batch_randn(z), labels, truncation_psi, truncation_cutoff)
         return torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
 
     def path_length_penalty(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
@@ -208,7 +209,7 @@ class Generator(nn.Module):
         img = self.synthesis(ws, noise_mode="random")
         h, w = img.shape[2:]
         # Dividing by sqrt(pixels) makes the length independent of the resolution.
-        pl_noise = torch.randn_like(img) / math.sqrt(h * w)
+        pl_noise = batch_randn(img) / math.sqrt(h * w)
         (grads,) = torch.autograd.grad((img * pl_noise).sum(), ws, create_graph=True)
         lengths = grads.float().square().sum(dim=2).mean(dim=1).sqrt()        # (N,)
         with torch.no_grad():

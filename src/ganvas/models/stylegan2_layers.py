@@ -20,6 +20,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
+from .layers import batch_randn
+
 LRELU_SLOPE = 0.2
 LRELU_GAIN = math.sqrt(2.0)
 NOISE_MODES = ("const", "random", "none")
@@ -275,9 +277,7 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, up=self.up, f=self.filter,
                              fused=fuse_modconv(self.training, x))
         if noise_mode == "random":
-            n = x.shape[0]
-            noise = torch.randn(n, 1, self.resolution, self.resolution, device=x.device,
-                                dtype=x.dtype)
+            noise = batch_randn(x, channels=1)                # (N, 1, R, R)
             x = x + noise * self.noise_strength.to(x.dtype)
         elif noise_mode == "const":
             x = x + (self.noise_const * self.noise_strength).to(x.dtype)

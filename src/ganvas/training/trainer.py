@@ -21,11 +21,14 @@ from ..data.dataset import ImageBank
 from ..losses import LOSSES
 from ..losses.penalties import gradient_penalty, r1_penalty
 from ..models import build_discriminator, build_generator, family_of
-from ..models.layers import freeze_blocks
+from ..models.layers import batch_shard, freeze_blocks, global_batchnorm, running_buffers
+from .distributed import SINGLE, World
 from .ema import ema_beta, recalibrate_batchnorm, update_ema
 
 Tensor = torch.Tensor
 STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
+# Augmentation draws per process (each augments its own shard): rank r's stream is offset.
+AUG_RANK_OFFSET = 1_000_003
 
 
 def cpu_copy(obj):
@@ -39,8 +42,10 @@ def cpu_copy(obj):
     return obj
 
 
-def make_augment_pipe(cfg: RunConfig) -> tuple[AugmentPipe | None, AdaController | None]:
-    """The ADA pipeline for --aug ada/fixed (None otherwise) and, for ada, its controller."""
+def make_augment_pipe(cfg: RunConfig, world: World = SINGLE
+                      ) -> tuple[AugmentPipe | None, AdaController | None]:
+    """The ADA pipeline for --aug ada/fixed (None otherwise) and, for ada, its controller
+    (whose statistic covers the reals of every process)."""
     a = cfg.augment
     if a.mode not in ("ada", "fixed"):
         return None, None
@@ -49,7 +54,7 @@ def make_augment_pipe(cfg: RunConfig) -> tuple[AugmentPipe | None, AdaController
     if a.mode == "fixed":
         return pipe, None
     return pipe, AdaController(pipe, target=a.target, interval=a.ada_interval,
-                               speed_kimg=a.ada_kimg, batch=cfg.train.batch)
+                               speed_kimg=a.ada_kimg, batch=cfg.train.batch, total=world.sum)
 
 
 def adam(params, lr: float, betas: tuple[float, float], device: torch.device) -> torch.optim.Adam:
@@ -61,19 +66,32 @@ def adam(params, lr: float, betas: tuple[float, float], device: torch.device) ->
 
 
 class Trainer:
-    """One GAN being trained: G, D, G_ema, their Adam optimisers, the data and the RNGs."""
+    """One GAN being trained: G, D, G_ema, their Adam optimisers, the data and the RNGs.
 
-    def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device):
+    With a `world` of many processes each Trainer holds the same networks and takes its shard
+    of every global batch: the draws of data order, mirroring, z, instance and label noise and
+    torch's own RNG are the whole batch's on every process (sliced), so together they compute
+    what one process would; augmentation draws per process. Gradients and the running
+    buffers are averaged across processes, batch norm covers the global batch."""
+
+    def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device,
+                 world: World = SINGLE):
         cfg = cfg.on_device(device)           # --precision auto settled for this device
-        self.cfg, self.bank, self.device = cfg, bank, device
+        self.cfg, self.bank, self.device, self.world = cfg, bank, device, world
         t = cfg.train
-        self.rng = {name: torch.Generator().manual_seed(t.seed * 8 + i)
+        self.local_batch = world.local_batch(t.batch)
+        self.shard = world.shard(t.batch)
+        self.rng = {name: torch.Generator().manual_seed(
+                        t.seed * 8 + i + (AUG_RANK_OFFSET * world.rank if name == "aug" else 0))
                     for i, name in enumerate(STREAMS)}
         torch.manual_seed(t.seed)                     # weight initialisation
         fmt = torch.channels_last                      # faster convolutions on CPU and GPU
         self.G = build_generator(cfg.model).to(device, memory_format=fmt).train()
         self.D = build_discriminator(cfg.model).to(device, memory_format=fmt).train()
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False)
+        if world.distributed:                 # G_ema (sampled by one process) keeps plain BN
+            global_batchnorm(self.G)
+            global_batchnorm(self.D)
         self.freeze_d(t.freeze_d)
         betas = (t.beta1, t.beta2)
         self.opt_G = adam(self.G.parameters(), t.lr_g, betas, device)
@@ -84,7 +102,7 @@ class Trainer:
             self.G.mixing_prob = t.style_mixing
         self.d_reconstruction = caps.d_reconstruction
         self.policy = parse_policy(cfg.augment.diffaug)
-        self.pipe, self.ada = make_augment_pipe(cfg)
+        self.pipe, self.ada = make_augment_pipe(cfg, world)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                          if t.precision == "bf16" else nullcontext())
         self.images_seen = 0
@@ -112,29 +130,38 @@ class Trainer:
         follows runs under autocast)."""
         x = x.float()
         if sigma > 0:
-            x = x + sigma * torch.randn(x.shape, generator=self.rng["noise"]).to(self.device)
+            noise = torch.randn((self.cfg.train.batch, *x.shape[1:]), generator=self.rng["noise"])
+            x = x + sigma * noise[self.shard].to(self.device)
         if self.policy:
             x = diff_augment(x, self.policy, self.rng["aug"])
         if self.pipe is not None:
             x = self.pipe(x, self.rng["aug"])
         return x
 
-    def targets(self, n: int) -> tuple[Tensor, Tensor]:
-        """D's targets (n,) for reals (1 - smoothing) and fakes (0), label noise flipped."""
+    def targets(self, n: int | None = None) -> tuple[Tensor, Tensor]:
+        """D's targets for this process's part of n (default: the batch) reals (1 -
+        smoothing) and fakes (0), label noise flipped."""
         t = self.cfg.train
+        n = t.batch if n is None else n
         real = torch.full((n,), 1.0 - t.label_smoothing)
         fake = torch.zeros(n)
         if t.label_noise > 0:
             flip = torch.rand(2, n, generator=self.rng["noise"]) < t.label_noise
             real = torch.where(flip[0], 0.0, real)
             fake = torch.where(flip[1], 1.0, fake)
-        return real.to(self.device), fake.to(self.device)
+        part = self.world.shard(n)
+        return real[part].to(self.device), fake[part].to(self.device)
+
+    def latents(self, n: int) -> Tensor:
+        """z for this process's part of n latents (n global), from the z stream."""
+        z = torch.randn(n, self.cfg.model.z_dim, generator=self.rng["z"])
+        return z[self.world.shard(n)].to(self.device)
 
     def next_batch(self) -> tuple[Tensor, Tensor | None]:
         """Reals (N, C, H, W) in [-1, 1] on the device, classic-augmented when asked, and their
         labels (N,) for a conditional model (None otherwise)."""
         t, a = self.cfg.train, self.cfg.augment
-        reals, labels = self.bank.batch(t.batch, self.rng["data"])
+        reals, labels = self.bank.batch(t.batch, self.rng["data"], shard=self.shard)
         reals = reals.to(self.device, memory_format=torch.channels_last)
         if a.classic:
             reals = AUGMENTS.get("classic").fn(reals, self.rng["aug"], **a.classic_params())
@@ -148,9 +175,13 @@ class Trainer:
         does); returns detached statistics (tensors, so no device sync)."""
         stats: dict[str, Tensor] = {}
         start = self.images_seen
-        for _ in range(self.cfg.train.n_critic):
-            fake, labels, stats = self.d_step()
-        stats.update(self.g_step(fake, labels))
+        with batch_shard(self.world.rank, self.world.size):
+            for _ in range(self.cfg.train.n_critic):
+                fake, labels, stats = self.d_step()
+            stats.update(self.g_step(fake, labels))
+        # The buffers each process moved by its own shard: their average is what the global
+        # batch would give (each update is linear in the batch mean).
+        self.world.mean_(running_buffers(self.G) + running_buffers(self.D))
         self.step += 1
         t = self.cfg.train
         # The half-life is in the images kimg counts: this update follows n_critic batches.
@@ -163,7 +194,7 @@ class Trainer:
         statistics."""
         t = self.cfg.train
         reals, labels = self.next_batch()
-        z = torch.randn(t.batch, self.cfg.model.z_dim, generator=self.rng["z"]).to(self.device)
+        z = self.latents(t.batch)
         sigma = self.noise_sigma()
         with self.autocast:
             fake = self.G(z, labels)
@@ -178,12 +209,12 @@ class Trainer:
         with self.autocast:
             d_real = self.D(x_real, labels).float()
             d_fake = self.D(x_fake, labels).float()
-        real_t, fake_t = self.targets(t.batch)
+        real_t, fake_t = self.targets()
         loss_d = self.loss.d(d_real, d_fake, real_t, fake_t)
         total = loss_d
         stats = {}
         if self.loss.gradient_penalty:
-            alpha = torch.rand(t.batch, generator=self.rng["noise"]).to(self.device)
+            alpha = torch.rand(t.batch, generator=self.rng["noise"])[self.shard].to(self.device)
             with self.autocast:
                 gp = gradient_penalty(lambda x: self.D(x, labels), x_real, x_fake, alpha)
             total = total + t.gp_lambda * gp
@@ -202,10 +233,11 @@ class Trainer:
             stats["r1"] = r1.detach()
         if self.ada is not None:
             self.ada.update(d_real.detach())
-        skip = t.gate_d is not None and loss_d.item() < t.gate_d
+        skip = t.gate_d is not None and self.world.mean(loss_d).item() < t.gate_d
         if not skip:
             self.opt_D.zero_grad(set_to_none=True)
             total.backward()
+            self.world.mean_grads_(self.d_params)
             self.opt_D.step()
         self.images_seen += t.batch
         if self.pipe is not None:
@@ -231,16 +263,17 @@ class Trainer:
             total, stats = loss_g, {}
             if t.pl_weight > 0 and self.step % t.pl_interval == 0:
                 # Lazy path length regularisation (StyleGAN2) on half a batch of new latents.
-                n = max(t.batch // 2, 1)
-                z = torch.randn(n, self.cfg.model.z_dim, generator=self.rng["z"]).to(self.device)
+                n = max(self.local_batch // 2, 1) * self.world.size
+                z = self.latents(n)
                 with self.autocast:
-                    pl = self.G.path_length_penalty(z, None if labels is None else labels[:n])
+                    pl = self.G.path_length_penalty(z, None if labels is None else labels[:len(z)])
                 total = total + t.pl_weight * t.pl_interval * pl
                 stats["pl"] = pl.detach()
-            skip = t.gate_g is not None and loss_g.item() < t.gate_g
+            skip = t.gate_g is not None and self.world.mean(loss_g).item() < t.gate_g
             if not skip:
                 self.opt_G.zero_grad(set_to_none=True)
                 total.backward()
+                self.world.mean_grads_(self.G.parameters())
                 self.opt_G.step()
         finally:
             for p in self.d_params:

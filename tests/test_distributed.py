@@ -1,0 +1,140 @@
+"""Many-process training on torch.distributed (Gloo, 2 CPU processes): the Trainer of each
+family on 2 processes computes what it computes on one with the same global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+
+from ganvas.config import preset_config
+from ganvas.data.dataset import ImageBank, load_archive
+from ganvas.errors import ConfigError
+from ganvas.models.layers import GlobalBatchNorm2d, batch_randn, batch_shard
+from ganvas.training.distributed import World, from_environment
+from ganvas.training.trainer import Trainer
+
+from .conftest import make_toy_archive
+
+REPO = Path(__file__).resolve().parent.parent
+STEPS = 3
+BATCH = 8
+# One entry per family (its tiny preset); augmentation off: it draws per process by design.
+FAMILIES = {"dcgan-tiny": {}, "wgan-gp-tiny": {}, "stylegan2-tiny": {"r1_interval": 2},
+            "fastgan-tiny": {}}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def make_trainer(archive, preset: str, world: World) -> Trainer:
+    cfg = preset_config(preset, model={"resolution": 32}, augment={"mode": "none", "diffaug": ""})
+    cfg = replace(cfg, train=replace(cfg.train, batch=BATCH, precision="fp32", seed=5,
+                                     **FAMILIES[preset]))
+    cfg.validate()
+    return Trainer(cfg, ImageBank(load_archive(archive)), torch.device("cpu"), world)
+
+
+def weights_after_steps(archive, preset: str, world: World) -> dict[str, torch.Tensor]:
+    trainer = make_trainer(archive, preset, world)
+    for _ in range(STEPS):
+        trainer.train_step()
+    out = {f"G.{k}": v for k, v in trainer.G.state_dict().items()}
+    out.update({f"D.{k}": v for k, v in trainer.D.state_dict().items()})
+    out.update({f"G_ema.{k}": v for k, v in trainer.G_ema.state_dict().items()})
+    return {k: v.detach().clone() for k, v in out.items()}
+
+
+def worker(archive: str, preset: str, out: str) -> None:
+    """One process of a 2-process run (rank and rendezvous from the environment, as torchrun
+    sets them): train, then rank 0 saves the weights and every process's weight sums."""
+    torch.set_num_threads(1)
+    world = from_environment()
+    try:
+        w = weights_after_steps(archive, preset, world)
+        gathered = [None] * world.size
+        dist.all_gather_object(gathered, {k: v.sum().item() for k, v in w.items()})
+        if world.rank == 0:
+            torch.save({"weights": w, "sums": gathered}, out)
+    finally:
+        dist.destroy_process_group()
+
+
+def run_processes(n: int, *args: str, timeout: float = 120) -> None:
+    """`worker(*args)` in n fresh processes (plain subprocesses with torchrun's variables:
+    no multiprocessing, which would re-run whatever __main__ the test session has)."""
+    port = free_port()
+    code = "import sys; from tests.test_distributed import worker; worker(*sys.argv[1:])"
+    procs = [subprocess.Popen(
+        [sys.executable, "-c", code, *map(str, args)], cwd=REPO, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+                        "RANK": str(rank), "WORLD_SIZE": str(n), "LOCAL_RANK": str(rank),
+                        "OMP_NUM_THREADS": "1"}) for rank in range(n)]
+    try:
+        errors = [p.communicate(timeout=timeout)[1] for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    for p, err in zip(procs, errors):
+        assert p.returncode == 0, err[-3000:]
+
+
+@pytest.fixture(scope="module")
+def archive32(tmp_path_factory):
+    return make_toy_archive(tmp_path_factory.mktemp("data") / "toy32.zip", resolution=32)
+
+
+@pytest.mark.parametrize("preset", list(FAMILIES))
+def test_two_processes_train_like_one_with_the_same_global_batch(preset, archive32, tmp_path):
+    out = tmp_path / "rank0.pt"
+    run_processes(2, archive32, preset, out)
+    result = torch.load(out)
+    two, sums = result["weights"], result["sums"]
+    assert sums[0] == sums[1]                # every process holds the same networks
+    torch.set_num_threads(1)
+    one = weights_after_steps(archive32, preset, World())
+    assert one.keys() == two.keys()
+    # float32 sums over the batch in another order (two halves, then the mean of the two)
+    # differ in the last bits; three Adam steps carry that on at about 1e-6 of the weights.
+    worst = max(float((one[k].float() - two[k].float()).abs().max()
+                      / (one[k].float().abs().max() + 1e-12)) for k in one)
+    assert worst < 1e-4, worst
+    start = make_trainer(archive32, preset, World()).G.state_dict()  # training moved G
+    assert sum(not torch.equal(v, one[f"G.{k}"]) for k, v in start.items()) > len(start) // 2
+
+
+def test_the_global_batch_must_split_evenly():
+    with pytest.raises(ConfigError, match="does not split evenly over 3 processes"):
+        World(rank=0, size=3).local_batch(8)
+    assert list(range(8))[World(rank=1, size=2).shard(8)] == [1, 3, 5, 7]
+
+
+def test_sharded_draws_are_slices_of_the_whole_batch():
+    like = torch.zeros(4, 3, 5, 5).to(memory_format=torch.channels_last)
+    torch.manual_seed(0)
+    whole = torch.randn_like(torch.zeros(8, 3, 5, 5).to(memory_format=torch.channels_last))
+    for rank in range(2):
+        torch.manual_seed(0)
+        with batch_shard(rank, 2):
+            assert torch.equal(batch_randn(like), whole[rank::2])
+    torch.manual_seed(0)
+    assert torch.equal(batch_randn(like), whole[:4])          # no shard: randn_like
+
+
+def test_global_batchnorm_is_batchnorm_outside_a_process_group():
+    bn = torch.nn.BatchNorm2d(3)
+    gbn = GlobalBatchNorm2d(3)
+    gbn.load_state_dict(bn.state_dict())
+    x = torch.randn(4, 3, 5, 5)
+    assert torch.equal(bn(x), gbn(x))
+    assert torch.equal(bn.running_var, gbn.running_var)
