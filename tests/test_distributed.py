@@ -89,6 +89,17 @@ def run_processes(n: int, *args: str, timeout: float = 120) -> None:
         assert p.returncode == 0, err[-3000:]
 
 
+def one_process(archive, preset: str) -> dict[str, torch.Tensor]:
+    """The one-process run, on one thread like each worker; the session's thread count is put
+    back (a later test that compares a subprocess's run with its own must keep it)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return weights_after_steps(archive, preset, World())
+    finally:
+        torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="module")
 def archive32(tmp_path_factory):
     return make_toy_archive(tmp_path_factory.mktemp("data") / "toy32.zip", resolution=32)
@@ -101,8 +112,7 @@ def test_two_processes_train_like_one_with_the_same_global_batch(preset, archive
     result = torch.load(out)
     two, sums = result["weights"], result["sums"]
     assert sums[0] == sums[1]                # every process holds the same networks
-    torch.set_num_threads(1)
-    one = weights_after_steps(archive32, preset, World())
+    one = one_process(archive32, preset)
     assert one.keys() == two.keys()
     # float32 sums over the batch in another order (two halves, then the mean of the two)
     # differ in the last bits; three Adam steps carry that on at about 1e-6 of the weights.
