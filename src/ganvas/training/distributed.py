@@ -93,31 +93,6 @@ class World:
         dist.all_reduce(y)
         return y
 
-    def any(self, flag: bool) -> bool:
-        """True on every process when it is True on any (for a NaN seen by one of them)."""
-        if not self.distributed:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device_of_collectives())
-        dist.all_reduce(t, op=dist.ReduceOp.MAX)
-        return bool(t.item() > 0)
-
-    def broadcast_(self, tensors: list[Tensor]) -> None:
-        """Rank 0's values of `tensors` on every process."""
-        if not self.distributed:
-            return
-        for t in tensors:
-            dist.broadcast(t.data, src=0)
-
-    def barrier(self) -> None:
-        if self.distributed:
-            dist.barrier()
-
-    def device_of_collectives(self) -> torch.device:
-        """Where tensors must be for the backend: the process's GPU for NCCL, else the CPU."""
-        if self.distributed and dist.get_backend() == "nccl":
-            return torch.device("cuda", torch.cuda.current_device())
-        return torch.device("cpu")
-
 
 SINGLE = World()
 
@@ -130,7 +105,7 @@ def from_environment() -> World:
     missing = [k for k in ENV if k not in os.environ]
     if missing:
         raise ConfigError(f"WORLD_SIZE is set but {', '.join(missing)} is not: start many "
-                          f"processes with torchrun (or ganvas train --gpus N)")
+                          f"processes with torchrun")
     world = World(rank=int(os.environ["RANK"]), size=int(os.environ["WORLD_SIZE"]),
                   local_rank=int(os.environ["LOCAL_RANK"]))
     if not dist.is_initialized():
@@ -139,11 +114,3 @@ def from_environment() -> World:
             torch.cuda.set_device(world.local_rank)
         dist.init_process_group(backend, timeout=TIMEOUT)
     return world
-
-
-def process_device(world: World, device: torch.device) -> torch.device:
-    """The device this process trains on: its own GPU (the local rank's) when the run asks
-    for CUDA, the given device otherwise."""
-    if world.distributed and device.type == "cuda":
-        return torch.device("cuda", world.local_rank)
-    return device
