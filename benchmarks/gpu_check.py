@@ -53,7 +53,7 @@ from ganvas.metrics.inception import random_state  # noqa: E402
 from ganvas.models import MODELS, build_discriminator, build_generator  # noqa: E402
 from ganvas.models.stylegan2_layers import compute_dtype  # noqa: E402
 from ganvas.presets import PRESETS  # noqa: E402
-from ganvas.training import loop  # noqa: E402
+from ganvas.training import runs  # noqa: E402
 
 RESOLUTION = 64
 # Published reference (stylegan2-ada-pytorch README, "Expected training time", --cfg=auto,
@@ -437,13 +437,13 @@ def speed_archive(ctx: Context, resolution: int) -> Path:
 
 
 def check_speed(ctx: Context, preset: str, resolution: int, batch: int | None) -> dict:
-    """Seconds per kimg of `preset` as training runs it (data opened as loop.start does, so
+    """Seconds per kimg of `preset` as training runs it (data opened as runs.start does, so
     --aug auto is settled), timed after warm-up; one step = n_critic D steps + one G step."""
     data = "demo:emoji" if resolution == 64 else str(speed_archive(ctx, resolution))
     cfg = preset_config(preset, model={"resolution": resolution},
                         train={"data": data, "device": str(ctx.device), "batch": batch})
-    cfg, bank, _ = loop.open_data(cfg.resolved())
-    trainer = loop.make_trainer(cfg, bank)
+    cfg, bank, _ = runs.open_data(cfg.resolved())
+    trainer = runs.make_trainer(cfg, bank)
     warmup, steps = ctx.steps(4, 1), ctx.steps(32, 2)    # 32: R1 and path length at their rates
     for _ in range(warmup):
         trainer.train_step()

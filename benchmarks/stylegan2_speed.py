@@ -47,7 +47,7 @@ def measure(preset: str, steps: int, warmup: int, device_name: str, precision: s
     import torch
 
     from ganvas.config import preset_config
-    from ganvas.training.loop import open_data
+    from ganvas.training.runs import open_data
     from ganvas.training.trainer import Trainer
 
     train = {"data": "demo:emoji", "device": device_name}

@@ -59,7 +59,7 @@ def worker(archive: str, preset: str, out: str) -> None:
     """One process of a 2-process run (rank and rendezvous from the environment, as torchrun
     sets them): train, then rank 0 saves the weights and every process's weight sums."""
     torch.set_num_threads(1)
-    world = from_environment()
+    world = from_environment(torch.device("cpu"))
     try:
         w = weights_after_steps(archive, preset, world)
         gathered = [None] * world.size
@@ -148,3 +148,19 @@ def test_global_batchnorm_is_batchnorm_outside_a_process_group():
     x = torch.randn(4, 3, 5, 5)
     assert torch.equal(bn(x), gbn(x))
     assert torch.equal(bn.running_var, gbn.running_var)
+
+
+def test_each_process_resumes_the_augmentation_stream_of_its_rank(archive32):
+    a0, a1 = (torch.Generator().manual_seed(s).get_state() for s in (1, 2))
+    saved = {"rng": {"aug": a0}, "aug_ranks": [a0, a1]}
+    assert torch.equal(make_trainer(archive32, "dcgan-tiny", World(1, 2)).aug_state(saved), a1)
+    third = make_trainer(archive32, "dcgan-tiny", World(2, 4))
+    new = third.aug_state(saved)              # a rank the run did not have: its own stream
+    assert not torch.equal(new, a0) and not torch.equal(new, a1)
+    assert torch.equal(new, third.aug_state(saved))
+    old_file = {"rng": {"aug": a0}}           # trainer.pt from before many processes
+    assert torch.equal(make_trainer(archive32, "dcgan-tiny", World()).aug_state(old_file), a0)
+    assert not torch.equal(make_trainer(archive32, "dcgan-tiny", World(1, 2)).aug_state(
+        old_file), a0)
+    own = {"rng": {"aug": a1}, "aug_ranks": None}     # a process's own capture()
+    assert torch.equal(make_trainer(archive32, "dcgan-tiny", World(1, 2)).aug_state(own), a1)

@@ -15,7 +15,7 @@ from ganvas.cli import build_parser, main
 from ganvas.config import DEFAULT_DIFFAUG, AugmentConfig, RunConfig, preset_config
 from ganvas.errors import ConfigError, GanvasError
 from ganvas.options import OFF, all_options
-from ganvas.training.loop import with_data
+from ganvas.training.runs import with_data
 
 from .conftest import TINY, make_png_folder, usage_error
 
@@ -165,7 +165,7 @@ def test_config_preset_cannot_be_replaced(tiny_run, capsys):
 def test_resume_takes_no_config_or_dry_run(tiny_run, capsys):
     for extra in (["--config", "x.json"], ["--dry-run"], ["--z-dim", "8"]):
         err = usage_error(["train", "--resume", str(tiny_run), *extra], capsys)
-        assert "--resume takes only --kimg or --minutes" in err
+        assert "--resume takes only --kimg, --minutes or --device" in err
 
 
 def test_python_options_are_checked(toy_archive):

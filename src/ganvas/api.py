@@ -20,7 +20,7 @@ from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_fps, check_png, check_scale, output_format
 from .resolve import Resolved
-from .training import loop
+from .training import runs
 from .device import pick_device
 
 DEMO_RESOLUTION = 32
@@ -305,18 +305,22 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     config: a run's config.json (or part of one) replayed: its values replace the preset's,
     `options` replace its; `data` defaults to its train.data. dry_run: return the resolved
     configuration (a `Resolved`: .config, and .sources saying where each value came from)
-    without writing anything. Every option is checked before any file is written."""
+    without writing anything. Every option is checked before any file is written.
+
+    Started by torchrun (WORLD_SIZE > 1 in the environment), every process calls this and
+    together they train one run, the first process writing it (README: Many processes)."""
     plan = resolve.plan(data, model, config, options)
     if dry_run:
         return plan
     check_out_folder(out)
-    return loop.start(plan.config, out, progress=progress)
+    return runs.start(plan.config, out, progress=progress)
 
 
 def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float | None = None,
-           progress: bool = True) -> Path:
-    """Continue a run from its newest snapshot (see training.loop.resume)."""
-    return loop.resume(run_dir, kimg=kimg, minutes=minutes, progress=progress)
+           progress: bool = True, device: str | None = None) -> Path:
+    """Continue a run from its newest snapshot, on its own device or `device` (see
+    training.runs.resume)."""
+    return runs.resume(run_dir, kimg=kimg, minutes=minutes, progress=progress, device=device)
 
 
 def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int = 0,

@@ -4,7 +4,7 @@ Layers, lowest first: the dataclass defaults, the preset (at the model resolutio
 file (`config=`: a run's config.json, or any part of it), then the options given (keywords of
 `ganvas.train`, flags of `ganvas train`). `plan` validates the result completely and writes
 nothing, so a dry run and a real run fail on the same mistakes before any folder is touched.
-What only the data can tell (channels, the class count) is filled in by training.loop; so is
+What only the data can tell (channels, the class count) is filled in by training.runs; so is
 `--aug auto`'s choice from the image count, unless the data is an archive whose dataset.json
 tells the count now (the dry run then shows the choice, its source "auto: N images < 30,000").
 """

@@ -11,6 +11,7 @@ front (GanvasError, exit 2), so what is left is the environment's failure.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from ..errors import GanvasError
@@ -42,24 +43,33 @@ def build_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv                 # `train --gpus N` starts the same command N times
+    verb = f"ganvas {args.verb}{process_label()}"
     try:
         args.run(args)
     except GanvasError as e:
-        print(f"ganvas {args.verb}: error: {e}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"{verb}: error: {e}", file=sys.stderr)
+        return getattr(e, "exit_code", EXIT_USAGE)
     except MemoryError:
-        print(f"ganvas {args.verb}: error: out of memory: this request needs more memory than "
+        print(f"{verb}: error: out of memory: this request needs more memory than "
               f"the machine has; ask for less (fewer seeds, frames or steps, a smaller "
               f"--scale)", file=sys.stderr)
         return EXIT_FAILURE
     except OSError as e:
-        print(f"ganvas {args.verb}: error: {describe_os_error(e)}", file=sys.stderr)
+        print(f"{verb}: error: {describe_os_error(e)}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print(f"ganvas {args.verb}: interrupted", file=sys.stderr)
+        print(f"{verb}: interrupted", file=sys.stderr)
         return 130
     return 0
+
+
+def process_label() -> str:
+    """" (process 1 of 2)" in a process torchrun started other than the first, else ""."""
+    rank, size = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
+    return "" if rank == "0" else f" (process {rank} of {size})"
 
 
 def describe_os_error(e: OSError) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ..errors import GanvasError
 
 
@@ -49,6 +51,10 @@ def add_train(sub) -> None:
     p.add_argument("--out", default="runs", help="folder for numbered run directories")
     p.add_argument("--model", help=f"preset (default dcgan, or the --init-from model's): "
                                    f"{', '.join(PRESETS.names())}")
+    p.add_argument("--gpus", type=int, metavar="N",
+                   help="train on N GPUs of this machine: starts N processes with torchrun "
+                        "(--batch stays the global batch); with --device cpu, N processes "
+                        "on the CPU")
     p.set_defaults(run=run_train, options=add_option_flags(p))
 
 
@@ -71,23 +77,51 @@ def add_option_flags(p) -> list[str]:
 
 def run_train(a) -> None:
     from ..api import resume, train
-    from ..options import OFF
+    from ..training.distributed import World, main_process
+    from ..training.runs import prepare_data
+    from .launch import check_launch, launch
     options = {f: getattr(a, f) for f in a.options if getattr(a, f) is not None}
+    if a.gpus is not None and a.gpus != 1:
+        if a.dry_run:
+            raise GanvasError("--gpus and --dry-run do not go together (drop --gpus to see "
+                              "the configuration)")
+        check_launch(a.gpus, options.get("device"))
+        if a.resume:
+            cfg = check_resume(a, options)
+        else:               # options checked and the data prepared once, before N processes
+            cfg = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=True,
+                        **options).config
+            prepare_data(cfg)
+        World(size=a.gpus).local_batch(cfg.train.batch)
+        raise SystemExit(launch(a.gpus, a.argv))
     if a.resume:
-        if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes"}:
-            raise GanvasError("--resume takes only --kimg or --minutes; "
-                              "the rest comes from the run")
-        if OFF in (a.kimg, a.minutes):
-            raise GanvasError("--resume needs a number of --kimg or --minutes, not none")
-        print(resume(a.resume, kimg=a.kimg, minutes=a.minutes))
+        check_resume(a, options)
+        run = resume(a.resume, kimg=a.kimg, minutes=a.minutes, device=a.device)
+        if main_process():
+            print(run)
         return
     result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
                    **options)
     if a.dry_run:
         print(f"dry run: nothing written; resolved configuration (value, source):\n"
               f"{result.render(given='flag')}")
-    else:
+    elif main_process():
         print(result)
+
+
+def check_resume(a, options: dict):
+    """--resume's own rules: only --kimg, --minutes, --device (and --gpus) beside it; with
+    --gpus, the run's configuration (checked before the processes start)."""
+    from ..options import OFF
+    if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes", "device"}:
+        raise GanvasError("--resume takes only --kimg, --minutes or --device; "
+                          "the rest comes from the run")
+    if OFF in (a.kimg, a.minutes):
+        raise GanvasError("--resume needs a number of --kimg or --minutes, not none")
+    if a.gpus is not None:                   # the run's configuration, checked
+        from ..training.runs import resume_config
+        return resume_config(Path(a.resume), a.kimg, a.minutes, a.device)
+    return None
 
 
 def add_demo(sub) -> None:

@@ -159,12 +159,15 @@ def build_extractor(name: str, feature_weights: dict[str | None, str]) -> Featur
 
 def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
             extractors: dict[str, FeatureExtractor], plan: dict[str, str],
-            real_key: dict | None = None, device: str | torch.device | None = "auto") -> dict:
+            real_key: dict | None = None, device: str | torch.device | None = "auto",
+            fake_outputs: dict[str, dict] | None = None) -> dict:
     """Compare uint8 (N, H, W, C) fakes with reals on `metrics`.
 
     extractors/plan: from build_extractors/extractor_plan. real_key: what identifies `reals`
     (dataset hash, resolution, subset); when given, their extractor outputs are cached.
     device: where the feature passes run (ganvas.device.pick_device; auto: the GPU if any).
+    fake_outputs: the fakes' extractor outputs (by extractor name) when they were computed
+    elsewhere (by many processes); `fakes` may then be None unless a metric reads pixels.
     Returns {"metrics": {...}, "extractors": {metric: name}, "weights": {name: file info}}.
     """
     device = pick_device(device)
@@ -178,7 +181,9 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
             key = reference_key(**real_key, extractor=name, weights=(ex.weights or {}).get(
                 "sha256"))
             real_out, cached = cached_outputs(key, real_pass)
-        outputs[name] = real_out, ex.extract(fakes, device=device), cached
+        fake_out = (fake_outputs[name] if fake_outputs is not None
+                    else ex.extract(fakes, device=device))
+        outputs[name] = real_out, fake_out, cached
     result = {"metrics": {}, "extractors": dict(plan),
               "weights": {n: ex.weights for n, ex in extractors.items() if ex.weights},
               "reference_cached": {n: o[2] for n, o in outputs.items()}}

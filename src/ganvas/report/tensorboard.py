@@ -34,12 +34,16 @@ class TensorBoardLog:
 
     purge_kimg: on a resume, the kimg training continues from (its snapshot's); events that
     an earlier session logged after it are hidden by TensorBoard, so the curves do not double
-    back."""
+    back. write=False: a silent log (a process of many other than the main one)."""
 
-    def __init__(self, run_dir: str | Path, purge_kimg: float | None = None):
+    def __init__(self, run_dir: str | Path, purge_kimg: float | None = None,
+                 write: bool = True):
         self.log_dir = Path(run_dir) / "tensorboard"
         self.writer = None
         self.reason = ""
+        if not write:
+            self.reason = "the main process writes the events"
+            return
         try:
             from torch.utils.tensorboard import SummaryWriter
         except Exception as e:       # ImportError, or a tensorboard/protobuf mismatch

@@ -12,6 +12,8 @@ double backward, two forwards of D before one backward, or D frozen during G's s
 from __future__ import annotations
 
 import os
+import re
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -19,10 +21,13 @@ import torch
 import torch.distributed as dist
 from torch import Tensor
 
-from ..errors import ConfigError
+from ..errors import ConfigError, GanvasError
 
-# How long a collective may wait for a process that stopped answering before the run ends.
-TIMEOUT = timedelta(seconds=60)
+# How long a collective waits for a process that is alive but does not answer. The main
+# process alone writes snapshots and computes the metrics of the reals (once, then cached),
+# which can take minutes, so this is torch's default. A process that dies is noticed at
+# once (its connections close) and torchrun stops the others: this is for a hung one.
+TIMEOUT = timedelta(minutes=30)
 # torchrun's variables (the launcher sets them for each process it starts).
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
 
@@ -62,7 +67,8 @@ class World:
         """Average the tensors across processes, in place, in one all-reduce."""
         if not self.distributed or not tensors:
             return
-        flat = torch.cat([t.detach().reshape(-1).float() for t in tensors])
+        flat = torch.cat([t.detach().reshape(-1).float().to(self.collective_device)
+                          for t in tensors])
         dist.all_reduce(flat)
         flat /= self.size
         offset = 0
@@ -82,24 +88,90 @@ class World:
         """x averaged across processes (a new tensor; x itself for one process)."""
         if not self.distributed:
             return x
-        y = x.detach().clone().float()
+        y = x.detach().float().to(self.collective_device, copy=True)
         dist.all_reduce(y)
-        return (y / self.size).to(x.dtype)
+        return (y / self.size).to(x.device, x.dtype)
 
     def sum(self, x: Tensor) -> Tensor:
         if not self.distributed:
             return x
-        y = x.detach().clone()
+        y = x.detach().to(self.collective_device, copy=True)
         dist.all_reduce(y)
-        return y
+        return y.to(x.device)
+
+    def any(self, flag: bool) -> bool:
+        """True on every process when `flag` is true on one (decisions taken together)."""
+        if not self.distributed:
+            return flag
+        x = torch.tensor([float(flag)], device=self.collective_device)
+        dist.all_reduce(x)
+        return bool(x.item() > 0)
+
+    def gather(self, obj) -> list | None:
+        """Every process's `obj` (picklable) in rank order on the main process, None on the
+        others."""
+        if not self.distributed:
+            return [obj]
+        out = [None] * self.size if self.main else None
+        dist.gather_object(obj, out, dst=0)
+        return out
+
+    def from_main(self, fn):
+        """fn() run on the main process, its value (picklable) given to every process; a
+        GanvasError it raises is raised on every process (so all stop with the same line
+        rather than wait for one that has stopped)."""
+        if not self.distributed:
+            return fn()
+        box = [None]
+        if self.main:
+            try:
+                box[0] = ("ok", fn())
+            except GanvasError as e:
+                box[0] = ("error", (type(e), str(e)))
+        dist.broadcast_object_list(box, src=0)
+        kind, value = box[0]
+        if kind == "error":
+            cls, message = value
+            try:
+                error = cls(message)
+            except TypeError:                 # a subclass with another constructor
+                error = GanvasError(message)
+            raise error
+        return value
+
+    def main_first(self, fn):
+        """fn() on the main process, then (when it succeeded) on the others: for work that
+        fills a cache the others then read (a prepared dataset archive)."""
+        value = self.from_main(fn)
+        return value if self.main else fn()
+
+    @property
+    def collective_device(self) -> torch.device:
+        """Where collective tensors live: the process's GPU under NCCL, else the CPU."""
+        if dist.is_initialized() and dist.get_backend() == "nccl":
+            return torch.device("cuda", self.local_rank)
+        return torch.device("cpu")
+
+    def training_device(self, asked: torch.device) -> torch.device:
+        """The device this process trains on: its own GPU (LOCAL_RANK) when the run is on CUDA."""
+        if self.distributed and asked.type == "cuda":
+            return torch.device("cuda", self.local_rank)
+        return asked
 
 
 SINGLE = World()
 
 
-def from_environment() -> World:
+class LostProcess(GanvasError):
+    """Another process of the run stopped (died, was killed, lost its network): this one ends
+    too, with this line, instead of waiting for it."""
+
+    exit_code = 1
+
+
+def from_environment(device: torch.device) -> World:
     """The World torchrun describes in the environment (one process when it does not), with
-    its process group started: NCCL when CUDA is available, else Gloo."""
+    its process group started: NCCL when the run trains on CUDA, else Gloo."""
     if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
         return SINGLE
     missing = [k for k in ENV if k not in os.environ]
@@ -109,8 +181,47 @@ def from_environment() -> World:
     world = World(rank=int(os.environ["RANK"]), size=int(os.environ["WORLD_SIZE"]),
                   local_rank=int(os.environ["LOCAL_RANK"]))
     if not dist.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        backend = "nccl" if device.type == "cuda" else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(world.local_rank)
         dist.init_process_group(backend, timeout=TIMEOUT)
     return world
+
+
+def lost_contact(e: RuntimeError) -> bool:
+    """Whether a collective's error says another process is gone (NCCL's and Gloo's words;
+    Gloo raises plain RuntimeErrors)."""
+    text = str(e)
+    return isinstance(e, dist.DistError) or any(words in text for words in (
+        "Connection closed by peer", "Connection reset by peer", "gloo/transport"))
+
+
+def first_words(e: Exception) -> str:
+    """The first sentence of a backend's error, without its source location."""
+    text = re.sub(r"^\[[^\]]*\]\s*", "", str(e).strip()) or type(e).__name__
+    return text.split(". ")[0].splitlines()[0][:160]
+
+
+def main_process() -> bool:
+    """Whether this is the main process of the run (rank 0, or no torchrun): the one that
+    prints results."""
+    return os.environ.get("RANK", "0") == "0"
+
+
+@contextmanager
+def processes(device: torch.device):
+    """The run's World for the body (from_environment), its process group ended afterwards;
+    a collective that fails because another process is gone becomes LostProcess."""
+    started = not dist.is_initialized()
+    world = from_environment(device)
+    try:
+        yield world
+    except RuntimeError as e:
+        if not (world.distributed and lost_contact(e)):
+            raise
+        raise LostProcess(f"process {world.rank} of {world.size} lost contact with the "
+                          f"others (one of them stopped; its own message says why): "
+                          f"{first_words(e)}") from None
+    finally:
+        if world.distributed and started and dist.is_initialized():
+            dist.destroy_process_group()

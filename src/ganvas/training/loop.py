@@ -1,180 +1,32 @@
 """The training loop: step, then "is a tick / snapshot due? should we stop?", until done.
 
-`start(cfg, out)` creates a numbered run directory; `resume(run_dir)` continues one from its
-newest complete snapshot. Both return the run directory.
+`Loop(trainer, run_dir, ...).run()` drives a Trainer and writes the run directory;
+training/runs.py starts and resumes runs around it.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import signal
 import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
-from ..config import FROM_DATA, RunConfig
-from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..errors import GanvasError
 from ..imaging import save_png
 from ..report import write_report
 from ..report.tensorboard import TensorBoardLog
-from . import finetune
 from .health import HINTS, Health, probe
 from .measure import MeasurementStopped, TrainingMetrics
-from .rundir import RunLog, new_run_dir
-from .runlock import RunLock
+from .rundir import RunLog
 from .samples import SampleGrid
-from ..device import pick_device
 from .trainer import Trainer
-
-
-def dataset_name(spec: str) -> str:
-    """'demo:emoji' -> 'emoji'; '/data/frogs.zip' -> 'frogs'; '/data/frogs/' -> 'frogs'."""
-    return spec.split(":", 1)[1] if spec.startswith("demo:") else Path(spec.rstrip("/")).stem
-
-
-def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
-    """Load the run's dataset; return `cfg` with the model's channels and classes from it (a
-    new value, checked against the data), the batch server and the dataset facts stored in
-    model.json. Writes only the dataset caches (an image folder's prepared archive)."""
-    conditional = cfg.model.num_classes != 0
-    path = resolve_dataset(cfg.train.data, resolution=cfg.model.resolution,
-                           labels="folders" if conditional else "none")
-    archive = load_archive(path)
-    cfg = with_data(cfg, archive)
-    bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
-    info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
-            "channels": archive.channels, "class_names": archive.class_names,
-            "sha256": archive.content_hash, "upscaled": int(archive.meta.get("upscaled", 0))}
-    return cfg, bank, info
-
-
-def with_data(cfg: RunConfig, archive) -> RunConfig:
-    """`cfg` with channels and num_classes taken from `archive` and `--aug auto` settled by
-    its size, or a GanvasError for what only the data can tell: a conditional model without
-    labels, another class count."""
-    m = cfg.model
-    classes = len(archive.class_names) if archive.labels is not None else 0
-    if m.num_classes != 0 and classes == 0:
-        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
-                          f"class labels: prepare it with --labels folders (a sub-folder "
-                          f"per class)")
-    if m.num_classes not in (0, FROM_DATA, classes):
-        raise GanvasError(f"the model has {m.num_classes} classes but "
-                          f"{cfg.train.data} has {classes}")
-    model = replace(m, channels=archive.channels,
-                    num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
-    model.validate()
-    augment = cfg.augment.settled(len(archive))
-    augment.validate()
-    return replace(cfg, model=model, augment=augment)
-
-
-def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
-    """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
-    returns its run directory. Every option is checked before the data is opened, what the
-    data decides right after, and only then is the run directory made."""
-    cfg = cfg.resolved()
-    cfg.validate()
-    source = None
-    if cfg.train.init_from:
-        source, info = finetune.source_folder(cfg.train.init_from)
-    cfg, bank, data_info = open_data(cfg)
-    if source is not None:
-        finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
-    trainer = make_trainer(cfg, bank)
-    if source is not None:
-        finetune.load_weights(trainer, source)
-    # Extractors (and their weight files) now: a missing file stops the run before a folder.
-    metrics = training_metrics(cfg, bank, data_info, trainer.device)
-    run_dir = new_run_dir(out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}")
-    with RunLock(run_dir):
-        ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
-        return Loop(trainer, run_dir, data_info, metrics, progress).run()
-
-
-def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None = None,
-           progress: bool = True) -> Path:
-    """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
-    --minutes more (else to the run's original length)."""
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
-        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
-    with RunLock(run_dir):
-        cfg = read_config(run_dir)
-        if kimg is not None or minutes is not None:
-            cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
-        cfg = cfg.resolved()
-        cfg.validate()
-        ckpt.check_bounds(cfg.model, run_dir / "config.json")   # before building a model
-        ckpt.remove_stale_temporaries(run_dir)
-        if not ckpt.list_snapshots(run_dir):
-            raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
-        cfg, bank, data_info = open_data(cfg)
-        trainer = make_trainer(cfg, bank)
-        restore_newest(trainer, run_dir, data_info, echo=progress)
-        metrics = training_metrics(cfg, bank, data_info, trainer.device)
-        metrics.load_best(run_dir)
-        ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
-        return Loop(trainer, run_dir, data_info, metrics, progress).run()
-
-
-def read_config(run_dir: Path) -> RunConfig:
-    """RUN/config.json as a RunConfig, or a one-line GanvasError."""
-    path = run_dir / "config.json"
-    try:
-        values = json.loads(path.read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
-        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)") from None
-    if not isinstance(values, dict):
-        raise GanvasError(f"{path} is not a run configuration (not a JSON object)")
-    try:
-        return RunConfig.from_dict(values)
-    except GanvasError as e:
-        raise GanvasError(f"{path}: {e}") from None
-    except (TypeError, ValueError, AttributeError) as e:
-        raise GanvasError(f"{path} is not a valid run configuration ({e})") from None
-
-
-def restore_newest(trainer: Trainer, run_dir: Path, data_info: dict, echo: bool = True) -> Path:
-    """Restore the newest snapshot of run_dir that loads and passes its checks; each newer
-    one skipped is said on the console with the reason. A changed dataset is an error."""
-    log = RunLog(run_dir, echo=echo)
-    skipped = []
-    for folder in reversed(ckpt.list_snapshots(run_dir)):
-        try:
-            info = ckpt.read_model_json(folder)
-            if info.get("dataset", {}).get("sha256") != data_info["sha256"]:
-                raise DatasetChanged(f"the dataset {trainer.cfg.train.data} has changed since "
-                                     f"this run started")
-            state = read_snapshot(folder, like=trainer)
-            try:
-                trainer.restore(state)
-            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
-                raise GanvasError(f"{folder / 'trainer.pt'} does not fit this run "
-                                  f"({type(e).__name__}: {str(e)[:80]})") from None
-        except DatasetChanged:
-            raise
-        except GanvasError as e:
-            log.info(f"skipping snapshot {folder.name}: {e}")
-            skipped.append(folder.name)
-            continue
-        if skipped:
-            log.info(f"resuming from {folder.name}, the newest snapshot that loads")
-        return folder
-    raise GanvasError(f"{run_dir} has no snapshot that loads (skipped {', '.join(skipped)})")
-
-
-class DatasetChanged(GanvasError):
-    """The run's data is not what its snapshots were trained on."""
 
 
 def read_snapshot(folder: Path, like: Trainer | None = None) -> dict:
@@ -193,21 +45,6 @@ def read_snapshot(folder: Path, like: Trainer | None = None) -> dict:
     if not isinstance(state["trainer"], dict) or "images_seen" not in state["trainer"]:
         raise GanvasError(f"{path} is not a trainer state")
     return state
-
-
-def training_metrics(cfg: RunConfig, bank: ImageBank, data_info: dict,
-                     device: torch.device) -> TrainingMetrics:
-    """The run's metrics; their feature passes run on the training device."""
-    return TrainingMetrics(cfg.metrics, bank, data_info["sha256"], device)
-
-
-def make_trainer(cfg: RunConfig, bank: ImageBank) -> Trainer:
-    """The Trainer, with a clear error for a FreezeD depth D does not have."""
-    trainer = Trainer(cfg, bank, pick_device(cfg.train.device))
-    blocks = len(trainer.D.blocks)
-    if cfg.train.freeze_d > blocks:
-        raise GanvasError(f"--freeze-d {cfg.train.freeze_d}: D has only {blocks} blocks")
-    return trainer
 
 
 class StopFlag:
@@ -261,10 +98,14 @@ class Loop:
                  metrics: TrainingMetrics, progress: bool):
         self.trainer, self.run_dir, self.data_info = trainer, run_dir, data_info
         self.t = trainer.cfg.train
-        self.log = RunLog(run_dir, echo=progress)
+        self.world = world = trainer.world
+        # The main process alone writes files and prints; the others take every decision
+        # with it (the same statistics, checks and stops), so all run the same steps.
+        self.log = RunLog(run_dir, echo=progress, write=world.main)
         # A resumed run drops TensorBoard events after its snapshot (they were never kept).
-        self.tb = TensorBoardLog(run_dir, purge_kimg=trainer.images_seen / 1000 or None)
-        self.progress = progress
+        self.tb = TensorBoardLog(run_dir, purge_kimg=trainer.images_seen / 1000 or None,
+                                 write=world.main)
+        self.progress = progress and world.main
         m = trainer.cfg.model
         self.grid = SampleGrid(m, self.t.grid_size)
         self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes))
@@ -273,7 +114,8 @@ class Loop:
         self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
         self.metrics = metrics
-        (run_dir / "samples").mkdir(exist_ok=True)
+        if world.main:
+            (run_dir / "samples").mkdir(exist_ok=True)
 
     def run(self) -> Path:
         tr, t = self.trainer, self.t
@@ -286,7 +128,7 @@ class Loop:
         self.log.info(f"training {tr.cfg.train.preset} ({tr.cfg.model.family}"
                       f"{'; ' + why if why else ''}) "
                       f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
-                      f"({self.data_info['num_images']} images) on {tr.device}; "
+                      f"({self.data_info['num_images']} images) on {self.where()}; "
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())
         self.log.info(tr.cfg.train.precision_line())
@@ -299,10 +141,19 @@ class Loop:
             interrupted = self.train(target, deadline)
         finally:                    # a diverged or interrupted run still gets its report
             self.tb.close()
-            self.report()
+            if self.world.main:
+                self.report()
         self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
                       + (" (interrupted)" if interrupted else ""))
         return self.run_dir
+
+    def where(self) -> str:
+        """The device, or the processes and their device type."""
+        tr = self.trainer
+        if not self.world.distributed:
+            return str(tr.device)
+        return (f"{self.world.size} processes ({tr.device.type}, batch {tr.local_batch} "
+                f"each)")
 
     def train(self, target: int | None, deadline: float | None) -> bool:
         """Train until `target` images or the monotonic `deadline` or a stop request; returns
@@ -313,12 +164,12 @@ class Loop:
         next_metrics = self.next_metrics()
         next_tick = self.next_multiple(t.tick_kimg)
         tick = TickStats(tr.images_seen)
-        bar = self.progress_bar(target, t.minutes)
-        with stop_requests() as stop_requested:
-            def finished() -> bool:
-                return ((target is not None and tr.images_seen >= target)
-                        or (deadline is not None and time.monotonic() >= deadline)
-                        or stop_requested())
+        with self.progress_bar(target, t.minutes) as bar, stop_requests() as stop_requested:
+            def finished() -> bool:                  # decided by all processes together
+                return self.world.any(
+                    (target is not None and tr.images_seen >= target)
+                    or (deadline is not None and time.monotonic() >= deadline)
+                    or stop_requested())
 
             while True:
                 tick.add(tr.train_step(), tr.images_seen)
@@ -337,14 +188,14 @@ class Loop:
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
                     if metrics_due or (self.metrics.enabled and not self.metrics.every_kimg):
-                        self.measure(folder, stop_requested)
+                        self.measure(folder, None if self.world.distributed else stop_requested)
                         next_metrics = self.next_metrics()
                         done = done or finished()
                 if done:
                     break
             bar.close()
             assert last_snap == tr.images_seen
-            return stop_requested()
+            return self.world.any(stop_requested())
 
     def report(self) -> None:
         """report.html at the end of training; a failure here never fails the run."""
@@ -358,7 +209,7 @@ class Loop:
         the losses or weights are no longer finite."""
         tr = self.trainer
         flags = self.health.check(entry, tr.G)
-        if "nonfinite" not in flags and not tr.finite():
+        if self.world.any("nonfinite" in flags or not tr.finite()):
             flags = ["nonfinite"]
         entry["flags"] = flags
         self.log.record("stats.jsonl", entry)
@@ -373,7 +224,8 @@ class Loop:
         """Back to the last good state with halved learning rates, or a clear stop."""
         tr = self.trainer
         self.rollbacks += 1
-        good = read_snapshot(self.good) if isinstance(self.good, Path) else self.good
+        good = (self.world.from_main(lambda: read_snapshot(self.good))
+                if isinstance(self.good, Path) else self.good)
         good_kimg = int(good["trainer"]["images_seen"]) / 1000
         if self.rollbacks > self.t.max_rollbacks:
             raise GanvasError(f"training diverged (NaN/Inf) {self.rollbacks} times; stopped. "
@@ -402,10 +254,13 @@ class Loop:
         tr = self.trainer
         try:
             entry = self.metrics.measure(tr.G_ema, tr.images_seen / 1000, self.run_dir,
-                                         snapshot, interruptible=stop and stop.interruptible)
+                                         snapshot, interruptible=stop and stop.interruptible,
+                                         world=self.world)
         except MeasurementStopped:
             self.log.info(f"metrics at {tr.images_seen / 1000:.3f} kimg stopped by the stop "
                           f"request (snapshot {snapshot.name} is kept)")
+            return
+        if entry is None:                      # not the main process: it measured its part
             return
         self.tb.metrics(entry)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
@@ -422,17 +277,20 @@ class Loop:
         called after a tick found the weights finite, so no snapshot holds a NaN."""
         tr = self.trainer
         name = ckpt.snapshot_name(tr.images_seen)
-        grid_image = self.grid.render(tr.prepare_ema_for_sampling())
+        state = tr.state_dict()                  # every process: their streams are gathered
+        G_ema = tr.prepare_ema_for_sampling()     # every process: all sample for metrics
+        self.good = folder = self.run_dir / "checkpoints" / name
+        if not self.world.main:
+            return folder
+        grid_image = self.grid.render(G_ema)
         grid = save_png(grid_image, self.run_dir / "samples" / f"{name}.png",
                         scale=max(1, 64 // tr.cfg.model.resolution))
         self.tb.image("samples", grid_image, tr.images_seen / 1000)
         self.tb.flush()
         info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info, self.t.preset)
-        folder = ckpt.write_snapshot(self.run_dir / "checkpoints" / name,
-                                     {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
-                                     trainer=tr.state_dict())
+        folder = ckpt.write_snapshot(folder, {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
+                                     trainer=state)
         ckpt.prune_snapshots(self.run_dir, self.t.keep_snapshots)
-        self.good = folder
         self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  "
                       f"grid {grid.relative_to(self.run_dir)}")
         return folder
@@ -486,7 +344,10 @@ class TickStats:
         """The stats.jsonl entry for this tick: means of the step statistics and speed."""
         images = tr.images_seen - self.start_images
         dt = max(time.monotonic() - self.start_time, 1e-9)
-        means = {k: round(float(v) / max(self.steps, 1), 6) for k, v in self.sums.items()}
+        keys = sorted(self.sums)
+        sums = torch.tensor([float(self.sums[k]) for k in keys], dtype=torch.float64)
+        tr.world.mean_([sums])                 # every process's statistics: their average
+        means = {k: round(float(v) / max(self.steps, 1), 6) for k, v in zip(keys, sums)}
         return {"kimg": tr.images_seen / 1000, "step": tr.step, **means,
                 "img_per_s": round(images / dt, 2),
                 "sec_per_kimg": round(dt * 1000 / max(images, 1), 3),

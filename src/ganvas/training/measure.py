@@ -21,9 +21,18 @@ from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
+from .distributed import SINGLE, World
 from .rundir import append_jsonl, read_jsonl
 
 BEST = "best"          # checkpoints/best: a copy of the best snapshot so far
+
+
+def interleave(parts: list[np.ndarray], n: int) -> np.ndarray:
+    """The n rows that World.shard dealt out (part r: rows r, r + size, ...) back in order."""
+    out = np.empty((n, *parts[0].shape[1:]), dtype=parts[0].dtype)
+    for rank, part in enumerate(parts):
+        out[rank::len(parts)] = part
+    return out
 
 
 class MeasurementStopped(Exception):
@@ -65,27 +74,48 @@ class TrainingMetrics:
         values = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
         self.best_value = max(values, key=lambda v: self.sign * v) if values else None
 
-    def samples(self, G: torch.nn.Module) -> np.ndarray:
-        """uint8 (num, H, W, C) from seeds 0..num-1: exactly what `ganvas eval` of the snapshot
-        generates (the same Sampler.generate, on the training G_ema)."""
+    def samples(self, G: torch.nn.Module, seeds) -> np.ndarray:
+        """uint8 (len(seeds), H, W, C): exactly what `ganvas eval` of the snapshot generates
+        for these seeds (the same Sampler.generate, on the training G_ema)."""
         # Random noise inputs would draw from torch's RNG: keep training's stream intact.
         with torch.random.fork_rng():
-            return Sampler(G).generate(range(len(self.reals[0])))
+            return Sampler(G).generate(seeds)
+
+    def fakes(self, G: torch.nn.Module, world: World) -> tuple[np.ndarray | None, dict]:
+        """The fakes of seeds 0..num-1 and their extractor outputs, each process generating
+        and embedding every size-th seed from its rank; on the main process gathered in seed
+        order (the pixels only when a metric reads them), None and {} on the others."""
+        num = len(self.reals[0])
+        part = self.samples(G, range(num)[world.shard(num)])
+        outputs = {name: ex.extract(part, device=self.device)
+                   for name, ex in self.extractors.items()}
+        pixels = any(METRICS.get(n).needs == "pixels" for n in self.names)
+        parts = world.gather((part if pixels else None, outputs))
+        if parts is None:
+            return None, {}
+        fakes = interleave([p[0] for p in parts], num) if pixels else None
+        gathered = {name: {key: interleave([p[1][name][key] for p in parts], num)
+                           for key in outputs[name]} for name in outputs}
+        return fakes, gathered
 
     def measure(self, G_ema: torch.nn.Module, kimg: float, run_dir: Path,
-                snapshot: Path, interruptible=None) -> dict:
+                snapshot: Path, interruptible=None, world: World = SINGLE) -> dict | None:
         """Measure G_ema (in eval mode), append to run_dir/metrics.jsonl, copy `snapshot` to
         checkpoints/best when it is the best so far; returns the metrics.jsonl entry.
         `interruptible`: a context manager factory inside which a stop request raises
-        MeasurementStopped (the computation only: files are never left half-done)."""
+        MeasurementStopped (the computation only: files are never left half-done). With many
+        processes all call it and share the fakes; the main one measures and returns the
+        entry, the others None."""
         started = time.monotonic()
         with (interruptible or contextlib.nullcontext)():
             if self.reals is None:
                 self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
             reals, key = self.reals
-            fakes = self.samples(G_ema)
+            fakes, fake_outputs = self.fakes(G_ema, world)
+            if not world.main:
+                return None
             result = measure(self.names, reals, fakes, self.extractors, self.plan,
-                             real_key=key, device=self.device)
+                             real_key=key, device=self.device, fake_outputs=fake_outputs)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
                  "num": len(reals), "metrics": scalars,

@@ -28,14 +28,18 @@ def new_run_dir(root: str | Path, name: str) -> Path:
 
 
 class RunLog:
-    """Console lines that are also appended to log.txt, and jsonl records."""
+    """Console lines that are also appended to log.txt, and jsonl records; with write=False
+    (a process of many other than the main one) it shows and writes nothing."""
 
-    def __init__(self, run_dir: Path, echo: bool = True):
+    def __init__(self, run_dir: Path, echo: bool = True, write: bool = True):
         self.run_dir = run_dir
-        self.echo = echo
+        self.echo = echo and write
+        self.write = write
 
     def info(self, message: str) -> None:
         """Show a line (above any progress bar) and append it to log.txt."""
+        if not self.write:
+            return
         if self.echo:
             tqdm.write(message)
         with open(self.run_dir / "log.txt", "a") as f:
@@ -43,6 +47,8 @@ class RunLog:
 
     def record(self, filename: str, entry: dict) -> None:
         """Append one JSON line to run_dir/filename."""
+        if not self.write:
+            return
         append_jsonl(self.run_dir / filename, entry)
 
 

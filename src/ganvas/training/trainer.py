@@ -319,15 +319,37 @@ class Trainer:
         return self.G_ema
 
     def state_dict(self) -> dict:
-        """Trainer state for trainer.pt: only tensors, numbers and dicts (weights_only-safe)."""
+        """Trainer state for trainer.pt: only tensors, numbers and dicts (weights_only-safe).
+        With many processes every one must call it (the augmentation streams are gathered);
+        what the main process returns is complete: the whole-batch streams are the same on
+        every process, and `aug_ranks` holds each process's augmentation stream (None on the
+        others: their state is for their own rollback only)."""
+        aug_ranks = self.world.gather(self.rng["aug"].get_state())   # None off the main one
         return {"images_seen": self.images_seen, "step": self.step, "lr_scale": self.lr_scale,
+                "world_size": self.world.size, "aug_ranks": aug_ranks,
                 "opt_G": self.opt_G.state_dict(), "opt_D": self.opt_D.state_dict(),
                 "rng": {k: g.get_state() for k, g in self.rng.items()},
                 # Random noise inputs and style mixing of StyleGAN2 draw from torch's own RNG.
                 "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state_all() if self.device.type == "cuda" else [],
+                # This process's GPU only: every process draws alike on its own GPU, so the
+                # first one's state is every one's (the states of the others' GPUs are not).
+                "cuda_rng": ([torch.cuda.get_rng_state(self.device)]
+                             if self.device.type == "cuda" else []),
                 "ada": self.ada.state_dict() if self.ada is not None else {},
                 "bank": self.bank.state_dict()}
+
+    def aug_state(self, state: dict) -> Tensor:
+        """This process's augmentation stream from a saved state: its own when the run had a
+        process of this rank, else a new one seeded by the seed, the rank and the images seen
+        (a run resumed on more processes than it had)."""
+        if "aug_ranks" in state and state["aug_ranks"] is None:
+            return state["rng"]["aug"]                  # this process's own capture()
+        saved = state.get("aug_ranks") or [state["rng"]["aug"]]    # [] or absent: one process
+        if self.world.rank < len(saved):
+            return saved[self.world.rank]
+        seed = (self.cfg.train.seed * 8 + STREAMS.index("aug")
+                + AUG_RANK_OFFSET * self.world.rank + self.images_seen)
+        return torch.Generator().manual_seed(seed).get_state()
 
     def load_state_dict(self, state: dict) -> None:
         self.images_seen, self.step = int(state["images_seen"]), int(state["step"])
@@ -336,8 +358,11 @@ class Trainer:
         self.opt_D.load_state_dict(state["opt_D"])
         for k, g in self.rng.items():
             g.set_state(state["rng"][k])
+        self.rng["aug"].set_state(self.aug_state(state))
         torch.set_rng_state(state["torch_rng"])
-        if self.device.type == "cuda" and state["cuda_rng"]:
+        if self.device.type == "cuda" and len(state["cuda_rng"]) == 1:
+            torch.cuda.set_rng_state(state["cuda_rng"][0], self.device)
+        elif self.device.type == "cuda" and state["cuda_rng"]:     # older: every GPU's
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         if self.ada is not None:
             self.ada.load_state_dict(state["ada"])

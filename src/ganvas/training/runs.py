@@ -1,0 +1,223 @@
+"""Starting and resuming runs: `start(cfg, out)` creates a numbered run directory;
+`resume(run_dir)` continues one from its newest complete snapshot. Both open the data, build
+the Trainer (of this process, under torchrun: training/distributed.py), hand them to the Loop
+and return the run directory.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import nullcontext
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from .. import checkpoint as ckpt
+from ..config import FROM_DATA, RunConfig
+from ..data.dataset import ImageBank, load_archive, resolve_dataset
+from ..device import pick_device
+from ..errors import GanvasError
+from . import finetune
+from .distributed import SINGLE, World, processes
+from .loop import Loop, read_snapshot
+from .measure import TrainingMetrics
+from .rundir import RunLog, new_run_dir
+from .runlock import RunLock
+from .trainer import Trainer
+
+
+def dataset_name(spec: str) -> str:
+    """'demo:emoji' -> 'emoji'; '/data/frogs.zip' -> 'frogs'; '/data/frogs/' -> 'frogs'."""
+    return spec.split(":", 1)[1] if spec.startswith("demo:") else Path(spec.rstrip("/")).stem
+
+
+def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
+    """Load the run's dataset; return `cfg` with the model's channels and classes from it (a
+    new value, checked against the data), the batch server and the dataset facts stored in
+    model.json. Writes only the dataset caches (an image folder's prepared archive)."""
+    archive = load_archive(prepare_data(cfg))
+    cfg = with_data(cfg, archive)
+    bank = ImageBank(archive, resolution=cfg.model.resolution, mirror=cfg.train.mirror)
+    info = {"name": cfg.train.data, "num_images": len(archive), "resolution": archive.resolution,
+            "channels": archive.channels, "class_names": archive.class_names,
+            "sha256": archive.content_hash, "upscaled": int(archive.meta.get("upscaled", 0))}
+    return cfg, bank, info
+
+
+def prepare_data(cfg: RunConfig) -> Path:
+    """The run's dataset archive, prepared from an image folder when it is one (cached):
+    what open_data opens, checked to exist."""
+    conditional = cfg.model.num_classes != 0
+    return resolve_dataset(cfg.train.data, resolution=cfg.model.resolution,
+                           labels="folders" if conditional else "none")
+
+
+def with_data(cfg: RunConfig, archive) -> RunConfig:
+    """`cfg` with channels and num_classes taken from `archive` and `--aug auto` settled by
+    its size, or a GanvasError for what only the data can tell: a conditional model without
+    labels, another class count."""
+    m = cfg.model
+    classes = len(archive.class_names) if archive.labels is not None else 0
+    if m.num_classes != 0 and classes == 0:
+        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
+                          f"class labels: prepare it with --labels folders (a sub-folder "
+                          f"per class)")
+    if m.num_classes not in (0, FROM_DATA, classes):
+        raise GanvasError(f"the model has {m.num_classes} classes but "
+                          f"{cfg.train.data} has {classes}")
+    model = replace(m, channels=archive.channels,
+                    num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
+    model.validate()
+    augment = cfg.augment.settled(len(archive))
+    augment.validate()
+    return replace(cfg, model=model, augment=augment)
+
+
+def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
+    """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
+    returns its run directory. Every option is checked before the data is opened, what the
+    data decides right after, and only then is the run directory made. Under torchrun every
+    process calls this; the main one makes the run directory and writes into it."""
+    cfg = cfg.resolved()
+    cfg.validate()
+    with processes(pick_device(cfg.train.device)) as world:
+        source = None
+        if cfg.train.init_from:
+            source, info = finetune.source_folder(cfg.train.init_from)
+        cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        if source is not None:
+            finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
+        trainer = make_trainer(cfg, bank, world)
+        if source is not None:
+            finetune.load_weights(trainer, source)
+        # Extractors (and their weight files) now: a missing file stops the run before a folder.
+        metrics = training_metrics(cfg, bank, data_info, trainer.device)
+        run_dir = world.from_main(lambda: new_run_dir(
+            out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}"))
+        with main_lock(world, run_dir):
+            if world.main:
+                ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+            return Loop(trainer, run_dir, data_info, metrics, progress).run()
+
+
+def main_lock(world: World, run_dir: Path):
+    """The run directory's lock, held by the main process (the one that writes)."""
+    return RunLock(run_dir) if world.main else nullcontext()
+
+
+def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None = None,
+           progress: bool = True, device: str | None = None) -> Path:
+    """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
+    --minutes more (else to the run's original length), on its device or `device`."""
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").is_file():
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
+    cfg = resume_config(run_dir, kimg, minutes, device)
+    with processes(pick_device(cfg.train.device)) as world, main_lock(world, run_dir):
+        if world.main:
+            ckpt.remove_stale_temporaries(run_dir)
+        cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        trainer = make_trainer(cfg, bank, world)
+        # The main process picks the snapshot and restores it; the others restore what it read.
+        folder, state = world.from_main(lambda: restore_newest(trainer, run_dir, data_info,
+                                                               echo=progress))
+        if not world.main:
+            trainer.restore(state)
+        del state
+        metrics = training_metrics(cfg, bank, data_info, trainer.device)
+        if world.main:
+            metrics.load_best(run_dir)
+            ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+        return Loop(trainer, run_dir, data_info, metrics, progress).run()
+
+
+def resume_config(run_dir: Path, kimg: float | None, minutes: float | None,
+                  device: str | None = None) -> RunConfig:
+    """The run's configuration with a new --kimg/--minutes (and --device), checked, and the
+    run checked to have a snapshot (before any process group, model or data)."""
+    cfg = read_config(run_dir)
+    if kimg is not None or minutes is not None:
+        cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
+    if device is not None:
+        cfg = replace(cfg, train=replace(cfg.train, device=device))
+    cfg = cfg.resolved()
+    cfg.validate()
+    ckpt.check_bounds(cfg.model, run_dir / "config.json")   # before building a model
+    if not ckpt.list_snapshots(run_dir):
+        raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
+    return cfg
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    """RUN/config.json as a RunConfig, or a one-line GanvasError."""
+    path = run_dir / "config.json"
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)") from None
+    if not isinstance(values, dict):
+        raise GanvasError(f"{path} is not a run configuration (not a JSON object)")
+    try:
+        return RunConfig.from_dict(values)
+    except GanvasError as e:
+        raise GanvasError(f"{path}: {e}") from None
+    except (TypeError, ValueError, AttributeError) as e:
+        raise GanvasError(f"{path} is not a valid run configuration ({e})") from None
+
+
+def restore_newest(trainer: Trainer, run_dir: Path, data_info: dict,
+                   echo: bool = True) -> tuple[Path, dict]:
+    """Restore the newest snapshot of run_dir that loads and passes its checks; each newer
+    one skipped is said on the console with the reason. A changed dataset is an error.
+    Returns the snapshot folder and the state restored."""
+    log = RunLog(run_dir, echo=echo)
+    skipped = []
+    for folder in reversed(ckpt.list_snapshots(run_dir)):
+        try:
+            info = ckpt.read_model_json(folder)
+            if info.get("dataset", {}).get("sha256") != data_info["sha256"]:
+                raise DatasetChanged(f"the dataset {trainer.cfg.train.data} has changed since "
+                                     f"this run started")
+            state = read_snapshot(folder, like=trainer)
+            try:
+                trainer.restore(state)
+            except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as e:
+                raise GanvasError(f"{folder / 'trainer.pt'} does not fit this run "
+                                  f"({type(e).__name__}: {str(e)[:80]})") from None
+        except DatasetChanged:
+            raise
+        except GanvasError as e:
+            log.info(f"skipping snapshot {folder.name}: {e}")
+            skipped.append(folder.name)
+            continue
+        if skipped:
+            log.info(f"resuming from {folder.name}, the newest snapshot that loads")
+        saved = state["trainer"].get("world_size", 1)
+        if saved != trainer.world.size:
+            log.info(f"resuming a run of {saved} process{'es' * (saved > 1)} on "
+                     f"{trainer.world.size}: data order, latents and noise continue as they "
+                     f"were, each process continues the augmentation stream of its rank"
+                     + ("; the new ranks start their own" if trainer.world.size > saved else ""))
+        return folder, state
+    raise GanvasError(f"{run_dir} has no snapshot that loads (skipped {', '.join(skipped)})")
+
+
+class DatasetChanged(GanvasError):
+    """The run's data is not what its snapshots were trained on."""
+
+
+def training_metrics(cfg: RunConfig, bank: ImageBank, data_info: dict,
+                     device: torch.device) -> TrainingMetrics:
+    """The run's metrics; their feature passes run on the training device."""
+    return TrainingMetrics(cfg.metrics, bank, data_info["sha256"], device)
+
+
+def make_trainer(cfg: RunConfig, bank: ImageBank, world: World = SINGLE) -> Trainer:
+    """The Trainer (of this process of `world`), with a clear error for a FreezeD depth D
+    does not have."""
+    trainer = Trainer(cfg, bank, world.training_device(pick_device(cfg.train.device)), world)
+    blocks = len(trainer.D.blocks)
+    if cfg.train.freeze_d > blocks:
+        raise GanvasError(f"--freeze-d {cfg.train.freeze_d}: D has only {blocks} blocks")
+    return trainer
