@@ -19,7 +19,7 @@ from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.errors import ConfigError
 from ganvas.models.layers import GlobalBatchNorm2d, batch_randn, batch_shard
 from ganvas.training.distributed import World, from_environment
-from ganvas.training.trainer import Trainer
+from ganvas.training.trainer import Trainer, make_augment_pipe
 
 from .conftest import make_toy_archive
 
@@ -37,31 +37,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def make_trainer(archive, preset: str, world: World) -> Trainer:
-    cfg = preset_config(preset, model={"resolution": 32}, augment={"mode": "none", "diffaug": ""})
+# ADA that moves p by 0.16 at every D step, from 0.5.
+FAST_ADA = {"mode": "ada", "p": 0.5, "target": 0.0, "ada_interval": 1, "ada_kimg": 0.05}
+
+
+def make_trainer(archive, preset: str, world: World, augment: dict | None = None) -> Trainer:
+    cfg = preset_config(preset, model={"resolution": 32},
+                        augment=augment or {"mode": "none", "diffaug": ""})
     cfg = replace(cfg, train=replace(cfg.train, batch=BATCH, precision="fp32", seed=5,
                                      **FAMILIES[preset]))
     cfg.validate()
     return Trainer(cfg, ImageBank(load_archive(archive)), torch.device("cpu"), world)
 
 
-def weights_after_steps(archive, preset: str, world: World) -> dict[str, torch.Tensor]:
-    trainer = make_trainer(archive, preset, world)
+def weights_after_steps(archive, preset: str, world: World,
+                        augment: dict | None = None) -> dict[str, torch.Tensor]:
+    trainer = make_trainer(archive, preset, world, augment)
     for _ in range(STEPS):
         trainer.train_step()
-    out = {f"G.{k}": v for k, v in trainer.G.state_dict().items()}
+    out = {"aug_p": torch.tensor(trainer.pipe.p if trainer.pipe else 0.0, dtype=torch.float64),
+           "ada_r_t": torch.tensor(trainer.ada.r_t if trainer.ada else 0.0, dtype=torch.float64)}
+    out.update({f"G.{k}": v for k, v in trainer.G.state_dict().items()})
     out.update({f"D.{k}": v for k, v in trainer.D.state_dict().items()})
     out.update({f"G_ema.{k}": v for k, v in trainer.G_ema.state_dict().items()})
     return {k: v.detach().clone() for k, v in out.items()}
 
 
-def worker(archive: str, preset: str, out: str) -> None:
+def worker(archive: str, preset: str, out: str, ada: str = "") -> None:
     """One process of a 2-process run (rank and rendezvous from the environment, as torchrun
-    sets them): train, then rank 0 saves the weights and every process's weight sums."""
+    sets them): train (with FAST_ADA when `ada`), then rank 0 saves the weights and every
+    process's weight sums."""
     torch.set_num_threads(1)
     world = from_environment(torch.device("cpu"))
     try:
-        w = weights_after_steps(archive, preset, world)
+        w = weights_after_steps(archive, preset, world, FAST_ADA if ada else None)
         gathered = [None] * world.size
         dist.all_gather_object(gathered, {k: v.sum().item() for k, v in w.items()})
         if world.rank == 0:
@@ -121,6 +130,24 @@ def test_two_processes_train_like_one_with_the_same_global_batch(preset, archive
     assert worst < 1e-4, worst
     start = make_trainer(archive32, preset, World()).G.state_dict()  # training moved G
     assert sum(not torch.equal(v, one[f"G.{k}"]) for k, v in start.items()) > len(start) // 2
+
+
+def test_ada_applies_the_same_p_on_every_process(archive32, tmp_path):
+    """Each process augments its own part with its own draws, but ADA's statistic covers
+    every process's reals: its r_t and p are the same everywhere, and so (gradients
+    averaged) are the networks."""
+    out = tmp_path / "rank0.pt"
+    run_processes(2, archive32, "stylegan2-tiny", out, "ada")
+    result = torch.load(out)
+    assert result["sums"][0] == result["sums"][1]        # aug_p and ada_r_t included
+    assert result["weights"]["ada_r_t"] != 0
+    assert float(result["weights"]["aug_p"]) != FAST_ADA["p"]           # it moved
+    # (Here every process's reals got D outputs of one sign, so their own r_t agree too: the
+    # statistic must be the all-process sum by construction.)
+    world = World(rank=0, size=2)
+    cfg = replace(preset_config("stylegan2-tiny"), augment=replace(
+        preset_config("stylegan2-tiny").augment, mode="ada"))
+    assert make_augment_pipe(cfg, world)[1].total == world.sum
 
 
 def test_the_global_batch_must_split_evenly():
