@@ -91,11 +91,25 @@ def stop_requests():
             signal.signal(s, h)
 
 
+class Watch:
+    """What a caller of runs.start sees of a run while it trains (ganvas tune): each
+    measurement, with the power to end the run there, and whether a stop request ended it."""
+
+    interrupted = False
+    run_dir: Path | None = None           # set as the run starts
+
+    def measured(self, entry: dict) -> bool:
+        """A metrics.jsonl entry was just written; True ends the run after this snapshot."""
+        return False
+
+
 class Loop:
     """Drives a Trainer and writes the run directory: stats, grids, snapshots, log."""
 
     def __init__(self, trainer: Trainer, run_dir: Path, data_info: dict,
-                 metrics: TrainingMetrics, progress: bool):
+                 metrics: TrainingMetrics, progress: bool, watch: Watch | None = None):
+        self.watch = watch or Watch()
+        self.watch.run_dir = run_dir
         self.trainer, self.run_dir, self.data_info = trainer, run_dir, data_info
         self.t = trainer.cfg.train
         self.world = world = trainer.world
@@ -188,14 +202,17 @@ class Loop:
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
                     if metrics_due or (self.metrics.enabled and not self.metrics.every_kimg):
-                        self.measure(folder, None if self.world.distributed else stop_requested)
+                        entry = self.measure(folder,
+                                             None if self.world.distributed else stop_requested)
                         next_metrics = self.next_metrics()
-                        done = done or finished()
+                        ended = entry is not None and self.watch.measured(entry)
+                        done = done or self.world.any(ended) or finished()
                 if done:
                     break
             bar.close()
             assert last_snap == tr.images_seen
-            return self.world.any(stop_requested())
+            self.watch.interrupted = self.world.any(stop_requested())
+            return self.watch.interrupted
 
     def report(self) -> None:
         """report.html at the end of training; a failure here never fails the run."""
@@ -248,9 +265,10 @@ class Loop:
             return math.inf
         return self.next_multiple(self.metrics.every_kimg)
 
-    def measure(self, snapshot: Path, stop: StopFlag | None = None) -> None:
-        """Measure the snapshot just written; a stop request ends the measurement at once
-        (the snapshot is kept, the measurement is not recorded)."""
+    def measure(self, snapshot: Path, stop: StopFlag | None = None) -> dict | None:
+        """Measure the snapshot just written and return the metrics.jsonl entry (None off
+        the main process); a stop request ends the measurement at once (the snapshot is
+        kept, the measurement is not recorded, None)."""
         tr = self.trainer
         try:
             entry = self.metrics.measure(tr.G_ema, tr.images_seen / 1000, self.run_dir,
@@ -259,13 +277,14 @@ class Loop:
         except MeasurementStopped:
             self.log.info(f"metrics at {tr.images_seen / 1000:.3f} kimg stopped by the stop "
                           f"request (snapshot {snapshot.name} is kept)")
-            return
+            return None
         if entry is None:                      # not the main process: it measured its part
-            return
+            return None
         self.tb.metrics(entry)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
         self.log.info(f"metrics at {entry['kimg']:.3f} kimg: {shown} ({entry['seconds']:.0f} s)"
                       + ("  new best" if entry.get("best") else ""))
+        return entry
 
     def next_multiple(self, every_kimg: float) -> int:
         """The first multiple of every_kimg (in images) after the images seen so far."""

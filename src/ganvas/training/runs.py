@@ -20,7 +20,7 @@ from ..device import pick_device
 from ..errors import GanvasError
 from . import finetune
 from .distributed import SINGLE, World, processes
-from .loop import Loop, read_snapshot
+from .loop import Loop, Watch, read_snapshot
 from .measure import TrainingMetrics
 from .rundir import RunLog, new_run_dir
 from .runlock import RunLock
@@ -74,11 +74,13 @@ def with_data(cfg: RunConfig, archive) -> RunConfig:
     return replace(cfg, model=model, augment=augment)
 
 
-def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Path:
+def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True,
+          watch: Watch | None = None) -> Path:
     """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
     returns its run directory. Every option is checked before the data is opened, what the
     data decides right after, and only then is the run directory made. Under torchrun every
-    process calls this; the main one makes the run directory and writes into it."""
+    process calls this; the main one makes the run directory and writes into it. `watch`
+    sees each measurement and may end the run there (loop.Watch)."""
     cfg = cfg.resolved()
     cfg.validate()
     with processes(pick_device(cfg.train.device)) as world:
@@ -98,7 +100,7 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True) -> Pa
         with main_lock(world, run_dir):
             if world.main:
                 ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
-            return Loop(trainer, run_dir, data_info, metrics, progress).run()
+            return Loop(trainer, run_dir, data_info, metrics, progress, watch).run()
 
 
 def main_lock(world: World, run_dir: Path):

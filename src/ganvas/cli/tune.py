@@ -1,0 +1,54 @@
+"""The tune verb: a hyperparameter search whose trials are ordinary runs (ganvas.tune)."""
+
+from __future__ import annotations
+
+from ..errors import GanvasError
+from .data import add_option_flags
+
+
+def add_tune(sub) -> None:
+    p = sub.add_parser(
+        "tune", help="search training options for the best KID/FID/SWD (Optuna)",
+        description="Train trial runs of --model on DATA with values of the searched options "
+                    "chosen by Optuna, each measured at every snapshot; a median or Hyperband "
+                    "pruner ends hopeless ones. The study lives in a database (SQLite "
+                    "OUT/tune.db, or --storage), so running the same command again continues "
+                    "it and several machines can share one. The other flags below fix "
+                    "training options for every trial.")
+    p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
+    p.add_argument("--out", default="tune", help="folder for the trial runs, tune.db and "
+                                                 "study.json (default tune)")
+    p.add_argument("--model", help="preset of every trial (default: train's default)")
+    p.add_argument("--trials", type=int, default=20,
+                   help="finished trials the study should have in all (default 20)")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes-per-trial", type=float, metavar="M")
+    budget.add_argument("--kimg-per-trial", type=float, metavar="K",
+                        help="(a snapshot and a measurement every K/4 unless --snap-kimg)")
+    p.add_argument("--metric", default="kid", help="the objective, lower is better: kid "
+                                                   "(default), fid or swd")
+    p.add_argument("--space", metavar="FILE", help="search space (JSON or YAML) replacing the "
+                                                   "preset's default one")
+    p.add_argument("--storage", metavar="URL", help="Optuna database, e.g. postgresql://user:"
+                                                    "pass@host/db (default sqlite OUT/tune.db)")
+    p.add_argument("--study", metavar="NAME", help="study name (default preset-data-metric)")
+    p.add_argument("--pruner", default="median", help="median (default), hyperband or none")
+    p.add_argument("--show", action="store_true",
+                   help="print the study's trials and best one, run nothing")
+    p.set_defaults(run=run_tune, options=add_option_flags(p))
+
+
+def run_tune(a) -> None:
+    from ..search import show, table, tune
+    options = {f: getattr(a, f) for f in a.options if getattr(a, f) is not None}
+    if a.show:
+        if a.data or options:
+            raise GanvasError("--show takes only --out, --storage and --study")
+        print(table(show(a.out, storage=a.storage, study=a.study)))
+        return
+    if not a.data:
+        raise GanvasError("give a dataset (archive, image folder or demo:emoji)")
+    tune(a.data, out=a.out, model=a.model, trials=a.trials,
+         minutes_per_trial=a.minutes_per_trial, kimg_per_trial=a.kimg_per_trial,
+         metric=a.metric, space=a.space, storage=a.storage, study=a.study, pruner=a.pruner,
+         **options)

@@ -1,0 +1,178 @@
+"""`ganvas tune`'s study: an Optuna study, kept in a database, whose trials are ordinary runs.
+
+Each trial resolves the training options (the fixed ones, then the trial's values of the
+searched ones) exactly as `ganvas train` does and trains a run in the output folder; the run
+measures the objective at each snapshot as `ganvas eval` measures it (training's metrics:
+seeds 0..num-1, the shared real-image cache) and reports it to the trial, whose pruner may end
+the run there. A pruned trial is PRUNED, a trial whose run fails is FAIL with the reason in
+its "error" attribute; neither stops the study. The database (SQLite in the output folder, or
+a server URL) holds the study, so a second `ganvas tune` with the same study continues it and
+several at once share it; a heartbeat marks the trial of a worker that was killed as FAIL.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import GanvasError
+from ..training.loop import Watch
+from .space import Space
+
+DEFAULT_DB = "tune.db"
+HEARTBEAT_S = 30            # a running trial's worker says it is alive this often
+GRACE_S = 120               # ... and its trial is FAIL after this long without a word
+PRUNERS = ("median", "hyperband", "none")
+METRICS = ("kid", "fid", "swd")     # lower is better for all three
+ERROR_ATTR, RUN_ATTR = "error", "run"
+OPEN_ATTEMPTS = 3           # a new database's tables: one of several workers creates them
+
+
+def optuna():
+    """The optuna module, or a one-line error saying how to install it."""
+    try:
+        import optuna as module
+    except ImportError:
+        raise GanvasError("ganvas tune needs Optuna: pip install \"ganvas[tune]\"") from None
+    module.logging.set_verbosity(module.logging.WARNING)
+    # The heartbeat (how a killed worker's trial is found) is "experimental" in Optuna 4-5.
+    warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
+    return module
+
+
+def storage_url(out: str | Path, storage: str | None) -> str:
+    """--storage, else SQLite in the output folder."""
+    if storage:
+        return storage
+    return f"sqlite:///{(Path(out) / DEFAULT_DB).resolve()}"
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (for the console and study.json)."""
+    head, sep, tail = url.partition("://")
+    if "@" not in tail:
+        return url
+    creds, host = tail.rsplit("@", 1)
+    if ":" not in creds:
+        return url
+    user = creds.split(":", 1)[0]
+    return f"{head}{sep}{user}:***@{host}"
+
+
+def open_storage(url: str, heartbeat: bool = True):
+    """Optuna's RDBStorage at `url` (with the heartbeat that fails a dead worker's trial), or
+    a one-line error: a server that does not answer, a driver that is not installed."""
+    op = optuna()
+    kwargs = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
+    for attempt in range(OPEN_ATTEMPTS):
+        try:
+            return op.storages.RDBStorage(url, engine_kwargs=engine_options(url), **kwargs)
+        except ModuleNotFoundError as e:
+            raise GanvasError(f"--storage {redacted(url)}: its database driver is not "
+                              f"installed ({e.name}; for PostgreSQL: pip install "
+                              f"psycopg2-binary)") from None
+        except Exception as e:                # noqa: BLE001 (SQLAlchemy's many errors)
+            # Workers that start together race to create the tables: the loser retries.
+            if attempt + 1 < OPEN_ATTEMPTS:
+                time.sleep(1 + attempt)
+                continue
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
+            raise GanvasError(f"--storage {redacted(url)}: cannot open the study database "
+                              f"({first})") from None
+
+
+def engine_options(url: str) -> dict:
+    """SQLite waits for the other writers instead of failing at once."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    return {"pool_pre_ping": True}
+
+
+def make_pruner(name: str, reports: int | None):
+    """The --pruner; Hyperband's largest resource is the measurements a trial makes (found
+    from the first trials when unknown: a --minutes-per-trial budget)."""
+    op = optuna()
+    if name == "median":
+        # The first 2 trials always finish: they are what later ones are compared with.
+        return op.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    if name == "hyperband":
+        return op.pruners.HyperbandPruner(min_resource=1, max_resource=reports or "auto")
+    if name == "none":
+        return op.pruners.NopPruner()
+    raise GanvasError(f"--pruner {name}: choose from {', '.join(PRUNERS)}")
+
+
+@dataclass
+class TrialWatch(Watch):
+    """Reports each measurement of a trial's run to Optuna and ends the run when pruned."""
+
+    trial: object
+    metric: str
+    last: float | None = None
+    reports: int = 0
+    pruned_at: tuple[float, float] | None = field(default=None)
+
+    def measured(self, entry: dict) -> bool:
+        value = entry["metrics"].get(self.metric)
+        if value is None or not math.isfinite(value):
+            return False
+        self.last = float(value)
+        self.reports += 1
+        self.trial.report(self.last, step=self.reports)
+        if self.trial.should_prune():
+            self.pruned_at = (entry["kimg"], self.last)
+            return True
+        return False
+
+
+def finished_states():
+    op = optuna()
+    return (op.trial.TrialState.COMPLETE, op.trial.TrialState.PRUNED,
+            op.trial.TrialState.FAIL)
+
+
+@dataclass(frozen=True)
+class StudyKey:
+    """What a study searches: a study continued must search the same."""
+
+    data: str
+    model: str
+    metric: str
+    space: dict
+
+    def attrs(self) -> dict:
+        return {"data": self.data, "model": self.model, "metric": self.metric,
+                "space": self.space}
+
+
+def open_study(storage, name: str, key: StudyKey, pruner, create: bool = True):
+    """The study `name` in `storage`, created for `key` or, when it exists, checked to search
+    what `key` says (else a one-line error naming the difference)."""
+    op = optuna()
+    exists = name in [s.study_name for s in op.study.get_all_study_summaries(storage)]
+    if not exists and not create:
+        raise GanvasError(f"no study {name!r} in the database")
+    study = op.create_study(storage=storage, study_name=name, direction="minimize",
+                            pruner=pruner, load_if_exists=True)
+    if not exists:
+        for k, v in key.attrs().items():
+            study.set_user_attr(k, v)
+        return study
+    for k, v in key.attrs().items():
+        saved = study.user_attrs.get(k)
+        if saved is not None and saved != v:
+            raise GanvasError(f"study {name!r} searches another {k} ({short(saved)}, not "
+                              f"{short(v)}): give the same, or a new --study")
+    return study
+
+
+def short(value) -> str:
+    text = str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def suggest(trial, space: Space) -> dict:
+    return {name: param.suggest(trial) for name, param in space.items()}
