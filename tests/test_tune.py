@@ -91,6 +91,11 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert again["trials"][3]["state"] in ("COMPLETE", "PRUNED")
     assert again["counts"]["fail"] == 1
     assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
+    page = (tmp_path / "tune.html").read_text()
+    for part in ("Objective over trials", "Parameter importances", "Best trial", "data:image"):
+        assert part in page
+    assert (tmp_path / "tune" / "objective.png").is_file()
+    assert (tmp_path / "tune" / "importance.png").is_file()     # 2 complete trials by now
     # The same study name for another objective is a mistake, said before any trial.
     with pytest.raises(GanvasError, match="searches another metric"):
         ganvas.tune(str(toy16), out=tmp_path, trials=5, space=SPACE, study=again["study"],

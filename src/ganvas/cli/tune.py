@@ -44,7 +44,10 @@ def run_tune(a) -> None:
     if a.show:
         if a.data or options:
             raise GanvasError("--show takes only --out, --storage and --study")
-        print(table(show(a.out, storage=a.storage, study=a.study)))
+        summary = show(a.out, storage=a.storage, study=a.study)
+        print(table(summary))
+        if summary.get("report"):
+            print(f"report {summary['report']}")
         return
     if not a.data:
         raise GanvasError("give a dataset (archive, image folder or demo:emoji)")

@@ -16,6 +16,7 @@ from .space import check_space, default_space, parse_space, read_space_file, usa
 from .study import (ERROR_ATTR, METRICS, RUN_ATTR, StudyKey, TrialWatch, finished_states,
                     make_pruner, open_storage, open_study, optuna, redacted, storage_url,
                     suggest)
+from .report import write_tune_report
 from .summary import summarize, table, write_study_json
 
 __all__ = ["show", "table", "tune"]
@@ -63,8 +64,10 @@ def tune(data: str | os.PathLike, out: str | os.PathLike = "tune", model: str | 
         opened.optimize(objective(request, out, progress, say), n_trials=left,
                         callbacks=[callback], catch=(Exception,), gc_after_trial=True)
     summary = summarize(opened, url)
+    summary["report"] = str(write_tune_report(summary, opened, out))
     write_study_json(summary, out / "study.json")
     say(table(summary))
+    say(f"report {summary['report']}")
     return summary
 
 
@@ -154,7 +157,7 @@ def objective(request: dict, out: Path, progress: bool, say):
 def show(out: str | os.PathLike = "tune", storage: str | None = None,
          study: str | None = None) -> dict:
     """The summary of a study in a database (default: out/tune.db; the only study there, or
-    `study`), without running a trial."""
+    `study`), without running a trial; out/tune.html is refreshed when `out` exists."""
     url = storage_url(out, storage)
     if storage is None and not (Path(out) / "tune.db").is_file():
         raise GanvasError(f"{out} has no study database (tune.db); give --storage URL")
@@ -168,4 +171,8 @@ def show(out: str | os.PathLike = "tune", storage: str | None = None,
     if study not in names:
         raise GanvasError(f"no study {study!r} in {redacted(url)}"
                           + (f" (it holds {', '.join(names)})" if names else ""))
-    return summarize(optuna().load_study(study_name=study, storage=db), url)
+    loaded = optuna().load_study(study_name=study, storage=db)
+    summary = summarize(loaded, url)
+    if Path(out).is_dir():                    # the page, refreshed where the study's runs are
+        summary["report"] = str(write_tune_report(summary, loaded, Path(out)))
+    return summary
