@@ -158,7 +158,7 @@ def test_a_yaml_space_narrows_the_default_one(toy16, tmp_path):
                                         "log": True}
 
 
-def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys):
+def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch):
     base = ["tune", str(toy16), "--out", str(tmp_path / "t"), "--model", "dcgan-tiny"]
     assert "one budget per trial" in usage_error(base, capsys)
     assert "--kimg-per-trial" in usage_error([*base, "--kimg", "1", "--minutes-per-trial",
@@ -171,6 +171,10 @@ def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys):
                                           capsys)
     assert "no study database" in usage_error(["tune", "--show", "--out",
                                                str(tmp_path / "none")], capsys)
+    # KID's Inception weights cannot be downloaded here: said once, before any trial.
+    monkeypatch.setenv("GANVAS_WEIGHTS_INCEPTION_V3", str(tmp_path / "missing.pth"))
+    assert "inception" in usage_error([*base, "--kimg-per-trial", "1", "--metric", "kid"],
+                                      capsys).lower()
     assert not (tmp_path / "t").exists()
 
 

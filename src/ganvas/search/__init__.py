@@ -102,6 +102,7 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
         return resolve.plan(data, model, None, {**fixed, **values})
 
     base = validate({}).config
+    check_extractors(base)
     if space is None:
         chosen = usable(default_space(base), validate)
     else:
@@ -117,6 +118,15 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
     name = study or f"{base.train.preset}-{runs.dataset_name(data)}-{metric}"
     return {"data": data, "model": model, "fixed": fixed, "space": chosen, "key": key,
             "study": name, "reports": reports, "metric": metric, "validate": validate}
+
+
+def check_extractors(cfg) -> None:
+    """The objective's feature extractor, built once now: a weight file that cannot be found
+    or downloaded stops the study before its first trial, not every trial."""
+    from ..metrics.evaluate import build_extractors, extractor_plan, parse_feature_weights
+    m = cfg.metrics
+    build_extractors(extractor_plan(m.names(), m.extractor),
+                     parse_feature_weights(m.feature_weights))
 
 
 def objective(request: dict, out: Path, progress: bool, say):

@@ -37,7 +37,7 @@ def optuna():
         import optuna as module
     except ImportError:
         raise GanvasError("ganvas tune needs Optuna: pip install \"ganvas[tune]\"") from None
-    module.logging.set_verbosity(module.logging.WARNING)
+    module.logging.set_verbosity(module.logging.ERROR)     # tune says what happens itself
     # The heartbeat (how a killed worker's trial is found) is "experimental" in Optuna 4-5.
     warnings.filterwarnings("ignore", category=module.exceptions.ExperimentalWarning)
     return module
