@@ -96,10 +96,11 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
         assert part in page
     assert (tmp_path / "tune" / "objective.png").is_file()
     assert (tmp_path / "tune" / "importance.png").is_file()     # 2 complete trials by now
-    # The same study name for another objective is a mistake, said before any trial.
-    with pytest.raises(GanvasError, match="searches another metric"):
-        ganvas.tune(str(toy16), out=tmp_path, trials=5, space=SPACE, study=again["study"],
-                    **{**TRIAL, "metric": "kid"})
+    # The same study over another space is a mistake, said before any trial.
+    with pytest.raises(GanvasError, match="searches another space"):
+        ganvas.tune(str(toy16), out=tmp_path, trials=5, space={"lr_g": SPACE["lr_g"]},
+                    study=again["study"], **TRIAL)
+    assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
 
 
 def test_the_retrain_command_works_on_the_best_config(toy16, tmp_path):
@@ -208,3 +209,40 @@ def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
     assert [t["state"] for t in summary["trials"]] == ["FAIL", "COMPLETE"], summary["trials"]
     assert summary["trials"][0]["note"] == "its worker stopped answering (killed?)"
     assert summary["best"]["trial"] == 1
+
+
+def test_ctrl_c_ends_the_study_with_its_summary(toy16, tmp_path):
+    """SIGINT in a trial: its run stops with a snapshot, the trial is FAIL (interrupted),
+    study.json and tune.html are written, and the exit code is 130."""
+    out = tmp_path / "t"
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy16), "--out",
+                             str(out), "--model", "dcgan-tiny", "--resolution", "16",
+                             "--trials", "3", "--minutes-per-trial", "5", "--metric", "swd",
+                             "--metrics-num", "32", "--snap-kimg", "0.032"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("*/stats.jsonl")):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.2)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "ganvas tune: interrupted"
+    summary = json.loads((out / "study.json").read_text())
+    assert [(t["state"], t["note"]) for t in summary["trials"]] == [
+        ("FAIL", "interrupted (Ctrl-C or SIGTERM)")]
+    assert list_snapshots(Path(summary["trials"][0]["run"]))       # the run kept its snapshot
+    assert (out / "tune.html").is_file()
+
+
+def test_the_pruners():
+    assert isinstance(search.make_pruner("median", 4), optuna.pruners.MedianPruner)
+    hyperband = search.make_pruner("hyperband", 4)
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
+    assert hyperband._max_resource == 4
+    assert isinstance(search.make_pruner("hyperband", None)._max_resource, str)   # "auto"
+    assert isinstance(search.make_pruner("none", None), optuna.pruners.NopPruner)

@@ -57,17 +57,23 @@ def tune(data: str | os.PathLike, out: str | os.PathLike = "tune", model: str | 
     say = print if progress else (lambda *a, **k: None)
     say(f"study {name!r} in {redacted(url)}: {len(request['space'])} options searched "
         f"({'; '.join(p.describe() for p in request['space'].values())})")
+    interrupted = False
     if left <= 0:
         say(f"the study already has {trials} finished trials; ask for more with --trials")
     else:
         callback = op.study.MaxTrialsCallback(trials, states=finished_states())
-        opened.optimize(objective(request, out, progress, say), n_trials=left,
-                        callbacks=[callback], catch=(Exception,), gc_after_trial=True)
+        try:
+            opened.optimize(objective(request, out, progress, say), n_trials=left,
+                            callbacks=[callback], catch=(Exception,), gc_after_trial=True)
+        except KeyboardInterrupt:            # Ctrl-C, SIGTERM: the summary is still written
+            interrupted = True
     summary = summarize(opened, url)
     summary["report"] = str(write_tune_report(summary, opened, out))
     write_study_json(summary, out / "study.json")
     say(table(summary))
     say(f"report {summary['report']}")
+    if interrupted:
+        raise KeyboardInterrupt
     return summary
 
 
@@ -102,7 +108,6 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
         return resolve.plan(data, model, None, {**fixed, **values})
 
     base = validate({}).config
-    check_extractors(base)
     if space is None:
         chosen = usable(default_space(base), validate)
     else:
@@ -111,6 +116,7 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
         check_space(chosen, validate)
     if not chosen:
         raise GanvasError("the search space is empty: give --space FILE")
+    check_extractors(base)
     # Measurements per trial (Hyperband's resource): known for a kimg budget only.
     reports = REPORTS_PER_TRIAL if kimg_per_trial is not None else None
     key = StudyKey(data=data, model=base.train.preset, metric=metric,
