@@ -179,15 +179,14 @@ def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "t").exists()
 
 
-def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
-    """SIGKILL a `ganvas tune` in its first trial; the next one marks that trial FAIL (no
-    heartbeat) and goes on."""
-    out = tmp_path / "t"
+def tune_in_a_subprocess(toy, out: Path, sig: int, trials: int) -> tuple[int, str]:
+    """`ganvas tune` of 5-minute trials in a subprocess, sent `sig` once its first trial
+    trains; its exit code and stderr (the process has ended)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy16), "--out",
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy), "--out",
                              str(out), "--model", "dcgan-tiny", "--resolution", "16",
-                             "--trials", "2", "--minutes-per-trial", "5", "--metric", "swd",
-                             "--metrics-num", "32", "--snap-kimg", "0.032"],
+                             "--trials", str(trials), "--minutes-per-trial", "5", "--metric",
+                             "swd", "--metrics-num", "32", "--snap-kimg", "0.032"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=env)
     try:
@@ -195,10 +194,18 @@ def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
         while not list(out.glob("*/stats.jsonl")):
             assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
             time.sleep(0.2)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
     finally:
         proc.kill()
+    return proc.returncode, err
+
+
+def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
+    """SIGKILL a `ganvas tune` in its first trial; the next one marks that trial FAIL (no
+    heartbeat) and goes on."""
+    out = tmp_path / "t"
+    tune_in_a_subprocess(toy16, out, signal.SIGKILL, trials=2)
     monkeypatch.setattr(study_module, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_module, "GRACE_S", 1)
     time.sleep(3)                   # the killed worker's last heartbeat is older than that
@@ -215,22 +222,8 @@ def test_ctrl_c_ends_the_study_with_its_summary(toy16, tmp_path):
     """SIGINT in a trial: its run stops with a snapshot, the trial is FAIL (interrupted),
     study.json and tune.html are written, and the exit code is 130."""
     out = tmp_path / "t"
-    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
-    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy16), "--out",
-                             str(out), "--model", "dcgan-tiny", "--resolution", "16",
-                             "--trials", "3", "--minutes-per-trial", "5", "--metric", "swd",
-                             "--metrics-num", "32", "--snap-kimg", "0.032"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        deadline = time.monotonic() + 120
-        while not list(out.glob("*/stats.jsonl")):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.2)
-        proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=60)
-    finally:
-        proc.kill()
-    assert proc.returncode == 130, err[-2000:]
+    code, err = tune_in_a_subprocess(toy16, out, signal.SIGINT, trials=3)
+    assert code == 130, err[-2000:]
     assert err.strip().splitlines()[-1] == "ganvas tune: interrupted"
     summary = json.loads((out / "study.json").read_text())
     assert [(t["state"], t["note"]) for t in summary["trials"]] == [
