@@ -14,7 +14,9 @@ from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
+from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, explore as sweep_dims
+from .latent.explore import explore_directions as sweep_directions
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
@@ -136,6 +138,36 @@ class Model:
             raise GanvasError(f"give 1 to {MAX_DIMS} dimensions, not {len(dims):,}")
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
                            noise_mode)
+        if out is not None:
+            save_cells(cells, out, scale)
+        return cells
+
+    def directions(self, method: str = "sefa", num: int = 10, layers: list[int] | None = None,
+                   out: str | os.PathLike | None = None) -> Directions:
+        """`num` directions found without labels (ganvas.latent.directions): "sefa", the
+        closed-form factorisation of the weights that first act on the latent (StyleGAN2:
+        the style affines of the w indices `layers`, default all), or "pca" (GANSpace) of
+        sampled w or first-layer activations. `out`: also save them (.npz)."""
+        found = find_directions(self.sampler, method, num, layers)
+        if out is not None:
+            found.save(out)
+        return found
+
+    def explore_directions(self, seed: int, directions: Directions | str | os.PathLike,
+                           rows: list[int] | None = None, lo: float = -3.0, hi: float = 3.0,
+                           steps: int = 7, label: int | str | None = None,
+                           truncation: float = 1.0, noise_mode: str | None = None,
+                           out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
+        """uint8 (rows, steps, H, W, C): row r moves the seed along direction rows[r] (default
+        the first 10) of `directions` (a Directions or its .npz) by linspace(lo, hi, steps) in
+        units of the latent's spread along it. `out`: also write the grid PNG."""
+        check_grid_out(out, scale)
+        check_truncation(truncation)
+        if not isinstance(directions, Directions):
+            directions = load_directions(directions)
+        rows = list(range(min(len(directions.vectors), 10))) if rows is None else list(rows)
+        cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, label,
+                                 truncation, noise_mode)
         if out is not None:
             save_cells(cells, out, scale)
         return cells

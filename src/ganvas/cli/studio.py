@@ -91,7 +91,11 @@ def add_explore(sub) -> None:
                                    "StyleGAN2, in units of w's standard deviation).")
     p.add_argument("model", help="run directory, snapshot or exported model")
     p.add_argument("--seed", default="0", help="the seed to start from (default 0)")
-    p.add_argument("--dims", required=True, help="dimensions, one row each: e.g. 0,10,20")
+    p.add_argument("--dims", help="dimensions, one row each: e.g. 0,10,20 (with --directions: "
+                                  "which directions, default the first 10)")
+    p.add_argument("--directions", metavar="DIRS_NPZ",
+                   help="sweep along these directions (ganvas directions) instead of single "
+                        "dimensions, in units of the latent's spread along each")
     p.add_argument("--range", nargs=2, type=float, default=(-3.0, 3.0), metavar=("LO", "HI"),
                    help="shift from LO to HI (default -3 3)")
     p.add_argument("--steps", type=int, default=7, help="columns (default 7)")
@@ -107,12 +111,54 @@ def run_explore(a) -> None:
     from ..api import load
     from ..latent.explore import parse_dims
     from ..latent.sampling import parse_seeds
-    seeds, dims = parse_seeds(a.seed), parse_dims(a.dims)
+    seeds = parse_seeds(a.seed)
     if len(seeds) != 1:
         raise GanvasError(f"--seed takes one seed, not {a.seed!r}")
-    load(a.model, a.device).explore(seeds[0], dims, a.range[0], a.range[1], a.steps,
-                                    space=a.space, label=a.label, truncation=a.truncation,
-                                    noise_mode=a.noise_mode, out=a.out, scale=a.scale)
+    if a.directions:
+        if a.space:
+            raise GanvasError("--directions sweep the space they were found in: drop --space")
+        rows = parse_dims(a.dims) if a.dims else None
+        load(a.model, a.device).explore_directions(
+            seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, label=a.label,
+            truncation=a.truncation, noise_mode=a.noise_mode, out=a.out, scale=a.scale)
+    else:
+        if not a.dims:
+            raise GanvasError("give --dims (dimensions to sweep) or --directions DIRS_NPZ")
+        load(a.model, a.device).explore(seeds[0], parse_dims(a.dims), a.range[0], a.range[1],
+                                        a.steps, space=a.space, label=a.label,
+                                        truncation=a.truncation, noise_mode=a.noise_mode,
+                                        out=a.out, scale=a.scale)
+    print(Path(a.out))
+
+
+def add_directions(sub) -> None:
+    p = sub.add_parser("directions", help="find meaningful latent directions (SeFa, PCA)",
+                       description="Directions found without labels: sefa factorises the "
+                                   "weights that first act on the latent (StyleGAN2: the "
+                                   "style affines, of --layers; others: the first layer), pca "
+                                   "takes the principal components of sampled w (StyleGAN2) "
+                                   "or first-layer activations. Writes an .npz for "
+                                   "`explore --directions`.")
+    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("--method", default="sefa", help="sefa (default) or pca")
+    p.add_argument("--num", type=int, default=10, help="directions to keep (default 10)")
+    p.add_argument("--layers", help="StyleGAN2: the w indices the directions act on, e.g. "
+                                    "0-3 (coarse); default all")
+    p.add_argument("--out", required=True, help="the .npz to write, e.g. dirs.npz")
+    add_device_option(p)
+    p.set_defaults(run=run_directions)
+
+
+def run_directions(a) -> None:
+    from ..api import load
+    from ..latent.explore import parse_dims
+    if not str(a.out).endswith(".npz"):
+        raise GanvasError(f"--out {a.out}: give a .npz file name")
+    layers = parse_dims(a.layers) if a.layers else None
+    found = load(a.model, a.device).directions(a.method, a.num, layers, out=a.out)
+    what = "eigenvalue" if found.method == "sefa" else "variance"
+    for i, value in enumerate(found.values):
+        print(f"direction {i}: {what} {value:.4g}")
     print(Path(a.out))
 
 

@@ -57,15 +57,20 @@ def check_sweep(dims: list[int], size: int, space: str, lo: float, hi: float,
         raise GanvasError(f"bad range {lo:g} {hi:g}: need two different finite numbers")
 
 
-def w_std(sampler) -> torch.Tensor:
-    """Families with a w space: (w_dim,) std of untruncated w over W_STD_SAMPLES fixed random
-    latents (random classes for a conditional model)."""
+def w_samples(sampler) -> torch.Tensor:
+    """Families with a w space: (W_STD_SAMPLES, w_dim) untruncated w of fixed random latents
+    (random classes for a conditional model)."""
     gen = torch.Generator().manual_seed(W_STD_SEED)
     z = torch.randn(W_STD_SAMPLES, sampler.z_dim, generator=gen)
     labels = None
     if sampler.num_classes:
         labels = torch.randint(0, sampler.num_classes, (W_STD_SAMPLES,), generator=gen)
-    return sampler.to_w(z, labels)[:, 0].std(dim=0)
+    return sampler.to_w(z, labels)[:, 0]
+
+
+def w_std(sampler) -> torch.Tensor:
+    """(w_dim,) std of w over the w_samples."""
+    return w_samples(sampler).std(dim=0)
 
 
 def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
@@ -83,6 +88,16 @@ def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3
     shifts = torch.zeros(len(dims), steps, size)
     for r, d in enumerate(dims):
         shifts[r, :, d] = values
+    if space == "w":
+        shifts = shifts * w_std(sampler)
+    return render_shifts(sampler, seed, shifts, space, label, truncation, noise_mode)
+
+
+def render_shifts(sampler, seed: int, shifts: torch.Tensor, space: str, label, truncation: float,
+                  noise_mode: str | None, layers: tuple[int, ...] = ()) -> np.ndarray:
+    """uint8 (rows, steps, H, W, C): the seed's picture with its latent (z, or w in every
+    layer or in `layers`) moved by each of shifts (rows, steps, size)."""
+    rows, steps, size = shifts.shape
     shifts = shifts.reshape(-1, size)                            # (rows * steps, size)
     z = sampler.z([seed])
     labels = sampler.labels([seed], label)
@@ -92,7 +107,39 @@ def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3
         images = sampler.images(zs, classes, truncation, noise_mode)
     else:
         w = sampler.to_w(z, labels, truncation)                  # (1, num_ws, w_dim)
-        ws = w + (shifts * w_std(sampler))[:, None, :]
+        where = torch.zeros(sampler.num_ws, 1)
+        where[list(layers) if layers else slice(None)] = 1.0
+        ws = w + shifts[:, None, :] * where
         images = sampler.images_from_w(ws, noise_mode)
     pictures = to_uint8(images)                                  # (rows * steps, H, W, C)
-    return pictures.reshape(len(dims), steps, *pictures.shape[1:])
+    return pictures.reshape(rows, steps, *pictures.shape[1:])
+
+
+def explore_directions(sampler, seed: int, directions, rows: list[int], lo: float = -3.0,
+                       hi: float = 3.0, steps: int = 7, label=None, truncation: float = 1.0,
+                       noise_mode: str | None = None) -> np.ndarray:
+    """uint8 (len(rows), steps, H, W, C): row r moves the seed's latent along direction
+    rows[r] of `directions` (latent.directions) by linspace(lo, hi, steps), in units of the
+    latent's spread along it (z: 1; w: the std of w projected on the direction), in the
+    direction's layers (StyleGAN2; default every layer)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    sampler.check_space(directions.space)
+    size = sampler.w_dim if directions.space == "w" else sampler.z_dim
+    if directions.vectors.shape[1] != size:
+        raise GanvasError(f"the directions have {directions.vectors.shape[1]} dimensions; "
+                          f"this model's {directions.space} has {size} (directions of "
+                          f"another model?)")
+    vectors = torch.from_numpy(directions.vectors)
+    check_sweep(rows, len(vectors), "the direction file", lo, hi, steps)
+    chosen = vectors[rows]                                       # (R, size)
+    if directions.space == "w":
+        chosen = chosen * spread_along(sampler, chosen)[:, None]
+    shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
+    return render_shifts(sampler, seed, shifts, directions.space, label, truncation,
+                         noise_mode, directions.layers)
+
+
+def spread_along(sampler, vectors: torch.Tensor) -> torch.Tensor:
+    """(R,) std of the w_samples projected on each unit vector."""
+    return (w_samples(sampler) @ vectors.t()).std(dim=0)

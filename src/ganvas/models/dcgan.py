@@ -22,7 +22,7 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
-from .layers import apply_spectral_norm, norm_layer, projection_logits
+from .layers import apply_spectral_norm, first_layer_weights, norm_layer, projection_logits
 
 
 def widths(cfg: ModelConfig, base: int) -> list[int]:
@@ -67,6 +67,11 @@ class Generator(nn.Module):
             # At z's scale, N(0, 1): the paper's N(0, 0.02) would start the class signal 50x
             # weaker than the noise it is concatenated to.
             nn.init.normal_(self.embed.weight, 0.0, 1.0)
+
+    def latent_weights(self, layers: list[int] | None = None) -> torch.Tensor:
+        """(F, z_dim): the first layer's weights on z (it maps the 1x1 latent linearly to
+        w[0] x 4 x 4), what first acts on z (SeFa). `layers` is for w-space families."""
+        return first_layer_weights(self.net[0], self.cfg.z_dim, layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:

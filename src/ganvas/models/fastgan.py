@@ -31,7 +31,8 @@ from ..config import ModelConfig
 from ..imaging import laplacian_pyramid, pyramid_l1
 from . import MODELS, Capabilities, Family
 from .dcgan import init_weights
-from .layers import apply_spectral_norm, batch_randn, norm_layer, projection_logits
+from .layers import (apply_spectral_norm, batch_randn, first_layer_weights, norm_layer,
+                     projection_logits)
 
 
 def width_at(cfg: ModelConfig, base: int, r: int, top: int) -> int:
@@ -148,6 +149,10 @@ class Generator(nn.Module):
                     x = self.sles[f"{s}_{t}"](feats[s], x)
             feats[r] = x
         return feats
+
+    def latent_weights(self, layers: list[int] | None = None) -> torch.Tensor:
+        """(F, z_dim): the first layer's weights on z (SeFa); see layers.first_layer_weights."""
+        return first_layer_weights(self.init, self.cfg.z_dim, layers)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 noise_mode: str | None = None) -> torch.Tensor:

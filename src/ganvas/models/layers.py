@@ -151,3 +151,13 @@ def global_batchnorm(module: nn.Module) -> nn.Module:
         if type(m) is nn.BatchNorm2d:
             m.__class__ = GlobalBatchNorm2d
     return module
+
+
+def first_layer_weights(conv: nn.ConvTranspose2d, z_dim: int,
+                        layers: list[int] | None = None) -> torch.Tensor:
+    """(out * k * k, z_dim): a ConvTranspose2d on a 1x1 latent as the linear map it is, its
+    z inputs only (a class embedding may follow them)."""
+    if layers is not None:
+        raise ValueError("layers select w indices; this generator has no w space")
+    weight = conv.weight.detach().float()[:z_dim]            # (z_dim, out, k, k)
+    return weight.reshape(z_dim, -1).t()

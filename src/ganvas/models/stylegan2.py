@@ -181,6 +181,19 @@ class Generator(nn.Module):
         """ws (N, num_ws, w_dim) -> images."""
         return self.synthesis(ws, noise_mode=noise_mode)
 
+    def latent_weights(self, layers: list[int] | None = None) -> Tensor:
+        """(F, w_dim): the style affine weights (effective, with their gain) of the layers
+        whose w index is in `layers` (default all): what first acts on w (SeFa)."""
+        rows, i = [], 0
+        for block in self.synthesis.blocks:
+            users = ([(block.conv0, i)] if block.conv0 is not None else []) + [
+                (block.conv1, i + block.num_conv - 1), (block.torgb, i + block.num_conv)]
+            for layer, index in users:
+                if layers is None or index in layers:
+                    rows.append(layer.affine.weight * layer.affine.weight_gain)
+            i += block.num_conv
+        return torch.cat(rows).detach().float()
+
     def style_layers(self) -> dict[int, list[int]]:
         """{r: [w indices]} for r = 4, 8, ..., resolution: resolution 2^k owns w indices
         2k - 4 and 2k - 3 (the second also drives its toRGB and the next block's first conv)."""
