@@ -119,16 +119,19 @@ def run_explore(a) -> None:
             raise GanvasError("--directions sweep the space they were found in: drop --space")
         rows = parse_dims(a.dims) if a.dims else None
         load(a.model, a.device).explore_directions(
-            seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, label=a.label,
-            truncation=a.truncation, noise_mode=a.noise_mode, out=a.out, scale=a.scale)
+            seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, **grid_look(a))
     else:
         if not a.dims:
             raise GanvasError("give --dims (dimensions to sweep) or --directions DIRS_NPZ")
         load(a.model, a.device).explore(seeds[0], parse_dims(a.dims), a.range[0], a.range[1],
-                                        a.steps, space=a.space, label=a.label,
-                                        truncation=a.truncation, noise_mode=a.noise_mode,
-                                        out=a.out, scale=a.scale)
+                                        a.steps, space=a.space, **grid_look(a))
     print(Path(a.out))
+
+
+def grid_look(a) -> dict:
+    """The look options and the --out/--scale of a verb that writes one grid PNG."""
+    return {"label": a.label, "truncation": a.truncation, "noise_mode": a.noise_mode,
+            "out": a.out, "scale": a.scale}
 
 
 def add_directions(sub) -> None:
@@ -183,9 +186,7 @@ def run_style_mix(a) -> None:
     from ..api import load
     from ..latent.sampling import parse_seeds
     rows, cols = parse_seeds(a.rows), parse_seeds(a.cols)
-    load(a.model, a.device).style_mix(rows, cols, a.styles, label=a.label,
-                                      truncation=a.truncation, noise_mode=a.noise_mode,
-                                      out=a.out, scale=a.scale)
+    load(a.model, a.device).style_mix(rows, cols, a.styles, **grid_look(a))
     print(Path(a.out))
 
 
