@@ -151,3 +151,27 @@ def test_directions_cli(models, tmp_path, capsys):
     assert "--dims" in usage_error(["explore", str(models["dc"]), "--out", str(grid)], capsys)
     assert "out of range" in usage_error(["directions", str(models["sg2"]), "--layers", "99",
                                           "--out", str(out)], capsys)
+
+
+@pytest.mark.parametrize("name", ["sg2", "dc"])
+def test_a_sweep_saved_as_keyframes_is_walked_through_its_cells(models, tmp_path, capsys, name):
+    """explore --save-latents writes the cells' latents; interpolate --latents walks them,
+    and the walk's keyframe frames are the sweep's cells."""
+    dirs, keys = tmp_path / "d.npz", tmp_path / "keys.npz"
+    assert main(["directions", str(models[name]), "--num", "2", "--out", str(dirs)]) == 0
+    assert main(["explore", str(models[name]), "--directions", str(dirs), "--dims", "1",
+                 "--steps", "4", "--range", "-2", "2", "--out", str(tmp_path / "g.png"),
+                 "--save-latents", str(keys)]) == 0
+    m = ganvas.load(models[name])
+    cells = m.explore_directions(0, dirs, rows=[1], lo=-2, hi=2, steps=4)
+    walk = m.walk(latents=keys, frames_per_step=3, method="lerp")
+    assert len(walk) == 3 * 3 + 1
+    frames = walk.frames()
+    for k in range(4):
+        assert np.abs(frames[3 * k].astype(int) - cells[0, k].astype(int)).max() <= 1
+    assert main(["interpolate", str(models[name]), "--latents", str(keys), "--frames-per-step",
+                 "2", "--out", str(tmp_path / "walk.gif")]) == 0
+    assert "does not end in .npz" in usage_error(
+        ["explore", str(models[name]), "--dims", "0", "--out", str(tmp_path / "h.png"),
+         "--save-latents", str(tmp_path / "keys.txt")], capsys)
+    assert not (tmp_path / "h.png").exists()

@@ -15,7 +15,7 @@ from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
-from .latent.explore import MAX_DIMS, explore as sweep_dims
+from .latent.explore import MAX_DIMS, check_latents_out, explore as sweep_dims
 from .latent.explore import explore_directions as sweep_directions
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
@@ -127,17 +127,20 @@ class Model:
     def explore(self, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
                 steps: int = 7, space: str | None = None, label: int | str | None = None,
                 truncation: float = 1.0, noise_mode: str | None = None,
-                out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
+                out: str | os.PathLike | None = None, scale: int = 1,
+                latents_out: str | os.PathLike | None = None) -> np.ndarray:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
         seed by linspace(lo, hi, steps), by default in the family's default space (w, in units
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
-        cells as one grid PNG there, enlarged `scale` (1-16) times."""
+        cells as one grid PNG there, enlarged `scale` (1-16) times. `latents_out`: also save
+        the cells' latents, row by row, as a keyframes .npz for `interpolate(latents=...)`."""
         check_grid_out(out, scale)
+        check_keyframes_out(latents_out)
         check_truncation(truncation)
         if hasattr(dims, "__len__") and len(dims) > MAX_DIMS:
             raise GanvasError(f"give 1 to {MAX_DIMS} dimensions, not {len(dims):,}")
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
-                           noise_mode)
+                           noise_mode, latents_out)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
@@ -157,17 +160,21 @@ class Model:
                            rows: list[int] | None = None, lo: float = -3.0, hi: float = 3.0,
                            steps: int = 7, label: int | str | None = None,
                            truncation: float = 1.0, noise_mode: str | None = None,
-                           out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
+                           out: str | os.PathLike | None = None, scale: int = 1,
+                           latents_out: str | os.PathLike | None = None) -> np.ndarray:
         """uint8 (rows, steps, H, W, C): row r moves the seed along direction rows[r] (default
         the first 10) of `directions` (a Directions or its .npz) by linspace(lo, hi, steps) in
-        units of the latent's spread along it. `out`: also write the grid PNG."""
+        units of the latent's spread along it. `out`: also write the grid PNG. `latents_out`:
+        also save the cells' latents, row by row, as keyframes for `interpolate(latents=...)`
+        (a walk along the direction)."""
         check_grid_out(out, scale)
+        check_keyframes_out(latents_out)
         check_truncation(truncation)
         if not isinstance(directions, Directions):
             directions = load_directions(directions)
         rows = list(range(min(len(directions.vectors), 10))) if rows is None else list(rows)
         cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, label,
-                                 truncation, noise_mode)
+                                 truncation, noise_mode, latents_out)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
@@ -283,6 +290,13 @@ def check_out_file(path: str | os.PathLike | None) -> None:
     if path.is_dir():
         raise GanvasError(f"{path} is a folder; name a file to write")
     check_writable_above(path)
+
+
+def check_keyframes_out(path: str | os.PathLike | None) -> None:
+    """A GanvasError unless `path` is None or a writable .npz file name."""
+    if path is not None:
+        check_latents_out(path)
+        check_out_file(path)
 
 
 def check_out_folder(path: str | os.PathLike | None) -> None:

@@ -100,6 +100,9 @@ def add_explore(sub) -> None:
                    help="shift from LO to HI (default -3 3)")
     p.add_argument("--steps", type=int, default=7, help="columns (default 7)")
     p.add_argument("--out", required=True, help="grid PNG to write")
+    p.add_argument("--save-latents", metavar="KEYS_NPZ",
+                   help="also save the cells' latents, row by row, as keyframes for "
+                        "interpolate --latents (a walk along the sweep)")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2; then the default)")
     add_look_options(p)
@@ -119,12 +122,14 @@ def run_explore(a) -> None:
             raise GanvasError("--directions sweep the space they were found in: drop --space")
         rows = parse_dims(a.dims) if a.dims else None
         load(a.model, a.device).explore_directions(
-            seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, **grid_look(a))
+            seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, **grid_look(a),
+            latents_out=a.save_latents)
     else:
         if not a.dims:
             raise GanvasError("give --dims (dimensions to sweep) or --directions DIRS_NPZ")
         load(a.model, a.device).explore(seeds[0], parse_dims(a.dims), a.range[0], a.range[1],
-                                        a.steps, space=a.space, **grid_look(a))
+                                        a.steps, space=a.space, **grid_look(a),
+                                        latents_out=a.save_latents)
     print(Path(a.out))
 
 

@@ -13,12 +13,15 @@ A symmetric range with an odd number of steps has value 0, the unchanged seed, i
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..errors import GanvasError
-from ..imaging import to_uint8
+from ..imaging import atomic_save, to_uint8
+from .keyframes import save_latents
 from .sampling import MAX_SEED
 
 W_STD_SAMPLES = 4096
@@ -75,7 +78,7 @@ def w_std(sampler) -> torch.Tensor:
 
 def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
             steps: int = 7, space: str | None = None, label=None, truncation: float = 1.0,
-            noise_mode: str | None = None) -> np.ndarray:
+            noise_mode: str | None = None, latents_out=None) -> np.ndarray:
     """uint8 (len(dims), steps, H, W, C): row r is the seed's picture with dimension dims[r]
     moved by linspace(lo, hi, steps) (see the module docstring for the units)."""
     if not 0 <= seed <= MAX_SEED:
@@ -90,34 +93,70 @@ def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3
         shifts[r, :, d] = values
     if space == "w":
         shifts = shifts * w_std(sampler)
-    return render_shifts(sampler, seed, shifts, space, label, truncation, noise_mode)
+    return render_shifts(sampler, seed, shifts, space, label, truncation, noise_mode,
+                         latents_out=latents_out)
 
 
 def render_shifts(sampler, seed: int, shifts: torch.Tensor, space: str, label, truncation: float,
-                  noise_mode: str | None, layers: tuple[int, ...] = ()) -> np.ndarray:
+                  noise_mode: str | None, layers: tuple[int, ...] = (),
+                  latents_out=None) -> np.ndarray:
     """uint8 (rows, steps, H, W, C): the seed's picture with its latent (z, or w in every
-    layer or in `layers`) moved by each of shifts (rows, steps, size)."""
-    rows, steps, size = shifts.shape
-    shifts = shifts.reshape(-1, size)                            # (rows * steps, size)
-    z = sampler.z([seed])
-    labels = sampler.labels([seed], label)
-    if space == "z":
-        zs = z + shifts
-        classes = None if labels is None else labels.repeat(len(zs))
-        images = sampler.images(zs, classes, truncation, noise_mode)
+    layer or in `layers`) moved by each of shifts (rows, steps, size). `latents_out`: also
+    save the cells' latents there (Shifted.save), row by row."""
+    rows, steps = shifts.shape[:2]
+    keys = shifted_keyframes(sampler, seed, shifts, space, label, truncation, layers)
+    if latents_out is not None:
+        keys.save(latents_out)
+    if keys.space == "z":
+        images = sampler.images(keys.latents, keys.labels, truncation, noise_mode)
     else:
-        w = sampler.to_w(z, labels, truncation)                  # (1, num_ws, w_dim)
-        where = torch.zeros(sampler.num_ws, 1)
-        where[list(layers) if layers else slice(None)] = 1.0
-        ws = w + shifts[:, None, :] * where
-        images = sampler.images_from_w(ws, noise_mode)
+        images = sampler.images_from_w(keys.latents, noise_mode)
     pictures = to_uint8(images)                                  # (rows * steps, H, W, C)
     return pictures.reshape(rows, steps, *pictures.shape[1:])
 
 
+@dataclass
+class Shifted:
+    """The latents of a sweep's cells, row by row: z (N, z_dim) with int64 labels (N,) or
+    None, or w (N, num_ws, w_dim) with truncation and class applied (labels None)."""
+    space: str
+    latents: torch.Tensor
+    labels: torch.Tensor | None
+
+    def save(self, path) -> Path:
+        """Write them as a latents file (latent.keyframes) that `interpolate --latents` walks."""
+        check_latents_out(path)
+        arrays = {self.space: self.latents}
+        if self.labels is not None:
+            arrays["labels"] = self.labels
+        return atomic_save(path, lambda tmp: save_latents(tmp, **arrays))
+
+
+def shifted_keyframes(sampler, seed: int, shifts: torch.Tensor, space: str, label,
+                      truncation: float, layers: tuple[int, ...] = ()) -> Shifted:
+    """The latents of render_shifts' cells, rows * steps of them in row order."""
+    size = shifts.shape[-1]
+    shifts = shifts.reshape(-1, size)                            # (rows * steps, size)
+    z = sampler.z([seed])
+    labels = sampler.labels([seed], label)
+    if space == "z":
+        classes = None if labels is None else labels.repeat(len(shifts))
+        return Shifted("z", z + shifts, classes)
+    w = sampler.to_w(z, labels, truncation)                      # (1, num_ws, w_dim)
+    where = torch.zeros(sampler.num_ws, 1)
+    where[list(layers) if layers else slice(None)] = 1.0
+    return Shifted("w", w + shifts[:, None, :] * where, None)
+
+
+def check_latents_out(path) -> None:
+    """A GanvasError unless `path` names an .npz file."""
+    if Path(path).suffix.lower() != ".npz":
+        raise GanvasError(f"latents are saved as .npz: {Path(path).name!r} does not end in .npz")
+
+
 def explore_directions(sampler, seed: int, directions, rows: list[int], lo: float = -3.0,
                        hi: float = 3.0, steps: int = 7, label=None, truncation: float = 1.0,
-                       noise_mode: str | None = None) -> np.ndarray:
+                       noise_mode: str | None = None, latents_out=None) -> np.ndarray:
     """uint8 (len(rows), steps, H, W, C): row r moves the seed's latent along direction
     rows[r] of `directions` (latent.directions) by linspace(lo, hi, steps), in units of the
     latent's spread along it (z: 1; w: the std of w projected on the direction), in the
@@ -137,7 +176,7 @@ def explore_directions(sampler, seed: int, directions, rows: list[int], lo: floa
         chosen = chosen * spread_along(sampler, chosen)[:, None]
     shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
     return render_shifts(sampler, seed, shifts, directions.space, label, truncation,
-                         noise_mode, directions.layers)
+                         noise_mode, directions.layers, latents_out)
 
 
 def spread_along(sampler, vectors: torch.Tensor) -> torch.Tensor:
