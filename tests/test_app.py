@@ -28,7 +28,7 @@ from .test_interpolate import DC, SG2, export_random
 pytest.importorskip("streamlit", minversion="1.67", reason="needs streamlit>=1.67's AppTest")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
-from ganvas.app import inputs, launch, projection, render  # noqa: E402
+from ganvas.app import direction_sliders, inputs, launch, projection, render  # noqa: E402
 from ganvas.app.inputs import parse_seeds, read_upload  # noqa: E402
 from ganvas.app.render import Settings  # noqa: E402
 
@@ -277,6 +277,27 @@ def test_latent_sliders(dc):
     at.session_state["sliders_sweep"] = True
     ok(at.run())
     assert "Sweep (PNG)" in [d.label for d in at.download_button]
+
+
+@pytest.mark.parametrize("name", ["sg2", "dc"])
+def test_direction_sliders(name, request):
+    """The sliders move the seed along the model's top SeFa directions, several at once."""
+    path = request.getfixturevalue(name)
+    at = open_tab(open_page(path), "Directions")
+    assert [s.key for s in at.slider if s.key.startswith("directions_d")] == [
+        f"directions_d{r}" for r in range(direction_sliders.NUM_DIRECTIONS)]
+    at.number_input(key="directions_seed").set_value(4)
+    at.slider(key="directions_d0").set_value(3.0)
+    at.slider(key="directions_d2").set_value(-2.0)
+    ok(at.run())
+    assert "seed 4 + directions" in captions(at)
+    model, s = ganvas.load(path), Settings()
+    found = model.directions("sefa", num=direction_sliders.NUM_DIRECTIONS)
+    cells = model.explore_directions(4, found, rows=[0], lo=-3, hi=3, steps=2)
+    assert np.array_equal(render.along(str(path), 4, {0: -3.0}, 5, s), cells[0, 0])
+    assert np.array_equal(render.along(str(path), 4, {}, 5, s), model.generate([4])[0])
+    both = render.along(str(path), 4, {0: 3.0, 2: -2.0}, 5, s)
+    assert not np.array_equal(both, render.along(str(path), 4, {0: 3.0}, 5, s))
 
 
 def test_style_mixing_stylegan2_and_explained_for_others(sg2, dc):

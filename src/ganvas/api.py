@@ -16,7 +16,7 @@ from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, check_latents_out, explore as sweep_dims
-from .latent.explore import explore_directions as sweep_directions
+from .latent.explore import along_directions, explore_directions as sweep_directions
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
@@ -178,6 +178,17 @@ class Model:
         if out is not None:
             save_cells(cells, out, scale)
         return cells
+
+    def along_directions(self, seed: int, directions: Directions | str | os.PathLike,
+                         amounts: dict[int, float], label: int | str | None = None,
+                         truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+        """uint8 (H, W, C): the seed moved by amounts[r] along direction r of `directions`
+        for every r at once, in the units of explore_directions (the page's sliders)."""
+        check_truncation(truncation)
+        if not isinstance(directions, Directions):
+            directions = load_directions(directions)
+        return along_directions(self.sampler, seed, directions, dict(amounts), label,
+                                truncation, noise_mode)
 
     def style_mix(self, rows, cols, styles: str = "coarse", label: int | str | None = None,
                   truncation: float = 1.0, noise_mode: str | None = None,

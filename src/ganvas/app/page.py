@@ -10,7 +10,7 @@ import streamlit as st
 
 import ganvas
 
-from . import card, gallery, mixing, projection, sliders, walk
+from . import card, direction_sliders, gallery, mixing, projection, sliders, walk
 from .card import escape
 from .render import load_model, use_device
 from .widgets import keep_widget_values, sampling_settings
@@ -60,6 +60,7 @@ def main(argv: list[str]) -> None:
     header(model, path)
     settings = sampling_settings(model)
     sections = {"Gallery": gallery.show, "Latent sliders": sliders.show,
+                "Directions": direction_sliders.show,
                 "Interpolation": walk.show, "Style mixing": mixing.show,
                 "Projection": projection.show,
                 "Model card": lambda path, model, settings: card.show(path, model)}

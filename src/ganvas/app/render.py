@@ -137,3 +137,23 @@ def style_mix(path: str, rows: list[int], cols: list[int], styles: str,
 def _style_mix(path, rows, cols, styles, label, truncation, noise_mode) -> np.ndarray:
     return load_model(path).style_mix(list(rows), list(cols), styles, label=label,
                                       truncation=truncation, noise_mode=noise_mode)
+
+
+@st.cache_resource(show_spinner="Finding directions...")
+def directions(path: str, num: int):
+    """The model's top `num` SeFa directions (Model.directions), found once per process."""
+    model = load_model(path)
+    return model.directions("sefa", num=min(num, model.sampler.z_dim))
+
+
+def along(path: str, seed: int, amounts: dict[int, float], num: int, s: Settings) -> np.ndarray:
+    """The seed's picture moved along the top SeFa directions: uint8 (H, W, C)."""
+    args = (path, seed, tuple(sorted(amounts.items())), num, s.label, s.truncation,
+            s.noise_mode)
+    return (_along.cached if s.cacheable else _along)(*args)
+
+
+@remembered
+def _along(path, seed, amounts, num, label, truncation, noise_mode) -> np.ndarray:
+    return load_model(path).along_directions(seed, directions(path, num), dict(amounts),
+                                             label, truncation, noise_mode)

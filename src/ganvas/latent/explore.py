@@ -163,20 +163,45 @@ def explore_directions(sampler, seed: int, directions, rows: list[int], lo: floa
     direction's layers (StyleGAN2; default every layer)."""
     if not 0 <= seed <= MAX_SEED:
         raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    check_sweep(rows, len(directions.vectors), "the direction file", lo, hi, steps)
+    chosen = unit_steps(sampler, directions, rows)               # (R, size)
+    shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
+    return render_shifts(sampler, seed, shifts, directions.space, label, truncation,
+                         noise_mode, directions.layers, latents_out)
+
+
+def along_directions(sampler, seed: int, directions, amounts: dict[int, float], label=None,
+                     truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+    """uint8 (H, W, C): the seed's picture moved by amounts[r] along direction r for each r at
+    once (the page's direction sliders), in the units of explore_directions."""
+    if not 0 <= seed <= MAX_SEED:
+        raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    rows = sorted(amounts)
+    if any(not 0 <= r < len(directions.vectors) for r in rows):
+        raise GanvasError(f"give directions 0-{len(directions.vectors) - 1}, not {rows}")
+    size = directions.vectors.shape[1]
+    shift = torch.zeros(size)
+    if rows:
+        steps = unit_steps(sampler, directions, rows)
+        shift = (torch.tensor([float(amounts[r]) for r in rows])[:, None] * steps).sum(0)
+    return render_shifts(sampler, seed, shift.reshape(1, 1, size), directions.space, label,
+                         truncation, noise_mode, directions.layers)[0, 0]
+
+
+def unit_steps(sampler, directions, rows: list[int]) -> torch.Tensor:
+    """(len(rows), size): directions[rows] scaled to one unit of the latent's spread along
+    each (z: the unit vectors; w: times the std of sampled w projected on them); a GanvasError
+    for directions of another model."""
     sampler.check_space(directions.space)
     size = sampler.w_dim if directions.space == "w" else sampler.z_dim
     if directions.vectors.shape[1] != size:
         raise GanvasError(f"the directions have {directions.vectors.shape[1]} dimensions; "
                           f"this model's {directions.space} has {size} (directions of "
                           f"another model?)")
-    vectors = torch.from_numpy(directions.vectors)
-    check_sweep(rows, len(vectors), "the direction file", lo, hi, steps)
-    chosen = vectors[rows]                                       # (R, size)
+    chosen = torch.from_numpy(directions.vectors)[rows]
     if directions.space == "w":
         chosen = chosen * spread_along(sampler, chosen)[:, None]
-    shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
-    return render_shifts(sampler, seed, shifts, directions.space, label, truncation,
-                         noise_mode, directions.layers, latents_out)
+    return chosen
 
 
 def spread_along(sampler, vectors: torch.Tensor) -> torch.Tensor:
