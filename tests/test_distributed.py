@@ -125,10 +125,21 @@ def test_two_processes_train_like_one_with_the_same_global_batch(preset, archive
     assert one.keys() == two.keys()
     # float32 sums over the batch in another order (two halves, then the mean of the two)
     # differ in the last bits; three Adam steps carry that on at about 1e-6 of the weights.
+    # A tensor that starts at zero (biases, StyleGAN2's noise strengths) is Adam's sign of a
+    # near-zero gradient, a few lr in size, whose last bits depend on the CPU's kernels: those
+    # are compared in absolute terms, within half an Adam step.
+    trainer = make_trainer(archive32, preset, World())
+    start = {f"{name}.{k}": v for name, net in (("G", trainer.G), ("D", trainer.D),
+                                                 ("G_ema", trainer.G_ema))
+             for k, v in net.state_dict().items()}
+    lr = max(trainer.cfg.train.lr_g, trainer.cfg.train.lr_d)
+    zero = {k for k, v in start.items() if v.is_floating_point() and not v.any()}
     worst = max(float((one[k].float() - two[k].float()).abs().max()
-                      / (one[k].float().abs().max() + 1e-12)) for k in one)
+                      / (one[k].float().abs().max() + 1e-12)) for k in one if k not in zero)
     assert worst < 1e-4, worst
-    start = make_trainer(archive32, preset, World()).G.state_dict()  # training moved G
+    for k in zero:
+        assert float((one[k] - two[k]).abs().max()) < 0.5 * lr, k
+    start = trainer.G.state_dict()                          # training moved G
     assert sum(not torch.equal(v, one[f"G.{k}"]) for k, v in start.items()) > len(start) // 2
 
 
