@@ -119,6 +119,21 @@ def test_project_and_export(run, tmp_path):
     assert onnx.is_file()
 
 
+def test_layer_resolutions_place_every_weight_and_blending_with_itself_is_itself(run,
+                                                                              tmp_path):
+    _, _, path = run
+    model = ganvas.load(path)
+    G = model.G
+    where = G.layer_resolutions()
+    assert where.keys() == G.state_dict().keys()             # every parameter and buffer
+    assert sorted(set(where.values())) == [2 ** k for k in range(2, RES.bit_length())]
+    embed = next(k for k, v in G.state_dict(keep_vars=True).items()
+                 if v is G.class_embedding.weight)
+    assert where[embed] == 4                                  # the class goes in at the bottom
+    same = ganvas.load(model.blend(path, tmp_path / "blend", swap_at=8, crossfade=1))
+    assert np.array_equal(same.generate([1, 2], label=0), model.generate([1, 2], label=0))
+
+
 def test_resume_is_bit_exact(run, data, tmp_path):
     _, preset, _ = run
     opts = dict(model=preset, conditional=True, snap_kimg=0.032, tick_kimg=0.032, seed=2,

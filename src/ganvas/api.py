@@ -90,18 +90,28 @@ class Model:
 
     def walk(self, seeds=None, latents=None, class_walk=None, label: int | str | None = None,
              space: str | None = None, truncation: float = 1.0, storyboard: bool = False,
+             audio: str | os.PathLike | None = None, audio_react=None, fps: float = 24,
              **options) -> Walk:
         """A walk through keyframes as a lazy frame sequence: len(walk) frames,
         walk.frames(start, stop) -> uint8 (n, H, W, C). Keyframes and `options`
         (frames_per_step, loop, method, easing, noise_mode) as in `interpolate`; storyboard:
-        one row of frames_per_step + 1 frames per step instead of the animation."""
+        one row of frames_per_step + 1 frames per step instead of the animation. audio and
+        audio_react as in `interpolate`: round(duration x fps) frames set to the song."""
+        from .latent import audio as music
+        react = music.react_options(audio, audio_react, storyboard, options)
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
-        return Walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), storyboard)
+        walk_options = WalkOptions(truncation=truncation, **options)
+        if audio is None:
+            return Walk(self.sampler, keys, walk_options, storyboard)
+        check_fps(fps)
+        return Walk(self.sampler, keys, walk_options, music=music.analyse(audio, fps),
+                    react=react)
 
     def interpolate(self, out: str | os.PathLike, seeds=None, latents=None, class_walk=None,
                     label: int | str | None = None, space: str | None = None,
                     truncation: float = 1.0, fps: float = 24, scale: int = 1,
-                    progress: bool = True, **options) -> Path:
+                    progress: bool = True, audio: str | os.PathLike | None = None,
+                    audio_react=None, **options) -> Path:
         """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif or
         .png (a grid, one row per step from keyframe to keyframe); atomically.
 
@@ -114,15 +124,30 @@ class Model:
         options: frames_per_step (24), loop (False: K - 1 steps and a last frame on the last
         keyframe; True: K steps back to the first, the last frame just before it), method
         ("slerp" or "lerp"), easing ("linear" or "smooth"), noise_mode (StyleGAN2).
-        truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement."""
+        truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement.
+
+        audio: a song (WAV, FLAC, MP3, OGG; needs librosa) for a music video (.mp4 only): as
+        many frames as the song lasts (round(duration x fps); frames_per_step does not apply),
+        moving faster on onsets and loud passages, the whole song covering the keyframe path,
+        and the song as the MP4's AAC audio. audio_react: a ganvas.latent.audio.AudioReact or
+        a dict of its fields: truncation ("low", "mid" or "high": that band pulls toward the
+        average latent), direction ("dirs.npz:INDEX[:BAND]": the band moves the latent along
+        that direction), strength (see ganvas.latent.audio)."""
+        from .latent import audio as music
+        from .latent.video import check_audio_output
         output_format(out)
+        if audio is not None:
+            check_audio_output(out)
         check_out_file(out)
         check_scale(scale)
         check_fps(fps)
         check_truncation(truncation)
+        react = music.react_options(audio, audio_react, False, options)
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
-        return write_walk(self.sampler, keys, WalkOptions(truncation=truncation, **options), out,
-                          fps=fps, scale=scale, progress=progress)
+        walk_options = WalkOptions(truncation=truncation, **options)
+        song = None if audio is None else music.analyse(audio, fps)
+        return write_walk(self.sampler, keys, walk_options, out, fps=fps, scale=scale,
+                          progress=progress, music=song, react=react)
 
     def explore(self, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
                 steps: int = 7, space: str | None = None, label: int | str | None = None,
@@ -276,6 +301,29 @@ class Model:
         from .export import export
         check_out_folder(out)
         return export(self, out, format, uint8=uint8)
+
+    def blend(self, fine: Model | str | os.PathLike, out: str | os.PathLike, swap_at: int,
+              crossfade: int = 0) -> Path:
+        """Layer swapping (ganvas.blend): write to `out` (a new or empty folder) an exported
+        model whose generator has this model's (BASE's) layers at resolutions <= swap_at px
+        (mapping network, constant or first layer and those blocks) and the other model's
+        (`fine`, a loaded Model or a path; the same architecture) above: BASE's layout with
+        FINE's detail and colour. swap_at 0 takes every layer from FINE. crossfade N: a linear
+        ramp of parameter interpolation over the N blocks around the cut instead of a hard
+        one. model.json is BASE's plus "blend" (both paths, swap_at, crossfade, the weights).
+        Returns the folder, which every verb loads like any exported model."""
+        from . import blend as layer_swap
+        from .export import export_safetensors
+        out = Path(out)
+        layer_swap.check_out(out)
+        check_out_folder(out)
+        if not isinstance(fine, Model):
+            try:
+                fine = load(fine, device="cpu")
+            except GanvasError as e:
+                raise GanvasError(f"FINE: {e}") from None
+        G, info = layer_swap.blend(self, fine, swap_at, crossfade)
+        return export_safetensors(Model(G, info, self.path), out)
 
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "

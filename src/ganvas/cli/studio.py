@@ -49,7 +49,10 @@ def add_interpolate(sub) -> None:
     p = sub.add_parser("interpolate", help="a walk through latent space as MP4, GIF or PNG grid",
                        description="Walk from keyframe to keyframe (seeds, a latents .npz "
                                    "file, or one seed across classes) and write --out: .mp4 "
-                                   "(H.264), .gif, or .png (a grid, one row per step).")
+                                   "(H.264), .gif, or .png (a grid, one row per step). With "
+                                   "--audio SONG, a music video: one frame per 1/fps s of the "
+                                   "song, moving on its onsets and loudness, the whole song "
+                                   "covering the keyframes, and the song in the MP4.")
     p.add_argument("model", help="run directory, snapshot or exported model")
     p.add_argument("--seeds", help="keyframe seeds, e.g. 3,7,11 or 0-5")
     p.add_argument("--latents", metavar="FILE.npz",
@@ -57,8 +60,9 @@ def add_interpolate(sub) -> None:
                         '(K, num_ws, w_dim) or (K, w_dim)')
     p.add_argument("--class-walk", metavar="A,B,C",
                    help="classes of a conditional model, walked with one latent (--seeds S)")
-    p.add_argument("--frames-per-step", type=int, default=24, metavar="N",
-                   help="frames from one keyframe to the next (default 24)")
+    p.add_argument("--frames-per-step", type=int, metavar="N",
+                   help="frames from one keyframe to the next (default 24; not with --audio, "
+                        "where the song's length sets the frames)")
     p.add_argument("--method", choices=("slerp", "lerp"), default="slerp")
     p.add_argument("--easing", choices=("linear", "smooth"), default="linear",
                    help="smooth: ease in and out of every keyframe")
@@ -67,6 +71,20 @@ def add_interpolate(sub) -> None:
     p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2)")
+    p.add_argument("--audio", metavar="SONG",
+                   help="a music video (.mp4 only) of this WAV, FLAC, MP3 or OGG: the walk "
+                        "speeds up on onsets and loud passages (librosa onset strength and "
+                        "RMS) and the MP4 carries the song (needs pip install ganvas[audio])")
+    p.add_argument("--audio-truncation", choices=("low", "mid", "high"), metavar="BAND",
+                   help="with --audio: the energy of this band (low < 250 Hz, mid 250-2000 "
+                        "Hz, high > 2000 Hz) pulls the picture toward the average latent, "
+                        "psi x (1 - strength x energy)")
+    p.add_argument("--audio-direction", metavar="DIRS.npz:INDEX[:BAND]",
+                   help="with --audio: the band's energy (default low) moves the latent along "
+                        "direction INDEX of a `ganvas directions` file, strength x energy "
+                        "units of spread")
+    p.add_argument("--audio-strength", type=float, metavar="S",
+                   help="how strong the band effect is (truncation default 0.5, direction 2)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_interpolate)
@@ -77,11 +95,21 @@ def run_interpolate(a) -> None:
     from ..latent.sampling import parse_seeds
     seeds = parse_seeds(a.seeds) if a.seeds is not None else None
     classes = [c.strip() for c in a.class_walk.split(",")] if a.class_walk else None
+    react = {k: v for k, v in (("truncation", a.audio_truncation),
+                               ("direction", a.audio_direction),
+                               ("strength", a.audio_strength)) if v is not None}
+    if a.audio is None and react:
+        raise GanvasError(f"--audio-{next(iter(react))} needs --audio SONG")
+    if a.audio is not None and a.frames_per_step is not None:
+        raise GanvasError("--frames-per-step does not apply with --audio: the song's length "
+                          "sets the frames (duration x --fps)")
+    steps = {} if a.frames_per_step is None else {"frames_per_step": a.frames_per_step}
     model = load(a.model, a.device)
     print(model.interpolate(a.out, seeds, latents=a.latents, class_walk=classes,
                             label=a.label, space=a.space, truncation=a.truncation, fps=a.fps,
-                            scale=a.scale, frames_per_step=a.frames_per_step, loop=a.loop,
-                            method=a.method, easing=a.easing, noise_mode=a.noise_mode))
+                            scale=a.scale, loop=a.loop, method=a.method, easing=a.easing,
+                            noise_mode=a.noise_mode, audio=a.audio,
+                            audio_react=react or None, **steps))
 
 
 def add_explore(sub) -> None:

@@ -3,6 +3,10 @@
 Only the latents of all frames are computed up front (F x z_dim floats); pictures are made
 RENDER_CHUNK frames at a time and handed to the writer, so an MP4 of any length streams to
 disk in constant memory.
+
+A walk set to music (latent.audio: `music`, the song's features, and `react`, a band effect)
+has one frame per video frame of the song, moves at the music's speed, and goes to an MP4
+that carries the song.
 """
 
 from __future__ import annotations
@@ -17,10 +21,12 @@ from tqdm import tqdm
 
 from ..errors import GanvasError
 from ..imaging import make_grid, save_png, to_uint8
+from . import audio
 from .interpolate import check_frames, check_options, interpolate, schedule, storyboard_schedule
 from .sampling import check_truncation
 from .keyframes import Keyframes
-from .video import check_fps, check_scale, gif_fits, output_format, write_gif, write_mp4
+from .video import (check_audio_output, check_fps, check_scale, gif_fits, output_format,
+                    write_gif, write_mp4)
 
 RENDER_CHUNK = 64           # frames per generator pass (a multiple of sampler.CHUNK)
 PNG_MAX_FRAMES = 4096       # a storyboard grid is one picture in memory
@@ -50,14 +56,26 @@ class WalkOptions:
 class Walk:
     """The frames of a walk through `keys`: len(walk) frames, uint8 (H, W, C) each.
     storyboard=True: one row of frames_per_step + 1 frames per step, both keyframes included
-    (for a PNG grid), instead of the animation's frames."""
+    (for a PNG grid), instead of the animation's frames.
+    music (audio.Music): a walk set to a song, music.num_frames frames at the speed of the
+    music (options.frames_per_step unused); react (audio.AudioReact): its band effect."""
 
-    def __init__(self, sampler, keys: Keyframes, options: WalkOptions, storyboard: bool = False):
+    def __init__(self, sampler, keys: Keyframes, options: WalkOptions, storyboard: bool = False,
+                 music: audio.Music | None = None, react: audio.AudioReact | None = None):
         sampler.noise_mode(options.noise_mode)             # a clear error before any frame
         self.sampler, self.keys, self.options = sampler, keys, options
-        check_latents(keys, options, storyboard)
-        plan = storyboard_schedule if storyboard else schedule
-        seg, t = plan(len(keys), options.frames_per_step, options.loop, options.easing)
+        if music is not None and storyboard:
+            raise GanvasError("a walk set to music has no storyboard: write an .mp4")
+        check_latents(keys, options, storyboard, None if music is None else music.num_frames)
+        self.effect = None
+        if music is not None:
+            seg, t = audio.schedule(music, len(keys), options.loop, options.easing)
+            if react is not None and react.kind is not None:
+                self.effect = audio.BandEffect(sampler, keys.space, react, music)
+        else:
+            plan = storyboard_schedule if storyboard else schedule
+            seg, t = plan(len(keys), options.frames_per_step, options.loop, options.easing)
+        self.music = music
         self.latents = interpolate(keys.latents, seg, t, options.method)
         self.classes = None if keys.classes is None else \
             interpolate(keys.classes, seg, t, options.method)
@@ -70,6 +88,10 @@ class Walk:
         """Frames [start, stop) as uint8 (n, H, W, C)."""
         latents = self.latents[start:stop]
         opts = self.options
+        if self.effect is not None:
+            classes = None if self.classes is None else self.classes[start:stop]
+            return to_uint8(self.effect.images(self.sampler, latents, classes, opts.truncation,
+                                               opts.noise_mode, start))
         if self.keys.space == "w":
             return to_uint8(self.sampler.images_from_w(latents, opts.noise_mode))
         classes = None if self.classes is None else self.classes[start:stop]
@@ -86,10 +108,16 @@ class Walk:
                 yield chunk
 
 
-def check_latents(keys: Keyframes, options: WalkOptions, storyboard: bool) -> None:
+def check_latents(keys: Keyframes, options: WalkOptions, storyboard: bool,
+                  num_frames: int | None = None) -> None:
     """A GanvasError, before anything is interpolated, for more than MAX_FRAMES frames or
-    frame latents above MAX_LATENT_VALUES floats."""
-    n = check_frames(len(keys), options.frames_per_step, options.loop, storyboard)
+    frame latents above MAX_LATENT_VALUES floats (num_frames: a walk set to music's, else
+    from the keyframes and frames per step)."""
+    if num_frames is None:
+        n = check_frames(len(keys), options.frames_per_step, options.loop, storyboard)
+    else:
+        check_frames(len(keys), 1, options.loop)               # at least 2 keyframes
+        n = num_frames
     per_frame = int(np.prod(keys.latents.shape[1:]))
     if keys.classes is not None:
         per_frame += int(np.prod(keys.classes.shape[1:]))
@@ -112,11 +140,20 @@ def check_output(sampler, path, num_frames: int, scale: int) -> str:
 
 
 def write_walk(sampler, keys: Keyframes, options: WalkOptions, out: str | os.PathLike,
-               fps: float = 24, scale: int = 1, progress: bool = True) -> Path:
+               fps: float = 24, scale: int = 1, progress: bool = True,
+               music: audio.Music | None = None, react: audio.AudioReact | None = None) -> Path:
     """Render the walk to `out` by its extension: .mp4 (H.264, streamed), .gif, or .png (a
-    storyboard grid, one row per step). fps: frames per second (0.1-240)."""
+    storyboard grid, one row per step). fps: frames per second (0.1-240). music (analysed at
+    this fps) and react: a walk set to a song, written as an MP4 with the song's audio."""
     check_fps(fps)
     ext = output_format(out)
+    if music is not None:
+        check_audio_output(out)
+        if music.fps != fps:
+            raise GanvasError(f"the music was analysed at {music.fps:g} fps, not {fps:g}")
+        walk = Walk(sampler, keys, options, music=music, react=react)
+        check_output(sampler, out, len(walk), scale)
+        return write_mp4(out, walk.chunks(progress), fps=fps, scale=scale, audio=music.path)
     walk = Walk(sampler, keys, options, storyboard=ext == ".png")
     check_output(sampler, out, len(walk), scale)
     if ext == ".png":

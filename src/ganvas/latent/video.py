@@ -4,11 +4,16 @@ Frames arrive as uint8 (N, H, W, C) chunks with C in 1, 3, 4. MP4 frames are mad
 flattened on white, grey repeated), enlarged `scale` times with nearest neighbour, padded to
 even width and height (repeating the last row/column; H.264 in yuv420p needs both even) and
 encoded with libx264, yuv420p and +faststart, which browsers, QuickTime and phones play.
+An MP4 may carry a song: the video is encoded first, then muxed with the audio file by the
+ffmpeg binary imageio-ffmpeg ships (video copied, audio encoded AAC), cut to the video's
+length (frames / fps) so both end together.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Iterable
 
@@ -19,6 +24,7 @@ from ..imaging import atomic_save, save_gif
 
 FORMATS = (".mp4", ".gif", ".png")
 MP4_CRF = 17                        # x264 constant quality: visually lossless, not crf 0
+AAC_BITRATE = "192k"
 GIF_MAX_BYTES = 1 << 30             # GIFs are built in memory: refuse above ~1 GiB of frames
 
 
@@ -29,6 +35,13 @@ def output_format(path: str | os.PathLike) -> str:
         raise GanvasError(f"cannot write {Path(path).name!r}: the output must end in "
                           f"{', '.join(FORMATS)}")
     return ext
+
+
+def check_audio_output(path: str | os.PathLike) -> None:
+    """A GanvasError unless `path` names an MP4 (the one output that carries sound)."""
+    if Path(path).suffix.lower() != ".mp4":
+        raise GanvasError(f"audio needs an .mp4 output, not {Path(path).name!r}: GIFs and "
+                          f"PNG grids have no sound")
 
 
 def check_png(path: str | os.PathLike) -> None:
@@ -82,8 +95,9 @@ def video_frames(frames: np.ndarray, scale: int) -> np.ndarray:
 
 
 def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
-              scale: int = 1) -> Path:
+              scale: int = 1, audio: str | os.PathLike | None = None) -> Path:
     """Stream uint8 (N, H, W, C) chunks into an H.264 MP4 (never all frames in memory).
+    audio: a sound file (WAV, FLAC, MP3, OGG, ...) to carry as AAC, cut to the video's length.
     The file appears only once complete: a failure or Ctrl-C leaves no partial file."""
     try:
         import imageio.v2 as imageio
@@ -92,8 +106,8 @@ def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
         raise GanvasError("writing MP4 needs imageio and imageio-ffmpeg: "
                           "pip install imageio imageio-ffmpeg") from None
 
-    def save(tmp: str) -> None:
-        writer = None
+    def encode(tmp: str) -> int:
+        writer, count = None, 0
         try:
             for chunk in chunks:
                 for frame in video_frames(chunk, scale):
@@ -104,13 +118,45 @@ def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
                             ffmpeg_log_level="error",
                             output_params=["-crf", str(MP4_CRF), "-movflags", "+faststart"])
                     writer.append_data(frame)
+                    count += 1
         finally:
             if writer is not None:
                 writer.close()
         if writer is None:
             raise GanvasError("no frames to write")
+        return count
+
+    def save(tmp: str) -> None:
+        if audio is None:
+            encode(tmp)
+            return
+        fd, silent = tempfile.mkstemp(prefix=f".{Path(path).stem}.video.", suffix=".mp4",
+                                      dir=Path(tmp).parent)
+        os.close(fd)
+        try:
+            count = encode(silent)
+            mux(silent, audio, tmp, count / fps)
+        finally:
+            Path(silent).unlink(missing_ok=True)
 
     return atomic_save(path, save)
+
+
+def mux(video: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
+        seconds: float) -> None:
+    """Write `out` (.mp4): the video stream of `video`, copied, and the first audio stream of
+    `audio`, encoded AAC, both cut at `seconds`; a GanvasError with ffmpeg's reason."""
+    import imageio_ffmpeg
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+           "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
+           "-c:v", "copy", "-c:a", "aac", "-b:a", AAC_BITRATE, "-t", f"{seconds:.6f}",
+           "-movflags", "+faststart", str(out)]
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                          errors="replace")
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        raise GanvasError(f"could not add the audio of {audio} to the video: "
+                          f"{lines[-1] if lines else f'ffmpeg exit {done.returncode}'}")
 
 
 def write_gif(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,

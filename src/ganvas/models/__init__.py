@@ -14,6 +14,11 @@ images float (N, C, H, W) in about [-1, 1]):
                                          w_avg); `truncation` may be a float or a (1,) tensor
     G.class_embedding                    the nn.Embedding labels go through (None if
                                          unconditional): what a class walk interpolates
+    G.layer_resolutions()                {state_dict key: resolution of the block it belongs
+                                         to} for every parameter and buffer: the mapping
+                                         network, constant input, class embedding and first
+                                         layer at the lowest (4), a toRGB or output layer at
+                                         its block's; what layer swapping (ganvas.blend) cuts
   with capabilities.w_space also:
     G.num_ws, G.w_dim, G.w_avg           the intermediate latent space W
     G.to_w(z, labels, truncation)        z -> ws (N, num_ws, w_dim), truncated towards w_avg

@@ -22,7 +22,8 @@ import torch.nn as nn
 
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
-from .layers import apply_spectral_norm, first_layer_weights, norm_layer, projection_logits
+from .layers import (apply_spectral_norm, first_layer_weights, norm_layer, projection_logits,
+                     state_resolutions)
 
 
 def widths(cfg: ModelConfig, base: int) -> list[int]:
@@ -72,6 +73,18 @@ class Generator(nn.Module):
         """(F, z_dim): the first layer's weights on z (it maps the 1x1 latent linearly to
         w[0] x 4 x 4), what first acts on z (SeFa). `layers` is for w-space families."""
         return first_layer_weights(self.net[0], self.cfg.z_dim, layers)
+
+    def layer_resolutions(self) -> dict[str, int]:
+        """{state_dict key: resolution of its block} (layer swapping, ganvas.blend): the class
+        embedding and the first layer (z -> 4x4) at 4, each transposed convolution and the
+        batch norm after it (running statistics included) at the resolution it outputs, the
+        last one (to the image) at the model's resolution."""
+        owners, r = {"embed": 4}, 2
+        for i, layer in enumerate(self.net):
+            if isinstance(layer, nn.ConvTranspose2d):
+                r *= 2
+            owners[f"net.{i}"] = r
+        return state_resolutions(self, owners)
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         if self.embed is not None:

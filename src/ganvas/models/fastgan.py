@@ -32,7 +32,7 @@ from ..imaging import laplacian_pyramid, pyramid_l1
 from . import MODELS, Capabilities, Family
 from .dcgan import init_weights
 from .layers import (apply_spectral_norm, batch_randn, first_layer_weights, norm_layer,
-                     projection_logits)
+                     projection_logits, state_resolutions)
 
 
 def width_at(cfg: ModelConfig, base: int, r: int, top: int) -> int:
@@ -149,6 +149,17 @@ class Generator(nn.Module):
                     x = self.sles[f"{s}_{t}"](feats[s], x)
             feats[r] = x
         return feats
+
+    def layer_resolutions(self) -> dict[str, int]:
+        """{state_dict key: resolution of its block} (layer swapping, ganvas.blend): the class
+        embedding and the first layer (z -> 4x4, with its batch norm) at 4, each upsampling
+        block (its noise and batch norm statistics included) at the resolution it outputs, a
+        skip-layer excitation at the resolution it gates (its target: it shapes that block's
+        features), the last convolution (to the image) at the model's resolution."""
+        owners = {"embed": 4, "init": 4, "init_norm": 4, "to_img": self.cfg.resolution,
+                  **{f"ups.{r}": r for r in self.sizes[1:]},
+                  **{f"sles.{s}_{t}": t for s, t in sle_pairs(self.cfg.resolution)}}
+        return state_resolutions(self, owners)
 
     def latent_weights(self, layers: list[int] | None = None) -> torch.Tensor:
         """(F, z_dim): the first layer's weights on z (SeFa); see layers.first_layer_weights."""

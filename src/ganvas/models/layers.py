@@ -161,3 +161,20 @@ def first_layer_weights(conv: nn.ConvTranspose2d, z_dim: int,
         raise ValueError("layers select w indices; this generator has no w space")
     weight = conv.weight.detach().float()[:z_dim]            # (z_dim, out, k, k)
     return weight.reshape(z_dim, -1).t()
+
+
+def state_resolutions(module: nn.Module, owners: dict[str, int]) -> dict[str, int]:
+    """{state_dict key: resolution} for the family contract's G.layer_resolutions: each key of
+    `module`'s state dict (parameters and buffers) gets the resolution of the longest name in
+    `owners` (a submodule, parameter or buffer name) that it is or lies under. A key without
+    an owner is a bug in the family (ValueError), never a silent default."""
+    out = {}
+    for key in module.state_dict():
+        parts = key.split(".")
+        owner = next((".".join(parts[:n]) for n in range(len(parts), 0, -1)
+                      if ".".join(parts[:n]) in owners), None)
+        if owner is None:
+            raise ValueError(f"{type(module).__name__}.layer_resolutions: no resolution "
+                             f"for {key}")
+        out[key] = owners[owner]
+    return out

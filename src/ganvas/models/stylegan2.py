@@ -23,7 +23,7 @@ from torch import Tensor
 
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
-from .layers import batch_randn
+from .layers import batch_randn, state_resolutions
 from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, MinibatchStd,
                                SynthesisBlock, normalize_2nd_moment)
 
@@ -193,6 +193,17 @@ class Generator(nn.Module):
                     rows.append(layer.affine.weight * layer.affine.weight_gain)
             i += block.num_conv
         return torch.cat(rows).detach().float()
+
+    def layer_resolutions(self) -> dict[str, int]:
+        """{state_dict key: resolution of its block} (layer swapping, ganvas.blend): the
+        mapping network (class embedding and w_avg included) and pl_mean at the lowest
+        resolution, 4; each synthesis block (the 4x4 constant, its convolutions, noise and
+        toRGB) at its own resolution."""
+        low = self.synthesis.blocks[0].resolution
+        owners = {"mapping": low, "pl_mean": low,
+                  **{f"synthesis.blocks.{i}": b.resolution
+                     for i, b in enumerate(self.synthesis.blocks)}}
+        return state_resolutions(self, owners)
 
     def style_layers(self) -> dict[int, list[int]]:
         """{r: [w indices]} for r = 4, 8, ..., resolution: resolution 2^k owns w indices
