@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
+from .aspect import SQUARE, block_shape, image_shape
 from .errors import ConfigError
 from .options import check_number, internal, option
 
@@ -72,6 +73,8 @@ class ModelConfig:
     family: str = internal("dcgan", "the preset's architecture (ganvas.models.MODELS)")
     resolution: int = option(64, "model resolution, a power of two (default: the dataset's)")
     channels: int = internal(3, "the dataset's: 1 (grey), 3 (RGB) or 4 (RGBA)")
+    aspect: str = internal(SQUARE, "the dataset's width:height (ganvas.aspect); resolution is "
+                                   "the short side")
     num_classes: int = option(0, "condition any preset on the dataset's class labels",
                               api="conditional", kind=bool, encode=classes_of)
     z_dim: int = option(100, "latent size")
@@ -99,6 +102,7 @@ class ModelConfig:
         if not is_power_of_two(self.resolution) or not low <= self.resolution <= high:
             raise ConfigError(f"resolution must be a power of two from {low} to {high} for "
                               f"{self.family}, not {self.resolution}")
+        block_shape(self.aspect)
         if self.channels not in (1, 3, 4):
             raise ConfigError(f"channels must be 1, 3 or 4, not {self.channels}")
         check_numbers(self)
@@ -122,6 +126,16 @@ class ModelConfig:
             raise ConfigError(f"unknown d-norm {self.d_norm!r}; choose from {', '.join(D_NORMS)}")
 
 
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        """(H, W) of the pictures: resolution is the short side, aspect W:H."""
+        return image_shape(self.resolution, self.aspect)
+
+    @property
+    def block_shape(self) -> tuple[int, int]:
+        """(H0, W0) of the first (lowest-resolution) block: 4 x 4 for a square model."""
+        return block_shape(self.aspect)
 
 
 @dataclass

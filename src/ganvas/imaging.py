@@ -121,7 +121,8 @@ def laplacian_pyramid(x: torch.Tensor) -> list[torch.Tensor]:
     levels at H, H/2, ... while above PYRAMID_MIN_SIZE px, then the low-pass residual (4 px
     for power-of-two sizes). Summing the levels back up (upsampling as here) gives x."""
     levels = []
-    while x.shape[-1] > PYRAMID_MIN_SIZE and x.shape[-1] % 2 == 0:
+    while min(x.shape[-2:]) > PYRAMID_MIN_SIZE and x.shape[-1] % 2 == 0 and \
+            x.shape[-2] % 2 == 0:
         low = F.avg_pool2d(x, 2)
         levels.append(x - F.interpolate(low, scale_factor=2, mode="bilinear",
                                         align_corners=False))

@@ -28,7 +28,7 @@ from .presets import PRESETS, default_preset
 DEFAULT, PRESET, FILE, GIVEN = "default", "preset", "config file", "option"
 DATASET, SOURCE, DERIVED = "dataset", "init-from model", "derived"
 SECTION_TYPES = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}
-FROM_THE_DATA = {"model.channels"}         # always replaced by the dataset's when it is opened
+FROM_THE_DATA = {"model.channels", "model.aspect"}   # the dataset's, set when it is opened
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,15 @@ def add_prepare(sub) -> None:
                        description="Scan SRC for images, clean them, write one archive OUT.")
     p.add_argument("src", help="folder of images (searched recursively)")
     p.add_argument("out", help="archive file to write, e.g. frogs.zip")
-    p.add_argument("--resolution", type=int, default=64, help="power of two (default 64)")
+    p.add_argument("--resolution", type=int, default=64,
+                   help="power of two (default 64); the short side with --aspect")
+    p.add_argument("--aspect", default="1:1", metavar="W:H",
+                   help="picture shape, e.g. 16:9, 3:2, 2:1 or 1:2 (default 1:1): the nearest "
+                        "the models make (quarter steps from 1:4 to 4:1; 16:9 -> 7:4)")
     p.add_argument("--channels", type=int, default=3, choices=(1, 3, 4))
-    p.add_argument("--crop", default="center", choices=("center", "pad"))
+    p.add_argument("--crop", default="center", choices=("center", "pad"),
+                   help="center: crop the largest centred box of the aspect; pad: fit the "
+                        "whole picture and pad with white (transparent for 4 channels)")
     p.add_argument("--labels", default="none", choices=("folders", "none"),
                    help="folders: class = first-level sub-folder")
     p.add_argument("--min-size", type=int, default=1, metavar="N",
@@ -26,7 +32,7 @@ def add_prepare(sub) -> None:
 def run_prepare(a) -> None:
     from ..data.prepare import prepare
     summary = prepare(a.src, a.out, resolution=a.resolution, channels=a.channels,
-                      crop=a.crop, labels=a.labels, min_size=a.min_size)
+                      crop=a.crop, labels=a.labels, min_size=a.min_size, aspect=a.aspect)
     print(summary)
 
 

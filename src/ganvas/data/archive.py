@@ -1,4 +1,4 @@
-"""The dataset archive: one zip file of square PNGs plus JSON metadata.
+"""The dataset archive: one zip file of same-size PNGs plus JSON metadata.
 
 Layout (format "ganvas-dataset", version 1):
 
@@ -8,10 +8,13 @@ Layout (format "ganvas-dataset", version 1):
                                  "source": "relative/path/in/SRC.jpg"}, ...],
                      "upscaled": int,           images enlarged to fit (written only when > 0,
                                                 so archives without any keep their bytes)
+                     "aspect": "W:H",           a non-square archive's (ganvas.aspect; absent:
+                                                square); resolution is then the short side
                      "extra": {...}}            free-form provenance (license, tool, options)
     manifest.json   {"summary": {...}, "kept": [...], "skipped": [{"path", "reason"}],
                      "duplicates": [{"path", "duplicate_of"}], "upscaled": [path, ...]}
-    images/NNNNNN.png   resolution x resolution, mode L (1 ch), RGB (3) or RGBA (4)
+    images/NNNNNN.png   H x W (resolution x resolution when square), mode L (1 ch), RGB (3)
+                        or RGBA (4)
 
 PNG members are stored uncompressed in the zip (PNG is already deflated). The archive is written
 to a temporary file beside the target and published (durable.publish), so a reader never sees
@@ -35,6 +38,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from ..aspect import SQUARE, image_shape
 from ..durable import publish
 from ..errors import GanvasError
 from .checks import (FORMAT, JSON_CAP, MODES, VERSION, brief, check_meta, member_limit,
@@ -55,9 +59,15 @@ class Archive:
     channels: int
     meta: dict = field(default_factory=dict)
     content_hash: str = ""
+    aspect: str = SQUARE
 
     def __len__(self) -> int:
         return len(self.images)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(H, W) of its images."""
+        return image_shape(self.resolution, self.aspect)
 
 
 class ArchiveWriter:
@@ -68,11 +78,12 @@ class ArchiveWriter:
     """
 
     def __init__(self, path: str | os.PathLike, resolution: int, channels: int,
-                 class_names: list[str] | None = None):
+                 class_names: list[str] | None = None, aspect: str = SQUARE):
         if channels not in MODES:
             raise GanvasError(f"channels must be 1, 3 or 4, not {channels}")
         self.path = Path(path)
-        self.resolution = resolution
+        self.resolution, self.aspect = resolution, aspect
+        self.shape = image_shape(resolution, aspect)
         self.channels = channels
         self.class_names = list(class_names or [])
         self.entries: list[dict] = []
@@ -86,12 +97,12 @@ class ArchiveWriter:
 
     def add(self, image: np.ndarray, label: int | None = None, source: str = "",
             upscaled: bool = False) -> None:
-        """Append one image: uint8 HWC (or HW for 1 channel) at the archive's resolution;
+        """Append one image: uint8 HWC (or HW for 1 channel) of the archive's shape;
         `upscaled`: it was enlarged from a smaller picture (counted in dataset.json)."""
         img = np.asarray(image)
         if img.ndim == 2:
             img = img[:, :, None]
-        expected = (self.resolution, self.resolution, self.channels)
+        expected = (*self.shape, self.channels)
         if img.dtype != np.uint8 or img.shape != expected:
             raise ValueError(f"image must be uint8 {expected}, got {img.dtype} {img.shape}")
         if self.class_names and (label is None or not 0 <= label < len(self.class_names)):
@@ -119,7 +130,8 @@ class ArchiveWriter:
             "format": FORMAT, "version": VERSION, "resolution": self.resolution,
             "channels": self.channels, "num_images": len(self.entries),
             "class_names": self.class_names, "images": self.entries,
-            **({"upscaled": self.upscaled} if self.upscaled else {}), "extra": extra or {},
+            **({"upscaled": self.upscaled} if self.upscaled else {}),
+            **({"aspect": self.aspect} if self.aspect != SQUARE else {}), "extra": extra or {},
         }
         self._write("dataset.json", json.dumps(meta, indent=1).encode())
         self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())
@@ -196,21 +208,26 @@ def file_hash(path: str | os.PathLike) -> str:
 
 
 def decode_images(path: str | os.PathLike, meta: dict, out: np.ndarray) -> np.ndarray:
-    """Decode the archive's images into `out`, a uint8 (N, res, res, channels) array (may be a
+    """Decode the archive's images into `out`, a uint8 (N, H, W, channels) array (may be a
     memory map); `meta` from read_meta. GanvasError naming the first bad member."""
-    res, ch = meta["resolution"], meta["channels"]
-    limit = member_limit(res, ch)
+    shape, ch = meta_shape(meta), meta["channels"]
+    limit = member_limit(shape, ch)
     with zipfile.ZipFile(path) as zf:
         for i, entry in enumerate(meta["images"]):
             data = read_member(zf, entry["file"], limit, str(path))
-            out[i] = decode_png(data, res, ch, f"{path}: member {entry['file']}")
+            out[i] = decode_png(data, shape, ch, f"{path}: member {entry['file']}")
     return out
 
 
-def decode_png(data: bytes, resolution: int, channels: int, where: str) -> np.ndarray:
-    """PNG bytes -> uint8 (res, res, channels). Only Pillow's PNG plugin may open them (no
-    other decoder, e.g. EPS via Ghostscript, is ever reached), and size and mode are checked
-    from the header before any pixel is decoded."""
+def meta_shape(meta: dict) -> tuple[int, int]:
+    """(H, W) of the images of a checked dataset.json."""
+    return image_shape(meta["resolution"], meta.get("aspect", SQUARE))
+
+
+def decode_png(data: bytes, shape: tuple[int, int], channels: int, where: str) -> np.ndarray:
+    """PNG bytes -> uint8 (H, W, channels), `shape` (H, W). Only Pillow's PNG plugin may open
+    them (no other decoder, e.g. EPS via Ghostscript, is ever reached), and size and mode are
+    checked from the header before any pixel is decoded."""
     mode = MODES[channels]
     try:
         # Our size check below is stricter than Pillow's bomb warning, which would only add
@@ -219,12 +236,13 @@ def decode_png(data: bytes, resolution: int, channels: int, where: str) -> np.nd
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(io.BytesIO(data), formats=["PNG"])
         with im:
-            if im.size != (resolution, resolution) or im.mode != mode:
+            h, w = shape
+            if im.size != (w, h) or im.mode != mode:
                 raise GanvasError(f"{where} is {im.size[0]}x{im.size[1]} {im.mode}, not "
-                                  f"{resolution}x{resolution} {mode}")
+                                  f"{w}x{h} {mode}")
             with strict_truncation():
                 im.load()
-            return np.asarray(im).reshape(resolution, resolution, channels)
+            return np.asarray(im).reshape(h, w, channels)
     except GanvasError:
         raise
     except UnidentifiedImageError:
@@ -245,6 +263,7 @@ def read_archive(path: str | os.PathLike, digest: str | None = None) -> Archive:
     `digest`: its file_hash when the caller has computed it already."""
     meta = read_meta(path)
     res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
-    images = decode_images(path, meta, np.empty((n, res, res, ch), dtype=np.uint8))
+    images = decode_images(path, meta, np.empty((n, *meta_shape(meta), ch), dtype=np.uint8))
     return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
-                   resolution=res, channels=ch, meta=meta, content_hash=digest or file_hash(path))
+                   resolution=res, channels=ch, meta=meta, content_hash=digest or file_hash(path),
+                   aspect=meta.get("aspect", SQUARE))

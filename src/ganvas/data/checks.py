@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import zipfile
 
+from ..aspect import SQUARE, supported
 from ..errors import GanvasError
 
 FORMAT = "ganvas-dataset"
@@ -20,10 +21,11 @@ MIN_RES, MAX_RES = 4, 2048   # pixels, the range prepare writes
 PNG_SLACK = 1 << 20          # bytes for PNG chunks besides the pixels (text, ICC profile)
 
 
-def member_limit(resolution: int, channels: int) -> int:
-    """Most bytes an honest PNG member may inflate to: twice its raw pixels (a stored,
-    uncompressed PNG is the raw bytes plus one filter byte per row) plus PNG_SLACK."""
-    return 2 * resolution * resolution * channels + PNG_SLACK
+def member_limit(shape: tuple[int, int], channels: int) -> int:
+    """Most bytes an honest PNG member of `shape` (H, W) may inflate to: twice its raw pixels
+    (a stored, uncompressed PNG is the raw bytes plus one filter byte per row) plus
+    PNG_SLACK."""
+    return 2 * shape[0] * shape[1] * channels + PNG_SLACK
 
 
 def read_member(zf: zipfile.ZipFile, name: str, limit: int, where: str) -> bytes:
@@ -72,6 +74,10 @@ def check_meta(meta, names: set[str], where: str) -> dict:
     _need(_is_int(res) and MIN_RES <= res <= MAX_RES and not res & (res - 1), where,
           f"resolution must be a power of two from {MIN_RES} to {MAX_RES}, not {res!r}")
     _need(_is_int(ch) and ch in MODES, where, f"channels must be 1, 3 or 4, not {ch!r}")
+    aspect = meta.get("aspect", SQUARE)        # absent: square (every archive before aspects)
+    _need(aspect in supported(), where,
+          f"aspect must be a W:H the models make (1:4 ... 4:1, reduced), not "
+          f"{str(aspect)[:20]!r}")
     classes = meta.get("class_names")
     _need(isinstance(classes, list) and all(isinstance(c, str) for c in classes), where,
           "class_names must be a list of strings")

@@ -13,11 +13,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..aspect import SQUARE, describe, image_shape
 from ..durable import publish
 from ..errors import GanvasError
 from ..paths import cache_dir
-from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, read_archive,
-                      read_meta)
+from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, meta_shape,
+                      read_archive, read_meta)
 
 # Decoded datasets larger than this are memory-mapped from a .npy cache instead of held in RAM.
 MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
@@ -109,19 +110,21 @@ def load_archive(path: Path, digest: str | None = None) -> Archive:
     if meta["num_images"] == 0:
         raise GanvasError(f"dataset {path} is empty")
     res, ch, n = meta["resolution"], meta["channels"], meta["num_images"]
-    if n * res * res * ch <= MEMMAP_BYTES:
+    h, w = meta_shape(meta)
+    if n * h * w * ch <= MEMMAP_BYTES:
         return read_archive(path, digest=digest)
     digest = digest or file_hash(path)
     images = decoded_cache(path, meta, cache_dir("decoded") / f"{digest}.npy")
     return Archive(images=images, labels=labels_of(meta), class_names=list(meta["class_names"]),
-                   resolution=res, channels=ch, meta=meta, content_hash=digest)
+                   resolution=res, channels=ch, meta=meta, content_hash=digest,
+                   aspect=meta.get("aspect", SQUARE))
 
 
 def decoded_cache(path: Path, meta: dict, cached: Path) -> np.ndarray:
-    """The archive's images as a read-only uint8 (N, res, res, C) memory map of `cached`,
+    """The archive's images as a read-only uint8 (N, H, W, C) memory map of `cached`,
     decoded into it first when it is missing, unreadable or of the wrong shape or dtype
     (a truncated file, another version's layout, a stray file under that name)."""
-    shape = (meta["num_images"], meta["resolution"], meta["resolution"], meta["channels"])
+    shape = (meta["num_images"], *meta_shape(meta), meta["channels"])
     images = _open_cache(cached, shape)
     if images is None:
         _build_cache(path, meta, cached, shape)
@@ -172,8 +175,9 @@ class ImageBank:
         self.labels = None if archive.labels is None else torch.from_numpy(archive.labels)
         self.resolution = resolution or archive.resolution
         if self.resolution > archive.resolution:
-            raise GanvasError(f"the dataset is {archive.resolution}x{archive.resolution}; "
+            raise GanvasError(f"the dataset is {describe(archive.resolution, archive.aspect)}; "
                               f"a {self.resolution}px model needs it prepared at that size")
+        self.shape = image_shape(self.resolution, archive.aspect)        # (H, W) of a batch
         self.mirror = mirror
         self.perm = torch.empty(0, dtype=torch.int64)
         self.pos = 0
@@ -194,7 +198,7 @@ class ImageBank:
 
     def batch(self, n: int, gen: torch.Generator,
               shard: slice | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """n reals as float (n, C, res, res) in [-1, 1] on the CPU, and their labels (or None).
+        """n reals as float (n, C, H, W) in [-1, 1] on the CPU, and their labels (or None).
         `shard`: only that part of the n (one process's share of a global batch); the draws
         are those of the whole batch, so every process keeps the same order and together they
         read what one process would."""
@@ -213,11 +217,11 @@ class ImageBank:
         return x, labels
 
     def images_at(self, idx: torch.Tensor) -> torch.Tensor:
-        """Images at indices idx (n,) as float (n, C, res, res) in [-1, 1] on the CPU."""
+        """Images at indices idx (n,) as float (n, C, H, W) in [-1, 1] on the CPU."""
         x = torch.from_numpy(np.ascontiguousarray(self.images[idx.numpy()]))
         x = x.permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0)
-        if self.resolution < x.shape[-1]:
-            x = F.interpolate(x, size=self.resolution, mode="area")
+        if tuple(x.shape[-2:]) != self.shape:
+            x = F.interpolate(x, size=self.shape, mode="area")
         return x
 
     def state_dict(self) -> dict:

@@ -32,6 +32,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+from ..aspect import SQUARE, image_shape
+
 # Pillow's own default bomb limit (Image.MAX_IMAGE_PIXELS), kept as a constant because a
 # program may set the global to None.
 DEFAULT_MAX_PIXELS = 178_956_970
@@ -48,13 +50,14 @@ _PAD_COLOUR = {"L": 255, "RGB": (255, 255, 255), "RGBA": (0, 0, 0, 0)}  # white;
 class LoadedImage:
     """The result of `load_image`: pixels or a skip reason, never both.
 
-    pixels: uint8 (resolution, resolution, channels), or None when skipped.
+    pixels: uint8 (H, W, channels) (resolution x resolution when square), or None when
+            skipped.
     digest: hex hash of the decoded pixels (after orientation and channel conversion, before
             crop and resize) plus their size; equal digests mean identical pictures.
     size: (width, height) of the picture, for a kept one and for a too-small skip (the
           summary names the smallest upscaled and the largest too-small picture).
-    upscaled: the part that becomes the square (the shorter side for crop "center", the
-              longer for "pad") is smaller than the resolution, so it was enlarged.
+    upscaled: the part that becomes the picture (the crop box for crop "center", the whole
+              picture for "pad") is smaller than the output, so it was enlarged.
     """
 
     pixels: np.ndarray | None = None
@@ -71,15 +74,17 @@ class LoadedImage:
 
 def load_image(path: str | os.PathLike, resolution: int, channels: int, crop: str = "center",
                min_size: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
-               root: str | None = None) -> LoadedImage:
-    """Decode one image file into uint8 (resolution, resolution, channels), or a skip reason.
+               root: str | None = None, aspect: str = SQUARE) -> LoadedImage:
+    """Decode one image file into uint8 (H, W, channels), or a skip reason: (H, W) =
+    ganvas.aspect.image_shape(resolution, aspect), resolution x resolution when square.
 
     Steps: open the file (a regular file, and with `root` one whose real path lies inside
     that resolved folder at the moment it is opened); header checks (pixel count, size)
     before any decoding; JPEG draft decoding at a reduced scale; strict (truncation-detecting)
     load; EXIF orientation; first frame only; conversion to L / RGB / RGBA (alpha on white
-    for 1 or 3 channels); square by `crop` ("center" crops, "pad" pads with white, or
-    transparent for 4 channels); resize (see _resize). min_size: smallest accepted shorter
+    for 1 or 3 channels); to the aspect by `crop` ("center" crops the largest centred box of
+    that aspect, "pad" fits the whole picture and pads with white, or transparent for 4
+    channels); resize (see _resize). min_size: smallest accepted shorter
     side; the default 1 accepts every picture and upscales the small ones.
     """
     try:
@@ -91,7 +96,8 @@ def load_image(path: str | os.PathLike, resolution: int, channels: int, crop: st
     with f:
         if os.fstat(f.fileno()).st_size == 0:
             return LoadedImage(reason="empty-file")
-        return _load_open(f, resolution, channels, crop, min_size, max_pixels)
+        return _load_open(f, image_shape(resolution, aspect), channels, crop, min_size,
+                          max_pixels)
 
 
 class _Refused(Exception):
@@ -127,13 +133,14 @@ def _open_inside(path: str | os.PathLike, root: str | None):
         raise
 
 
-def _load_open(f, resolution: int, channels: int, crop: str, min_size: int,
+def _load_open(f, shape: tuple[int, int], channels: int, crop: str, min_size: int,
                max_pixels: int) -> LoadedImage:
-    """load_image's decoding of an opened file, every failure a skip reason."""
+    """load_image's decoding of an opened file to `shape` (H, W), every failure a skip
+    reason."""
     try:
         with _bomb_warnings_as_errors(max_pixels), \
                 Image.open(f, formats=_available_formats()) as im:
-            return _decode(im, resolution, channels, crop, min_size, max_pixels)
+            return _decode(im, shape, channels, crop, min_size, max_pixels)
     except UnidentifiedImageError:
         return LoadedImage(reason="not-an-image")
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:
@@ -146,7 +153,7 @@ def _load_open(f, resolution: int, channels: int, crop: str, min_size: int,
         return LoadedImage(reason="truncated-or-corrupt", detail=f"{type(e).__name__}: {e}")
 
 
-def _decode(im: Image.Image, resolution: int, channels: int, crop: str, min_size: int,
+def _decode(im: Image.Image, shape: tuple[int, int], channels: int, crop: str, min_size: int,
             max_pixels: int) -> LoadedImage:
     """Header checks, then decode and normalise an opened (not yet loaded) image."""
     w, h = im.size  # from the header: nothing decoded yet
@@ -157,7 +164,7 @@ def _decode(im: Image.Image, resolution: int, channels: int, crop: str, min_size
         return LoadedImage(reason="too-small", detail=f"{w}x{h} < min_size {min_size}",
                            size=(w, h))
     if im.format in ("JPEG", "MPO"):
-        im.draft(im.mode, _draft_size(w, h, resolution, crop))
+        im.draft(im.mode, _draft_size(w, h, shape, crop))
     with strict_truncation():
         im.load()
     _apply_orientation(im)
@@ -166,10 +173,13 @@ def _decode(im: Image.Image, resolution: int, channels: int, crop: str, min_size
         return LoadedImage(reason="unsupported-mode", detail=im.mode)
     img = _to_channels(mode, channels)
     digest = _digest(img)
-    square = _center_crop(img, resolution) if crop == "center" else _pad(img, resolution)
-    arr = np.asarray(square, dtype=np.uint8).reshape(resolution, resolution, channels)
-    side = min(img.size) if crop == "center" else max(img.size)
-    return LoadedImage(pixels=arr, digest=digest, size=img.size, upscaled=side < resolution)
+    if crop == "center":
+        box = _crop_box(img.size, shape)
+        out, upscaled = _resize(img, shape[::-1], box=box), box[3] - box[1] < shape[0]
+    else:
+        out, upscaled = _pad(img, shape), _fit_scale(img.size, shape) > 1
+    arr = np.asarray(out, dtype=np.uint8).reshape(*shape, channels)
+    return LoadedImage(pixels=arr, digest=digest, size=img.size, upscaled=upscaled)
 
 
 def _available_formats() -> list[str]:
@@ -178,16 +188,18 @@ def _available_formats() -> list[str]:
     return [f for f in FORMATS if f in Image.OPEN]
 
 
-def _draft_size(w: int, h: int, resolution: int, crop: str) -> tuple[int, int]:
-    """Smallest decode size that still covers the output, for JPEG's DCT-domain scaling.
+def _draft_size(w: int, h: int, shape: tuple[int, int], crop: str) -> tuple[int, int]:
+    """Smallest decode size (width, height) that still covers the output `shape` (H, W), for
+    JPEG's DCT-domain scaling.
 
     draft() picks the largest 1/2, 1/4 or 1/8 scale that keeps both sides >= this size, so
     a 6000x4000 photo for 64 px decodes as 750x500: about 50x less work than a full decode.
     """
-    if crop == "center":  # the shorter side must stay >= resolution
-        return resolution, resolution
-    longer = max(w, h)  # pad: the longer side must stay >= resolution
-    return max(1, w * resolution // longer), max(1, h * resolution // longer)
+    if crop == "center":  # both sides >= the output's: then the crop box covers it too
+        return shape[1], shape[0]
+    if shape[1] * h <= shape[0] * w:          # pad: the fitted picture must stay covered
+        return shape[1], max(1, h * shape[1] // w)
+    return max(1, w * shape[0] // h), shape[0]
 
 
 @contextlib.contextmanager
@@ -289,22 +301,33 @@ def _digest(im: Image.Image) -> str:
     return h.hexdigest()
 
 
-def _center_crop(im: Image.Image, resolution: int) -> Image.Image:
-    """Largest centred square, resized to resolution x resolution."""
-    w, h = im.size
-    side = min(w, h)
-    left, top = (w - side) // 2, (h - side) // 2
-    return _resize(im, (resolution, resolution), box=(left, top, left + side, top + side))
+def _crop_box(size: tuple[int, int], shape: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The largest centred box of `shape`'s aspect (H, W) in a (width, height) picture: the
+    largest centred square for a square shape."""
+    w, h = size
+    if w * shape[0] >= h * shape[1]:                # wider than the shape: full height
+        bw, bh = min(w, max(1, round(h * shape[1] / shape[0]))), h
+    else:
+        bw, bh = w, min(h, max(1, round(w * shape[0] / shape[1])))
+    left, top = (w - bw) // 2, (h - bh) // 2
+    return left, top, left + bw, top + bh
 
 
-def _pad(im: Image.Image, resolution: int) -> Image.Image:
-    """Fit the whole picture inside the square, then pad (white, transparent for RGBA)."""
+def _fit_scale(size: tuple[int, int], shape: tuple[int, int]) -> float:
+    """The scale that fits a (width, height) picture inside `shape` (H, W)."""
+    return min(shape[1] / size[0], shape[0] / size[1])
+
+
+def _pad(im: Image.Image, shape: tuple[int, int]) -> Image.Image:
+    """Fit the whole picture inside `shape` (H, W), then pad (white, transparent for RGBA)."""
     w, h = im.size
-    longer = max(w, h)
-    size = (max(1, round(w * resolution / longer)), max(1, round(h * resolution / longer)))
+    if shape[1] * h <= shape[0] * w:                 # the width fills the shape
+        size = (shape[1], min(shape[0], max(1, round(h * shape[1] / w))))
+    else:
+        size = (min(shape[1], max(1, round(w * shape[0] / h))), shape[0])
     fitted = _resize(im, size)
-    canvas = Image.new(im.mode, (resolution, resolution), _PAD_COLOUR[im.mode])
-    canvas.paste(fitted, ((resolution - size[0]) // 2, (resolution - size[1]) // 2))
+    canvas = Image.new(im.mode, (shape[1], shape[0]), _PAD_COLOUR[im.mode])
+    canvas.paste(fitted, ((shape[1] - size[0]) // 2, (shape[0] - size[1]) // 2))
     return canvas
 
 

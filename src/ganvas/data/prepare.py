@@ -35,6 +35,7 @@ from typing import Callable, Iterator
 
 from tqdm import tqdm
 
+from ..aspect import SQUARE, image_shape, nearest, parse
 from ..errors import ConfigError, GanvasError
 from ..paths import cache_dir
 from .archive import ArchiveWriter, read_meta
@@ -63,6 +64,8 @@ class PrepareSummary:
     ignored: int = 0  # files with other extensions, not counted as skipped
     unreadable_folders: list[str] = field(default_factory=list)  # relative to SRC
     resolution: int = 0
+    aspect: str = SQUARE         # the archive's (W:H): the nearest the models make to the asked
+    asked_aspect: str = SQUARE   # what was asked (16:9)
     min_size: int = 1
     upscaled: int = 0  # kept images enlarged to the resolution
     smallest_upscaled: tuple[int, int] | None = None  # (width, height)
@@ -73,6 +76,11 @@ class PrepareSummary:
         dup = "duplicate" if self.duplicates == 1 else "duplicates"
         out = [f"kept {self.kept}, {_skip_text(self.skipped)}, "
                f"{self.duplicates} {dup} removed -> {self.out}"]
+        if self.aspect != SQUARE or self.asked_aspect != SQUARE:
+            near = "" if parse(self.asked_aspect) == parse(self.aspect) else \
+                f" (asked {self.asked_aspect}: the nearest the models make)"
+            h, w = image_shape(self.resolution, self.aspect)
+            out.append(f"aspect {self.aspect}{near}: {w}x{h} px pictures")
         if self.class_names:
             counts = ", ".join(f"{c} {self.class_counts.get(c, 0)}" for c in self.class_names)
             out.append(f"{len(self.class_names)} classes: {counts}")
@@ -110,33 +118,40 @@ class _Entry:
 def prepare(src: str | os.PathLike, out: str | os.PathLike, resolution: int = 64,
             channels: int = 3, crop: str = "center", labels: str = "none",
             min_size: int = 1, max_pixels: int = DEFAULT_MAX_PIXELS,
-            workers: int | None = None, progress: bool = True) -> PrepareSummary:
+            workers: int | None = None, progress: bool = True,
+            aspect: str = SQUARE) -> PrepareSummary:
     """Prepare the images under `src` into the dataset archive `out` (a .zip file).
 
-    resolution: output side in pixels (power of two, 4..2048); channels: 1 (L), 3 (RGB) or
-    4 (RGBA); crop: "center" or "pad"; labels: "none" or "folders" (class = first-level
-    sub-folder); min_size: smallest accepted shorter side in pixels, smaller pictures are
-    skipped as too-small (default 1: every picture is kept, those smaller than the
-    resolution upscaled); max_pixels: larger images are skipped unread; workers: decoding
+    resolution: output side in pixels (power of two, 4..2048), the short side with an
+    aspect; aspect: W:H ("16:9", "3:2", "2:1", "1:2"), made the nearest the models support
+    (ganvas.aspect.nearest: 16:9 -> 7:4), pictures cropped (or padded) to it; channels: 1
+    (L), 3 (RGB) or 4 (RGBA); crop: "center" or "pad"; labels: "none" or "folders" (class =
+    first-level sub-folder); min_size: smallest accepted shorter side in pixels, smaller
+    pictures are skipped as too-small (default 1: every picture is kept, those smaller than
+    the resolution upscaled); max_pixels: larger images are skipped unread; workers: decoding
     processes (default min(4, cpu count)). Raises GanvasError for bad options or when no
     image is usable.
     """
     src, out = _check_paths(src, out)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
     _check_options(resolution, channels, crop, labels, min_size, max_pixels, workers)
+    made, _ = nearest(aspect)
     entries, class_names, ignored = _scan(src, labels)
     load = partial(load_image, resolution=resolution, channels=channels, crop=crop,
-                   min_size=min_size, max_pixels=max_pixels, root=str(src.resolve()))
+                   min_size=min_size, max_pixels=max_pixels, root=str(src.resolve()),
+                   aspect=made)
     options = {"resolution": resolution, "channels": channels, "crop": crop, "labels": labels,
-               "min_size": min_size, "max_pixels": max_pixels}
+               "min_size": min_size, "max_pixels": max_pixels,
+               **({"aspect": str(aspect)} if made != SQUARE else {})}
     stream = _decode_in_order(entries, load, workers, progress)
     # closing(): on Ctrl-C or an error the pool is shut down before the writer aborts.
-    with ArchiveWriter(out, resolution, channels, class_names) as writer, \
+    with ArchiveWriter(out, resolution, channels, class_names, aspect=made) as writer, \
             contextlib.closing(stream):
         tally = _Tally()
         for entry, result in stream:
             tally.record(entry, result, writer)
         summary = tally.summary(out, class_names, ignored, resolution, min_size)
+        summary.aspect, summary.asked_aspect = made, str(aspect).strip()
         if summary.kept == 0:
             raise GanvasError(f"no usable images in {src}: {_empty_reason(summary)}")
         manifest = tally.manifest(summary)

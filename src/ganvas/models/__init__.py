@@ -50,8 +50,8 @@ from ..registry import Registry
 
 NOISE_MODES = ("const", "random", "none")
 # ModelConfig fields every family reads; a family lists the others it reads in `reads`.
-COMMON_FIELDS = frozenset({"family", "resolution", "channels", "num_classes", "z_dim",
-                           "g_width", "d_width", "max_width"})
+COMMON_FIELDS = frozenset({"family", "resolution", "aspect", "channels", "num_classes",
+                           "z_dim", "g_width", "d_width", "max_width"})
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,13 @@
 variants the GAN family needs: a critic without batch norm (WGAN-GP), spectral normalisation,
 and class conditioning (cGAN, cWGAN-GP).
 
-G: z -> 4x4 by a transposed convolution, then stride-2 transposed convolutions that double the
-resolution and halve the width, batch norm and ReLU between, tanh at the end. A conditional G
-concatenates a learned class embedding to z (Mirza & Osindero 2014).
+G: z -> 4x4 (H0 x W0 at a non-square aspect: 4x8 for 2:1) by a transposed convolution, then
+stride-2 transposed convolutions that double the resolution and halve the width, batch norm
+and ReLU between, tanh at the end. A conditional G concatenates a learned class embedding to z
+(Mirza & Osindero 2014).
 D: the mirror image, as `blocks` (block 0 reads the image; FreezeD freezes the first N), each a
 strided convolution, a normalisation (batch, layer or none; never on block 0) and LeakyReLU(0.2),
-then a 4x4 convolution to one logit. A conditional D adds the projection term
+then a 4x4 (H0 x W0) convolution to one logit. A conditional D adds the projection term
 <embed(y), sum-pooled features> (Miyato & Koyama 2018). Weights start from N(0, 0.02), but G's
 class embedding starts N(0, 1) like the z beside it; D's projection embedding keeps N(0, 0.02),
 the scale of the output convolution whose logit it adds to.
@@ -43,7 +44,8 @@ def init_weights(module: nn.Module) -> None:
 
 
 class Generator(nn.Module):
-    """z (N, z_dim) float [+ labels (N,) int64] -> images (N, channels, res, res) in [-1, 1].
+    """z (N, z_dim) float [+ labels (N,) int64] -> images (N, channels, H, W) in [-1, 1]
+    (cfg.image_shape: res x res for a square model).
     labels may also be float class embeddings (N, z_dim): rows of embed.weight or points
     between them (a walk from one class to another)."""
 
@@ -55,7 +57,7 @@ class Generator(nn.Module):
         self.embed = nn.Embedding(cfg.num_classes, cfg.z_dim) if cfg.num_classes else None
         z_in = cfg.z_dim * (2 if self.embed is not None else 1)
         layers: list[nn.Module] = [
-            nn.ConvTranspose2d(z_in, w[0], 4, 1, 0, bias=False),
+            nn.ConvTranspose2d(z_in, w[0], cfg.block_shape, 1, 0, bias=False),
             nn.BatchNorm2d(w[0]), nn.ReLU(True),
         ]
         for cin, cout in zip(w[:-1], w[1:]):
@@ -107,7 +109,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
+    """images (N, channels, H, W) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -119,7 +121,7 @@ class Discriminator(nn.Module):
             blocks.append(nn.Sequential(nn.Conv2d(cin, cout, 4, 2, 1, bias=False),
                                         norm_layer(cfg.d_norm, cout), nn.LeakyReLU(0.2, True)))
         self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Conv2d(w[-1], 1, 4, 1, 0, bias=False)
+        self.out = nn.Conv2d(w[-1], 1, cfg.block_shape, 1, 0, bias=False)
         self.embed = nn.Embedding(cfg.num_classes, w[-1]) if cfg.num_classes else None
         init_weights(self)
         if cfg.spectral_norm:

@@ -17,6 +17,8 @@ quadrant (8x8) of D's 16x16 features into the matching quadrant of the real area
 to min(res, 256) px. `D.reconstruction_loss` sums the two distances. The paper's distance is
 LPIPS, which needs downloaded VGG weights; ganvas trains offline, so it is the Laplacian
 pyramid L1 (imaging.pyramid_l1), see `reconstruction_distance` for why not pixel L1.
+At a non-square aspect (ganvas.aspect) every "4x4" above is the first block's H0 x W0 (4x8 for
+2:1) and every r x r map r x (r W0 / 4) or (r H0 / 4) x r; res is the short side.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..aspect import image_shape
 from ..config import ModelConfig
 from ..imaging import laplacian_pyramid, pyramid_l1
 from . import MODELS, Capabilities, Family
@@ -54,11 +57,12 @@ class NoiseInjection(nn.Module):
     from a generator seeded with the layer's resolution and saved with the weights; "none":
     no noise. The strength starts at 0, so noise enters only as training finds it useful."""
 
-    def __init__(self, resolution: int):
+    def __init__(self, resolution: int, shape: tuple[int, int] | None = None):
         super().__init__()
         self.strength = nn.Parameter(torch.zeros([]))
         gen = torch.Generator().manual_seed(resolution)
-        self.register_buffer("noise_const", torch.randn(1, 1, resolution, resolution,
+        self.register_buffer("noise_const", torch.randn(1, 1, *(shape or (resolution,
+                                                                          resolution)),
                                                         generator=gen))
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
@@ -73,12 +77,14 @@ class NoiseInjection(nn.Module):
 
 class UpBlock(nn.Module):
     """(N, cin, r, r) -> (N, cout, 2r, 2r): nearest upsample, 3x3 conv to 2*cout, noise, batch
-    norm, GLU (which halves the channels back to cout)."""
+    norm, GLU (which halves the channels back to cout). `shape`: the output's (H, W) when the
+    model is not square."""
 
-    def __init__(self, cin: int, cout: int, resolution: int):
+    def __init__(self, cin: int, cout: int, resolution: int,
+                 shape: tuple[int, int] | None = None):
         super().__init__()
         self.conv = nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False)
-        self.noise = NoiseInjection(resolution)
+        self.noise = NoiseInjection(resolution, shape)
         self.norm = nn.BatchNorm2d(2 * cout)
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
@@ -89,10 +95,10 @@ class UpBlock(nn.Module):
 class SLE(nn.Module):
     """Skip-layer excitation: gates (N, C, 1, 1) in (0, 1) from a low-resolution map."""
 
-    def __init__(self, cin: int, cout: int, resolution: int):
+    def __init__(self, cin: int, cout: int, resolution: int, block: tuple[int, int] = (4, 4)):
         super().__init__()
-        self.pool = resolution // 4               # average pooling to 4x4 (a fixed kernel)
-        self.net = nn.Sequential(nn.Conv2d(cin, cout, 4, 1, 0, bias=False),
+        self.pool = resolution // 4               # average pooling to 4x4 (H0 x W0: `block`)
+        self.net = nn.Sequential(nn.Conv2d(cin, cout, block, 1, 0, bias=False),
                                  nn.LeakyReLU(0.1), nn.Conv2d(cout, cout, 1, 1, 0, bias=False),
                                  nn.Sigmoid())
 
@@ -107,7 +113,8 @@ class SLE(nn.Module):
 
 class Generator(nn.Module):
     """z (N, z_dim) float [+ labels (N,) int64 or float class embeddings (N, z_dim)] ->
-    images (N, channels, res, res) in [-1, 1]. Training mode: random noise; eval: const."""
+    images (N, channels, H, W) in [-1, 1] (cfg.image_shape). Training mode: random noise;
+    eval: const."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -119,10 +126,13 @@ class Generator(nn.Module):
         # The class embedding has z's size and scale (N(0, 1)), concatenated to z.
         self.embed = nn.Embedding(cfg.num_classes, cfg.z_dim) if cfg.num_classes else None
         z_in = cfg.z_dim * (2 if self.embed is not None else 1)
-        self.init = nn.ConvTranspose2d(z_in, 2 * w[4], 4, 1, 0, bias=False)
+        block = cfg.block_shape
+        self.init = nn.ConvTranspose2d(z_in, 2 * w[4], block, 1, 0, bias=False)
         self.init_norm = nn.BatchNorm2d(2 * w[4])
-        self.ups = nn.ModuleDict({str(r): UpBlock(w[r // 2], w[r], r) for r in self.sizes[1:]})
-        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(w[s], w[t], s) for s, t in sle_pairs(res)})
+        self.ups = nn.ModuleDict({str(r): UpBlock(w[r // 2], w[r], r, image_shape(r, cfg.aspect))
+                                  for r in self.sizes[1:]})
+        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(w[s], w[t], s, block)
+                                   for s, t in sle_pairs(res)})
         self.to_img = nn.Conv2d(w[res], cfg.channels, 3, 1, 1, bias=False)
         init_weights(self)
         if self.embed is not None:
@@ -224,8 +234,8 @@ def quadrant(x: torch.Tensor, q: int) -> torch.Tensor:
     return x[..., row * h:(row + 1) * h, col * w:(col + 1) * w]
 
 
-def area_resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    return x if x.shape[-1] == size else F.interpolate(x, size=(size, size), mode="area")
+def area_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return x if tuple(x.shape[-2:]) == size else F.interpolate(x, size=size, mode="area")
 
 
 def reconstruction_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -239,7 +249,7 @@ def reconstruction_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 
 class Discriminator(nn.Module):
-    """images (N, channels, res, res) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
+    """images (N, channels, H, W) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
@@ -252,12 +262,14 @@ class Discriminator(nn.Module):
         for r in sizes[1:]:
             blocks.append(DownBlock(w[2 * r], w[r], cfg.d_norm))
         self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Conv2d(w[4], 1, 4, 1, 0, bias=False)
+        self.out = nn.Conv2d(w[4], 1, cfg.block_shape, 1, 0, bias=False)
         self.embed = nn.Embedding(cfg.num_classes, w[4]) if cfg.num_classes else None
         self.rec_index = sizes.index(8)                 # blocks[rec_index] outputs 8x8
         self.part_index = sizes.index(16)               # blocks[part_index] outputs 16x16
         self.rec_size = min(res, 128)
         self.part_size = min(res, 256) // 2            # a quadrant of the min(res, 256) real
+        self.rec_shape = image_shape(self.rec_size, cfg.aspect)          # (H, W) of those
+        self.part_shape = image_shape(2 * self.part_size, cfg.aspect)
         self.decoder = Decoder(w[8], cfg.channels, self.rec_size, cfg.d_norm)
         self.part_decoder = Decoder(w[16], cfg.channels, self.part_size, cfg.d_norm)
         init_weights(self)
@@ -279,8 +291,8 @@ class Discriminator(nn.Module):
             h = feats[i] = block(h)
         whole = self.decoder(feats[self.rec_index])
         crop = self.part_decoder(quadrant(feats[self.part_index], part))
-        target_crop = quadrant(area_resize(x, 2 * self.part_size), part)
-        return (reconstruction_distance(whole, area_resize(x, self.rec_size))
+        target_crop = quadrant(area_resize(x, self.part_shape), part)
+        return (reconstruction_distance(whole, area_resize(x, self.rec_shape))
                 + reconstruction_distance(crop, target_crop))
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:

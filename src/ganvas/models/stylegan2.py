@@ -11,6 +11,9 @@ projects its features onto a mapped class embedding (Miyato & Koyama 2018).
 Widths: G has min(g_width * resolution / r, max_width) channels at resolution r (g_width is its
 width at the output resolution, doubling per halving); D the same with d_width. d_norm and
 spectral_norm of ModelConfig do not apply to this family: its contract refuses them.
+At a non-square aspect (ganvas.aspect) the constant and D's last maps are the first block's
+H0 x W0 (4x8 for 2:1) and each block's maps r x (r W0 / 4) or (r H0 / 4) x r, with
+resolution the short side; nothing else changes.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from ..aspect import image_shape
 from ..config import ModelConfig
 from . import MODELS, Capabilities, Family
 from .layers import batch_randn, state_resolutions
@@ -95,7 +99,7 @@ class MappingNetwork(nn.Module):
 
 
 class SynthesisNetwork(nn.Module):
-    """ws (N, num_ws, w_dim) -> images (N, channels, res, res) float32, about [-1, 1] once
+    """ws (N, num_ws, w_dim) -> images (N, channels, H, W) float32, about [-1, 1] once
     trained (not squashed). noise_mode: "const" (the saved per-layer noise), "random" (fresh
     torch.randn from the global RNG) or "none"."""
 
@@ -107,7 +111,8 @@ class SynthesisNetwork(nn.Module):
         self.blocks = nn.ModuleList(
             SynthesisBlock(0 if r == 4 else width(cfg.g_width, cfg, r // 2),
                            width(cfg.g_width, cfg, r), cfg.w_dim, r, cfg.channels,
-                           use_fp16=r >= fp16, conv_clamp=cfg.conv_clamp)
+                           use_fp16=r >= fp16, conv_clamp=cfg.conv_clamp,
+                           shape=image_shape(r, cfg.aspect))
             for r in resolutions)
         # Each conv takes its own w; each toRGB shares the next block's first w, so only the
         # last toRGB adds one: 2 log2(res) - 2 in all (18 at 1024 px).
@@ -243,7 +248,7 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """images (N, channels, res, res) [+ labels (N,) int64] -> logits (N,) float32.
+    """images (N, channels, H, W) [+ labels (N,) int64] -> logits (N,) float32.
     `blocks[0]` reads the image; FreezeD freezes the first N blocks (highest resolutions)."""
 
     def __init__(self, cfg: ModelConfig):
@@ -267,7 +272,8 @@ class Discriminator(nn.Module):
                 for _ in range(D_CLASS_MAPPING_LAYERS)])
         self.mbstd = MinibatchStd(cfg.mbstd_group)
         self.conv = Conv2dLayer(c + 1, c, 3, activation="lrelu", conv_clamp=cfg.conv_clamp)
-        self.fc = FullyConnected(c * 16, c, activation="lrelu")
+        h0, w0 = cfg.block_shape
+        self.fc = FullyConnected(c * h0 * w0, c, activation="lrelu")
         self.out = FullyConnected(c, self.cmap_dim or 1)
 
     def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

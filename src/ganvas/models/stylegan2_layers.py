@@ -257,10 +257,12 @@ def modulated_conv2d(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool
 class SynthesisLayer(nn.Module):
     """One modulated 3x3 convolution of G: (N, in, H, W) + w (N, w_dim) -> (N, out, R, R),
     R = `resolution` (H or 2H with `up`), then per-pixel noise times a learned strength
-    (starts at 0), bias, leaky ReLU with gain sqrt(2), and the optional clamp."""
+    (starts at 0), bias, leaky ReLU with gain sqrt(2), and the optional clamp. A non-square
+    model's maps are `shape` (R_h, R_w) instead of R x R."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
-                 up: bool = False, conv_clamp: float | None = None):
+                 up: bool = False, conv_clamp: float | None = None,
+                 shape: tuple[int, int] | None = None):
         super().__init__()
         self.up, self.resolution, self.conv_clamp = up, resolution, conv_clamp
         self.affine = FullyConnected(w_dim, in_channels, bias_init=1.0)   # style A
@@ -269,7 +271,7 @@ class SynthesisLayer(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.noise_strength = nn.Parameter(torch.zeros([]))
         # Fixed noise for noise_mode "const", saved with the weights so an image is reproducible.
-        self.register_buffer("noise_const", torch.randn(resolution, resolution))
+        self.register_buffer("noise_const", torch.randn(*(shape or (resolution, resolution))))
         self.register_buffer("filter", lowpass_filter(), persistent=False)
 
     def forward(self, x: Tensor, w: Tensor, noise_mode: str = "const") -> Tensor:
@@ -312,18 +314,21 @@ class SynthesisBlock(nn.Module):
     img (N, channels, R/2, R/2) float32 | None, ws (N, num_conv + 1, w_dim)) -> (x (N, out, R, R),
     img (N, channels, R, R) float32). At 4x4 x starts from a learned constant (N(0, 1)).
     The block's last w drives its toRGB; it is also the next block's first w (as in the paper's
-    code), so a block consumes num_conv new ws."""
+    code), so a block consumes num_conv new ws. A non-square model's block at R has maps of
+    `shape` (R_h, R_w), its constant the first block's (H0, W0)."""
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int,
-                 channels: int, use_fp16: bool = False, conv_clamp: float | None = None):
+                 channels: int, use_fp16: bool = False, conv_clamp: float | None = None,
+                 shape: tuple[int, int] | None = None):
         super().__init__()
         self.resolution, self.use_fp16 = resolution, use_fp16
-        self.const = nn.Parameter(torch.randn(out_channels, 4, 4)) if in_channels == 0 else None
+        shape = shape or (resolution, resolution)
+        self.const = nn.Parameter(torch.randn(out_channels, *shape)) if in_channels == 0 else None
         self.conv0 = (None if in_channels == 0 else
                       SynthesisLayer(in_channels, out_channels, w_dim, resolution, up=True,
-                                     conv_clamp=conv_clamp))
+                                     conv_clamp=conv_clamp, shape=shape))
         self.conv1 = SynthesisLayer(out_channels, out_channels, w_dim, resolution,
-                                    conv_clamp=conv_clamp)
+                                    conv_clamp=conv_clamp, shape=shape)
         self.torgb = ToRGB(out_channels, channels, w_dim, conv_clamp=conv_clamp)
         self.num_conv = 1 if in_channels == 0 else 2
         self.register_buffer("filter", lowpass_filter(), persistent=False)

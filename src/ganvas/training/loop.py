@@ -18,6 +18,7 @@ import torch
 from tqdm import tqdm
 
 from .. import checkpoint as ckpt
+from ..aspect import describe
 from ..errors import GanvasError
 from ..imaging import save_png
 from ..report import write_report
@@ -141,7 +142,8 @@ class Loop:
         why = tr.cfg.train.preset_chosen_by
         self.log.info(f"training {tr.cfg.train.preset} ({tr.cfg.model.family}"
                       f"{'; ' + why if why else ''}) "
-                      f"{tr.cfg.model.resolution}px on {self.data_info['name']} "
+                      f"{describe(tr.cfg.model.resolution, tr.cfg.model.aspect)} px on "
+                      f"{self.data_info['name']} "
                       f"({self.data_info['num_images']} images) on {self.where()}; "
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())

@@ -54,9 +54,9 @@ def prepare_data(cfg: RunConfig) -> Path:
 
 
 def with_data(cfg: RunConfig, archive) -> RunConfig:
-    """`cfg` with channels and num_classes taken from `archive` and `--aug auto` settled by
-    its size, or a GanvasError for what only the data can tell: a conditional model without
-    labels, another class count."""
+    """`cfg` with channels, aspect and num_classes taken from `archive` and `--aug auto`
+    settled by its size, or a GanvasError for what only the data can tell: a conditional model
+    without labels, another class count."""
     m = cfg.model
     classes = len(archive.class_names) if archive.labels is not None else 0
     if m.num_classes != 0 and classes == 0:
@@ -66,7 +66,7 @@ def with_data(cfg: RunConfig, archive) -> RunConfig:
     if m.num_classes not in (0, FROM_DATA, classes):
         raise GanvasError(f"the model has {m.num_classes} classes but "
                           f"{cfg.train.data} has {classes}")
-    model = replace(m, channels=archive.channels,
+    model = replace(m, channels=archive.channels, aspect=archive.aspect,
                     num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
     model.validate()
     augment = cfg.augment.settled(len(archive))
