@@ -558,3 +558,19 @@ def test_projection_steps_are_within_the_pixel_budget(dc, monkeypatch):
     model = ganvas.load(dc)
     with pytest.raises(ganvas.GanvasError, match="too much for the page"):
         projection.project(model, png(), "x.png", 10, 0, None, False)
+
+
+def test_a_wide_model_is_shown_wide(tmp_path):
+    """A 2:1 model: its size in the header and the card, a wide walk."""
+    wide = export_random(tmp_path / "wide", **{**DC, "aspect": "2:1"})
+    at = open_page(wide)
+    assert "32x16 (2:1)" in at.caption[0].value
+    at = open_tab(at, "Interpolation")
+    at.text_input(key="walk_seeds").set_value("0,1")
+    at.slider(key="walk_frames").set_value(2)
+    at.button(key="walk_render").click()
+    ok(at.run())
+    with Image.open(io.BytesIO(at.session_state["walk_result"]["gif"])) as gif:
+        assert gif.size[0] == 2 * gif.size[1]
+    at = open_tab(at, "Model card")
+    assert "32x16 (2:1)" in "\n".join(m.value for m in at.markdown)

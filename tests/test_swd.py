@@ -124,7 +124,7 @@ def test_bad_inputs_raise():
         swd(x, make_images(n=4, channels=1), **FAST)
     with pytest.raises(GanvasError, match="uint8"):
         swd(x.astype(np.float32), x.astype(np.float32), **FAST)
-    with pytest.raises(GanvasError, match="square"):
+    with pytest.raises(GanvasError, match="short side is 16, 32"):
         swd(x[:, :, :24], x[:, :, :24], **FAST)
     with pytest.raises(GanvasError, match="num_projections"):
         swd(x, x, descriptors_per_image=8, num_projections=0)

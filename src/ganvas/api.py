@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from . import checkpoint
+from .aspect import describe
 from . import resolve
 from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
@@ -42,9 +43,15 @@ class Model:
         self.sampler = Sampler(G, names, name=str(path))
         self.family, self.capabilities = self.sampler.family, self.sampler.capabilities
         self.resolution, self.channels = self.sampler.resolution, self.sampler.channels
+        self.aspect, self.shape = self.sampler.aspect, self.sampler.shape   # W:H; (H, W)
         self.z_dim, self.num_classes = self.sampler.z_dim, self.sampler.num_classes
         self.class_names = self.sampler.class_names
         self.kimg = info.get("kimg", 0.0)
+
+    @property
+    def picture_size(self) -> str:
+        """'64x64', or '128x64 (2:1)' for a non-square model: W x H as people write it."""
+        return describe(self.resolution, self.aspect)
 
     @property
     def device(self) -> torch.device:
@@ -259,13 +266,14 @@ class Model:
     def check_batch(self, n: int, grid_scale: int = 0) -> None:
         """A GanvasError when n pictures (and, with grid_scale, their grid enlarged that many
         times) need more than MAX_BATCH_BYTES (MAX_GRID_BYTES) of memory."""
-        pixels = self.resolution ** 2 * self.channels
+        h, w = self.shape
+        pixels = h * w * self.channels
         if n * pixels * 4 > MAX_BATCH_BYTES:
-            raise GanvasError(f"{n:,} pictures of {self.resolution}x{self.resolution} need "
+            raise GanvasError(f"{n:,} pictures of {w}x{h} need "
                               f"{n * pixels * 4 / 2**30:.1f} GiB at once (at most "
                               f"{MAX_BATCH_BYTES >> 30} GiB); ask for fewer seeds at a time")
         if grid_scale and n * pixels * grid_scale ** 2 > MAX_GRID_BYTES:
-            raise GanvasError(f"a grid of {n:,} pictures of {self.resolution * grid_scale}px "
+            raise GanvasError(f"a grid of {n:,} pictures of {w * grid_scale}x{h * grid_scale} "
                               f"is {n * pixels * grid_scale ** 2 / 2**30:.1f} GiB (at most "
                               f"{MAX_GRID_BYTES >> 30} GiB); use fewer seeds or a smaller "
                               f"--scale")
@@ -326,7 +334,7 @@ class Model:
         return export_safetensors(Model(G, info, self.path), out)
 
     def __repr__(self) -> str:
-        return (f"<ganvas Model {self.family} {self.resolution}px x{self.channels} "
+        return (f"<ganvas Model {self.family} {self.picture_size} px x{self.channels} "
                 f"kimg={self.kimg:g} from {self.path}>")
 
 

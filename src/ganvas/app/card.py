@@ -57,7 +57,7 @@ def facts(model: ganvas.Model, path: str) -> dict[str, str]:
     data = model.info.get("dataset", {})
     rows = {"family": model.family + (f" (preset {model.info['preset']})"
                                       if model.info.get("preset") else ""),
-            "resolution": f"{model.resolution}x{model.resolution}, {model.channels} "
+            "resolution": f"{model.picture_size}, {model.channels} "
                           f"channel{'s' if model.channels > 1 else ''}",
             "latent": f"z {model.z_dim}", "trained": f"{model.kimg:,.1f} kimg",
             "data": str(data.get("name") or "-")}

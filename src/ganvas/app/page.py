@@ -23,7 +23,7 @@ def header(model: ganvas.Model, path: str) -> None:
     model files' text: escaped, never Markdown)."""
     st.title("ganvas playground")
     data = model.info.get("dataset", {}).get("name")
-    parts = [model.family, f"{model.resolution}x{model.resolution}", f"{model.kimg:,.1f} kimg"]
+    parts = [model.family, model.picture_size, f"{model.kimg:,.1f} kimg"]
     if data:
         parts.append(f"trained on {data}")
     if model.num_classes:

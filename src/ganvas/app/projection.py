@@ -66,7 +66,7 @@ def project(model: ganvas.Model, png: bytes, name: str, steps: int, seed: int,
             label: int | None, w_plus: bool) -> dict:
     """Run Model.project on the picture `png` in a private temporary folder -> a projected
     keyframe (see `projections`), with a progress bar that follows the steps."""
-    check_job("this projection", steps, model.resolution)       # a render per step
+    check_job("this projection", steps, model.shape)            # a render per step
     kwargs = dict(steps=steps, seed=seed, label=label, w_plus=w_plus, progress=False,
                   scale=view_scale(model.resolution, 128))
     with heavy_job(), tempfile.TemporaryDirectory(prefix="ganvas-app-") as tmp:
@@ -126,7 +126,7 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
     with left:
         st.caption(f"Upload a picture ({', '.join(UPLOAD_TYPES)}, up to "
                    f"{MAX_UPLOAD_BYTES // 2**20} MB); it is centre-cropped to "
-                   f"{model.resolution}x{model.resolution}. Each result becomes a keyframe "
+                   f"{model.picture_size}. Each result becomes a keyframe "
                    "for the Interpolation tab.")
         file = st.file_uploader("Picture", type=list(UPLOAD_TYPES), key="project_upload")
         steps, seed, w_plus = controls(model)

@@ -40,11 +40,13 @@ def heavy_job():
         HEAVY.release()
 
 
-def check_job(what: str, frames: int, side: int) -> None:
-    """A GanvasError when `frames` pictures of side x side pixels exceed MAX_JOB_PIXELS."""
-    if frames * side * side > MAX_JOB_PIXELS:
+def check_job(what: str, frames: int, shape: tuple[int, int], scale: int = 1) -> None:
+    """A GanvasError when `frames` pictures of `shape` (H, W) enlarged `scale` times exceed
+    MAX_JOB_PIXELS."""
+    h, w = shape[0] * scale, shape[1] * scale
+    if frames * h * w > MAX_JOB_PIXELS:
         raise ganvas.GanvasError(
-            f"{what} of {frames:,} frames of {side}x{side} is too much for the page (at most "
+            f"{what} of {frames:,} frames of {w}x{h} is too much for the page (at most "
             f"{MAX_JOB_PIXELS:,} pixels); use fewer frames or keyframes, fewer steps or a "
             f"smaller enlargement, or the ganvas command line")
 

@@ -156,7 +156,7 @@ def check_walk(model: ganvas.Model, req: WalkRequest) -> None:
     o = req.options
     steps = keys if o.get("loop") else keys - 1
     frames = max(0, steps) * (o["frames_per_step"] + 1) + 1      # about the GIF's (+ storyboard)
-    check_job("this walk", frames, model.resolution * req.scale)
+    check_job("this walk", frames, model.shape, req.scale)
 
 
 def show_result(result: dict, current: WalkRequest | None) -> None:

@@ -132,7 +132,7 @@ def check_output(sampler, path, num_frames: int, scale: int) -> str:
     ext = output_format(path)
     check_scale(scale)
     if ext == ".gif":
-        gif_fits(num_frames, sampler.resolution, sampler.resolution, scale)
+        gif_fits(num_frames, *sampler.shape, scale)
     if ext == ".png" and num_frames > PNG_MAX_FRAMES:
         raise GanvasError(f"a PNG grid of {num_frames} frames is too big (at most "
                           f"{PNG_MAX_FRAMES}); use fewer keyframes or frames per step")

@@ -77,6 +77,20 @@ def to_rgb01(x: Tensor) -> Tensor:
     return x
 
 
+def vgg_size(x: Tensor) -> Tensor:
+    """x resized (bilinear up, area down) so that its short side is within VGG_MIN_SIZE and
+    VGG_MAX_SIZE, the aspect kept (a non-square model's pictures stay non-square)."""
+    h, w = x.shape[-2:]
+    short = min(h, w)
+    size = min(max(short, VGG_MIN_SIZE), VGG_MAX_SIZE)
+    if size == short:
+        return x
+    shape = (round(h * size / short), round(w * size / short))
+    if size > short:
+        return F.interpolate(x, size=shape, mode="bilinear", align_corners=False)
+    return F.interpolate(x, size=shape, mode="area")
+
+
 def vgg_distance(net: nn.Sequential, info: dict) -> Distance:
     """The LPIPS-like distance on `net` (see the module docstring)."""
     mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -85,11 +99,7 @@ def vgg_distance(net: nn.Sequential, info: dict) -> Distance:
 
     def features(x: Tensor) -> list[Tensor]:
         x = to_rgb01(x.float())
-        size = min(max(x.shape[-1], VGG_MIN_SIZE), VGG_MAX_SIZE)
-        if size > x.shape[-1]:
-            x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False)
-        elif size < x.shape[-1]:
-            x = F.interpolate(x, size=(size, size), mode="area")
+        x = vgg_size(x)
         x = (x - mean.to(x.device)) / std.to(x.device)
         out = []
         for i, layer in enumerate(net[:last + 1]):

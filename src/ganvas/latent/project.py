@@ -84,14 +84,16 @@ class ProjectOptions:
 
 
 def load_targets(sampler, paths: list) -> torch.Tensor:
-    """Image files -> float (K, C, H, W) in [-1, 1] at the model's resolution and channels,
-    prepared as `ganvas prepare` does (centre crop, LANCZOS resize, alpha on white unless the
+    """Image files -> float (K, C, H, W) in [-1, 1] at the model's shape and channels,
+    prepared as `ganvas prepare` does (centre crop to the model's aspect, LANCZOS resize, alpha
+    on white unless the
     model has 4 channels). Any unusable file is a GanvasError naming it."""
     if not paths:
         raise GanvasError("give at least one target image")
     images = []
     for path in paths:
-        loaded = load_image(path, sampler.resolution, sampler.channels, min_size=1)
+        loaded = load_image(path, sampler.resolution, sampler.channels, min_size=1,
+                            aspect=sampler.aspect)
         if not loaded.ok:
             detail = f" ({loaded.detail})" if loaded.detail else ""
             raise GanvasError(f"cannot use {path} as a target: {loaded.reason}{detail}")
@@ -298,8 +300,8 @@ def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOpti
     x = load_targets(sampler, list(targets))
     out = Path(out)
     if video is not None and video.lower().endswith(".gif"):
-        gif_fits(options.steps + 1, sampler.resolution * len(x) + len(x),
-                 sampler.resolution * 2 + 1, scale)
+        h, w = sampler.shape
+        gif_fits(options.steps + 1, h * 2 + 1, w * len(x) + len(x), scale)
     started = time.perf_counter()
     distance = build_distance(vgg16_weights(feature_weights))
     if distance.info.get("fallback"):

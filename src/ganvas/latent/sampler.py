@@ -38,6 +38,7 @@ class Sampler:
         self.family = self.cfg.family
         self.capabilities = family_of(self.family).capabilities
         self.resolution, self.channels = self.cfg.resolution, self.cfg.channels
+        self.aspect, self.shape = self.cfg.aspect, self.cfg.image_shape   # shape: (H, W)
         self.z_dim, self.num_classes = self.cfg.z_dim, self.cfg.num_classes
         names = list(class_names or [])
         self.class_names = names if len(names) == self.num_classes else \

@@ -201,7 +201,7 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
 def real_subset(dataset: str, resolution: int, num: int, channels: int = 3,
                 conditional: bool = False, *,
                 expected_hash: str | None) -> tuple[np.ndarray, dict]:
-    """`num` training images (a fixed random subset) as uint8 (N, res, res, C), and the key
+    """`num` training images (a fixed random subset) as uint8 (N, H, W, C), and the key
     that identifies them for the reference cache; the dataset must still hash to
     `expected_hash` (open_training_images)."""
     archive, bank = open_training_images(dataset, resolution, channels, conditional,

@@ -156,7 +156,7 @@ def copy_score(sample_nn: np.ndarray, train_nn: np.ndarray,
 
 
 def training_images(model, limit: int | None = None) -> tuple[np.ndarray, np.ndarray, list]:
-    """The model's training images at its resolution: uint8 (M, res, res, C), their archive
+    """The model's training images at its shape: uint8 (M, H, W, C), their archive
     indices (M,) int64, and every archive image's source name (list of str or None, indexed
     by archive index). `limit`: a fixed random subset (seed SUBSET_SEED) of that many."""
     dataset, digest = recorded_dataset(model.info, model.path)
@@ -221,15 +221,17 @@ def feature_vectors(extractor: FeatureExtractor, images: np.ndarray,
 
 
 def pixel_vectors(images: np.ndarray, size: int = PIXEL_SIZE) -> np.ndarray:
-    """uint8 (N, H, W, C) -> float32 (N, C*s*s), s = min(H, size), area-downsampled and
-    divided by sqrt(C*s*s) so that Euclidean distance = RMS pixel difference in 0-255."""
+    """uint8 (N, H, W, C) -> float32 (N, C*h*w), area-downsampled to a short side of at most
+    `size` (the aspect kept: h x w = size x 2 size for a 2:1 model) and divided by
+    sqrt(C*h*w) so that Euclidean distance = RMS pixel difference in 0-255."""
     images = on_white(images)
     out = []
     for i in range(0, len(images), CHUNK):
         x = torch.from_numpy(np.ascontiguousarray(images[i:i + CHUNK])).permute(0, 3, 1, 2)
         x = x.float()
-        if x.shape[-1] > size:
-            x = F.adaptive_avg_pool2d(x, size)
+        h, w = x.shape[-2:]
+        if min(h, w) > size:
+            x = F.adaptive_avg_pool2d(x, (h * size // min(h, w), w * size // min(h, w)))
         out.append(x.flatten(1).numpy())
     v = np.concatenate(out)
     return v / np.float32(math.sqrt(v.shape[1]))

@@ -2,7 +2,8 @@
 of GANs", section 5 and appendix D.
 
 Each picture is split into a Laplacian pyramid, from its full resolution down to 16x16 (the
-coarsest level is the 16x16 Gaussian level itself). At every level, random 7x7 neighbourhoods
+coarsest level is the 16x16 Gaussian level itself; 16 px on the short side for a non-square
+picture). At every level, random 7x7 neighbourhoods
 give descriptors of 7*7*C values; each set's descriptors are normalised by that set's own
 per-channel mean and std, and the two sets are compared by the sliced Wasserstein distance:
 project on random unit directions, sort, mean absolute difference of the sorted projections.
@@ -81,32 +82,40 @@ def laplacian_pyramid(x: Tensor, min_resolution: int = MIN_RESOLUTION) -> list[T
     """float (N, C, H, W), any range -> levels, finest first: band-pass levels
     G_k - pyr_up(G_k+1) at H, H/2, ... and the Gaussian level G itself at `min_resolution`.
 
-    H and W must be `min_resolution` times the same power of two. The input is exactly
+    The short side must be `min_resolution` times a power of two and the long side divisible
+    by as many twos (the pictures of any aspect a model makes). The input is exactly
     x = L_0 + up(L_1 + up(L_2 + ...)) with up = pyr_up, up to float rounding.
     """
     levels = []
     g = x
-    while g.shape[-2] > min_resolution:
+    while min(g.shape[-2:]) > min_resolution and not g.shape[-1] % 2 and not g.shape[-2] % 2:
         down = pyr_down(g)
         levels.append(g - pyr_up(down))
         g = down
-    if tuple(g.shape[-2:]) != (min_resolution, min_resolution):
-        raise ValueError(f"laplacian_pyramid needs {min_resolution} * 2**k square pictures, "
+    if min(g.shape[-2:]) != min_resolution:
+        raise ValueError(f"laplacian_pyramid needs pictures whose short side is "
+                         f"{min_resolution} * 2**k (and the long side as divisible by 2), "
                          f"got {tuple(x.shape[-2:])}")
     levels.append(g)
     return levels
 
 
-def descriptor_positions(n: int, resolution: int, count: int,
+def descriptor_positions(n: int, resolution: int | tuple[int, int], count: int,
                          gen: torch.Generator) -> Tensor:
-    """int64 (n, count, 2): top-left (y, x) corners of 7x7 neighbourhoods, each in
-    [0, resolution - 7], drawn from CPU generator `gen`. Drawing n1 then n2 rows gives the
-    same numbers as drawing n1 + n2 at once, so the batch size does not change the result."""
-    return torch.randint(0, resolution - PATCH + 1, (n, count, 2), generator=gen)
+    """int64 (n, count, 2): top-left (y, x) corners of 7x7 neighbourhoods of a level of
+    `resolution` px (square) or (H, W) px, y in [0, H - 7] and x in [0, W - 7], drawn from CPU
+    generator `gen`. Drawing n1 then n2 rows gives the same numbers as drawing n1 + n2 at
+    once, so the batch size does not change the result. A non-square level draws 62-bit
+    integers and takes them modulo each side's range (a bias below 1e-15)."""
+    h, w = (resolution, resolution) if isinstance(resolution, int) else resolution
+    if h == w:
+        return torch.randint(0, h - PATCH + 1, (n, count, 2), generator=gen)
+    draws = torch.randint(0, 2**62, (n, count, 2), generator=gen)
+    return draws % torch.tensor([h - PATCH + 1, w - PATCH + 1])
 
 
 def extract_descriptors(level: Tensor, positions: Tensor) -> Tensor:
-    """float (n, C, R, R) and int64 (n, count, 2) -> float (n * count, C, 7, 7): the
+    """float (n, C, H, W) and int64 (n, count, 2) -> float (n * count, C, 7, 7): the
     neighbourhoods, gathered by indexing (unfold would materialise every position)."""
     n, c = level.shape[:2]
     off = torch.arange(PATCH, device=level.device)
@@ -147,7 +156,9 @@ def sliced_wasserstein(a: Tensor, b: Tensor, num_projections: int,
 
 
 def _check_sets(reals, fakes) -> tuple[int, int]:
-    """uint8 (N, H, W, C) pairs of the same shape -> (channels used, resolution)."""
+    """uint8 (N, H, W, C) pairs of the same shape -> (channels used, resolution: the short
+    side). The short side is 16, 32, 64, ... and the long side as divisible by two (any aspect
+    the models make)."""
     for name, s in (("reals", reals), ("fakes", fakes)):
         if s.dtype not in (np.uint8, torch.uint8) or s.ndim != 4 or s.shape[-1] not in (1, 3, 4):
             raise GanvasError(f"swd takes uint8 (N, H, W, C) pictures with C in 1, 3, 4; {name} "
@@ -158,12 +169,13 @@ def _check_sets(reals, fakes) -> tuple[int, int]:
     n, h, w, c = reals.shape
     if n < 1:
         raise GanvasError("swd needs at least one picture in each set")
-    r = MIN_RESOLUTION
-    while r < h:
+    short, r = min(h, w), MIN_RESOLUTION
+    while r < short:
         r *= 2
-    if h != w or r != h:
-        raise GanvasError(f"swd needs square pictures of 16, 32, 64, ... pixels, got {h}x{w}")
-    return min(c, 3), h  # alpha carries no picture content: RGBA -> RGB, grey stays 1 channel
+    if r != short or max(h, w) % (short // MIN_RESOLUTION):
+        raise GanvasError(f"swd needs pictures whose short side is 16, 32, 64, ... pixels and "
+                          f"whose long side halves as often, got {w}x{h}")
+    return min(c, 3), short  # alpha carries no picture content: RGBA -> RGB, grey stays 1
 
 
 def _to_float(chunk, channels: int, device) -> Tensor:
@@ -177,7 +189,7 @@ def _pyramid_level(x: Tensor, level: int) -> Tensor:
     """laplacian_pyramid(x)[level] without building the finer band-pass levels."""
     for _ in range(level):
         x = pyr_down(x)
-    return x if x.shape[-1] == MIN_RESOLUTION else x - pyr_up(pyr_down(x))
+    return x if min(x.shape[-2:]) == MIN_RESOLUTION else x - pyr_up(pyr_down(x))
 
 
 def _level_descriptors(images, level: int, channels: int, count: int, seed: int,
@@ -195,7 +207,8 @@ def _level_descriptors(images, level: int, channels: int, count: int, seed: int,
         for i in range(0, len(images), batch):
             x = _to_float(images[i:i + batch], channels, device)
             lv = _pyramid_level(x, level)
-            d = extract_descriptors(lv, descriptor_positions(len(x), lv.shape[-1], count, gen))
+            d = extract_descriptors(lv, descriptor_positions(len(x), tuple(lv.shape[-2:]),
+                                                             count, gen))
             v = d.transpose(0, 1).reshape(channels, -1).cpu().double()  # MPS has no float64
             k, bmean = v.shape[1], v.mean(dim=1)
             bm2 = ((v - bmean[:, None]) ** 2).sum(dim=1)
@@ -216,9 +229,10 @@ def swd(reals, fakes, *, descriptors_per_image: int = 128, num_projections: int 
         device: str | torch.device = "cpu") -> dict:
     """Multi-scale SWD between two sets of pictures, uint8 (N, H, W, C) numpy arrays or
     tensors of the same shape, C in 1 (grey), 3 (RGB) or 4 (RGBA: alpha is dropped),
-    H = W = 16 * 2**k.
+    H = W = 16 * 2**k, or any aspect a model makes (the short side 16 * 2**k).
 
-    Returns {"levels": [{"resolution": H, "swd": float}, ..., {"resolution": 16, ...}],
+    Returns {"levels": [{"resolution": short side, "swd": float}, ..., {"resolution": 16,
+    ...}],
     "mean": float}: finest level first, every value SWD * 1e3 (>= 0; 0 for identical sets),
     "mean" the average over levels. Deterministic for the same seed and options, whatever
     `batch` (pictures per pass through the pyramid, to bound memory); another `device` draws

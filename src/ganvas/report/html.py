@@ -73,7 +73,7 @@ def summary(run: RunData) -> str:
         f'<span class="flag">{esc(f)}</span>: {esc(HINTS.get(f, ""))}' for f in flags))
     seen = ", ".join(f"{f} (from {k:g} kimg)" for f, k in run.first_flags().items()) or "none"
     rows = [
-        ("preset", f"{run.preset} ({m.get('family', '?')}, {run.resolution}px, "
+        ("preset", f"{run.preset} ({m.get('family', '?')}, {run.picture_size} px, "
                    f"{m.get('channels', '?')} channels"
                    + (f", {m['num_classes']} classes" if m.get("num_classes") else "") + ")"),
         ("dataset", run.dataset or "unknown"),

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .. import checkpoint as ckpt
-from ..errors import GanvasError
+from ..aspect import SQUARE, describe
+from ..errors import ConfigError, GanvasError
 from ..training.rundir import read_jsonl as jsonl_entries
 
 # stats.jsonl keys that are the regularisation penalties, in the order they are plotted.
@@ -63,6 +64,17 @@ class RunData:
         """The model's resolution (0 in a config means "the dataset's": then model.json's)."""
         res = self.config.get("model", {}).get("resolution") or 0
         return int(res or self.snapshot_info.get("model", {}).get("resolution") or 64)
+
+    @property
+    def picture_size(self) -> str:
+        """'64x64' or '128x64 (2:1)': the pictures' W x H (model.json's aspect; a config
+        or snapshot that records none, or one no model makes, reads as square)."""
+        aspect = self.snapshot_info.get("model", {}).get("aspect") or \
+            self.config.get("model", {}).get("aspect") or SQUARE
+        try:
+            return describe(self.resolution, str(aspect))
+        except ConfigError:
+            return describe(self.resolution, SQUARE)
 
     @property
     def conditional(self) -> bool:
