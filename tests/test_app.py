@@ -574,3 +574,13 @@ def test_a_wide_model_is_shown_wide(tmp_path):
         assert gif.size[0] == 2 * gif.size[1]
     at = open_tab(at, "Model card")
     assert "32x16 (2:1)" in "\n".join(m.value for m in at.markdown)
+
+
+def test_a_blended_model_opens_like_any_other(tmp_path):
+    base = export_random(tmp_path / "base", seed=1, **SG2)
+    fine = export_random(tmp_path / "fine", seed=2, **SG2)
+    blended = ganvas.load(base).blend(fine, tmp_path / "blended", swap_at=8)
+    at = open_page(blended)
+    assert gallery_captions(at)[:3] == ["seed 0", "seed 1", "seed 2"]
+    model = ganvas.load(blended)
+    assert np.array_equal(render.generate(str(blended), [3], Settings()), model.generate([3]))

@@ -209,6 +209,11 @@ def test_every_family_trains_wide_and_every_verb_keeps_the_shape(wide_run, tmp_p
                              progress=False)
     with Image.open(walk) as g:
         assert g.size == (2 * RES, RES) and g.n_frames == 3
+    import imageio.v2 as imageio
+    video = model.interpolate(tmp_path / "walk.mp4", seeds=[0, 1], frames_per_step=2,
+                              progress=False)
+    with imageio.get_reader(video) as reader:
+        assert reader.get_data(0).shape == (RES, 2 * RES, 3)
     assert model.explore(0, [0, 1], steps=3).shape == (2, 3, RES, 2 * RES, 3)
     target = tmp_path / "target.png"
     Image.fromarray(images[1]).save(target)
