@@ -584,3 +584,12 @@ def test_a_blended_model_opens_like_any_other(tmp_path):
     assert gallery_captions(at)[:3] == ["seed 0", "seed 1", "seed 2"]
     model = ganvas.load(blended)
     assert np.array_equal(render.generate(str(blended), [3], Settings()), model.generate([3]))
+
+
+def test_every_tab_opens_on_a_wide_stylegan2(tmp_path):
+    wide = export_random(tmp_path / "wide", **{**SG2, "aspect": "2:1"})
+    at = open_page(wide)
+    for name in ("Latent sliders", "Directions", "Interpolation", "Style mixing",
+                 "Projection", "Model card"):
+        open_tab(at, name)
+    assert "64x32 (2:1)" in at.caption[0].value
