@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from .aspect import SQUARE, block_shape, image_shape
 from .errors import ConfigError
+from .limits import MAX_SEED
 from .options import check_number, internal, option
 
 
@@ -29,8 +30,6 @@ def check_range(name: str, value: int | float, low: int | float, high: int | flo
         raise ConfigError(f"{name} must be from {low:,} to {high:,}, not {value:,}")
 
 
-MAX_SEED = 2**32 - 1        # the studio's seeds too; trainer seeds its RNG streams seed * 8 + i,
-#                             which must fit torch.manual_seed's 64 bits
 MAX_WIDTH = 4096            # z_dim, w_dim and the channel widths
 MAX_BATCH = 16384
 MAX_CLASSES = 100_000

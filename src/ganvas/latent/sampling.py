@@ -14,8 +14,8 @@ from typing import Callable
 import torch
 
 from ..errors import GanvasError
+from ..limits import MAX_SEED
 
-MAX_SEED = 2**32 - 1
 MAX_SEEDS = 100_000          # seeds of one request made through the API (files, keyframes)
 MAX_TRUNCATION = 10.0        # |psi|: beyond it the pictures are only saturated noise
 
