@@ -416,7 +416,8 @@ def check_onnx(ctx: Context, preset: str) -> dict:
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inputs = example_inputs(m, range(4), truncation=0.7)
     got = session.run(None, {n: x.cpu().numpy() for n, x in inputs.items()})[0]
-    want = m.sampler.images(inputs["z"], inputs.get("labels"), 0.7).float().cpu().numpy()
+    want = m.sampler.images(inputs["z"], inputs.get("labels"),
+                            ganvas.Look(truncation=0.7)).float().cpu().numpy()
     err = float(np.abs(got - want).max())
     figures = {"preset": preset, "model_device": str(m.device), "onnx_bytes": path.stat().st_size,
                "max_abs_vs_device": err, "tolerance": ONNX_DEVICE_TOL}

@@ -30,7 +30,6 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from ganvas.app import direction_sliders, inputs, launch, projection, render  # noqa: E402
 from ganvas.app.inputs import parse_seeds, read_upload  # noqa: E402
-from ganvas.app.render import Settings  # noqa: E402
 
 TIMEOUT = 60                 # seconds per AppTest run (a 2-core CPU shared with other work)
 
@@ -172,7 +171,7 @@ def test_read_upload_refuses_too_many_pixels_before_decoding():
 
 def test_renders_equal_the_api(sg2):
     model, path = ganvas.load(sg2), str(sg2)
-    s = Settings(truncation=0.7, noise_mode="const")
+    s = ganvas.Look(truncation=0.7, noise_mode="const")
     assert np.array_equal(render.generate(path, [3, 4], s),
                           model.generate([3, 4], truncation=0.7, noise_mode="const"))
     assert np.array_equal(render.shifted(path, 3, {}, s), model.generate([3], truncation=0.7))
@@ -291,7 +290,7 @@ def test_direction_sliders(name, request):
     at.slider(key="directions_d2").set_value(-2.0)
     ok(at.run())
     assert "seed 4 + directions" in captions(at)
-    model, s = ganvas.load(path), Settings()
+    model, s = ganvas.load(path), ganvas.Look()
     found = model.directions("sefa", num=direction_sliders.NUM_DIRECTIONS)
     cells = model.explore_directions(4, found, rows=[0], lo=-3, hi=3, steps=2)
     assert np.array_equal(render.along(str(path), 4, {0: -3.0}, 5, s), cells[0, 0])
@@ -583,7 +582,7 @@ def test_a_blended_model_opens_like_any_other(tmp_path):
     at = open_page(blended)
     assert gallery_captions(at)[:3] == ["seed 0", "seed 1", "seed 2"]
     model = ganvas.load(blended)
-    assert np.array_equal(render.generate(str(blended), [3], Settings()), model.generate([3]))
+    assert np.array_equal(render.generate(str(blended), [3], ganvas.Look()), model.generate([3]))
 
 
 def test_every_tab_opens_on_a_wide_stylegan2(tmp_path):

@@ -50,7 +50,8 @@ def test_onnx_matches_pytorch_for_any_batch_size(models, name, tmp_path, capsys)
     psi = 0.6                                 # z * psi for DCGAN, towards w_avg for StyleGAN2
     for seeds in ([7], [1, 2, 3, 4, 5, 6, 7]):          # traced with 2: the batch is dynamic
         got = onnx_images(path, model, seeds, psi)
-        want = model.sampler.images(model.z(seeds), model.labels(seeds), psi).numpy()
+        want = model.sampler.images(model.z(seeds), model.labels(seeds),
+                                    ganvas.Look(truncation=psi)).numpy()
         assert got.shape == (len(seeds), 3, model.resolution, model.resolution)
         assert got.dtype == np.float32 and np.abs(got - want).max() < ONNX_ATOL
 

@@ -9,12 +9,13 @@ from .api import Model, demo, evaluate, load, memorization, report, resume, trai
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid
+from .latent.look import Look
 from .latent.sampling import parse_seeds
 from .search import show as show_study
 from .search import tune
 
 __version__ = "0.1.0"
 
-__all__ = ["ConfigError", "GanvasError", "Model", "demo", "evaluate", "load", "make_grid",
+__all__ = ["ConfigError", "GanvasError", "Look", "Model", "demo", "evaluate", "load", "make_grid",
            "memorization", "parse_seeds", "prepare", "report", "resume", "show_study", "train",
            "tune"]

@@ -18,8 +18,9 @@ from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, check_latents_out, explore as sweep_dims
 from .latent.explore import along_directions, explore_directions as sweep_directions
+from .latent.look import Look
 from .latent.sampler import Sampler
-from .latent.sampling import check_seeds, check_truncation
+from .latent.sampling import check_seeds
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_fps, check_png, check_scale, output_format
 from .resolve import Resolved
@@ -65,7 +66,7 @@ class Model:
           truncation: float = 1.0) -> torch.Tensor:
         """The ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), after truncation;
         what a walk in w space starts from. A clear error for families without a w space."""
-        return self.sampler.w(seeds, label, truncation)
+        return self.sampler.w(seeds, Look(label, truncation))
 
     def class_index(self, label: int | str) -> int:
         """A class name or index -> its index; a clear error for unconditional models and
@@ -86,19 +87,20 @@ class Model:
         image, negative = the "opposite" side), where the family applies it
         (capabilities.truncation_space: towards w_avg in w, or z * psi). noise_mode (families
         with noise inputs only): const (default), random or none."""
-        return to_uint8(self.sampler.images(z, labels, truncation, noise_mode))
+        look = Look(truncation=truncation, noise_mode=noise_mode)
+        return to_uint8(self.sampler.images(z, labels, look))
 
     def generate(self, seeds, label: int | str | None = None, truncation: float = 1.0,
-                 noise_mode: str | None = None) -> np.ndarray:
+                 noise_mode: str | None = None, look: Look | None = None) -> np.ndarray:
         """Seeds (an iterable of ints) -> uint8 images (N, H, W, C); same seed, same image.
         `label`: class name or index for conditional models; truncation and noise_mode as in
-        `synthesize`."""
-        return self.sampler.generate(seeds, label, truncation, noise_mode)
+        `synthesize`; or the three as one `look` (ganvas.Look)."""
+        return self.sampler.generate(seeds, look_of(look, label, truncation, noise_mode))
 
     def walk(self, seeds=None, latents=None, class_walk=None, label: int | str | None = None,
              space: str | None = None, truncation: float = 1.0, storyboard: bool = False,
              audio: str | os.PathLike | None = None, audio_react=None, fps: float = 24,
-             **options) -> Walk:
+             look: Look | None = None, **options) -> Walk:
         """A walk through keyframes as a lazy frame sequence: len(walk) frames,
         walk.frames(start, stop) -> uint8 (n, H, W, C). Keyframes and `options`
         (frames_per_step, loop, method, easing, noise_mode) as in `interpolate`; storyboard:
@@ -106,8 +108,9 @@ class Model:
         audio_react as in `interpolate`: round(duration x fps) frames set to the song."""
         from .latent import audio as music
         react = music.react_options(audio, audio_react, storyboard, options)
-        keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
-        walk_options = WalkOptions(truncation=truncation, **options)
+        look = look_of(look, label, truncation, options.pop("noise_mode", None))
+        keys = keyframes.build(self.sampler, seeds, latents, class_walk, space, look)
+        walk_options = WalkOptions(look=look, **options)
         if audio is None:
             return Walk(self.sampler, keys, walk_options, storyboard)
         check_fps(fps)
@@ -118,7 +121,7 @@ class Model:
                     label: int | str | None = None, space: str | None = None,
                     truncation: float = 1.0, fps: float = 24, scale: int = 1,
                     progress: bool = True, audio: str | os.PathLike | None = None,
-                    audio_react=None, **options) -> Path:
+                    audio_react=None, look: Look | None = None, **options) -> Path:
         """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif or
         .png (a grid, one row per step from keyframe to keyframe); atomically.
 
@@ -131,7 +134,8 @@ class Model:
         options: frames_per_step (24), loop (False: K - 1 steps and a last frame on the last
         keyframe; True: K steps back to the first, the last frame just before it), method
         ("slerp" or "lerp"), easing ("linear" or "smooth"), noise_mode (StyleGAN2).
-        truncation psi as in `synthesize`; fps (24); scale: nearest-neighbour enlargement.
+        truncation psi as in `synthesize`; `look`: label, truncation and noise_mode as one
+        ganvas.Look instead; fps (24); scale: nearest-neighbour enlargement.
 
         audio: a song (WAV, FLAC, MP3, OGG; needs librosa) for a music video (.mp4 only): as
         many frames as the song lasts (round(duration x fps); frames_per_step does not apply),
@@ -148,10 +152,10 @@ class Model:
         check_out_file(out)
         check_scale(scale)
         check_fps(fps)
-        check_truncation(truncation)
+        look = look_of(look, label, truncation, options.pop("noise_mode", None))
         react = music.react_options(audio, audio_react, False, options)
-        keys = keyframes.build(self.sampler, seeds, latents, class_walk, label, space, truncation)
-        walk_options = WalkOptions(truncation=truncation, **options)
+        keys = keyframes.build(self.sampler, seeds, latents, class_walk, space, look)
+        walk_options = WalkOptions(look=look, **options)
         song = None if audio is None else music.analyse(audio, fps)
         return write_walk(self.sampler, keys, walk_options, out, fps=fps, scale=scale,
                           progress=progress, music=song, react=react)
@@ -160,7 +164,8 @@ class Model:
                 steps: int = 7, space: str | None = None, label: int | str | None = None,
                 truncation: float = 1.0, noise_mode: str | None = None,
                 out: str | os.PathLike | None = None, scale: int = 1,
-                latents_out: str | os.PathLike | None = None) -> np.ndarray:
+                latents_out: str | os.PathLike | None = None,
+                look: Look | None = None) -> np.ndarray:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
         seed by linspace(lo, hi, steps), by default in the family's default space (w, in units
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
@@ -168,11 +173,11 @@ class Model:
         the cells' latents, row by row, as a keyframes .npz for `interpolate(latents=...)`."""
         check_grid_out(out, scale)
         check_keyframes_out(latents_out)
-        check_truncation(truncation)
+        look = look_of(look, label, truncation, noise_mode)
         if hasattr(dims, "__len__") and len(dims) > MAX_DIMS:
             raise GanvasError(f"give 1 to {MAX_DIMS} dimensions, not {len(dims):,}")
-        cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, label, truncation,
-                           noise_mode, latents_out)
+        cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, look,
+                           latents_out)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
@@ -193,7 +198,8 @@ class Model:
                            steps: int = 7, label: int | str | None = None,
                            truncation: float = 1.0, noise_mode: str | None = None,
                            out: str | os.PathLike | None = None, scale: int = 1,
-                           latents_out: str | os.PathLike | None = None) -> np.ndarray:
+                           latents_out: str | os.PathLike | None = None,
+                           look: Look | None = None) -> np.ndarray:
         """uint8 (rows, steps, H, W, C): row r moves the seed along direction rows[r] (default
         the first 10) of `directions` (a Directions or its .npz) by linspace(lo, hi, steps) in
         units of the latent's spread along it. `out`: also write the grid PNG. `latents_out`:
@@ -201,39 +207,39 @@ class Model:
         (a walk along the direction)."""
         check_grid_out(out, scale)
         check_keyframes_out(latents_out)
-        check_truncation(truncation)
+        look = look_of(look, label, truncation, noise_mode)
         if not isinstance(directions, Directions):
             directions = load_directions(directions)
         rows = list(range(min(len(directions.vectors), 10))) if rows is None else list(rows)
-        cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, label,
-                                 truncation, noise_mode, latents_out)
+        cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, look,
+                                 latents_out)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
 
     def along_directions(self, seed: int, directions: Directions | str | os.PathLike,
                          amounts: dict[int, float], label: int | str | None = None,
-                         truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+                         truncation: float = 1.0, noise_mode: str | None = None,
+                         look: Look | None = None) -> np.ndarray:
         """uint8 (H, W, C): the seed moved by amounts[r] along direction r of `directions`
         for every r at once, in the units of explore_directions (the page's sliders)."""
-        check_truncation(truncation)
+        look = look_of(look, label, truncation, noise_mode)
         if not isinstance(directions, Directions):
             directions = load_directions(directions)
-        return along_directions(self.sampler, seed, directions, dict(amounts), label,
-                                truncation, noise_mode)
+        return along_directions(self.sampler, seed, directions, dict(amounts), look)
 
     def style_mix(self, rows, cols, styles: str = "coarse", label: int | str | None = None,
                   truncation: float = 1.0, noise_mode: str | None = None,
-                  out: str | os.PathLike | None = None, scale: int = 1) -> np.ndarray:
+                  out: str | os.PathLike | None = None, scale: int = 1,
+                  look: Look | None = None) -> np.ndarray:
         """Style-mixing grid (families with style mixing), uint8 (R + 1, C + 1, H, W, C): top
         row the column seeds, left column the row seeds, cell (r, c) row seed r with the
         `styles` layers ("coarse", "middle", "fine" or w indices like "0-3") from column seed c
         (ganvas.latent.stylemix). `out`: also write it as one PNG there, enlarged `scale`
         (1-16) times."""
         check_grid_out(out, scale)
-        check_truncation(truncation)
-        cells = mix_styles(self.sampler, check_seeds(rows), check_seeds(cols), styles, label,
-                           truncation, noise_mode)
+        look = look_of(look, label, truncation, noise_mode)
+        cells = mix_styles(self.sampler, check_seeds(rows), check_seeds(cols), styles, look)
         if out is not None:
             save_cells(cells, out, scale)
         return cells
@@ -241,23 +247,22 @@ class Model:
     def save_images(self, seeds, folder: str | os.PathLike | None = None,
                     grid: str | os.PathLike | None = None, label: int | str | None = None,
                     truncation: float = 1.0, noise_mode: str | None = None,
-                    scale: int = 1) -> list[Path]:
+                    scale: int = 1, look: Look | None = None) -> list[Path]:
         """Generate the seeds' pictures once and write them, enlarged `scale` (1-16) times:
         one PNG per seed in `folder` (seed0003.png, ...; ganvas.imaging.seed_filename)
         and/or all of them as one grid PNG `grid` (make_grid's layout). label, truncation
-        and noise_mode as in `generate`. Returns the paths written: the per-seed files in
-        seed order, then the grid."""
+        and noise_mode (or `look`) as in `generate`. Returns the paths written: the per-seed
+        files in seed order, then the grid."""
         if folder is None and grid is None:
             raise GanvasError("say where to write: a folder (--out DIR) and/or a grid "
                               "(--grid FILE.png)")
         check_grid_out(grid, scale)
         check_out_folder(folder)
         check_scale(scale)
-        check_truncation(truncation)
+        look = look_of(look, label, truncation, noise_mode)
         seeds = check_seeds(seeds)
         self.check_batch(len(seeds), scale if grid is not None else 0)
-        images = self.generate(seeds, label=label, truncation=truncation,
-                               noise_mode=noise_mode)
+        images = self.generate(seeds, look=look)
         paths = [] if folder is None else save_seed_images(images, seeds, folder, scale)
         if grid is not None:
             paths.append(save_png(make_grid(images), grid, scale=scale))
@@ -336,6 +341,16 @@ class Model:
     def __repr__(self) -> str:
         return (f"<ganvas Model {self.family} {self.picture_size} px x{self.channels} "
                 f"kimg={self.kimg:g} from {self.path}>")
+
+
+def look_of(look: Look | None, label, truncation, noise_mode) -> Look:
+    """The Look a verb was asked for: `look`, or one made of the separate label, truncation and
+    noise_mode; a GanvasError when both are given."""
+    if look is None:
+        return Look(label, truncation, noise_mode)
+    if (label, truncation, noise_mode) != (None, 1.0, None):
+        raise GanvasError("give label, truncation and noise_mode or a look, not both")
+    return look
 
 
 def check_grid_out(out: str | os.PathLike | None, scale: int) -> None:

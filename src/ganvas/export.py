@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from . import checkpoint
 from .errors import GanvasError
 from .imaging import atomic_save, to_uint8
+from .latent.look import Look
 from .latent.sampler import Sampler
 
 FORMATS = ("safetensors", "onnx")
@@ -173,7 +174,8 @@ def check_onnx(path: str | os.PathLike, model, uint8: bool = False,
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     inputs = example_inputs(model, seeds, truncation)
     got = session.run(None, {n: x.numpy() for n, x in inputs.items()})[0]
-    want = Sampler(cpu_copy(model.G)).images(inputs["z"], inputs.get("labels"), truncation)
+    want = Sampler(cpu_copy(model.G)).images(inputs["z"], inputs.get("labels"),
+                                             Look(truncation=truncation))
     if uint8:
         err = float(np.abs(got.astype(np.int16) - to_uint8(want).astype(np.int16)).max())
         limit = 1.0

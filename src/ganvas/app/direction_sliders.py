@@ -10,14 +10,13 @@ import ganvas
 from . import render
 from .images import enlarge, for_display, view_scale
 from .inputs import MAX_SEED
-from .render import Settings
 from .widgets import download_png, kept, user_errors
 
 NUM_DIRECTIONS = 5
 SHIFT = 5.0                # in units of the latent's spread along each direction
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The directions section."""
     st.caption("Each slider moves the seed along one of the model's top directions, found "
                "without labels by SeFa (the closed-form factorisation of the weights that "
@@ -32,7 +31,7 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
                    for r in range(len(found.vectors))}
     scale = view_scale(model.resolution)
     with user_errors():
-        image = render.along(path, int(seed), amounts, NUM_DIRECTIONS, settings)
+        image = render.along(path, int(seed), amounts, NUM_DIRECTIONS, look)
         with right:
             st.image(for_display(enlarge(image, scale)), caption=f"seed {seed} + directions",
                      output_format="PNG", width="content")

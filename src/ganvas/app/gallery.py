@@ -11,7 +11,6 @@ import ganvas
 from . import render
 from .images import enlarge, for_display, grid, view_scale
 from .inputs import MAX_SEED, parse_seeds
-from .render import Settings
 from .widgets import download_png, kept, user_errors
 
 MAX_PICTURES = 64
@@ -42,7 +41,7 @@ def chosen_seeds() -> list[int]:
     return st.session_state["gallery_random"]
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The gallery section."""
     left, right = st.columns([1, 4], gap="large")
     with left:
@@ -50,7 +49,7 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
     with user_errors():
         with left:
             seeds = chosen_seeds()
-        images = render.generate(path, seeds, settings)
+        images = render.generate(path, seeds, look)
         scale = view_scale(model.resolution)
         with right:
             for start in range(0, len(seeds), columns):

@@ -11,7 +11,6 @@ from . import render
 from .card import escape
 from .images import enlarge, for_display, grid, view_scale
 from .inputs import parse_seeds
-from .render import Settings
 from .widgets import download_png, kept, user_errors
 
 MAX_SIDE = 6
@@ -31,7 +30,7 @@ def explain(model: ganvas.Model) -> None:
             icon=":material/info:")
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The style-mixing section."""
     if not model.capabilities.style_mixing:
         explain(model)
@@ -46,7 +45,7 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
         styles = c.selectbox("Styles from the column seed", bands,
                              key=kept("mix_styles", bands[0]),
                              format_func=STYLES.get)
-        cells = render.style_mix(path, rows, cols, styles, settings)
+        cells = render.style_mix(path, rows, cols, styles, look)
         sheet = grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
         scale = view_scale(model.resolution, 128)
         st.image(for_display(enlarge(sheet, scale)), output_format="PNG", width="content")

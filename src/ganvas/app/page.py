@@ -58,15 +58,15 @@ def main(argv: list[str]) -> None:
         st.stop()
     keep_widget_values()
     header(model, path)
-    settings = sampling_settings(model)
+    look = sampling_settings(model)
     sections = {"Gallery": gallery.show, "Latent sliders": sliders.show,
                 "Directions": direction_sliders.show,
                 "Interpolation": walk.show, "Style mixing": mixing.show,
                 "Projection": projection.show,
-                "Model card": lambda path, model, settings: card.show(path, model)}
+                "Model card": lambda path, model, look: card.show(path, model)}
     # Lazy tabs: switching reruns the page, and only the open tab renders its pictures.
     for tab, show in zip(st.tabs(list(sections), key=SECTION, on_change="rerun"),
                          sections.values()):
         if tab.open:
             with tab:
-                show(path, model, settings)
+                show(path, model, look)

@@ -21,7 +21,7 @@ import ganvas
 from .card import escape
 from .images import view_scale
 from .inputs import MAX_SEED, MAX_UPLOAD_BYTES, UPLOAD_TYPES, read_upload
-from .render import Settings, check_job, heavy_job
+from .render import check_job, heavy_job
 from .widgets import kept, user_errors
 
 STATE = "projections"           # session key: list of projected keyframes, oldest first
@@ -120,7 +120,7 @@ def show_result(item: dict, index: int) -> None:
                       icon=":material/download:")
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The projection section: upload and controls on the left, projections on the right."""
     left, right = st.columns([2, 3], gap="large")
     with left:
@@ -144,7 +144,7 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
                              icon=":material/center_focus_strong:"):
                     with right:
                         item = project(model, upload.png, file.name, steps, seed,
-                                       settings.label, w_plus)
+                                       look.label, w_plus)
                     projections().append(item)
                     st.rerun()                 # so that the Interpolation tab offers it
     with right:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
@@ -51,18 +50,9 @@ def check_job(what: str, frames: int, shape: tuple[int, int], scale: int = 1) ->
             f"smaller enlargement, or the ganvas command line")
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The sidebar's sampling settings, used by every section: truncation psi, class index of
-    a conditional model (None: seed % num_classes) and StyleGAN2 noise mode (None otherwise)."""
-    truncation: float = 1.0
-    label: int | None = None
-    noise_mode: str | None = None
-
-    @property
-    def cacheable(self) -> bool:
-        """Random noise gives a new picture every time: those are never cached."""
-        return self.noise_mode != "random"
+def cacheable(look: ganvas.Look) -> bool:
+    """Random noise gives a new picture every time: those pictures are never cached."""
+    return look.noise_mode != "random"
 
 
 def remembered(fn):
@@ -88,57 +78,55 @@ def _load_model(path: str, device: str) -> ganvas.Model:
     return ganvas.load(path, device)
 
 
-def generate(path: str, seeds: list[int], s: Settings) -> np.ndarray:
-    """Model.generate(seeds) with the settings: uint8 (N, H, W, C)."""
-    args = (path, tuple(seeds), s.label, s.truncation, s.noise_mode)
-    return (_generate.cached if s.cacheable else _generate)(*args)
+def generate(path: str, seeds: list[int], look: ganvas.Look) -> np.ndarray:
+    """Model.generate(seeds) with the sidebar's look: uint8 (N, H, W, C)."""
+    args = (path, tuple(seeds), look)
+    return (_generate.cached if cacheable(look) else _generate)(*args)
 
 
 @remembered
-def _generate(path, seeds, label, truncation, noise_mode) -> np.ndarray:
-    return load_model(path).generate(list(seeds), label=label, truncation=truncation,
-                                     noise_mode=noise_mode)
+def _generate(path, seeds, look) -> np.ndarray:
+    return load_model(path).generate(list(seeds), look=look)
 
 
-def shifted(path: str, seed: int, shifts: dict[int, float], s: Settings) -> np.ndarray:
+def shifted(path: str, seed: int, shifts: dict[int, float], look: ganvas.Look) -> np.ndarray:
     """The seed's picture with z[d] + shifts[d] for each dimension d: uint8 (1, H, W, C)."""
-    args = (path, seed, tuple(sorted(shifts.items())), s.label, s.truncation, s.noise_mode)
-    return (_shifted.cached if s.cacheable else _shifted)(*args)
+    args = (path, seed, tuple(sorted(shifts.items())), look)
+    return (_shifted.cached if cacheable(look) else _shifted)(*args)
 
 
 @remembered
-def _shifted(path, seed, shifts, label, truncation, noise_mode) -> np.ndarray:
+def _shifted(path, seed, shifts, look) -> np.ndarray:
     model = load_model(path)
     z = model.z([seed])                                     # (1, z_dim), standard normal
     for dim, value in shifts:
         z[0, dim] += value
-    return model.synthesize(z, model.labels([seed], label), truncation, noise_mode)
+    return model.synthesize(z, model.labels([seed], look.label), look.truncation,
+                            look.noise_mode)
 
 
 def sweep(path: str, seed: int, dims: list[int], lo: float, hi: float, steps: int,
-          s: Settings) -> np.ndarray:
+          look: ganvas.Look) -> np.ndarray:
     """Model.explore in z space: uint8 (len(dims), steps, H, W, C)."""
-    args = (path, seed, tuple(dims), lo, hi, steps, s.label, s.truncation, s.noise_mode)
-    return (_sweep.cached if s.cacheable else _sweep)(*args)
+    args = (path, seed, tuple(dims), lo, hi, steps, look)
+    return (_sweep.cached if cacheable(look) else _sweep)(*args)
 
 
 @remembered
-def _sweep(path, seed, dims, lo, hi, steps, label, truncation, noise_mode) -> np.ndarray:
-    return load_model(path).explore(seed, list(dims), lo, hi, steps, space="z", label=label,
-                                    truncation=truncation, noise_mode=noise_mode)
+def _sweep(path, seed, dims, lo, hi, steps, look) -> np.ndarray:
+    return load_model(path).explore(seed, list(dims), lo, hi, steps, space="z", look=look)
 
 
 def style_mix(path: str, rows: list[int], cols: list[int], styles: str,
-              s: Settings) -> np.ndarray:
+              look: ganvas.Look) -> np.ndarray:
     """Model.style_mix: uint8 (R + 1, C + 1, H, W, C), corner cell blank."""
-    args = (path, tuple(rows), tuple(cols), styles, s.label, s.truncation, s.noise_mode)
-    return (_style_mix.cached if s.cacheable else _style_mix)(*args)
+    args = (path, tuple(rows), tuple(cols), styles, look)
+    return (_style_mix.cached if cacheable(look) else _style_mix)(*args)
 
 
 @remembered
-def _style_mix(path, rows, cols, styles, label, truncation, noise_mode) -> np.ndarray:
-    return load_model(path).style_mix(list(rows), list(cols), styles, label=label,
-                                      truncation=truncation, noise_mode=noise_mode)
+def _style_mix(path, rows, cols, styles, look) -> np.ndarray:
+    return load_model(path).style_mix(list(rows), list(cols), styles, look=look)
 
 
 @st.cache_resource(show_spinner="Finding directions...")
@@ -148,14 +136,14 @@ def directions(path: str, num: int):
     return model.directions("sefa", num=min(num, model.sampler.z_dim))
 
 
-def along(path: str, seed: int, amounts: dict[int, float], num: int, s: Settings) -> np.ndarray:
+def along(path: str, seed: int, amounts: dict[int, float], num: int,
+          look: ganvas.Look) -> np.ndarray:
     """The seed's picture moved along the top SeFa directions: uint8 (H, W, C)."""
-    args = (path, seed, tuple(sorted(amounts.items())), num, s.label, s.truncation,
-            s.noise_mode)
-    return (_along.cached if s.cacheable else _along)(*args)
+    args = (path, seed, tuple(sorted(amounts.items())), num, look)
+    return (_along.cached if cacheable(look) else _along)(*args)
 
 
 @remembered
-def _along(path, seed, amounts, num, label, truncation, noise_mode) -> np.ndarray:
+def _along(path, seed, amounts, num, look) -> np.ndarray:
     return load_model(path).along_directions(seed, directions(path, num), dict(amounts),
-                                             label, truncation, noise_mode)
+                                             look=look)

@@ -9,7 +9,6 @@ import ganvas
 from . import render
 from .images import enlarge, for_display, grid, view_scale
 from .inputs import MAX_SEED
-from .render import Settings
 from .widgets import download_png, kept, user_errors
 
 MAX_DIMS = 6
@@ -17,7 +16,7 @@ SHIFT = 3.0                # z is standard normal: +-3 covers nearly all of each
 SWEEP_STEPS = 7
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The sliders section."""
     st.caption("Each slider adds to one dimension of the seed's latent z (in standard "
                "deviations); 0 everywhere is the seed's own picture.")
@@ -33,18 +32,18 @@ def show(path: str, model: ganvas.Model, settings: Settings) -> None:
                   for d in dims}
     scale = view_scale(model.resolution)
     with user_errors():
-        image = render.shifted(path, int(seed), shifts, settings)[0]
+        image = render.shifted(path, int(seed), shifts, look)[0]
         with right:
             st.image(for_display(enlarge(image, scale)), caption=f"seed {seed} + shifts",
                      output_format="PNG", width="content")
             download_png("Picture (PNG)", image, f"seed{seed}-shifted.png", "sliders_png",
                          scale=scale)
         if dims:
-            show_sweep(path, model, int(seed), dims, settings)
+            show_sweep(path, model, int(seed), dims, look)
 
 
 def show_sweep(path: str, model: ganvas.Model, seed: int, dims: list[int],
-               settings: Settings) -> None:
+               look: ganvas.Look) -> None:
     """An expander with one row per dimension swept from -SHIFT to +SHIFT (Model.explore);
     its pictures are rendered only while it is open."""
     sweep = st.expander(f"Each dimension from -{SHIFT:g} to +{SHIFT:g}, one row each",
@@ -52,7 +51,7 @@ def show_sweep(path: str, model: ganvas.Model, seed: int, dims: list[int],
     if not sweep.open:
         return
     with sweep:
-        cells = render.sweep(path, seed, dims, -SHIFT, SHIFT, SWEEP_STEPS, settings)
+        cells = render.sweep(path, seed, dims, -SHIFT, SHIFT, SWEEP_STEPS, look)
         sheet = grid(cells.reshape(-1, *cells.shape[2:]), cols=SWEEP_STEPS)
         small = view_scale(model.resolution, 96)
         st.image(for_display(enlarge(sheet, small)), output_format="PNG",

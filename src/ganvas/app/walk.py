@@ -22,7 +22,7 @@ import ganvas
 from . import projection
 from .images import grid, view_scale
 from .inputs import MAX_SEED, parse_seeds
-from .render import Settings, check_job, heavy_job
+from .render import check_job, heavy_job
 from .widgets import download_png, kept, user_errors
 
 MAX_KEYFRAMES = 12
@@ -49,10 +49,10 @@ class WalkRequest:
                           sort_keys=True, default=str)
 
 
-def seed_keys(settings: Settings) -> dict:
+def seed_keys(look: ganvas.Look) -> dict:
     text = st.text_input("Keyframe seeds", key=kept("walk_seeds", "0,1,2,3"),
                          help=f"2 to {MAX_KEYFRAMES} seeds, visited in order.")
-    return {"seeds": parse_seeds(text, MAX_KEYFRAMES, minimum=2), "label": settings.label}
+    return {"seeds": parse_seeds(text, MAX_KEYFRAMES, minimum=2), "label": look.label}
 
 
 def class_keys(model: ganvas.Model) -> dict:
@@ -66,7 +66,7 @@ def class_keys(model: ganvas.Model) -> dict:
     return {"seeds": [int(seed)], "class_walk": list(classes)}
 
 
-def projected_arrays(model: ganvas.Model, settings: Settings) -> dict:
+def projected_arrays(model: ganvas.Model, look: ganvas.Look) -> dict:
     """The projected keyframes chosen (and, for z models, seeds after them) -> arrays."""
     items = projection.projections()
     chosen = st.multiselect("Projected pictures, in order", range(len(items)),
@@ -81,10 +81,10 @@ def projected_arrays(model: ganvas.Model, settings: Settings) -> dict:
     st.caption("Truncation is off in this walk: it would move the projections away from "
                "their pictures.")
     return projection.keyframe_arrays(model, [items[i] for i in chosen], seeds,
-                                      settings.label)
+                                      look.label)
 
 
-def keyframe_controls(model: ganvas.Model, settings: Settings) -> tuple[dict, dict | None]:
+def keyframe_controls(model: ganvas.Model, look: ganvas.Look) -> tuple[dict, dict | None]:
     """-> (keyframe arguments, latents arrays or None) from the chosen kind of keyframes."""
     kinds = ["Seeds"] + ["Classes"] * bool(model.num_classes) + \
         ["Projected pictures"] * bool(projection.projections())
@@ -96,15 +96,15 @@ def keyframe_controls(model: ganvas.Model, settings: Settings) -> tuple[dict, di
                         help="Classes: one seed's latent walking from class to class. "
                              "Projected pictures: made in the Projection tab.")
     if kind == "Seeds":
-        return seed_keys(settings), None
+        return seed_keys(look), None
     if kind == "Classes":
         return class_keys(model), None
-    return {}, projected_arrays(model, settings)
+    return {}, projected_arrays(model, look)
 
 
-def request(model: ganvas.Model, settings: Settings) -> WalkRequest:
+def request(model: ganvas.Model, look: ganvas.Look) -> WalkRequest:
     """The section's controls -> a WalkRequest (a GanvasError for bad keyframes)."""
-    keys, arrays = keyframe_controls(model, settings)
+    keys, arrays = keyframe_controls(model, look)
     loop = st.checkbox("Loop back to the first keyframe", key=kept("walk_loop", True))
     steps = st.slider("Frames per step", 2, 48, key=kept("walk_frames", 12))
     fps = st.slider("Frames per second", 1, 30, key=kept("walk_fps", 12))
@@ -119,9 +119,9 @@ def request(model: ganvas.Model, settings: Settings) -> WalkRequest:
         if model.capabilities.w_space and arrays is None:
             space = st.selectbox("Space", ("z", "w"), key=kept("walk_space", "z"),
                                  help="w: interpolate after the mapping network.")
-    keys.update(space=space, truncation=settings.truncation if arrays is None else 1.0)
+    keys.update(space=space, truncation=look.truncation if arrays is None else 1.0)
     options = dict(frames_per_step=steps, loop=loop, method=method, easing=easing,
-                   noise_mode=settings.noise_mode)
+                   noise_mode=look.noise_mode)
     return WalkRequest(keys, options, arrays, float(fps), int(scale))
 
 
@@ -176,12 +176,12 @@ def show_result(result: dict, current: WalkRequest | None) -> None:
                      "walk_storyboard_png")
 
 
-def show(path: str, model: ganvas.Model, settings: Settings) -> None:
+def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
     """The interpolation section."""
     left, right = st.columns([2, 3], gap="large")
     req = None
     with left, user_errors():
-        req = request(model, settings)
+        req = request(model, look)
         mp4 = st.checkbox("Also make an MP4 (H.264)", key=kept("walk_mp4", False))
         if st.button("Render the walk", key="walk_render", type="primary",
                      icon=":material/movie:"):

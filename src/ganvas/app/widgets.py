@@ -12,7 +12,6 @@ import ganvas
 
 from .card import escape
 from .images import png_bytes
-from .render import Settings
 
 TRUNCATION_RANGE = (-1.0, 1.5)
 NOISE_MODES = ("const", "random", "none")
@@ -46,8 +45,8 @@ def user_errors():
         st.error(escape(e))           # messages quote the visitor's and the model's text
 
 
-def sampling_settings(model: ganvas.Model) -> Settings:
-    """The sidebar's controls shared by all sections -> Settings."""
+def sampling_settings(model: ganvas.Model) -> ganvas.Look:
+    """The sidebar's controls shared by all sections -> ganvas.Look."""
     st.sidebar.header("Sampling")
     truncation = st.sidebar.slider(
         "Truncation psi", *TRUNCATION_RANGE, value=1.0, step=0.05, key="truncation",
@@ -66,7 +65,7 @@ def sampling_settings(model: ganvas.Model) -> Settings:
             "Noise", NOISE_MODES, key="noise_mode",
             help="The generator's per-pixel noise inputs: const (the same every time), random "
                  "(new fine detail on every render) or none.")
-    return Settings(truncation=float(truncation), label=label, noise_mode=noise_mode)
+    return ganvas.Look(truncation=float(truncation), label=label, noise_mode=noise_mode)
 
 
 def download_png(label: str, image: np.ndarray, file_name: str, key: str,

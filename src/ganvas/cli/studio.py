@@ -36,9 +36,8 @@ def run_generate(a) -> None:
     from ..api import load
     from ..latent.sampling import parse_seeds
     seeds = parse_seeds(a.seeds)
-    paths = load(a.model, a.device).save_images(
-        seeds, folder=a.out, grid=a.grid, label=a.label, truncation=a.truncation,
-        noise_mode=a.noise_mode, scale=a.scale)
+    paths = load(a.model, a.device).save_images(seeds, folder=a.out, grid=a.grid,
+                                                scale=a.scale, look=look_of(a))
     if a.out:
         print(f"{len(seeds)} images in {a.out}")
     if a.grid:
@@ -106,9 +105,8 @@ def run_interpolate(a) -> None:
     steps = {} if a.frames_per_step is None else {"frames_per_step": a.frames_per_step}
     model = load(a.model, a.device)
     print(model.interpolate(a.out, seeds, latents=a.latents, class_walk=classes,
-                            label=a.label, space=a.space, truncation=a.truncation, fps=a.fps,
-                            scale=a.scale, loop=a.loop, method=a.method, easing=a.easing,
-                            noise_mode=a.noise_mode, audio=a.audio,
+                            space=a.space, look=look_of(a), fps=a.fps, scale=a.scale,
+                            loop=a.loop, method=a.method, easing=a.easing, audio=a.audio,
                             audio_react=react or None, **steps))
 
 
@@ -161,10 +159,15 @@ def run_explore(a) -> None:
     print(Path(a.out))
 
 
+def look_of(a):
+    """The ganvas.Look of the parsed --class, --truncation and --noise-mode."""
+    from ..latent.look import Look
+    return Look(a.label, a.truncation, a.noise_mode)
+
+
 def grid_look(a) -> dict:
-    """The look options and the --out/--scale of a verb that writes one grid PNG."""
-    return {"label": a.label, "truncation": a.truncation, "noise_mode": a.noise_mode,
-            "out": a.out, "scale": a.scale}
+    """The look and the --out/--scale of a verb that writes one grid PNG."""
+    return {"look": look_of(a), "out": a.out, "scale": a.scale}
 
 
 def add_directions(sub) -> None:

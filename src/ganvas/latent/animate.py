@@ -23,8 +23,8 @@ from ..errors import GanvasError
 from ..imaging import make_grid, save_png, to_uint8
 from . import audio
 from .interpolate import check_frames, check_options, interpolate, schedule, storyboard_schedule
-from .sampling import check_truncation
 from .keyframes import Keyframes
+from .look import Look
 from .video import (check_audio_output, check_fps, check_scale, gif_fits, output_format,
                     write_gif, write_mp4)
 
@@ -39,18 +39,16 @@ class WalkOptions:
     """How to go from keyframe to keyframe.
     frames_per_step: frames from one keyframe to the next (1-10000); loop: go back to the
     first keyframe at the end; method: slerp or lerp; easing: linear or smooth (smoothstep of
-    t in each step); truncation: psi as in Model.synthesize (z keyframes; w keyframes are
-    truncated when made); noise_mode: StyleGAN2 noise, const by default."""
+    t in each step); look: the frames' truncation (z keyframes; w keyframes are truncated
+    when made) and noise mode (its class chose the keyframes' classes)."""
     frames_per_step: int = 24
     loop: bool = False
     method: str = "slerp"
     easing: str = "linear"
-    truncation: float = 1.0
-    noise_mode: str | None = None
+    look: Look = Look()
 
     def __post_init__(self):
         check_options(self.frames_per_step, self.method, self.easing)
-        check_truncation(self.truncation)
 
 
 class Walk:
@@ -62,7 +60,7 @@ class Walk:
 
     def __init__(self, sampler, keys: Keyframes, options: WalkOptions, storyboard: bool = False,
                  music: audio.Music | None = None, react: audio.AudioReact | None = None):
-        sampler.noise_mode(options.noise_mode)             # a clear error before any frame
+        options.look.check(sampler)                        # a clear error before any frame
         self.sampler, self.keys, self.options = sampler, keys, options
         if music is not None and storyboard:
             raise GanvasError("a walk set to music has no storyboard: write an .mp4")
@@ -87,16 +85,14 @@ class Walk:
     def frames(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Frames [start, stop) as uint8 (n, H, W, C)."""
         latents = self.latents[start:stop]
-        opts = self.options
+        look = self.options.look
         if self.effect is not None:
             classes = None if self.classes is None else self.classes[start:stop]
-            return to_uint8(self.effect.images(self.sampler, latents, classes, opts.truncation,
-                                               opts.noise_mode, start))
+            return to_uint8(self.effect.images(self.sampler, latents, classes, look, start))
         if self.keys.space == "w":
-            return to_uint8(self.sampler.images_from_w(latents, opts.noise_mode))
+            return to_uint8(self.sampler.images_from_w(latents, look))
         classes = None if self.classes is None else self.classes[start:stop]
-        return to_uint8(self.sampler.images(latents, classes, opts.truncation,
-                                            opts.noise_mode))
+        return to_uint8(self.sampler.images(latents, classes, look))
 
     def chunks(self, progress: bool = False) -> Iterator[np.ndarray]:
         """All frames in order, RENDER_CHUNK at a time, with a progress bar for long walks."""

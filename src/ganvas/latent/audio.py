@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ import torch
 
 from ..errors import GanvasError
 from .interpolate import MAX_FRAMES, ease
+from .look import Look
 
 SAMPLE_RATE = 22050
 HOP = 256                    # feature hop in samples (86 per second)
@@ -303,17 +304,16 @@ class BandEffect:
             self.step = unit_steps(sampler, react.dirs, [react.index])[0]
             self.layers, self.acts_in = react.dirs.layers, react.dirs.space
 
-    def images(self, sampler, latents: torch.Tensor, classes: torch.Tensor | None,
-               truncation: float, noise_mode: str | None, start: int) -> torch.Tensor:
-        """Frames' latents (n, ...) [+ classes] -> float images (n, C, H, W)."""
+    def images(self, sampler, latents: torch.Tensor, classes: torch.Tensor | None, look: Look,
+               start: int) -> torch.Tensor:
+        """Frames' latents (n, ...) [+ classes] -> float images (n, C, H, W) with `look`."""
         a = self.amount[start:start + len(latents)]
         if self.acts_in == "z":                               # z keyframes, effect in z
             if self.kind == "truncation":                     # the family's psi is z * psi
-                z = latents * (truncation * (1 - a))[:, None]
-                return sampler.images(z, classes, 1.0, noise_mode)
-            return sampler.images(latents + a[:, None] * self.step, classes, truncation,
-                                  noise_mode)
-        ws = latents if self.space == "w" else sampler.to_w(latents, classes, truncation)
+                z = latents * (look.truncation * (1 - a))[:, None]
+                return sampler.images(z, classes, replace(look, truncation=1.0))
+            return sampler.images(latents + a[:, None] * self.step, classes, look)
+        ws = latents if self.space == "w" else sampler.to_w(latents, classes, look.truncation)
         if self.kind == "truncation":
             avg = sampler.truncate_w(ws[:1], 0.0)             # psi 0: w_avg in every layer
             ws = avg + (1 - a)[:, None, None] * (ws - avg)
@@ -321,7 +321,7 @@ class BandEffect:
             where = torch.zeros(ws.shape[1], 1)
             where[list(self.layers) if self.layers else slice(None)] = 1.0
             ws = ws + a[:, None, None] * self.step * where
-        return sampler.images_from_w(ws, noise_mode)
+        return sampler.images_from_w(ws, look)
 
 
 def react_options(audio, audio_react, storyboard: bool, options: dict) -> AudioReact | None:

@@ -22,6 +22,7 @@ import torch
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
 from .keyframes import save_latents
+from .look import Look
 from .sampling import MAX_SEED
 
 W_STD_SAMPLES = 4096
@@ -77,10 +78,10 @@ def w_std(sampler) -> torch.Tensor:
 
 
 def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3.0,
-            steps: int = 7, space: str | None = None, label=None, truncation: float = 1.0,
-            noise_mode: str | None = None, latents_out=None) -> np.ndarray:
-    """uint8 (len(dims), steps, H, W, C): row r is the seed's picture with dimension dims[r]
-    moved by linspace(lo, hi, steps) (see the module docstring for the units)."""
+            steps: int = 7, space: str | None = None, look: Look = Look(),
+            latents_out=None) -> np.ndarray:
+    """uint8 (len(dims), steps, H, W, C): row r is the seed's picture, made with `look`, with
+    dimension dims[r] moved by linspace(lo, hi, steps) (the module docstring: the units)."""
     if not 0 <= seed <= MAX_SEED:
         raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
     space = space or sampler.capabilities.default_space()
@@ -93,24 +94,22 @@ def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3
         shifts[r, :, d] = values
     if space == "w":
         shifts = shifts * w_std(sampler)
-    return render_shifts(sampler, seed, shifts, space, label, truncation, noise_mode,
-                         latents_out=latents_out)
+    return render_shifts(sampler, seed, shifts, space, look, latents_out=latents_out)
 
 
-def render_shifts(sampler, seed: int, shifts: torch.Tensor, space: str, label, truncation: float,
-                  noise_mode: str | None, layers: tuple[int, ...] = (),
-                  latents_out=None) -> np.ndarray:
+def render_shifts(sampler, seed: int, shifts: torch.Tensor, space: str, look: Look,
+                  layers: tuple[int, ...] = (), latents_out=None) -> np.ndarray:
     """uint8 (rows, steps, H, W, C): the seed's picture with its latent (z, or w in every
     layer or in `layers`) moved by each of shifts (rows, steps, size). `latents_out`: also
     save the cells' latents there (Shifted.save), row by row."""
     rows, steps = shifts.shape[:2]
-    keys = shifted_keyframes(sampler, seed, shifts, space, label, truncation, layers)
+    keys = shifted_keyframes(sampler, seed, shifts, space, look, layers)
     if latents_out is not None:
         keys.save(latents_out)
     if keys.space == "z":
-        images = sampler.images(keys.latents, keys.labels, truncation, noise_mode)
+        images = sampler.images(keys.latents, keys.labels, look)
     else:
-        images = sampler.images_from_w(keys.latents, noise_mode)
+        images = sampler.images_from_w(keys.latents, look)
     pictures = to_uint8(images)                                  # (rows * steps, H, W, C)
     return pictures.reshape(rows, steps, *pictures.shape[1:])
 
@@ -132,17 +131,17 @@ class Shifted:
         return atomic_save(path, lambda tmp: save_latents(tmp, **arrays))
 
 
-def shifted_keyframes(sampler, seed: int, shifts: torch.Tensor, space: str, label,
-                      truncation: float, layers: tuple[int, ...] = ()) -> Shifted:
+def shifted_keyframes(sampler, seed: int, shifts: torch.Tensor, space: str, look: Look,
+                      layers: tuple[int, ...] = ()) -> Shifted:
     """The latents of render_shifts' cells, rows * steps of them in row order."""
     size = shifts.shape[-1]
     shifts = shifts.reshape(-1, size)                            # (rows * steps, size)
     z = sampler.z([seed])
-    labels = sampler.labels([seed], label)
+    labels = sampler.labels([seed], look.label)
     if space == "z":
         classes = None if labels is None else labels.repeat(len(shifts))
         return Shifted("z", z + shifts, classes)
-    w = sampler.to_w(z, labels, truncation)                      # (1, num_ws, w_dim)
+    w = sampler.to_w(z, labels, look.truncation)                      # (1, num_ws, w_dim)
     where = torch.zeros(sampler.num_ws, 1)
     where[list(layers) if layers else slice(None)] = 1.0
     return Shifted("w", w + shifts[:, None, :] * where, None)
@@ -155,8 +154,8 @@ def check_latents_out(path) -> None:
 
 
 def explore_directions(sampler, seed: int, directions, rows: list[int], lo: float = -3.0,
-                       hi: float = 3.0, steps: int = 7, label=None, truncation: float = 1.0,
-                       noise_mode: str | None = None, latents_out=None) -> np.ndarray:
+                       hi: float = 3.0, steps: int = 7, look: Look = Look(),
+                       latents_out=None) -> np.ndarray:
     """uint8 (len(rows), steps, H, W, C): row r moves the seed's latent along direction
     rows[r] of `directions` (latent.directions) by linspace(lo, hi, steps), in units of the
     latent's spread along it (z: 1; w: the std of w projected on the direction), in the
@@ -166,12 +165,12 @@ def explore_directions(sampler, seed: int, directions, rows: list[int], lo: floa
     check_sweep(rows, len(directions.vectors), "the direction file", lo, hi, steps)
     chosen = unit_steps(sampler, directions, rows)               # (R, size)
     shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
-    return render_shifts(sampler, seed, shifts, directions.space, label, truncation,
-                         noise_mode, directions.layers, latents_out)
+    return render_shifts(sampler, seed, shifts, directions.space, look, directions.layers,
+                         latents_out)
 
 
-def along_directions(sampler, seed: int, directions, amounts: dict[int, float], label=None,
-                     truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+def along_directions(sampler, seed: int, directions, amounts: dict[int, float],
+                     look: Look = Look()) -> np.ndarray:
     """uint8 (H, W, C): the seed's picture moved by amounts[r] along direction r for each r at
     once (the page's direction sliders), in the units of explore_directions."""
     if not 0 <= seed <= MAX_SEED:
@@ -184,8 +183,8 @@ def along_directions(sampler, seed: int, directions, amounts: dict[int, float], 
     if rows:
         steps = unit_steps(sampler, directions, rows)
         shift = (torch.tensor([float(amounts[r]) for r in rows])[:, None] * steps).sum(0)
-    return render_shifts(sampler, seed, shift.reshape(1, 1, size), directions.space, label,
-                         truncation, noise_mode, directions.layers)[0, 0]
+    return render_shifts(sampler, seed, shift.reshape(1, 1, size), directions.space, look,
+                         directions.layers)[0, 0]
 
 
 def unit_steps(sampler, directions, rows: list[int]) -> torch.Tensor:

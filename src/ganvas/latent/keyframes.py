@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import GanvasError
+from .look import Look
 from .sampling import check_seeds
 
 MAX_KEYFRAMES = 100_000          # rows of a latents file, seeds of a walk
@@ -49,12 +50,12 @@ def in_space(sampler, z: torch.Tensor, labels: torch.Tensor | None, space: str,
     return Keyframes("z", z, classes)
 
 
-def from_seeds(sampler, seeds: list[int], label=None, space: str = "z",
-               truncation: float = 1.0) -> Keyframes:
-    """One keyframe per seed; a conditional model's class is `label`, or seed % num_classes
-    (as in Model.generate)."""
+def from_seeds(sampler, seeds: list[int], look: Look = Look(), space: str = "z") -> Keyframes:
+    """One keyframe per seed; a conditional model's class is the look's, or seed % num_classes
+    (as in Model.generate); w keyframes get the look's truncation."""
     sampler.check_space(space)
-    return in_space(sampler, sampler.z(seeds), sampler.labels(seeds, label), space, truncation)
+    return in_space(sampler, sampler.z(seeds), sampler.labels(seeds, look.label), space,
+                    look.truncation)
 
 
 def from_class_walk(sampler, seed: int, classes: list, space: str = "z",
@@ -129,9 +130,10 @@ def check_npz_headers(path: Path) -> None:
         raise GanvasError(f"{path} is not a readable .npz latents file ({e})") from None
 
 
-def from_npz(sampler, path: str | os.PathLike, label=None, space: str | None = None,
-             truncation: float = 1.0) -> Keyframes:
-    """Keyframes from a latents file; space None = z when the file has z, else w."""
+def from_npz(sampler, path: str | os.PathLike, look: Look = Look(),
+             space: str | None = None) -> Keyframes:
+    """Keyframes from a latents file; space None = z when the file has z, else w. The look's
+    class replaces the file's labels; its truncation applies to w keyframes."""
     arrays = read_npz(path)
     if space is None:
         space = "z" if "z" in arrays else "w"
@@ -146,10 +148,11 @@ def from_npz(sampler, path: str | os.PathLike, label=None, space: str | None = N
     if not torch.isfinite(x).all():
         raise GanvasError(f"{path}: {space!r} has NaN or infinite values")
     if space == "w":
-        return Keyframes("w", sampler.truncate_w(w_rows(sampler, x, path), truncation))
+        return Keyframes("w", sampler.truncate_w(w_rows(sampler, x, path), look.truncation))
     if x.ndim != 2 or x.shape[1] != sampler.z_dim:
         raise GanvasError(f"{path}: z must be (K, {sampler.z_dim}), not {tuple(x.shape)}")
-    return in_space(sampler, x, npz_labels(sampler, arrays, len(x), label, path), "z", truncation)
+    labels = npz_labels(sampler, arrays, len(x), look.label, path)
+    return in_space(sampler, x, labels, "z", look.truncation)
 
 
 def w_rows(sampler, w: torch.Tensor, path) -> torch.Tensor:
@@ -180,17 +183,18 @@ def npz_labels(sampler, arrays: dict, k: int, label, path) -> torch.Tensor | Non
 
 
 
-def build(sampler, seeds=None, latents=None, class_walk=None, label=None,
-          space: str | None = None, truncation: float = 1.0) -> Keyframes:
+def build(sampler, seeds=None, latents=None, class_walk=None, space: str | None = None,
+          look: Look = Look()) -> Keyframes:
     """Keyframes from exactly one source: `seeds` (ints), `latents` (a latents file), or
-    `class_walk` (class names or indices; with at most one seed, default 0). `label` fixes
-    the class of seed and z-file keyframes; space None = z (w for a file holding only w)."""
+    `class_walk` (class names or indices; with at most one seed, default 0). The look's label
+    fixes the class of seed and z-file keyframes, its truncation that of w keyframes; space
+    None = z (w for a file holding only w)."""
     if latents is not None:
         if seeds is not None or class_walk:
             raise GanvasError("give keyframes one way: seeds, a latents file or a class walk")
-        return from_npz(sampler, latents, label, space, truncation)
+        return from_npz(sampler, latents, look, space)
     if class_walk:
-        if label is not None:
+        if look.label is not None:
             raise GanvasError("a class walk chooses the classes itself: drop the class option")
         seeds = [0] if seeds is None else check_seeds(seeds, MAX_KEYFRAMES)
         if len(seeds) != 1:
@@ -199,9 +203,9 @@ def build(sampler, seeds=None, latents=None, class_walk=None, label=None,
         if len(class_walk) > MAX_KEYFRAMES:
             raise GanvasError(f"a class walk of {len(class_walk):,} classes: at most "
                               f"{MAX_KEYFRAMES:,} keyframes")
-        return from_class_walk(sampler, seeds[0], list(class_walk), space or "z", truncation)
+        return from_class_walk(sampler, seeds[0], list(class_walk), space or "z",
+                               look.truncation)
     if seeds is None:
         raise GanvasError("give keyframes: seeds (e.g. 3,7,11), a latents .npz file or a "
                           "class walk")
-    return from_seeds(sampler, check_seeds(seeds, MAX_KEYFRAMES), label, space or "z",
-                      truncation)
+    return from_seeds(sampler, check_seeds(seeds, MAX_KEYFRAMES), look, space or "z")

@@ -23,13 +23,14 @@ from torch import Tensor, nn
 from ..errors import GanvasError
 from ..imaging import to_uint8
 from ..models import check_noise_mode, families_with, family_of
-from .sampling import check_truncation, in_chunks, z_from_seeds
+from .look import Look, check_truncation
+from .sampling import in_chunks, z_from_seeds
 
 CHUNK = 16
 
 
 class Sampler:
-    """Seeds, classes, truncation and noise -> pictures, for generator `G` (in eval mode) of
+    """Seeds and a Look (class, truncation, noise) -> pictures, for generator `G` (in eval mode) of
     the family G.cfg.family. `name` names the model in error messages (e.g. its path)."""
 
     def __init__(self, G: nn.Module, class_names: list[str] | None = None,
@@ -125,13 +126,13 @@ class Sampler:
             raise ValueError("nothing to synthesize: no rows")
         return in_chunks(fn, self.device, *inputs, chunk=self.chunk)
 
-    def images(self, z: Tensor, classes: Tensor | None = None, truncation: float = 1.0,
-               noise_mode: str | None = None) -> Tensor:
-        """z (N, z_dim) [+ classes] -> images float (N, C, H, W), truncation psi applied where
-        the family applies it (capabilities.truncation_space)."""
-        check_truncation(truncation)
-        mode = self.noise_mode(noise_mode)
-        return self.run(lambda zb, cb: self.G.synthesize(zb, cb, truncation, mode), z, classes)
+    def images(self, z: Tensor, classes: Tensor | None = None, look: Look = Look()) -> Tensor:
+        """z (N, z_dim) [+ classes] -> images float (N, C, H, W) with the look's truncation
+        psi (where the family applies it: capabilities.truncation_space) and noise mode; the
+        classes are the rows' own (the look's label is what chose them, see `labels`)."""
+        mode = self.noise_mode(look.noise_mode)
+        psi = look.truncation
+        return self.run(lambda zb, cb: self.G.synthesize(zb, cb, psi, mode), z, classes)
 
     def to_w(self, z: Tensor, classes: Tensor | None = None, truncation: float = 1.0) -> Tensor:
         """z (N, z_dim) [+ classes] -> ws (N, num_ws, w_dim), truncated towards w_avg by psi."""
@@ -139,10 +140,11 @@ class Sampler:
         check_truncation(truncation)
         return self.run(lambda zb, cb: self.G.to_w(zb, cb, truncation), z, classes)
 
-    def images_from_w(self, ws: Tensor, noise_mode: str | None = None) -> Tensor:
-        """ws (N, num_ws, w_dim) -> images float (N, C, H, W)."""
+    def images_from_w(self, ws: Tensor, look: Look = Look()) -> Tensor:
+        """ws (N, num_ws, w_dim) -> images float (N, C, H, W) with the look's noise mode (ws
+        carry their class and truncation already)."""
         self.need("w_space", "w space")
-        mode = self.noise_mode(noise_mode)
+        mode = self.noise_mode(look.noise_mode)
         return self.run(lambda wb: self.G.from_w(wb, mode), ws)
 
     def truncate_w(self, ws: Tensor, truncation: float) -> Tensor:
@@ -153,14 +155,13 @@ class Sampler:
         avg = self.G.w_avg.detach().float().cpu()
         return avg + truncation * (ws - avg)
 
-    def w(self, seeds, label: int | str | None = None, truncation: float = 1.0) -> Tensor:
-        """The ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), truncated."""
+    def w(self, seeds, look: Look = Look()) -> Tensor:
+        """The ws (N, num_ws, w_dim) of the seeds (classes as in `labels`), truncated by the
+        look's psi."""
         seeds = list(seeds)
-        return self.to_w(self.z(seeds), self.labels(seeds, label), truncation)
+        return self.to_w(self.z(seeds), self.labels(seeds, look.label), look.truncation)
 
-    def generate(self, seeds, label: int | str | None = None, truncation: float = 1.0,
-                 noise_mode: str | None = None) -> np.ndarray:
-        """Seeds -> uint8 images (N, H, W, C); same seed and settings, same image."""
+    def generate(self, seeds, look: Look = Look()) -> np.ndarray:
+        """Seeds -> uint8 images (N, H, W, C); same seed and look, same image."""
         seeds = list(seeds)
-        return to_uint8(self.images(self.z(seeds), self.labels(seeds, label), truncation,
-                                    noise_mode))
+        return to_uint8(self.images(self.z(seeds), self.labels(seeds, look.label), look))

@@ -7,7 +7,6 @@ image depends only on its seed, never on the batch it was drawn in or on the oth
 
 from __future__ import annotations
 
-import math
 import re
 from typing import Callable
 
@@ -17,19 +16,6 @@ from ..errors import GanvasError
 from ..limits import MAX_SEED
 
 MAX_SEEDS = 100_000          # seeds of one request made through the API (files, keyframes)
-MAX_TRUNCATION = 10.0        # |psi|: beyond it the pictures are only saturated noise
-
-
-def check_truncation(truncation) -> None:
-    """A GanvasError unless psi is a finite number with |psi| <= MAX_TRUNCATION (a tensor
-    psi, what export and training pass, is theirs to check)."""
-    if isinstance(truncation, bool) or not isinstance(truncation, (int, float)):
-        if hasattr(truncation, "shape"):
-            return
-        raise GanvasError(f"truncation must be a number, not {truncation!r}")
-    if not math.isfinite(truncation) or abs(truncation) > MAX_TRUNCATION:
-        raise GanvasError(f"truncation must be a finite number from -{MAX_TRUNCATION:g} to "
-                          f"{MAX_TRUNCATION:g}, not {truncation!r}")
 
 
 def check_seeds(seeds, limit: int = MAX_SEEDS) -> list[int]:

@@ -20,6 +20,7 @@ import torch
 
 from ..errors import GanvasError
 from ..imaging import to_uint8
+from .look import Look
 
 GROUPS = {"coarse": (4, 8), "middle": (16, 32), "fine": (64, 1 << 30)}   # resolution bands
 MAX_SEEDS = 32
@@ -62,21 +63,21 @@ def mix(w_rows: torch.Tensor, w_cols: torch.Tensor, indices: list[int]) -> torch
     return cells.reshape(-1, *w_rows.shape[1:])
 
 
-def style_mix(sampler, rows: list[int], cols: list[int], styles: str = "coarse", label=None,
-              truncation: float = 1.0, noise_mode: str | None = None) -> np.ndarray:
+def style_mix(sampler, rows: list[int], cols: list[int], styles: str = "coarse",
+              look: Look = Look()) -> np.ndarray:
     """The style-mixing grid as uint8 cells (R + 1, C + 1, H, W, C): cell [0, 0] is white,
     [0, c + 1] column seed c's picture, [r + 1, 0] row seed r's, and [r + 1, c + 1] row seed
-    r's ws with the `styles` layers from column seed c. Conditional models: class `label`
+    r's ws with the `styles` layers from column seed c. Conditional models: the look's class
     for every seed, else seed % num_classes."""
     sampler.need("style_mixing", "style-mix")
     indices = parse_styles(styles, sampler.style_layers())
     for name, seeds in (("rows", rows), ("cols", cols)):
         if not 1 <= len(seeds) <= MAX_SEEDS:
             raise GanvasError(f"give 1 to {MAX_SEEDS} {name} seeds, not {len(seeds)}")
-    w_r = sampler.w(rows, label, truncation)
-    w_c = sampler.w(cols, label, truncation)
+    w_r = sampler.w(rows, look)
+    w_c = sampler.w(cols, look)
     ws = torch.cat([w_c, w_r, mix(w_r, w_c, indices)])
-    pics = to_uint8(sampler.images_from_w(ws, noise_mode))          # (C + R + R*C, H, W, ch)
+    pics = to_uint8(sampler.images_from_w(ws, look))          # (C + R + R*C, H, W, ch)
     n_r, n_c = len(rows), len(cols)
     grid = np.full((n_r + 1, n_c + 1, *pics.shape[1:]), 255, np.uint8)
     grid[0, 1:] = pics[:n_c]
