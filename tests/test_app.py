@@ -101,9 +101,9 @@ def offline_distance(monkeypatch):
 
 def test_parse_seeds_forms_and_limits():
     assert parse_seeds("0-3, 10,12-13", 10) == [0, 1, 2, 3, 10, 12, 13]
-    assert parse_seeds(f"{inputs.MAX_SEED}", 1) == [inputs.MAX_SEED]
+    assert parse_seeds(f"{ganvas.MAX_SEED}", 1) == [ganvas.MAX_SEED]
     assert parse_seeds("", 5, minimum=0) == []
-    for bad in ("a", "3-1", "-2", f"{inputs.MAX_SEED + 1}", "1.5", "0-99999999999"):
+    for bad in ("a", "3-1", "-2", f"{ganvas.MAX_SEED + 1}", "1.5", "0-99999999999"):
         with pytest.raises(ganvas.GanvasError):
             parse_seeds(bad, 64)
     with pytest.raises(ganvas.GanvasError, match="at most 4"):

@@ -9,7 +9,6 @@ import ganvas
 
 from . import render
 from .images import enlarge, for_display, view_scale
-from .inputs import MAX_SEED
 from .widgets import download_png, kept, user_errors
 
 NUM_DIRECTIONS = 5
@@ -23,7 +22,7 @@ def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
                "first read the latent), in units of the latent's spread along it.")
     left, right = st.columns([1, 1], gap="large")
     with left:
-        seed = st.number_input("Seed", 0, MAX_SEED, step=1, key=kept("directions_seed", 0))
+        seed = st.number_input("Seed", 0, ganvas.MAX_SEED, step=1, key=kept("directions_seed", 0))
         found = render.directions(path, NUM_DIRECTIONS)
         amounts = {r: st.slider(f"direction {r}", -SHIFT, SHIFT, step=0.25,
                                 key=kept(f"directions_d{r}", 0.0),

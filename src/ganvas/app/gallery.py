@@ -10,7 +10,7 @@ import ganvas
 
 from . import render
 from .images import enlarge, for_display, grid, view_scale
-from .inputs import MAX_SEED, parse_seeds
+from .inputs import parse_seeds
 from .widgets import download_png, kept, user_errors
 
 MAX_PICTURES = 64
@@ -20,7 +20,8 @@ DEFAULT_COLUMNS = 6
 
 def roll(count: int) -> None:
     """New random seeds into the session (the button's callback)."""
-    st.session_state["gallery_random"] = [secrets.randbelow(MAX_SEED + 1) for _ in range(count)]
+    st.session_state["gallery_random"] = [secrets.randbelow(ganvas.MAX_SEED + 1)
+                                          for _ in range(count)]
 
 
 def chosen_seeds() -> list[int]:
@@ -31,7 +32,7 @@ def chosen_seeds() -> list[int]:
     if how == "Range":
         text = st.text_input("Seeds", key=kept("gallery_seeds", DEFAULT_SEEDS),
                              help=f"Numbers and ranges like 0-15 or 3,7,42 (at most "
-                                  f"{MAX_PICTURES} pictures, seeds 0 to {MAX_SEED}).")
+                                  f"{MAX_PICTURES} pictures, seeds 0 to {ganvas.MAX_SEED}).")
         return parse_seeds(text, MAX_PICTURES)
     count = st.slider("How many", 1, MAX_PICTURES, key=kept("gallery_count", 18))
     st.button("Roll new seeds", key="gallery_roll", on_click=roll, args=(count,),

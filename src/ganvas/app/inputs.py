@@ -16,7 +16,6 @@ from PIL import Image, ImageOps
 import ganvas
 from ganvas import GanvasError
 
-MAX_SEED = 2**32 - 1                     # seeds are unsigned 32-bit, as everywhere in ganvas
 UPLOAD_TYPES = ("png", "jpg", "jpeg", "webp")
 UPLOAD_FORMATS = {"PNG", "JPEG", "WEBP"}  # what Pillow must find inside, whatever the name says
 MAX_UPLOAD_BYTES = 10 * 2**20             # 10 MiB

@@ -20,7 +20,7 @@ import ganvas
 
 from .card import escape
 from .images import view_scale
-from .inputs import MAX_SEED, MAX_UPLOAD_BYTES, UPLOAD_TYPES, read_upload
+from .inputs import MAX_UPLOAD_BYTES, UPLOAD_TYPES, read_upload
 from .render import check_job, heavy_job
 from .widgets import kept, user_errors
 
@@ -92,7 +92,7 @@ def controls(model: ganvas.Model) -> tuple[int, int, bool]:
     steps = a.slider("Steps", *STEP_RANGE, step=10, key=kept("project_steps", 200),
                      help="More steps, closer reconstruction; each step renders the model "
                           "once forwards and backwards.")
-    seed = b.number_input("Seed", 0, MAX_SEED, step=1, key=kept("project_seed", 0),
+    seed = b.number_input("Seed", 0, ganvas.MAX_SEED, step=1, key=kept("project_seed", 0),
                           help="Seeds the starting points and the optimisation noise.")
     w_plus = False
     if model.capabilities.w_space:

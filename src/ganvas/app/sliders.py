@@ -8,7 +8,6 @@ import ganvas
 
 from . import render
 from .images import enlarge, for_display, grid, view_scale
-from .inputs import MAX_SEED
 from .widgets import download_png, kept, user_errors
 
 MAX_DIMS = 6
@@ -22,7 +21,7 @@ def show(path: str, model: ganvas.Model, look: ganvas.Look) -> None:
                "deviations); 0 everywhere is the seed's own picture.")
     left, right = st.columns([1, 1], gap="large")
     with left:
-        seed = st.number_input("Seed", 0, MAX_SEED, step=1, key=kept("sliders_seed", 0))
+        seed = st.number_input("Seed", 0, ganvas.MAX_SEED, step=1, key=kept("sliders_seed", 0))
         dims = st.multiselect("Dimensions", range(model.z_dim),
                               key=kept("sliders_dims", list(range(min(4, model.z_dim)))),
                               max_selections=MAX_DIMS,

@@ -21,7 +21,7 @@ import ganvas
 
 from . import projection
 from .images import grid, view_scale
-from .inputs import MAX_SEED, parse_seeds
+from .inputs import parse_seeds
 from .render import check_job, heavy_job
 from .widgets import download_png, kept, user_errors
 
@@ -56,7 +56,7 @@ def seed_keys(look: ganvas.Look) -> dict:
 
 
 def class_keys(model: ganvas.Model) -> dict:
-    seed = st.number_input("Seed", 0, MAX_SEED, step=1, key=kept("walk_class_seed", 0))
+    seed = st.number_input("Seed", 0, ganvas.MAX_SEED, step=1, key=kept("walk_class_seed", 0))
     classes = st.multiselect("Classes, in order", range(model.num_classes),
                              key=kept("walk_classes", list(range(min(3, model.num_classes)))),
                              format_func=lambda i: model.class_names[i],

@@ -21,9 +21,9 @@ import torch
 
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
+from ..limits import check_seed
 from .keyframes import save_latents
 from .look import Look
-from .sampling import MAX_SEED
 
 W_STD_SAMPLES = 4096
 W_STD_SEED = 0x5EED
@@ -82,8 +82,7 @@ def explore(sampler, seed: int, dims: list[int], lo: float = -3.0, hi: float = 3
             latents_out=None) -> np.ndarray:
     """uint8 (len(dims), steps, H, W, C): row r is the seed's picture, made with `look`, with
     dimension dims[r] moved by linspace(lo, hi, steps) (the module docstring: the units)."""
-    if not 0 <= seed <= MAX_SEED:
-        raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    check_seed(seed)
     space = space or sampler.capabilities.default_space()
     sampler.check_space(space)
     size = sampler.w_dim if space == "w" else sampler.z_dim
@@ -160,8 +159,7 @@ def explore_directions(sampler, seed: int, directions, rows: list[int], lo: floa
     rows[r] of `directions` (latent.directions) by linspace(lo, hi, steps), in units of the
     latent's spread along it (z: 1; w: the std of w projected on the direction), in the
     direction's layers (StyleGAN2; default every layer)."""
-    if not 0 <= seed <= MAX_SEED:
-        raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    check_seed(seed)
     check_sweep(rows, len(directions.vectors), "the direction file", lo, hi, steps)
     chosen = unit_steps(sampler, directions, rows)               # (R, size)
     shifts = torch.linspace(lo, hi, steps)[None, :, None] * chosen[:, None, :]
@@ -173,8 +171,7 @@ def along_directions(sampler, seed: int, directions, amounts: dict[int, float],
                      look: Look = Look()) -> np.ndarray:
     """uint8 (H, W, C): the seed's picture moved by amounts[r] along direction r for each r at
     once (the page's direction sliders), in the units of explore_directions."""
-    if not 0 <= seed <= MAX_SEED:
-        raise GanvasError(f"bad seed {seed}: need 0 <= seed <= {MAX_SEED}")
+    check_seed(seed)
     rows = sorted(amounts)
     if any(not 0 <= r < len(directions.vectors) for r in rows):
         raise GanvasError(f"give directions 0-{len(directions.vectors) - 1}, not {rows}")

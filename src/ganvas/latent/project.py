@@ -40,9 +40,9 @@ from tqdm import tqdm
 from ..data.images import load_image
 from ..errors import GanvasError
 from ..imaging import atomic_save, make_grid, save_png, to_uint8
+from ..limits import check_seed
 from .keyframes import save_latents
 from .perceptual import Distance, build_distance
-from .sampling import MAX_SEED
 from .video import check_fps, check_scale, gif_fits, write_gif, write_mp4
 
 W_AVG_SAMPLES = 10_000
@@ -72,9 +72,7 @@ class ProjectOptions:
     def check(self, sampler) -> None:
         if not 1 <= self.steps <= MAX_STEPS:
             raise GanvasError(f"steps must be from 1 to {MAX_STEPS}, not {self.steps}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or \
-                not 0 <= self.seed <= MAX_SEED:
-            raise GanvasError(f"seed must be an integer from 0 to {MAX_SEED}, not {self.seed}")
+        check_seed(self.seed)
         if self.w_plus:
             sampler.need("w_space", "w+ projection")
         if self.label is not None:

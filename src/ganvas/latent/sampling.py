@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from ..errors import GanvasError
-from ..limits import MAX_SEED
+from ..limits import MAX_SEED, check_seed
 
 MAX_SEEDS = 100_000          # seeds of one request made through the API (files, keyframes)
 
@@ -29,17 +29,10 @@ def check_seeds(seeds, limit: int = MAX_SEEDS) -> list[int]:
         raise GanvasError(f"too many seeds ({n:,}): at most {limit:,} in one request")
     out = []
     for s in seeds:
-        check_seed(s)
-        out.append(int(s))
+        out.append(check_seed(s))
         if len(out) > limit:
             raise GanvasError(f"too many seeds: at most {limit:,} in one request")
     return out
-
-
-def check_seed(seed) -> None:
-    """A GanvasError unless `seed` is an int from 0 to MAX_SEED."""
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or not 0 <= seed <= MAX_SEED:
-        raise GanvasError(f"bad seed {seed!r}: need an integer from 0 to {MAX_SEED}")
 
 
 def parse_seeds(text: str, limit: int = 100_000, minimum: int = 1) -> list[int]:
