@@ -16,13 +16,15 @@ from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
 from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
-from .latent.explore import MAX_DIMS, check_latents_out, explore as sweep_dims
+from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.explore import along_directions, explore_directions as sweep_directions
 from .latent.look import Look
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
 from .latent.stylemix import style_mix as mix_styles
-from .latent.video import check_fps, check_png, check_scale, output_format
+from .latent.video import check_fps
+from .outputs import (check_audio_output, check_grid_out, check_keyframes_out, check_new_folder,
+                      check_out_file, check_out_folder, check_scale, walk_format)
 from .resolve import Resolved
 from .training import runs
 from .device import pick_device
@@ -145,8 +147,7 @@ class Model:
         average latent), direction ("dirs.npz:INDEX[:BAND]": the band moves the latent along
         that direction), strength (see ganvas.latent.audio)."""
         from .latent import audio as music
-        from .latent.video import check_audio_output
-        output_format(out)
+        walk_format(out)
         if audio is not None:
             check_audio_output(out)
         check_out_file(out)
@@ -328,7 +329,7 @@ class Model:
         from . import blend as layer_swap
         from .export import export_safetensors
         out = Path(out)
-        layer_swap.check_out(out)
+        check_new_folder(out)
         check_out_folder(out)
         if not isinstance(fine, Model):
             try:
@@ -351,56 +352,6 @@ def look_of(look: Look | None, label, truncation, noise_mode) -> Look:
     if (label, truncation, noise_mode) != (None, 1.0, None):
         raise GanvasError("give label, truncation and noise_mode or a look, not both")
     return look
-
-
-def check_grid_out(out: str | os.PathLike | None, scale: int) -> None:
-    """Before computing a grid that goes to `out` (None: none is written): a PNG name and a
-    scale from 1 to 16, or a GanvasError."""
-    if out is not None:
-        check_png(out)
-        check_out_file(out)
-        check_scale(scale)
-
-
-def check_out_file(path: str | os.PathLike | None) -> None:
-    """Before computing what goes to file `path`: a GanvasError when it is a folder, when a
-    folder above it is a file, or when the nearest existing folder above it is not writable
-    (what would otherwise fail after the work, as an OSError)."""
-    if path is None:
-        return
-    path = Path(path)
-    if path.is_dir():
-        raise GanvasError(f"{path} is a folder; name a file to write")
-    check_writable_above(path)
-
-
-def check_keyframes_out(path: str | os.PathLike | None) -> None:
-    """A GanvasError unless `path` is None or a writable .npz file name."""
-    if path is not None:
-        check_latents_out(path)
-        check_out_file(path)
-
-
-def check_out_folder(path: str | os.PathLike | None) -> None:
-    """Before computing what goes into folder `path`: a GanvasError when it exists as a file,
-    or when it cannot be made or written (see check_out_file)."""
-    if path is None:
-        return
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise GanvasError(f"{path} exists and is a file; name a folder to write into")
-    check_writable_above(path)
-
-
-def check_writable_above(path: Path) -> None:
-    """The nearest existing folder at or above `path` must be a writable folder."""
-    for above in [path, *path.parents] if path.is_dir() else path.parents:
-        if above.exists() or above == Path(above.anchor or "."):
-            if not above.is_dir():
-                raise GanvasError(f"cannot write {path}: {above} is a file, not a folder")
-            if not os.access(above, os.W_OK | os.X_OK):
-                raise GanvasError(f"cannot write {path}: {above} is not writable")
-            return
 
 
 def load(model: str | os.PathLike, device: str = "auto") -> Model:

@@ -63,15 +63,6 @@ def check_swap(resolutions: list[int], swap_at, crossfade) -> None:
                           f"cut) to {len(resolutions)} (these models have blocks at {listed} px)")
 
 
-def check_out(out: Path) -> None:
-    """A blend is written into a new or empty folder, never over anything (BASE, FINE, an
-    earlier blend or export)."""
-    if out.exists() and not out.is_dir():
-        raise GanvasError(f"{out} exists and is not a folder; name a new folder to write")
-    if out.is_dir() and any(out.iterdir()):
-        raise GanvasError(f"{out} exists and is not empty; blend into a new or empty folder")
-
-
 def check_compatible(base: ModelConfig, fine: ModelConfig, base_G: nn.Module,
                      fine_G: nn.Module) -> None:
     """A GanvasError naming what differs unless the two generators line up layer for layer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from ..errors import GanvasError
 
@@ -29,8 +28,8 @@ def add_blend(sub) -> None:
 
 def run_blend(a) -> None:
     from ..api import load
-    from ..blend import check_out
-    check_out(Path(a.out))                     # before loading anything
+    from ..outputs import check_new_folder
+    check_new_folder(a.out)                    # before loading anything
     try:
         base = load(a.base, device="cpu")
     except GanvasError as e:

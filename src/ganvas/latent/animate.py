@@ -25,7 +25,8 @@ from . import audio
 from .interpolate import check_frames, check_options, interpolate, schedule, storyboard_schedule
 from .keyframes import Keyframes
 from .look import Look
-from .video import (check_audio_output, check_fps, check_scale, gif_fits, output_format,
+from ..outputs import check_audio_output, check_scale, walk_format
+from .video import (check_fps, gif_fits,
                     write_gif, write_mp4)
 
 RENDER_CHUNK = 64           # frames per generator pass (a multiple of sampler.CHUNK)
@@ -125,7 +126,7 @@ def check_latents(keys: Keyframes, options: WalkOptions, storyboard: bool,
 
 def check_output(sampler, path, num_frames: int, scale: int) -> str:
     """The output's extension, after checking that the request can be written at all."""
-    ext = output_format(path)
+    ext = walk_format(path)
     check_scale(scale)
     if ext == ".gif":
         gif_fits(num_frames, *sampler.shape, scale)
@@ -142,7 +143,7 @@ def write_walk(sampler, keys: Keyframes, options: WalkOptions, out: str | os.Pat
     storyboard grid, one row per step). fps: frames per second (0.1-240). music (analysed at
     this fps) and react: a walk set to a song, written as an MP4 with the song's audio."""
     check_fps(fps)
-    ext = output_format(out)
+    ext = walk_format(out)
     if music is not None:
         check_audio_output(out)
         if music.fps != fps:

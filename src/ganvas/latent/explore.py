@@ -22,6 +22,7 @@ import torch
 from ..errors import GanvasError
 from ..imaging import atomic_save, to_uint8
 from ..limits import check_seed
+from ..outputs import check_npz
 from .keyframes import save_latents
 from .look import Look
 
@@ -123,7 +124,7 @@ class Shifted:
 
     def save(self, path) -> Path:
         """Write them as a latents file (latent.keyframes) that `interpolate --latents` walks."""
-        check_latents_out(path)
+        check_npz(path)
         arrays = {self.space: self.latents}
         if self.labels is not None:
             arrays["labels"] = self.labels
@@ -144,12 +145,6 @@ def shifted_keyframes(sampler, seed: int, shifts: torch.Tensor, space: str, look
     where = torch.zeros(sampler.num_ws, 1)
     where[list(layers) if layers else slice(None)] = 1.0
     return Shifted("w", w + shifts[:, None, :] * where, None)
-
-
-def check_latents_out(path) -> None:
-    """A GanvasError unless `path` names an .npz file."""
-    if Path(path).suffix.lower() != ".npz":
-        raise GanvasError(f"latents are saved as .npz: {Path(path).name!r} does not end in .npz")
 
 
 def explore_directions(sampler, seed: int, directions, rows: list[int], lo: float = -3.0,

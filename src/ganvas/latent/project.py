@@ -43,7 +43,8 @@ from ..imaging import atomic_save, make_grid, save_png, to_uint8
 from ..limits import check_seed
 from .keyframes import save_latents
 from .perceptual import Distance, build_distance
-from .video import check_fps, check_scale, gif_fits, write_gif, write_mp4
+from ..outputs import check_scale
+from .video import check_fps, gif_fits, write_gif, write_mp4
 
 W_AVG_SAMPLES = 10_000
 START_CHUNK = 16            # candidate starts rendered and compared per batch

@@ -22,44 +22,15 @@ import numpy as np
 from ..errors import GanvasError
 from ..imaging import atomic_save, save_gif
 
-FORMATS = (".mp4", ".gif", ".png")
 MP4_CRF = 17                        # x264 constant quality: visually lossless, not crf 0
 AAC_BITRATE = "192k"
 GIF_MAX_BYTES = 1 << 30             # GIFs are built in memory: refuse above ~1 GiB of frames
-
-
-def output_format(path: str | os.PathLike) -> str:
-    """'.mp4', '.gif' or '.png' from the file name; a GanvasError for anything else."""
-    ext = Path(path).suffix.lower()
-    if ext not in FORMATS:
-        raise GanvasError(f"cannot write {Path(path).name!r}: the output must end in "
-                          f"{', '.join(FORMATS)}")
-    return ext
-
-
-def check_audio_output(path: str | os.PathLike) -> None:
-    """A GanvasError unless `path` names an MP4 (the one output that carries sound)."""
-    if Path(path).suffix.lower() != ".mp4":
-        raise GanvasError(f"audio needs an .mp4 output, not {Path(path).name!r}: GIFs and "
-                          f"PNG grids have no sound")
-
-
-def check_png(path: str | os.PathLike) -> None:
-    """A GanvasError unless `path` names a PNG (verbs that write one grid)."""
-    if Path(path).suffix.lower() != ".png":
-        raise GanvasError(f"this writes a PNG grid: the output must end in .png, not "
-                          f"{Path(path).name!r}")
 
 
 def check_fps(fps: float) -> None:
     """A GanvasError unless fps is a number from 0.1 to 240 (NaN fails the comparison)."""
     if isinstance(fps, bool) or not isinstance(fps, (int, float)) or not 0.1 <= fps <= 240:
         raise GanvasError(f"fps must be from 0.1 to 240, not {fps}")
-
-
-def check_scale(scale: int) -> None:
-    if not 1 <= scale <= 16:
-        raise GanvasError(f"scale must be from 1 to 16, not {scale}")
 
 
 def to_rgb(frames: np.ndarray) -> np.ndarray:
