@@ -79,7 +79,7 @@ def test_walk_visits_keys_and_loops():
 def test_written_files_follow_the_umask_not_private(tmp_path):
     """atomic_save's temporary file is 0600; the finished file gets the usual permissions."""
     import os
-    from ganvas.imaging import atomic_save
+    from ganvas.durable import atomic_save
     old = os.umask(0o022)
     try:
         path = atomic_save(tmp_path / "a.txt", lambda tmp: open(tmp, "w").write("x"))

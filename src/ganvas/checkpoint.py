@@ -22,9 +22,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig
-from .durable import fsync_path, fsync_tree, publish
+from .durable import atomic_save, fsync_path, fsync_tree, publish, _umask
 from .errors import GanvasError
-from .imaging import _umask, atomic_save
 from .models import build_generator
 from .validate_model import (check_bounds, check_weights, meta_module, model_config,  # noqa: F401
                              safetensors_header)

@@ -36,7 +36,8 @@ from torch import Tensor, nn
 
 from . import checkpoint
 from .errors import GanvasError
-from .imaging import atomic_save, to_uint8
+from .durable import atomic_save
+from .imaging import to_uint8
 from .latent.look import Look
 from .latent.sampler import Sampler
 

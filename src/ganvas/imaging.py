@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .durable import publish
+from .durable import atomic_save
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 PYRAMID_MIN_SIZE = 4
@@ -42,29 +41,6 @@ def to_pil(image: np.ndarray) -> Image.Image:
     """uint8 (H, W, C) with C in 1, 3, 4 -> PIL image."""
     c = image.shape[-1]
     return Image.fromarray(image[:, :, 0] if c == 1 else image, MODES[c])
-
-
-def atomic_save(path: str | os.PathLike, save) -> Path:
-    """Call save(tmp_path) then rename onto `path`: readers never see a half-written file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        save(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())        # mkstemp makes 0600; files are for sharing
-        publish(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    """The process's umask (reading it means setting it, so it is set straight back)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:

@@ -18,7 +18,7 @@ import pytest
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
-from ganvas.imaging import _umask
+from ganvas.durable import _umask
 from ganvas.training.rundir import new_run_dir
 
 from ..conftest import TINY, same, usage_error, weights
@@ -27,7 +27,7 @@ PRELUDE = """
 import os, sys, time
 from pathlib import Path
 import ganvas
-from ganvas import checkpoint as ckpt, imaging
+from ganvas import checkpoint as ckpt, durable
 from ganvas.training import measure as tm
 """
 
@@ -79,12 +79,12 @@ ganvas.train({str(toy_archive)!r}, out={str(out)!r}, kimg=0.256, **{TINY!r})
 def test_sigkill_during_the_config_json_write_keeps_the_old_one(run_copy):
     before = (run_copy / "config.json").read_text()
     done = run_script(f"""
-real = imaging.publish
+real = durable.publish
 def dying(tmp, final):
     if Path(final).name == "config.json":
         os._exit(137)
     return real(tmp, final)
-imaging.publish = dying
+durable.publish = dying
 ganvas.resume({str(run_copy)!r}, kimg=0.384, progress=False)
 """)
     assert done.returncode == 137, done.stderr

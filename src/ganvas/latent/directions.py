@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from ..errors import GanvasError
-from ..imaging import atomic_save
+from ..durable import atomic_save
 
 METHODS = ("sefa", "pca")
 PCA_SAMPLES = 10_000

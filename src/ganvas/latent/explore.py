@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from ..errors import GanvasError
-from ..imaging import atomic_save, to_uint8
+from ..durable import atomic_save
+from ..imaging import to_uint8
 from ..limits import check_seed
 from ..outputs import check_npz
 from .keyframes import save_latents

@@ -39,7 +39,8 @@ from tqdm import tqdm
 
 from ..data.images import load_image
 from ..errors import GanvasError
-from ..imaging import atomic_save, make_grid, save_png, to_uint8
+from ..durable import atomic_save
+from ..imaging import make_grid, save_png, to_uint8
 from ..limits import check_seed
 from .keyframes import save_latents
 from .perceptual import Distance, build_distance

@@ -20,7 +20,8 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import GanvasError
-from ..imaging import atomic_save, save_gif
+from ..durable import atomic_save
+from ..imaging import save_gif
 
 MP4_CRF = 17                        # x264 constant quality: visually lossless, not crf 0
 AAC_BITRATE = "192k"

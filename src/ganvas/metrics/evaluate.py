@@ -21,7 +21,8 @@ import torch
 from ..data.dataset import ImageBank, open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
-from ..imaging import atomic_save, to_uint8
+from ..durable import atomic_save
+from ..imaging import to_uint8
 from ..registry import Registry
 from .distances import (frechet_distance, inception_score, kernel_inception_distance,
                         precision_recall, statistics)

@@ -51,7 +51,8 @@ import torch.nn.functional as F
 from ..data.dataset import open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
-from ..imaging import atomic_save, make_grid, save_png, to_uint8
+from ..durable import atomic_save
+from ..imaging import make_grid, save_png, to_uint8
 from .features import FeatureExtractor
 
 SUBSET_SEED = 0          # fixed random subsets (train_limit, calibration), as `ganvas eval`

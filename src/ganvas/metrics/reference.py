@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..imaging import atomic_save
+from ..durable import atomic_save
 from ..paths import cache_dir
 
 FORMAT = 1      # bump when the way features are computed changes

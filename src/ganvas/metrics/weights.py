@@ -38,7 +38,7 @@ from pathlib import Path
 import torch
 
 from ..errors import GanvasError
-from ..imaging import atomic_save
+from ..durable import atomic_save
 from ..paths import cache_dir
 from ..registry import Registry
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..imaging import atomic_save
+from ..durable import atomic_save
 from .html import render
 from .pictures import write_progress, write_reals
 from .plots import augment_plot, loss_plot, metrics_plot

@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 
 from ..errors import GanvasError
-from ..imaging import atomic_save
+from ..durable import atomic_save
 from .rundata import AUGMENT_KEYS, PENALTIES, RunData
 
 KIMG_LABEL = "kimg (thousands of real images shown to D)"

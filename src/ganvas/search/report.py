@@ -8,7 +8,7 @@ import math
 import time
 from pathlib import Path
 
-from ..imaging import atomic_save
+from ..durable import atomic_save
 from ..report.html import CSS, esc, img, note, section
 from ..report.plots import pyplot, save_figure
 from .study import optuna

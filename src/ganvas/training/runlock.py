@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 
 from ..errors import GanvasError
-from ..imaging import _umask
+from ..durable import _umask
 
 try:
     import fcntl
