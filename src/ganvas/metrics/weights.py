@@ -106,14 +106,6 @@ class ResolvedWeights:
         return {"file": str(self.path), "sha256": self.sha256, "official": self.official}
 
 
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def read_bytes(path: Path) -> tuple[bytes, str]:
     """The file's bytes (at most MAX_FILE_BYTES) and their sha256, from one read."""
     with open(path, "rb") as f:
