@@ -86,3 +86,18 @@ def test_written_files_follow_the_umask_not_private(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_a_look_is_the_three_settings_as_one_value(tiny_run):
+    """generate(look=Look(...)) is generate(label=..., truncation=..., noise_mode=...); giving
+    both ways at once, or a bad psi, is a clear error."""
+    model = ganvas.load(tiny_run)
+    look = ganvas.Look(truncation=0.5)
+    assert np.array_equal(model.generate([3, 4], look=look),
+                          model.generate([3, 4], truncation=0.5))
+    with pytest.raises(GanvasError, match="not both"):
+        model.generate([3], truncation=0.5, look=look)
+    with pytest.raises(GanvasError, match="truncation must be a finite number"):
+        ganvas.Look(truncation=float("nan"))
+    with pytest.raises(GanvasError, match="unconditional"):
+        ganvas.Look(label=1).check(model.sampler)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,27 +32,28 @@ STATE = "walk_result"         # session key of the last rendered walk
 @dataclass
 class WalkRequest:
     """What to render. keys: Model.interpolate's keyframe arguments (seeds, class_walk,
-    label, space, truncation); arrays: a latents file's arrays instead of seeds (projected
-    keyframes), written to a temporary file when rendering; options: frames_per_step, loop,
-    method, easing, noise_mode."""
+    space); arrays: a latents file's arrays instead of seeds (projected keyframes), written to
+    a temporary file when rendering; options: frames_per_step, loop, method, easing; look:
+    the walk's class, truncation and noise mode."""
     keys: dict
     options: dict = field(default_factory=dict)
     arrays: dict | None = None
     fps: float = 12.0
     scale: int = 1
+    look: ganvas.Look = ganvas.Look()
 
     def signature(self) -> str:
         """A fingerprint of the request (to tell whether a shown walk is out of date)."""
         arrays = {k: hashlib.sha1(np.ascontiguousarray(v).tobytes()).hexdigest()
                   for k, v in (self.arrays or {}).items()}
-        return json.dumps([self.keys, self.options, arrays, self.fps, self.scale],
+        return json.dumps([self.keys, self.options, arrays, self.fps, self.scale, self.look],
                           sort_keys=True, default=str)
 
 
-def seed_keys(look: ganvas.Look) -> dict:
+def seed_keys() -> dict:
     text = st.text_input("Keyframe seeds", key=kept("walk_seeds", "0,1,2,3"),
                          help=f"2 to {MAX_KEYFRAMES} seeds, visited in order.")
-    return {"seeds": parse_seeds(text, MAX_KEYFRAMES, minimum=2), "label": look.label}
+    return {"seeds": parse_seeds(text, MAX_KEYFRAMES, minimum=2)}
 
 
 def class_keys(model: ganvas.Model) -> dict:
@@ -96,7 +97,7 @@ def keyframe_controls(model: ganvas.Model, look: ganvas.Look) -> tuple[dict, dic
                         help="Classes: one seed's latent walking from class to class. "
                              "Projected pictures: made in the Projection tab.")
     if kind == "Seeds":
-        return seed_keys(look), None
+        return seed_keys(), None
     if kind == "Classes":
         return class_keys(model), None
     return {}, projected_arrays(model, look)
@@ -119,10 +120,20 @@ def request(model: ganvas.Model, look: ganvas.Look) -> WalkRequest:
         if model.capabilities.w_space and arrays is None:
             space = st.selectbox("Space", ("z", "w"), key=kept("walk_space", "z"),
                                  help="w: interpolate after the mapping network.")
-    keys.update(space=space, truncation=look.truncation if arrays is None else 1.0)
-    options = dict(frames_per_step=steps, loop=loop, method=method, easing=easing,
-                   noise_mode=look.noise_mode)
-    return WalkRequest(keys, options, arrays, float(fps), int(scale))
+    keys.update(space=space)
+    options = dict(frames_per_step=steps, loop=loop, method=method, easing=easing)
+    return WalkRequest(keys, options, arrays, float(fps), int(scale),
+                       walk_look(look, keys, arrays))
+
+
+def walk_look(look: ganvas.Look, keys: dict, arrays: dict | None) -> ganvas.Look:
+    """The sidebar's look as this walk uses it: projected keyframes keep their pictures (no
+    truncation; their classes are in the arrays), a class walk picks the classes itself."""
+    if arrays is not None:
+        return ganvas.Look(noise_mode=look.noise_mode)
+    if keys.get("class_walk"):
+        return replace(look, label=None)
+    return look
 
 
 def render_walk(model: ganvas.Model, req: WalkRequest, mp4: bool) -> dict:
@@ -137,11 +148,11 @@ def render_walk(model: ganvas.Model, req: WalkRequest, mp4: bool) -> dict:
             np.savez(keys["latents"], **req.arrays)
         for ext in ("gif", "mp4") if mp4 else ("gif",):
             path = model.interpolate(Path(tmp) / f"walk.{ext}", fps=req.fps, scale=req.scale,
-                                     progress=False, **keys, **req.options)
+                                     progress=False, look=req.look, **keys, **req.options)
             out[ext] = path.read_bytes()
-        board = model.walk(storyboard=True, **keys, **req.options)
+        board = model.walk(storyboard=True, look=req.look, **keys, **req.options)
         out["storyboard"] = grid(board.frames(), cols=req.options["frames_per_step"] + 1)
-        out["frames"] = len(model.walk(**keys, **req.options))
+        out["frames"] = len(model.walk(look=req.look, **keys, **req.options))
     return out
 
 
