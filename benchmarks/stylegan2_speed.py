@@ -46,15 +46,12 @@ def measure(preset: str, steps: int, warmup: int, device_name: str, precision: s
     `steps` is a multiple of 16; s/kimg comes from the mean."""
     import torch
 
-    from ganvas.config import preset_config
+    from ganvas.config.resolve import plan
     from ganvas.training.runs import open_data
     from ganvas.training.trainer import Trainer
 
-    train = {"data": "demo:emoji", "device": device_name}
-    if precision is not None:
-        train["precision"] = precision
-    cfg = preset_config(preset, model={"resolution": RESOLUTION}, train=train)
-    cfg, bank, _ = open_data(cfg.resolved())          # settles --aug auto as training does
+    options = {"resolution": RESOLUTION, "device": device_name, "precision": precision}
+    cfg, bank, _ = open_data(plan("demo:emoji", preset, None, options).config)
     device = torch.device(device_name)
     trainer = Trainer(cfg, bank, device)
     if ada_p is not None and trainer.pipe is not None:

@@ -16,7 +16,7 @@ from PIL import Image
 
 import ganvas
 from ganvas import aspect as aspects
-from ganvas.config import PRESETS
+from ganvas.config.presets import PRESETS
 from ganvas.data.archive import ArchiveWriter
 from ganvas.data.dataset import load_archive
 from ganvas.errors import ConfigError, GanvasError

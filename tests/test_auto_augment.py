@@ -9,10 +9,10 @@ import json
 import pytest
 
 import ganvas
-from ganvas import config
+from ganvas.config import schema as config
 from ganvas.cli import main
-from ganvas.config import AUTO, DEFAULT_DIFFAUG, SMALL_DATA, RunConfig
-from ganvas.presets import PRESETS
+from ganvas.config.schema import AUTO, DEFAULT_DIFFAUG, SMALL_DATA, RunConfig
+from ganvas.config.presets import PRESETS
 
 from .conftest import make_png_folder, make_toy_archive
 

@@ -12,10 +12,11 @@ import torch
 
 import ganvas
 from ganvas import device as device_rule
-from ganvas import resolve
+from ganvas.config import resolve
 from ganvas.cli import main
-from ganvas.config import RunConfig
-from ganvas.presets import CPU_DEFAULT_PRESET, DEFAULT_PRESET, preset_config
+from ganvas.config.presets import CPU_DEFAULT_PRESET, DEFAULT_PRESET
+from ganvas.config.resolve import preset, settle
+from ganvas.config.schema import RunConfig
 
 FAST = ["--batch", "16", "--kimg", "0.032", "--snap-kimg", "0.032", "--tick-kimg", "0.032"]
 CPU, CUDA, MPS = torch.device("cpu"), torch.device("cuda"), torch.device("mps")
@@ -48,19 +49,19 @@ def test_cuda_auto_precision_bf16_unless_the_model_has_float16_layers(monkeypatc
     assert device_rule.fast_precision(MPS)[0] == "fp32"
 
 
-def test_on_device_settles_auto_and_keeps_a_concrete_precision(monkeypatch):
+def test_settle_decides_auto_and_keeps_a_concrete_precision(monkeypatch):
     monkeypatch.setattr(device_rule, "native_bf16_cpu", lambda: True)
-    cfg = preset_config("dcgan-tiny")
+    cfg = RunConfig()
     assert cfg.train.precision == "auto"
-    settled = cfg.on_device(CPU)
+    settled = settle(cfg, CPU)
     assert (settled.train.precision, settled.train.precision_chosen_by) == (
         "bf16", "auto: this CPU has native bfloat16 (AVX-512 BF16 / AMX)")
-    assert settled.on_device(CPU) == settled
-    fp32 = preset_config("dcgan-tiny", train={"precision": "fp32"})
-    assert fp32.on_device(CPU) == fp32
-    # StyleGAN2's own float16 layers (num_fp16_res) keep CUDA autocast off.
+    assert settle(settled, CPU) == settled
+    fp32 = preset("dcgan-tiny", precision="fp32").config
+    assert settle(fp32, CPU) == fp32
+    # StyleGAN2's own float16 layers (num_fp16_res: Family.own_fp16) keep CUDA autocast off.
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
-    sg2 = preset_config("stylegan2").on_device(CUDA)
+    sg2 = settle(RunConfig(model=preset("stylegan2").config.model), CUDA)
     assert sg2.model.num_fp16_res > 0 and sg2.train.precision == "fp32"
 
 
@@ -96,7 +97,7 @@ def test_cpu_default_preset_is_the_tiny_twin(toy_archive, tmp_path, capsys):
     assert t.preset == CPU_DEFAULT_PRESET == "dcgan-tiny"
     assert plan.sources["train.preset"] == "default on cpu"
     assert "--model dcgan" in t.preset_chosen_by
-    assert plan.config.model.g_width == preset_config("dcgan-tiny").model.g_width
+    assert plan.config.model.g_width == preset("dcgan-tiny").config.model.g_width
     # A run says why on its first line and records it.
     out = tmp_path / "runs"
     assert main(["train", str(toy_archive), "--out", str(out), *FAST]) == 0

@@ -10,7 +10,7 @@ from PIL import Image
 
 import ganvas
 from ganvas.cli import main
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.errors import GanvasError
 from ganvas.imaging import to_uint8
 from ganvas.latent.directions import Directions, load_directions

@@ -7,14 +7,13 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
 
-from ganvas.config import preset_config
+from ganvas.config.resolve import preset
 from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.errors import ConfigError
 from ganvas.models.layers import GlobalBatchNorm2d, batch_randn, batch_shard
@@ -38,15 +37,12 @@ def free_port() -> int:
 
 
 # ADA that moves p by 0.16 at every D step, from 0.5.
-FAST_ADA = {"mode": "ada", "p": 0.5, "target": 0.0, "ada_interval": 1, "ada_kimg": 0.05}
+FAST_ADA = {"aug": "ada", "p": 0.5, "target": 0.0, "ada_interval": 1, "ada_kimg": 0.05}
 
 
-def make_trainer(archive, preset: str, world: World, augment: dict | None = None) -> Trainer:
-    cfg = preset_config(preset, model={"resolution": 32},
-                        augment=augment or {"mode": "none", "diffaug": ""})
-    cfg = replace(cfg, train=replace(cfg.train, batch=BATCH, precision="fp32", seed=5,
-                                     **FAMILIES[preset]))
-    cfg.validate()
+def make_trainer(archive, name: str, world: World, augment: dict | None = None) -> Trainer:
+    cfg = preset(name, resolution=32, batch=BATCH, precision="fp32", seed=5,
+                 **(augment or {"aug": "none"}), **FAMILIES[name]).config
     return Trainer(cfg, ImageBank(load_archive(archive)), torch.device("cpu"), world)
 
 
@@ -153,8 +149,7 @@ def test_ada_applies_the_same_p_on_every_process(archive32, tmp_path):
     # (Here every process's reals got D outputs of one sign, so their own r_t agree too: the
     # statistic must be the all-process sum by construction.)
     world = World(rank=0, size=2)
-    cfg = replace(preset_config("stylegan2-tiny"), augment=replace(
-        preset_config("stylegan2-tiny").augment, mode="ada"))
+    cfg = preset("stylegan2-tiny", aug="ada").config
     assert make_augment_pipe(cfg, world)[1].total == world.sum
 
 

@@ -14,7 +14,7 @@ import pytest
 
 import ganvas
 from ganvas import checkpoint as ckpt
-from ganvas.config import PRESETS
+from ganvas.config.presets import PRESETS
 from ganvas.errors import GanvasError
 from ganvas.imaging import save_png
 from ganvas.models import MODELS

@@ -11,7 +11,7 @@ import torch
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.checkpoint import load_module, save_module
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.models import build_discriminator, build_generator
 from ganvas.errors import ConfigError
 from ganvas.models.fastgan import quadrant, sle_pairs

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ganvas.metrics import evaluate as ev
-from ganvas.metrics.features import EXTRACTORS
+from ganvas.metrics.extractors import EXTRACTORS
 from ganvas.metrics.inception import random_state, tf1_resize
 
 fidelity = pytest.importorskip("torch_fidelity")

@@ -12,7 +12,7 @@ from ganvas.cli import main
 from .conftest import usage_error
 from ganvas.errors import GanvasError
 from ganvas.metrics import weights as w
-from ganvas.metrics.features import EXTRACTORS
+from ganvas.metrics.extractors import EXTRACTORS
 from ganvas.metrics.inception import InceptionV3
 
 

@@ -13,7 +13,8 @@ from PIL import Image
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.cli import main
-from ganvas.config import PRESETS, preset_config
+from ganvas.config.presets import PRESETS
+from ganvas.config.resolve import preset
 from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.errors import ConfigError, GanvasError
 from ganvas.models import MODELS
@@ -51,16 +52,17 @@ def test_dcgan_tiny_twins_take_smaller_larger_steps():
     # The CPU default: batch 16 and Adam(4e-4) measured better in CPU minutes (few_shot.py);
     # the full presets keep the paper's, and the WGAN-GP twin its own rates.
     for name in ("dcgan-tiny", "cgan-tiny"):
-        t = preset_config(name).train
+        t = preset(name).config.train
         assert (t.batch, t.lr_g, t.lr_d, t.beta1) == (16, 4e-4, 4e-4, 0.5), name
-    assert (preset_config("dcgan").train.batch, preset_config("dcgan").train.lr_g) == (64, 2e-4)
-    w = preset_config("wgan-gp-tiny").train
+    dcgan = preset("dcgan").config.train
+    assert (dcgan.batch, dcgan.lr_g) == (64, 2e-4)
+    w = preset("wgan-gp-tiny").config.train
     assert (w.batch, w.lr_g, w.n_critic) == (32, 1e-4, 5)
-    assert preset_config("dcgan-tiny").model.g_width == preset_config("wgan-gp-tiny").model.g_width
+    assert preset("dcgan-tiny").config.model.g_width == preset("wgan-gp-tiny").config.model.g_width
 
 
 def test_wgan_gp_preset_follows_the_paper():
-    cfg = preset_config("wgan-gp")
+    cfg = preset("wgan-gp").config
     t = cfg.train
     assert (t.loss, t.n_critic, t.gp_lambda, t.lr_d, t.beta1, t.beta2) == \
         ("wgan-gp", 5, 10.0, 1e-4, 0.0, 0.9)
@@ -111,7 +113,7 @@ def test_n_critic_d_steps_per_g_step(toy_archive, tmp_path):
 
 
 def test_tricks_reach_the_trainer(toy_archive):
-    cfg = preset_config("dcgan-tiny", train={"label_noise": 0.25, "label_smoothing": 0.1})
+    cfg = preset("dcgan-tiny", label_noise=0.25, label_smoothing=0.1).config
     trainer = Trainer(cfg, ImageBank(load_archive(toy_archive)), torch.device("cpu"))
     real, fake = trainer.targets(20_000)
     assert real.unique().tolist() == pytest.approx([0.0, 0.9])

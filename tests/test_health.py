@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
-from ganvas.presets import preset_config
+from ganvas.config.resolve import preset
 from ganvas.training import health
 from ganvas.training.health import Health
 from ganvas.training.trainer import Trainer
@@ -123,7 +123,7 @@ def test_nan_rolls_back_to_the_last_good_snapshot_with_lower_lr(monkeypatch, toy
     assert any("nonfinite" in e.get("flags", []) for e in entries)
     assert ckpt.list_snapshots(run)[-1].name == "kimg-000000.384" and finite_snapshots(run)
     state = torch.load(ckpt.list_snapshots(run)[-1] / "trainer.pt", weights_only=True)
-    base = preset_config(TINY["model"]).train.lr_g
+    base = preset(TINY["model"]).config.train.lr_g
     assert state["opt_G"]["param_groups"][0]["lr"] == pytest.approx(base * 0.5)
     assert "rolled back to 0.128 kimg" in (run / "log.txt").read_text()
 

@@ -14,7 +14,7 @@ from PIL import Image
 import ganvas
 from ganvas.checkpoint import model_info, write_snapshot
 from ganvas.cli import main
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.errors import GanvasError
 from ganvas.imaging import to_uint8
 from ganvas.latent import animate, video

@@ -12,7 +12,7 @@ from PIL import Image
 from ganvas.data.archive import ArchiveWriter, file_hash, read_archive
 from ganvas.errors import GanvasError
 from ganvas.metrics import memorization as mem
-from ganvas.metrics.features import EXTRACTORS
+from ganvas.metrics.extractors import EXTRACTORS
 
 from .conftest import make_toy_archive
 

@@ -17,7 +17,8 @@ from ganvas.metrics.distances import (
     statistics,
     trace_sqrt_product,
 )
-from ganvas.metrics.features import EXTRACTORS, extractor_from_module
+from ganvas.metrics.extractors import EXTRACTORS
+from ganvas.metrics.features import extractor_from_module
 
 
 def random_spd(rng, d):

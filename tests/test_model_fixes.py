@@ -9,7 +9,7 @@ import torch
 
 import ganvas.models.stylegan2_layers as L
 from ganvas.augment.ada import AugmentPipe
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.models import build_discriminator, build_generator
 
 

@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from ganvas.checkpoint import load_module, save_module
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.errors import ConfigError
-from ganvas.models import MODELS, build_discriminator, build_generator
+from ganvas.models import MODELS, build_discriminator, build_generator, check_model
 
 FAMILIES = MODELS.names()
 # Every family is tested plain and in the variants the presets use: conditional, a critic
@@ -115,11 +115,16 @@ def test_dcgan_init_and_layers_follow_the_paper():
     assert any(isinstance(m, torch.nn.LeakyReLU) and m.negative_slope == 0.2 for m in D.modules())
 
 
-@pytest.mark.parametrize("bad", [dict(resolution=48), dict(resolution=8), dict(resolution=512),
-                                 dict(channels=2), dict(z_dim=0), dict(family="nope")])
-def test_bad_model_config_is_a_clear_error(bad):
-    with pytest.raises(ConfigError):
-        build_generator(ModelConfig(**bad))
+@pytest.mark.parametrize("bad, message", [
+    (dict(resolution=48), "resolution must be a power of two from 16 to 256 for dcgan, not 48"),
+    (dict(resolution=8), "from 16 to 256 for dcgan, not 8"),
+    (dict(resolution=512), "from 16 to 256 for dcgan, not 512"),
+    (dict(channels=2), "channels must be 1, 3 or 4, not 2"),
+    (dict(z_dim=0), "z_dim must be at least 1"),
+    (dict(family="nope"), "unknown model family 'nope'; choose from: dcgan, stylegan2")])
+def test_bad_model_config_is_a_clear_error(bad, message):
+    with pytest.raises(ConfigError, match=message):
+        check_model(ModelConfig(**bad))
 
 
 def test_conditional_models_use_the_label():

@@ -9,13 +9,15 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 import ganvas
 from ganvas.cli import build_parser, main
-from ganvas.config import DEFAULT_DIFFAUG, AugmentConfig, RunConfig, preset_config
+from ganvas.config.options import OFF
+from ganvas.config.resolve import preset, settle, with_data
+from ganvas.config.schema import DEFAULT_DIFFAUG, AugmentConfig, RunConfig, all_options
+from ganvas.config.validation import check_augment
 from ganvas.errors import ConfigError, GanvasError
-from ganvas.options import OFF, all_options
-from ganvas.training.runs import with_data
 
 from .conftest import TINY, make_png_folder, usage_error
 
@@ -183,11 +185,10 @@ def test_python_options_are_checked(toy_archive):
 
 def test_validation_and_resolving_do_not_mutate(toy_archive):
     aug = AugmentConfig(mode="diffaug")
-    aug.validate()
+    check_augment(aug)
     assert aug.diffaug == "" and aug.policy() == DEFAULT_DIFFAUG
-    cfg = preset_config("cgan-tiny", model={"resolution": 16})
-    cfg.validate()
-    resolved = dataclasses.replace(cfg, augment=aug).resolved()
+    cfg = preset("cgan-tiny", resolution=16).config
+    resolved = settle(dataclasses.replace(cfg, augment=aug), torch.device("cpu"))
     assert resolved.augment.diffaug == DEFAULT_DIFFAUG and aug.diffaug == ""
     from ganvas.data.dataset import load_archive
     from .conftest import make_toy_archive

@@ -9,7 +9,7 @@ from PIL import Image
 
 import ganvas
 from ganvas.cli import main
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.errors import GanvasError
 from ganvas.imaging import to_uint8
 from ganvas.latent.stylemix import mix, parse_styles

@@ -10,7 +10,7 @@ import torch
 
 import ganvas.models.stylegan2_layers as L
 from ganvas.checkpoint import load_module, save_module
-from ganvas.config import ModelConfig
+from ganvas.config.schema import ModelConfig
 from ganvas.models import MODELS, build_discriminator, build_generator
 from ganvas.models.layers import freeze_blocks
 

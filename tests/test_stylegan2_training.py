@@ -12,7 +12,7 @@ import torch
 
 import ganvas
 from ganvas import checkpoint as ckpt
-from ganvas.config import preset_config
+from ganvas.config.resolve import preset
 
 from .conftest import make_toy_archive, same, stats, weights
 
@@ -31,13 +31,13 @@ def toy32(tmp_path_factory):
 def test_auto_preset_follows_the_resolution():
     for res, batch, width, gamma in [(64, 32, 256, 0.0256), (256, 16, 64, 0.8192),
                                      (1024, 4, 32, 52.4288)]:
-        cfg = preset_config("stylegan2", model={"resolution": res})
+        cfg = preset("stylegan2", resolution=res).config
         assert cfg.train.batch == batch and cfg.model.g_width == width
         assert cfg.train.r1_gamma == pytest.approx(gamma)
         assert cfg.model.mapping_layers == 2 and cfg.model.mbstd_group == min(batch, 4)
         assert cfg.augment.mode == "auto" and cfg.augment.target == 0.6
         assert cfg.augment.settled(300).mode == cfg.augment.settled(10 ** 6).mode == "ada"
-    assert preset_config("stylegan2", model={"resolution": 1024}).train.lr_g == 0.002
+    assert preset("stylegan2", resolution=1024).config.train.lr_g == 0.002
 
 
 def test_tiny_stylegan2_trains_and_resumes_exactly_with_ada(toy32, tmp_path):

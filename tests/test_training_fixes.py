@@ -4,23 +4,22 @@ images kimg counts, and one precision for the augmentation of reals and fakes.""
 from __future__ import annotations
 
 import copy
-from dataclasses import replace
 
 import pytest
 import torch
 
 from ganvas.data.dataset import ImageBank, load_archive
-from ganvas.presets import preset_config
+from ganvas.config.options import OFF
+from ganvas.config.resolve import preset
 from ganvas.training.trainer import Trainer
 
 
-def make_trainer(toy_archive, train=None, augment=None, preset="dcgan-tiny") -> Trainer:
-    cfg = preset_config(preset, model={"resolution": 16}, augment=augment)
-    # replace, not preset_config's overrides: those read None as "not given". float32: the
-    # references by hand run D without autocast, and auto is bf16 on a CPU with native bf16.
-    cfg = replace(cfg, train=replace(cfg.train, **{"batch": 8, "precision": "fp32",
-                                                   **(train or {})}))
-    cfg.validate()
+def make_trainer(toy_archive, train=None, augment=None, name="dcgan-tiny") -> Trainer:
+    # float32: the references by hand run D without autocast, and auto is bf16 on a CPU with
+    # native bf16. None values (gate_d=None) are given as OFF: None means "not given".
+    options = {"batch": 8, "precision": "fp32", **(train or {}), **(augment or {})}
+    cfg = preset(name, resolution=16,
+                 **{k: OFF if v is None else v for k, v in options.items()}).config
     return Trainer(cfg, ImageBank(load_archive(toy_archive)), torch.device("cpu"))
 
 
@@ -49,9 +48,9 @@ def r1_by_hand(trainer: Trainer) -> tuple[float, float]:
 
 
 R1_AUGMENTS = {
-    "ada-geom-scaling": {"mode": "fixed", "augpipe": "g", "p": 1.0},
-    "ada-bgcfnc": {"mode": "fixed", "augpipe": "bgcfnc", "p": 0.8},
-    "diffaug": {"mode": "diffaug", "diffaug": "color,translation,cutout"},
+    "ada-geom-scaling": {"aug": "fixed", "augpipe": "g", "p": 1.0},
+    "ada-bgcfnc": {"aug": "fixed", "augpipe": "bgcfnc", "p": 0.8},
+    "diffaug": {"aug": "diffaug", "diffaug": "color,translation,cutout"},
 }
 
 
@@ -126,7 +125,7 @@ class RecordingPipe:
 
 def test_fakes_are_augmented_in_float32_outside_autocast_in_both_steps(toy_archive):
     trainer = make_trainer(toy_archive, train={"precision": "bf16"},
-                           augment={"mode": "fixed", "augpipe": "bgc", "p": 0.5})
+                           augment={"aug": "fixed", "augpipe": "bgc", "p": 0.5})
     trainer.pipe = RecordingPipe(trainer.pipe)
     stats = trainer.train_step()
     # D step: reals, then fakes; G step: fakes. One rule for all three.

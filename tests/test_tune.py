@@ -112,15 +112,15 @@ def test_the_retrain_command_works_on_the_best_config(toy16, tmp_path):
 
 
 def test_the_default_space_follows_what_the_preset_uses():
-    from ganvas.config import preset_config
+    from ganvas.config.resolve import preset
     from ganvas.search.space import default_space
-    dcgan = default_space(preset_config("dcgan-tiny"))
+    dcgan = default_space(preset("dcgan-tiny").config)
     assert {"lr_g", "lr_d", "beta1", "batch", "label_smoothing", "diffaug"} == set(dcgan)
     assert dcgan["lr_g"].log and dcgan["lr_g"].low == pytest.approx(1e-4)
-    sg2 = default_space(preset_config("stylegan2-tiny"))
+    sg2 = default_space(preset("stylegan2-tiny").config)
     assert "r1_gamma" in sg2 and "target" in sg2 and "label_smoothing" in sg2
     assert sg2["r1_gamma"].high / sg2["r1_gamma"].low == pytest.approx(64)
-    wgan = default_space(preset_config("wgan-gp-tiny"))
+    wgan = default_space(preset("wgan-gp-tiny").config)
     assert {"gp_lambda", "n_critic"} <= set(wgan) and "label_smoothing" not in wgan
 
 

@@ -10,7 +10,6 @@ import torch
 
 from . import checkpoint
 from .aspect import describe
-from . import resolve
 from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
@@ -22,11 +21,12 @@ from .latent.sampler import Sampler
 from .latent.sampling import check_seeds, check_truncation
 from .latent.stylemix import style_mix as mix_styles
 from .latent.video import check_fps, check_png, check_scale, output_format
-from .resolve import Resolved
+from .config import resolve
+from .config.presets import DEMO_DATA, DEMO_PRESET, DEMO_RESOLUTION, demo_options
+from .config.resolve import Resolved
 from .training import runs
 from .device import pick_device
 
-DEMO_RESOLUTION = 32
 MAX_BATCH_BYTES = 4 << 30     # save_images makes all its pictures at once (float32 NCHW)
 MAX_GRID_BYTES = 1 << 30      # one grid PNG, enlarged, in memory
 
@@ -426,7 +426,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     if dry_run:
         return plan
     check_out_folder(out)
-    return runs.start(plan.config, out, progress=progress)
+    return runs.start(plan, out, progress=progress)
 
 
 def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float | None = None,
@@ -441,13 +441,12 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     """Train a small DCGAN on the bundled emoji for `minutes`, then write a sample grid and a
     latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...}.
 
-    It trains at 32x32 (the 64px emoji downsampled): on a laptop CPU that is four times the
-    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes. Its
-    precision is training's `auto` (bf16 on a CPU with native bfloat16); `precision` overrides."""
+    The recipe is config.presets' (DEMO_PRESET with demo_options: 32x32, on a laptop CPU four
+    times the steps of 64px in the same minutes). Its precision is training's `auto` (bf16 on
+    a CPU with native bfloat16); `precision` overrides."""
     out = Path(out)
-    run = train("demo:emoji", out=out / "runs", model="dcgan", resolution=DEMO_RESOLUTION,
-                g_width=32, d_width=32, minutes=minutes, mirror=True, seed=seed, snap_kimg=50,
-                precision=precision, progress=progress)
+    run = train(DEMO_DATA, out=out / "runs", model=DEMO_PRESET, progress=progress,
+                **demo_options(minutes, seed, precision))
     m = load(run)
     scale = 128 // DEMO_RESOLUTION
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)

@@ -21,7 +21,7 @@ import torch.nn as nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig
+from .config.schema import ModelConfig
 from .durable import fsync_path, fsync_tree, publish
 from .errors import GanvasError
 from .imaging import _umask, atomic_save
@@ -246,3 +246,14 @@ def write_json(path: Path, value) -> Path:
     new one, never a part)."""
     text = json.dumps(value, indent=1)
     return atomic_save(path, lambda tmp: Path(tmp).write_text(text))
+
+
+def fine_tuning_source(model: str) -> tuple[Path, dict]:
+    """--init-from MODEL -> (its snapshot folder, which has D; its model.json)."""
+    folder = resolve_model_dir(model)
+    info = read_model_json(folder)
+    for name in ("G", "G_ema", "D"):
+        if not (folder / f"{name}.safetensors").is_file():
+            raise GanvasError(f"cannot fine-tune from {model}: it has no {name}.safetensors "
+                              f"(exported models keep only G_ema; give a run or a snapshot)")
+    return folder, info

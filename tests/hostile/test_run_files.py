@@ -17,7 +17,7 @@ from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
 from ganvas.report.rundata import read_run
 from ganvas.training.measure import TrainingMetrics
-from ganvas.config import MetricsConfig
+from ganvas.config.schema import MetricsConfig
 
 from ..conftest import same, usage_error, weights
 

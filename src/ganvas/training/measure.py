@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint as ckpt
-from ..config import MetricsConfig
+from ..config.schema import MetricsConfig
 from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
@@ -39,6 +39,13 @@ class MeasurementStopped(Exception):
     """A stop request (Ctrl-C, SIGTERM) ended a measurement; the snapshot stays."""
 
 
+def best_key(cfg: MetricsConfig) -> str | None:
+    """The result key that picks the best snapshot: --best-metric, else the first metric's
+    first ranked key (None when no metrics are measured)."""
+    names = cfg.names()
+    return cfg.best or (next(iter(METRICS.get(names[0]).better)) if names else None)
+
+
 class TrainingMetrics:
     """Measures a run's snapshots and keeps the best one.
 
@@ -55,7 +62,7 @@ class TrainingMetrics:
         self.extractors = build_extractors(self.plan, parse_feature_weights(cfg.feature_weights))
         self.bank, self.dataset_hash, self.num = bank, dataset_hash, cfg.num
         self.reals: tuple[np.ndarray, dict] | None = None       # loaded at the first use
-        self.best_key = cfg.best_key()
+        self.best_key = best_key(cfg)
         self.sign = next((METRICS.get(n).better[self.best_key] for n in self.names
                           if self.best_key in METRICS.get(n).better), -1)
         self.best_value: float | None = None

@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt
-from ..config import FROM_DATA, RunConfig
+from ..config.resolve import Resolved, replay, with_data
+from ..config.schema import RunConfig
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..device import pick_device
 from ..errors import GanvasError
@@ -53,40 +54,19 @@ def prepare_data(cfg: RunConfig) -> Path:
                            labels="folders" if conditional else "none")
 
 
-def with_data(cfg: RunConfig, archive) -> RunConfig:
-    """`cfg` with channels, aspect and num_classes taken from `archive` and `--aug auto`
-    settled by its size, or a GanvasError for what only the data can tell: a conditional model
-    without labels, another class count."""
-    m = cfg.model
-    classes = len(archive.class_names) if archive.labels is not None else 0
-    if m.num_classes != 0 and classes == 0:
-        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
-                          f"class labels: prepare it with --labels folders (a sub-folder "
-                          f"per class)")
-    if m.num_classes not in (0, FROM_DATA, classes):
-        raise GanvasError(f"the model has {m.num_classes} classes but "
-                          f"{cfg.train.data} has {classes}")
-    model = replace(m, channels=archive.channels, aspect=archive.aspect,
-                    num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
-    model.validate()
-    augment = cfg.augment.settled(len(archive))
-    augment.validate()
-    return replace(cfg, model=model, augment=augment)
-
-
-def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True,
+def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
           watch: Watch | None = None) -> Path:
-    """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
-    returns its run directory. Every option is checked before the data is opened, what the
-    data decides right after, and only then is the run directory made. Under torchrun every
-    process calls this; the main one makes the run directory and writes into it. `watch`
-    sees each measurement and may end the run there (loop.Watch)."""
-    cfg = cfg.resolved()
-    cfg.validate()
+    """Train a new run of `plan` (config.resolve: validated, so every option was checked
+    before this) under `out`, from scratch or fine-tuned from its train.init_from; returns
+    its run directory. What the data decides is checked when it opens, and only then is the
+    run directory made. Under torchrun every process calls this; the main one makes the run
+    directory and writes into it. `watch` sees each measurement and may end the run there
+    (loop.Watch)."""
+    cfg = plan.config
     with processes(pick_device(cfg.train.device)) as world:
         source = None
         if cfg.train.init_from:
-            source, info = finetune.source_folder(cfg.train.init_from)
+            source, info = ckpt.fine_tuning_source(cfg.train.init_from)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         if source is not None:
             finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
@@ -136,16 +116,15 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
 
 def resume_config(run_dir: Path, kimg: float | None, minutes: float | None,
                   device: str | None = None) -> RunConfig:
-    """The run's configuration with a new --kimg/--minutes (and --device), checked, and the
-    run checked to have a snapshot (before any process group, model or data)."""
+    """The run's configuration with a new --kimg/--minutes (and --device), settled and checked
+    (config.resolve.replay), and the run checked to have a snapshot (before any process
+    group, model or data)."""
     cfg = read_config(run_dir)
     if kimg is not None or minutes is not None:
         cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
     if device is not None:
         cfg = replace(cfg, train=replace(cfg.train, device=device))
-    cfg = cfg.resolved()
-    cfg.validate()
-    ckpt.check_bounds(cfg.model, run_dir / "config.json")   # before building a model
+    cfg = replay(cfg)                                # before building a model
     if not ckpt.list_snapshots(run_dir):
         raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
     return cfg

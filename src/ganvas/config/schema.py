@@ -1,9 +1,11 @@
-"""Typed configuration: one dataclass per concern, presets, and validation before any work.
+"""The configuration schema: one frozen dataclass per concern and the checks each can make alone.
 
-A run's resolved configuration is `RunConfig` (model + training); it is saved as config.json in
-the run directory and can be read back with `RunConfig.from_dict`. Each field is declared with
-`option(...)` (its help, keyword and flag: ganvas.options) or `internal(...)`. `validate` only
-checks; `RunConfig.resolved` returns a copy with the values that follow from others filled in.
+A run's configuration is `RunConfig` (model, train, augment, metrics); it is saved as
+config.json in the run directory and read back with `RunConfig.from_dict`. Each field is
+declared with `option(...)` (its help, keyword and flag: config.options) or `internal(...)`.
+`check` methods look only at the section's own values (types, bounds, known words); what needs
+a registry (a family's resolutions and rules, a loss, a metric, an augmentation pipeline) is
+checked by config.validation, which every configuration passes once (config.resolve).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field, fields
 
-from .aspect import SQUARE, block_shape, image_shape
-from .errors import ConfigError
-from .limits import MAX_SEED
-from .options import check_number, internal, option
+from ..aspect import SQUARE, block_shape, image_shape
+from ..errors import ConfigError
+from ..limits import MAX_SEED
+from .options import Option, check_number, declared, internal, option
 
 
 def check_numbers(section) -> None:
@@ -33,6 +35,14 @@ def check_range(name: str, value: int | float, low: int | float, high: int | flo
 MAX_WIDTH = 4096            # z_dim, w_dim and the channel widths
 MAX_BATCH = 16384
 MAX_CLASSES = 100_000
+
+
+def check_widths(section, names: tuple[str, ...]) -> None:
+    """Each named size of `section` from 1 to MAX_WIDTH (a ConfigError naming the first)."""
+    for name in names:
+        if getattr(section, name) < 1:
+            raise ConfigError(f"{name} must be at least 1")
+        check_range(name.replace("_", "-"), getattr(section, name), 1, MAX_WIDTH)
 
 
 def is_power_of_two(n: int) -> bool:
@@ -59,13 +69,7 @@ def classes_of(conditional: bool) -> int:
     return FROM_DATA if conditional else 0
 
 
-def loss_names() -> list[str]:
-    """The registered losses, for --loss's help (looked up when the parser is built)."""
-    from .losses import LOSSES                     # registry import, no cycle at load
-    return LOSSES.names()
-
-
-@dataclass
+@dataclass(frozen=True)
 class ModelConfig:
     """What a generator/discriminator pair is; stored in every checkpoint's model.json."""
 
@@ -84,7 +88,10 @@ class ModelConfig:
                          "penalties)", choices=D_NORMS)
     spectral_norm: bool = option(False, "spectral normalisation of D's weights "
                                  "(Miyato et al. 2018)")
-    # StyleGAN2 only:
+    # Read by the families that list them in Family.reads (StyleGAN2), which bound them and
+    # own their rules (Family.check, Family.own_fp16); fields of this one flat record because
+    # model.json and config.json store it as it is. A family that does not read them refuses
+    # any value but the default (models.check_options).
     w_dim: int = option(512, "intermediate latent (style) size (StyleGAN2)")
     mapping_layers: int = option(8, "depth of the mapping network z -> w (StyleGAN2)")
     mbstd_group: int = option(4, "minibatch standard deviation group size in D (StyleGAN2)")
@@ -93,29 +100,18 @@ class ModelConfig:
     conv_clamp: float | None = option(None, "clamp conv outputs to +-this (with float16; 256 "
                                       "in the papers; StyleGAN2)")
 
-    def validate(self, classes_from_data: bool = False) -> None:
-        """A ConfigError for the first bad value; nothing is changed. classes_from_data:
-        accept num_classes FROM_DATA, which training replaces with the dataset's count."""
-        from .models import MODELS                         # registry import, no cycle at load
-        low, high = MODELS.get(self.family).resolutions
-        if not is_power_of_two(self.resolution) or not low <= self.resolution <= high:
-            raise ConfigError(f"resolution must be a power of two from {low} to {high} for "
-                              f"{self.family}, not {self.resolution}")
+    def check(self, classes_from_data: bool = False) -> None:
+        """A ConfigError for the first bad value the record shows by itself (the family's
+        resolutions and rules: models.check_model); nothing is changed.
+        classes_from_data: accept num_classes FROM_DATA, which training replaces with the
+        dataset's count."""
+        if not is_power_of_two(self.resolution):
+            raise ConfigError(f"resolution must be a power of two, not {self.resolution}")
         block_shape(self.aspect)
         if self.channels not in (1, 3, 4):
             raise ConfigError(f"channels must be 1, 3 or 4, not {self.channels}")
         check_numbers(self)
-        for name in ("z_dim", "g_width", "d_width", "max_width", "w_dim", "mapping_layers",
-                     "mbstd_group"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"{name} must be at least 1")
-        for name in ("z_dim", "g_width", "d_width", "max_width", "w_dim"):
-            check_range(name.replace("_", "-"), getattr(self, name), 1, MAX_WIDTH)
-        check_range("mapping-layers", self.mapping_layers, 1, 16)
-        check_range("mbstd-group", self.mbstd_group, 1, 64)
-        check_range("num-fp16-res", self.num_fp16_res, 0, 16)
-        if self.conv_clamp is not None and self.conv_clamp <= 0:
-            raise ConfigError("conv-clamp must be positive (or none)")
+        check_widths(self, ("z_dim", "g_width", "d_width", "max_width"))
         if self.num_classes < 0 and not (classes_from_data and self.num_classes == FROM_DATA):
             raise ConfigError("num_classes must be 0 (unconditional) or more")
         if self.num_classes > MAX_CLASSES:
@@ -123,8 +119,6 @@ class ModelConfig:
                               f"{self.num_classes:,}")
         if self.d_norm not in D_NORMS:
             raise ConfigError(f"unknown d-norm {self.d_norm!r}; choose from {', '.join(D_NORMS)}")
-
-
 
     @property
     def image_shape(self) -> tuple[int, int]:
@@ -137,14 +131,14 @@ class ModelConfig:
         return block_shape(self.aspect)
 
 
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     """How to train: data, length, optimisation and the tricks; saved in config.json."""
 
     data: str = internal("", "the DATA argument: archive path, image folder or demo:NAME")
     preset: str = internal("dcgan", "--model: the preset the defaults came from")
     preset_chosen_by: str = internal("", "why preset is what it is when --model was not given")
-    loss: str = option("nonsaturating", "the GAN objective", choices=loss_names)
+    loss: str = option("nonsaturating", "the GAN objective", registry="loss")
     n_critic: int = option(1, "D steps per G step (WGAN-GP: 5)")
     gp_lambda: float = option(10.0, "gradient penalty weight (losses that use one: wgan-gp)")
     r1_gamma: float = option(0.0, "R1 penalty on reals, gamma/2 * |grad D(x)|^2 (0 = off)")
@@ -197,7 +191,8 @@ class TrainConfig:
             else ""
         return f"precision: {self.precision}{why}"
 
-    def validate(self) -> None:
+    def check(self) -> None:
+        """A ConfigError for the first bad value (the loss's name: config.validation)."""
         check_numbers(self)
         if self.kimg is not None and self.minutes is not None:
             raise ConfigError("give either --kimg or --minutes, not both")
@@ -245,7 +240,7 @@ class TrainConfig:
             raise ConfigError("grid size must be from 1 to 1024")
 
 
-@dataclass
+@dataclass(frozen=True)
 class AugmentConfig:
     """Augmentation of what D sees: ADA's pipeline or DiffAugment on reals and fakes, classic
     augmentation on reals only."""
@@ -277,9 +272,9 @@ class AugmentConfig:
     chosen_by: str = internal("", "why mode is what it is when auto chose it, e.g. 'auto: "
                               "300 images < 30,000' (empty: the preset's or the user's)")
 
-    def validate(self) -> None:
-        from .augment import parse_policy, validate_classic   # registry import, no cycle at load
-        from .augment.ada import PIPES
+    def check(self) -> None:
+        """A ConfigError for the first bad value (the policy, pipeline and classic parameters
+        against the augmentations themselves: config.validation)."""
         check_numbers(self)
         if self.mode not in AUGMENT_MODES:
             raise ConfigError(f"unknown --aug {self.mode!r}; choose from "
@@ -289,20 +284,15 @@ class AugmentConfig:
                 raise ConfigError(f"augment {name} must be one of "
                                   f"{', '.join(CONCRETE_AUGMENT_MODES)}, not "
                                   f"{getattr(self, name)!r}")
-        parse_policy(self.policy())
         modes = (self.small_data, self.large_data) if self.mode == AUTO else (self.mode,)
         if {"ada", "fixed"} & set(modes) and self.diffaug:
             raise ConfigError("use either ADA (--aug ada/fixed) or DiffAugment (--diffaug), "
                               "not both")
-        if self.augpipe not in PIPES:
-            raise ConfigError(f"unknown --augpipe {self.augpipe!r}; choose from "
-                              f"{', '.join(PIPES)}")
         if not 0 <= self.p <= 1 or not 0 <= self.target <= 1:
             raise ConfigError("--p and --target must be in [0, 1]")
         if self.ada_kimg <= 0 or self.ada_interval < 1:
             raise ConfigError("ada-kimg must be positive and ada-interval at least 1")
         check_range("ada-interval", self.ada_interval, 1, 10_000)
-        validate_classic(**self.classic_params())
 
     def policy(self) -> str:
         """The DiffAugment policy in effect: --diffaug, or for --aug diffaug without one the
@@ -344,7 +334,7 @@ class AugmentConfig:
                 "brightness": self.brightness, "contrast": self.contrast}
 
 
-@dataclass
+@dataclass(frozen=True)
 class MetricsConfig:
     """Metrics measured during training (metrics.jsonl) and the snapshot kept as `best`."""
 
@@ -365,33 +355,19 @@ class MetricsConfig:
     def names(self) -> list[str]:
         return [n.strip() for n in self.metrics.split(",") if n.strip()]
 
-    def validate(self) -> None:
-        from .metrics.evaluate import METRICS, extractor_plan   # registries, no cycle at load
+    def check(self) -> None:
+        """A ConfigError for the first bad count (the names: config.validation)."""
         check_numbers(self)
-        names = self.names()
-        if not names:
+        if not self.names():
             return
-        for name in names:
-            METRICS.get(name)
-        extractor_plan(names, self.extractor)
         if self.num < 2:
             raise ConfigError(f"metrics num must be at least 2, got {self.num}")
         check_range("metrics-num", self.num, 2, 1_000_000)
         if self.every_kimg < 0:
             raise ConfigError(f"metrics every_kimg must be >= 0, got {self.every_kimg}")
-        ranked = [k for n in names for k in METRICS.get(n).better]
-        if self.best and self.best not in ranked:
-            raise ConfigError(f"--best-metric {self.best!r} is not measured; choose from: "
-                              f"{', '.join(ranked)}")
-
-    def best_key(self) -> str | None:
-        """The result key that picks the best snapshot (None when no metrics are measured)."""
-        from .metrics.evaluate import METRICS
-        names = self.names()
-        return self.best or (next(iter(METRICS.get(names[0]).better)) if names else None)
 
 
-@dataclass
+@dataclass(frozen=True)
 class RunConfig:
     """Everything a run needs; the content of config.json."""
 
@@ -400,44 +376,13 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
 
-    def validate(self) -> None:
-        """The complete check of every value and combination, before any I/O; a pure check
-        (nothing is filled in). num_classes may still be FROM_DATA."""
-        self.model.validate(classes_from_data=True)
-        self.train.validate()
-        self.augment.validate()
-        self.metrics.validate()
-        self.check_combination()
-
-    def check_combination(self) -> None:
-        """Options that are valid alone but not together."""
-        from .losses import LOSSES                             # registry import, no cycle at load
-        from .models import check_options
-        check_options(self.model, self.train)                  # what the family cannot do
-        loss = LOSSES.get(self.train.loss)
-        if loss.gradient_penalty and self.model.d_norm == "batch":
-            raise ConfigError(f"loss {self.train.loss} penalises D's gradient per sample, which "
-                              f"batch norm mixes; use --d-norm layer or none")
-        if not loss.soft_targets and self.train.label_smoothing > 0:
-            raise ConfigError(f"label smoothing needs a loss with targets (nonsaturating or "
-                              f"least-squares), not {self.train.loss}")
-
-    def resolved(self) -> "RunConfig":
-        """A copy with the values that follow from others filled in: the DiffAugment policy of
-        --aug diffaug (what config.json records)."""
-        augment = dataclasses.replace(self.augment, diffaug=self.augment.policy())
-        return dataclasses.replace(self, augment=augment)
-
-    def on_device(self, device) -> "RunConfig":
-        """A copy with `--precision auto` settled for torch.device `device` (the rule:
-        device.fast_precision), the reason in train.precision_chosen_by; a concrete precision
-        (and so a resumed run's recorded one) stays."""
-        if self.train.precision != AUTO:
-            return self
-        from .device import fast_precision
-        precision, why = fast_precision(device, own_fp16=self.model.num_fp16_res > 0)
-        return dataclasses.replace(self, train=dataclasses.replace(
-            self.train, precision=precision, precision_chosen_by=why))
+    def check(self) -> None:
+        """Every section's own checks (config.validation adds what needs the registries);
+        num_classes may still be FROM_DATA."""
+        self.model.check(classes_from_data=True)
+        self.train.check()
+        self.augment.check()
+        self.metrics.check()
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -469,5 +414,17 @@ def override(obj, values: dict):
     return dataclasses.replace(obj, **{k: v for k, v in values.items() if v is not None})
 
 
-# Presets live in presets.py; imported here so `from ganvas.config import preset_config` works.
-from .presets import PRESETS, preset_config  # noqa: E402,F401
+
+SECTIONS = tuple(f.name for f in fields(RunConfig))     # config.json's keys, in order
+SECTION_TYPES = {f.name: f.default_factory for f in fields(RunConfig)}
+
+
+def all_options() -> dict[str, Option]:
+    """keyword -> Option over every section, in declaration order."""
+    table = {}
+    for section in SECTIONS:
+        for opt in declared(section, SECTION_TYPES[section]):
+            if opt.api in table:
+                raise TypeError(f"option {opt.api} is declared twice")
+            table[opt.api] = opt
+    return table

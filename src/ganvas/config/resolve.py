@@ -2,11 +2,14 @@
 
 Layers, lowest first: the dataclass defaults, the preset (at the model resolution), a config
 file (`config=`: a run's config.json, or any part of it), then the options given (keywords of
-`ganvas.train`, flags of `ganvas train`). `plan` validates the result completely and writes
-nothing, so a dry run and a real run fail on the same mistakes before any folder is touched.
-What only the data can tell (channels, the class count) is filled in by training.runs; so is
-`--aug auto`'s choice from the image count, unless the data is an archive whose dataset.json
-tells the count now (the dry run then shows the choice, its source "auto: N images < 30,000").
+`ganvas.train`, flags of `ganvas train`). What follows from other values is settled here, in
+one place: the DiffAugment policy of `--aug diffaug`, `--precision auto` for the device (with
+the family's own float16 layers: Family.own_fp16) and `--aug auto` when the image count is
+known, each derived from values already validated (config.validation, once). The result is
+handed out as a `Resolved`, which everything downstream trusts. `plan` writes nothing, so a
+dry run and a real run fail on the same mistakes before any folder is touched. What only the
+data can tell (channels, aspect, the class count, and `--aug auto` for an image folder) is
+filled in when the data opens (`with_data`).
 """
 
 from __future__ import annotations
@@ -18,24 +21,30 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import AUTO, FROM_DATA, RunConfig
-from .device import pick_device
-from .errors import ConfigError, GanvasError
-from .options import SECTIONS, all_options, check_fields, check_type, to_sections
+from .. import checkpoint as ckpt
+from ..data.archive import read_meta
+from ..data.dataset import locate_dataset, peek_resolution
+from ..device import fast_precision, pick_device
+from ..errors import ConfigError, GanvasError
+from ..models import family_of
+from .options import OFF, check_fields, check_type
 from .presets import PRESETS, default_preset
+from .schema import AUTO, FROM_DATA, SECTION_TYPES, SECTIONS, RunConfig, all_options
+from .validation import validate
 
 # Where a value came from (Resolved.sources).
 DEFAULT, PRESET, FILE, GIVEN = "default", "preset", "config file", "option"
 DATASET, SOURCE, DERIVED = "dataset", "init-from model", "derived"
-SECTION_TYPES = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}
 FROM_THE_DATA = {"model.channels", "model.aspect"}   # the dataset's, set when it is opened
 
 
 @dataclass(frozen=True)
 class Resolved:
-    """A resolved training configuration: `config` (validated; num_classes may still be
-    FROM_DATA) and `sources`, "section.field" -> default, preset, config file, option,
-    dataset (the data's resolution), init-from model or derived (from another value)."""
+    """A resolved training configuration: `config` (validated, settled for its device;
+    num_classes, channels and aspect may still be the data's to fill in) and `sources`,
+    "section.field" -> default, preset, config file, option, dataset (the data's
+    resolution), init-from model or derived (from another value). Only this module makes
+    one; training takes it as it is."""
 
     config: RunConfig
     sources: dict[str, str]
@@ -90,7 +99,6 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
     """The configuration `ganvas.train(data, model=model, config=config, **options)` trains
     with, validated; reads the config file, a fine-tuning source's model.json and an
     archive's dataset.json, writes nothing."""
-    from .data.dataset import locate_dataset, peek_resolution
     given = to_sections(options)
     for name, value, fld in (("data", data, "data"), ("model", model, "preset")):
         if value is not None:
@@ -104,39 +112,102 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
     locate_dataset(spec)
     check_preset(file, given, config)
     facts = source_facts(top(layers, "train", "init_from"))
-    device = pick_device(top(layers, "train", "device") or "auto")   # a device error now
-    chosen = top(layers, "train", "preset") or facts.get("preset")
-    preset, why = (chosen, "") if chosen else default_preset(device.type)
-    resolution = top(layers, "model", "resolution")
-    if resolution is None:
+    if facts:
+        layers.insert(0, (SOURCE, {"train": {"preset": facts["preset"]}}))
+    if top(layers, "model", "resolution") is None:
         # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
         resolution = facts.get("resolution") or peek_resolution(spec)
         layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
-    values, sources = merge([(PRESET, preset_layer(preset, resolution)), *layers])
+    return assemble(layers, peek_num_images(spec))
+
+
+def preset(name: str, **options: Any) -> Resolved:
+    """Preset `name` with `options` (keywords of ganvas.train), no data: the configuration
+    tests and benchmarks build a Trainer from, made as `plan` makes one (merged, settled for
+    its device, validated); the data's values (channels, aspect, the class count, `--aug
+    auto`) stay until the data opens (`with_data`)."""
+    given = to_sections(options)
+    given["train"]["preset"] = check_type("model", name, str, False, "option")
+    return assemble([(GIVEN, given)], None)
+
+
+def assemble(layers: list[tuple[str, dict]], num_images: int | None) -> Resolved:
+    """Defaults, the preset (at the layers' resolution, or its 64 px values) and `layers`
+    merged and validated once; then settled (the DiffAugment policy, precision for the device,
+    `--aug auto` when `num_images` is known), which derives values only from checked ones."""
+    device = pick_device(top(layers, "train", "device") or "auto")   # a device error now
+    chosen = top(layers, "train", "preset")
+    name, why = (chosen, "") if chosen else default_preset(device.type)
+    resolution = top(layers, "model", "resolution") or 0
+    values, sources = merge([(PRESET, preset_layer(name, resolution)), *layers])
     # Why the preset is the device's default; a preset given (or replayed) needs no reason.
     values["train"]["preset_chosen_by"] = why
     sources["train.preset_chosen_by"] = DERIVED
-    if top(layers, "train", "preset") is None:
-        sources["train.preset"] = SOURCE if facts else f"{DEFAULT} on {device.type}"
+    if not chosen:
+        sources["train.preset"] = f"{DEFAULT} on {device.type}"
     explicit_augmentation(values["augment"], sources)
     cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
-    resolved = cfg.resolved()
-    if resolved.augment.diffaug != cfg.augment.diffaug:
-        sources["augment.diffaug"] = DERIVED
-    resolved.validate()
-    resolved = resolved.on_device(device)
-    if resolved.train.precision_chosen_by:
-        sources["train.precision"] = resolved.train.precision_chosen_by
-        sources["train.precision_chosen_by"] = DERIVED
-    count = peek_num_images(spec)
-    if resolved.augment.mode == AUTO and count is not None:
-        resolved = dataclasses.replace(resolved, augment=resolved.augment.settled(count))
-        resolved.validate()
-        sources["augment.mode"] = resolved.augment.chosen_by
-        sources["augment.chosen_by"] = DERIVED
-        if resolved.augment.diffaug != cfg.augment.diffaug:
-            sources["augment.diffaug"] = DERIVED
-    return Resolved(resolved, sources)
+    validate(cfg)
+    settled = settle(cfg, device, num_images)
+    for key, source in changed(cfg, settled).items():
+        sources[key] = source
+    return Resolved(settled, sources)
+
+
+def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:
+    """`cfg` with what follows from other values filled in: the DiffAugment policy of `--aug
+    diffaug`, `--precision auto` for torch.device `device` (the rule: device.fast_precision,
+    told whether the family runs float16 layers of its own), `--aug auto` for `num_images`
+    (None: not known yet). A concrete precision or augmentation (a resumed run's) stays."""
+    augment = dataclasses.replace(cfg.augment, diffaug=cfg.augment.policy())
+    if num_images is not None:
+        augment = augment.settled(num_images)
+    train = cfg.train
+    if train.precision == AUTO:
+        precision, why = fast_precision(device, family_of(cfg.model.family).own_fp16(cfg.model))
+        train = dataclasses.replace(train, precision=precision, precision_chosen_by=why)
+    return dataclasses.replace(cfg, train=train, augment=augment)
+
+
+def changed(before: RunConfig, after: RunConfig) -> dict[str, str]:
+    """The sources of what `settle` changed: the reason for precision and augment.mode,
+    "derived" for the rest."""
+    out = {}
+    for section in ("train", "augment"):
+        old, new = dataclasses.asdict(getattr(before, section)), dataclasses.asdict(
+            getattr(after, section))
+        out.update({f"{section}.{k}": DERIVED for k in new if new[k] != old[k]})
+    if "train.precision" in out:
+        out["train.precision"] = after.train.precision_chosen_by
+    if "augment.mode" in out:
+        out["augment.mode"] = after.augment.chosen_by
+    return out
+
+
+def replay(cfg: RunConfig) -> RunConfig:
+    """A run's recorded configuration (config.json, with a resume's --kimg, --minutes or
+    --device put in) validated and settled as a new one is."""
+    validate(cfg)
+    return settle(cfg, pick_device(cfg.train.device))
+
+
+def with_data(cfg: RunConfig, archive) -> RunConfig:
+    """`cfg` with channels, aspect and num_classes taken from `archive` (a checked dataset)
+    and `--aug auto` settled by its size, or a GanvasError for what only the data can tell:
+    a conditional model without labels, another class count."""
+    m = cfg.model
+    classes = len(archive.class_names) if archive.labels is not None else 0
+    if m.num_classes != 0 and classes == 0:
+        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
+                          f"class labels: prepare it with --labels folders (a sub-folder "
+                          f"per class)")
+    if m.num_classes not in (0, FROM_DATA, classes):
+        raise GanvasError(f"the model has {m.num_classes} classes but "
+                          f"{cfg.train.data} has {classes}")
+    model = dataclasses.replace(m, channels=archive.channels, aspect=archive.aspect,
+                                num_classes=classes if m.num_classes == FROM_DATA
+                                else m.num_classes)
+    return dataclasses.replace(cfg, model=model, augment=cfg.augment.settled(len(archive)))
 
 
 def explicit_augmentation(augment: dict, sources: dict[str, str]) -> None:
@@ -158,8 +229,6 @@ def explicit_augmentation(augment: dict, sources: dict[str, str]) -> None:
 def peek_num_images(spec: str) -> int | None:
     """The image count of DATA when its dataset.json tells it without decoding (an archive or
     a demo set); None for an image folder (known once it is prepared, at training start)."""
-    from .data.archive import read_meta
-    from .data.dataset import locate_dataset
     path = locate_dataset(spec)
     return None if path.is_dir() else int(read_meta(path)["num_images"])
 
@@ -214,8 +283,7 @@ def source_facts(init_from: str | None) -> dict:
     """Fine-tuning keeps the source model's preset and resolution unless told otherwise."""
     if not init_from:
         return {}
-    from .training.finetune import source_folder
-    _, info = source_folder(init_from)
+    _, info = ckpt.fine_tuning_source(init_from)
     return {"preset": info.get("preset", "dcgan"), "resolution": info["model"]["resolution"]}
 
 
@@ -240,4 +308,25 @@ def read_config_file(path: str | os.PathLike) -> dict[str, dict]:
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path}: {section} must be an object")
         out[section] = check_fields(SECTION_TYPES[section], values, f"config file {path}")
+    return out
+
+
+def to_sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """ganvas.train keywords -> {section: {field: value}}; None = not given (dropped), OFF =
+    off (None). Unknown keywords and values of the wrong type are ConfigErrors."""
+    table = all_options()
+    unknown = set(options) - set(table)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
+                          f"{', '.join(sorted(table))}")
+    out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for name, value in options.items():
+        if value is None:
+            continue
+        opt = table[name]
+        if value is not OFF:
+            value = check_type(name, value, opt.kind, False, "option")
+        elif not opt.optional:
+            raise ConfigError(f"option {name} cannot be turned off (OFF)")
+        out[opt.section][opt.field] = opt.to_field(value)
     return out

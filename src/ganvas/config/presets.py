@@ -3,16 +3,17 @@
 A preset is a function of the model resolution (0 = not known yet) returning
 {"model": {...}, "train": {...}, "augment": {...}} overrides of the dataclass defaults, so a
 recipe can follow the resolution the way StyleGAN2-ADA's "auto" configuration does. Every
-preset NAME has a NAME-tiny twin for tests and laptop CPUs.
+preset NAME has a NAME-tiny twin for tests and laptop CPUs. `ganvas demo`'s recipe (a preset
+and the options it gives) is here too. Presets are data: config.resolve merges them under the
+config file and the options, and config.validation checks the result.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from .config import (AUTO, FROM_DATA, AugmentConfig, MetricsConfig, ModelConfig, RunConfig,
-                     TrainConfig, build, override)
-from .registry import Registry
+from ..registry import Registry
+from .schema import AUTO, FROM_DATA
 
 Preset = Callable[[int], dict]
 PRESETS: Registry[Preset] = Registry("model")
@@ -28,7 +29,7 @@ def merge(base: dict, extra: dict) -> dict:
 
 def auto_augment(small_data: str, large_data: str) -> dict:
     """The "augment" section of a preset whose augmentation follows the data's size: `--aug
-    auto`, becoming `small_data` below config.SMALL_DATA images and `large_data` above."""
+    auto`, becoming `small_data` below schema.SMALL_DATA images and `large_data` above."""
     return {"mode": AUTO, "small_data": small_data, "large_data": large_data}
 
 
@@ -130,13 +131,15 @@ def default_preset(device_type: str) -> tuple[str, str]:
     return DEFAULT_PRESET, f"the default on {device_type}"
 
 
-def preset_config(name: str, model: dict | None = None, train: dict | None = None,
-                  augment: dict | None = None, metrics: dict | None = None) -> RunConfig:
-    """RunConfig from preset `name` with user overrides (None values mean "not given"). A
-    resolution-dependent preset uses model["resolution"] when given (else its 64 px values)."""
-    p = PRESETS.get(name)((model or {}).get("resolution") or 0)
-    m = override(build(ModelConfig, p.get("model", {})), model or {})
-    t = override(build(TrainConfig, {**p.get("train", {}), "preset": name}), train or {})
-    a = override(build(AugmentConfig, p.get("augment", {})), augment or {})
-    return RunConfig(model=m, train=t, augment=a,
-                     metrics=override(MetricsConfig(), metrics or {}))
+# `ganvas demo`: a DCGAN at 32x32 (the 64 px emoji downsampled: on a laptop CPU four times the
+# steps of 64 px in the same minutes, which is what turns noise into emoji-like shapes), half
+# width, mirrored, one snapshot per 50 kimg.
+DEMO_DATA = "demo:emoji"
+DEMO_PRESET = "dcgan"
+DEMO_RESOLUTION = 32
+
+
+def demo_options(minutes: float, seed: int, precision: str | None) -> dict:
+    """The training options of `ganvas demo` (keywords of ganvas.train)."""
+    return {"resolution": DEMO_RESOLUTION, "g_width": 32, "d_width": 32, "minutes": minutes,
+            "mirror": True, "seed": seed, "snap_kimg": 50, "precision": precision}

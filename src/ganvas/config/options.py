@@ -1,10 +1,11 @@
-"""Training options, declared once on the config dataclasses and derived everywhere else.
+"""The option machinery: training options declared once on the schema's dataclasses.
 
-Every field of ModelConfig, TrainConfig, AugmentConfig and MetricsConfig is declared with
+Every field of ModelConfig, TrainConfig, AugmentConfig and MetricsConfig (config.schema) is
+declared with
 `option(default, help=...)` (or `internal(...)`); from that one declaration come the keyword of
 `ganvas.train` (the field name, or `api=`), the flag of `ganvas train` (the kebab-case of the
-keyword: z_dim -> --z-dim, aug_crop -> --aug-crop), its help, choices and value type. `OPTIONS`
-maps each keyword to its `Option`.
+keyword: z_dim -> --z-dim, aug_crop -> --aug-crop), its help, choices and value type
+(`schema.all_options()` maps each keyword to its `Option`). This module knows no section.
 
 Internal fields have no keyword or flag of their own because they come from elsewhere:
 model.family (the preset's architecture; --model picks the preset), model.channels (the
@@ -29,9 +30,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .errors import ConfigError
-
-SECTIONS = ("model", "train", "augment", "metrics")      # RunConfig's fields, config.json's keys
+from ..errors import ConfigError
 
 
 class Off:
@@ -45,19 +44,20 @@ OFF = Off()
 OFF_WORDS = ("none", "off")
 
 
-def option(default: Any, help: str, api: str | None = None, choices=None,
+def option(default: Any, help: str, api: str | None = None, choices: tuple | None = None,
            metavar: str | None = None, kind: type | None = None,
-           encode: Callable | None = None, exclusive: str | None = None):
+           encode: Callable | None = None, exclusive: str | None = None,
+           registry: str | None = None):
     """A dataclass field that is also a training option.
 
     api: the keyword/flag name when it is not the field's (aug_crop for AugmentConfig.crop);
-    choices: a tuple checked by argparse, or a function returning names (a registry that
-    cannot be imported while config.py loads), only listed in the help; kind: the value type
-    of the keyword when it differs from the field's, with `encode` mapping keyword value ->
-    field value (conditional: bool -> num_classes); exclusive: flags of one name are mutually
-    exclusive (--kimg / --minutes)."""
+    choices: a tuple checked by argparse; registry: the value names an entry of that registry
+    (config.validation checks it and gives the CLI the names for the help); kind: the value
+    type of the keyword when it differs from the field's, with `encode` mapping keyword value
+    -> field value (conditional: bool -> num_classes); exclusive: flags of one name are
+    mutually exclusive (--kimg / --minutes)."""
     meta = {"help": help, "api": api, "choices": choices, "metavar": metavar, "kind": kind,
-            "encode": encode, "exclusive": exclusive}
+            "encode": encode, "exclusive": exclusive, "registry": registry}
     return dataclasses.field(default=default, metadata={"option": meta})
 
 
@@ -76,10 +76,11 @@ class Option:
     help: str
     kind: type              # int, float, str or bool
     optional: bool          # None is a valid value of the field (= off)
-    choices: Any = None
+    choices: tuple | None = None
     metavar: str | None = None
     encode: Callable | None = None
     exclusive: str | None = None
+    registry: str | None = None      # the value names an entry of this registry ("loss")
 
     @property
     def flag(self) -> str:
@@ -97,7 +98,7 @@ class Option:
 
 
 def field_kind(annotation: str) -> tuple[type, bool]:
-    """A field annotation ("float | None") -> (float, True); config.py's annotations are
+    """A field annotation ("float | None") -> (float, True); the schema's annotations are
     strings (from __future__ import annotations) naming int, float, str or bool."""
     parts = [p.strip() for p in str(annotation).split("|")]
     names = {"int": int, "float": float, "str": str, "bool": bool}
@@ -119,21 +120,8 @@ def declared(section: str, cls) -> list[Option]:
         kind, optional = field_kind(f.type)
         found.append(Option(section, f.name, meta["api"] or f.name, meta["help"],
                             meta["kind"] or kind, optional, meta["choices"], meta["metavar"],
-                            meta["encode"], meta["exclusive"]))
+                            meta["encode"], meta["exclusive"], meta["registry"]))
     return found
-
-
-def all_options() -> dict[str, Option]:
-    """keyword -> Option over every section, in declaration order."""
-    from .config import RunConfig
-    sections = {f.name: f.default_factory for f in dataclasses.fields(RunConfig)}
-    table = {}
-    for section in SECTIONS:
-        for opt in declared(section, sections[section]):
-            if opt.api in table:
-                raise TypeError(f"option {opt.api} is declared twice")
-            table[opt.api] = opt
-    return table
 
 
 # Every number option, whatever its own range: finite and at most this big (ints: what a C
@@ -173,27 +161,6 @@ def check_type(name: str, value: Any, kind: type, optional: bool, origin: str) -
                       f"{kind.__name__}{' or null' if optional else ''}, not {value!r}")
 
 
-def to_sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """ganvas.train keywords -> {section: {field: value}}; None = not given (dropped), OFF =
-    off (None). Unknown keywords and values of the wrong type are ConfigErrors."""
-    table = all_options()
-    unknown = set(options) - set(table)
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
-                          f"{', '.join(sorted(table))}")
-    out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    for name, value in options.items():
-        if value is None:
-            continue
-        opt = table[name]
-        if value is not OFF:
-            value = check_type(name, value, opt.kind, False, "option")
-        elif not opt.optional:
-            raise ConfigError(f"option {name} cannot be turned off (OFF)")
-        out[opt.section][opt.field] = opt.to_field(value)
-    return out
-
-
 def parse_number(text: str) -> float:
     """argparse type of float options: finite numbers only ('nan', 'inf' and overflowing
     literals are argparse errors: one line, exit 2)."""
@@ -225,12 +192,13 @@ def check_fields(cls, values: dict, origin: str) -> dict:
     return {k: check_type(k, v, *field_kind(known[k].type), origin) for k, v in values.items()}
 
 
-def argparse_spec(opt: Option) -> dict:
+def argparse_spec(opt: Option, names: list[str] | None = None) -> dict:
     """The add_argument keywords of an option's flag: booleans are --x / --no-x with None =
-    not given; optional ones also take 'none' (= OFF)."""
+    not given; optional ones also take 'none' (= OFF). names: the entries of the option's
+    registry, listed in the help."""
     help_text = opt.help
-    if callable(opt.choices):
-        help_text += f": {', '.join(opt.choices())}"
+    if names:
+        help_text += f": {', '.join(names)}"
     if opt.kind is bool:
         return {"action": argparse.BooleanOptionalAction, "default": None, "help": help_text}
     parse = {int: int, float: parse_number, str: str}[opt.kind]
@@ -239,6 +207,6 @@ def argparse_spec(opt: Option) -> dict:
         help_text += " ('none' = off)"
     metavar = opt.metavar or {int: "N", float: "X"}.get(opt.kind)
     spec = {"type": parse, "default": None, "help": help_text, "metavar": metavar}
-    if isinstance(opt.choices, tuple):
+    if opt.choices:
         spec["choices"] = opt.choices
     return spec
