@@ -43,7 +43,7 @@ def test_default_and_names():
 
 
 def test_unknown_pipe_lists_names():
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError, match="unknown ADA pipeline 'bgx'; choose from: ") as err:
         AugmentPipe("bgx")
     for name in NAMES:
         assert name in str(err.value)
@@ -52,7 +52,7 @@ def test_unknown_pipe_lists_names():
 def test_p_must_be_a_probability():
     a = AugmentPipe()
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match=r"probability p must be in \[0, 1\], got "):
             a.p = bad
     a.p = 1
     assert isinstance(a.p, float)
@@ -206,8 +206,11 @@ def test_controller_lowers_p_and_clamps():
 
 
 def test_controller_rejects_bad_options():
-    for kw in ({"target": 1.5}, {"interval": 0}, {"speed_kimg": 0.0}, {"batch": 0}):
-        with pytest.raises(ConfigError):
+    limits = "ADA interval and batch must be at least 1 and speed_kimg > 0"
+    for kw, message in (({"target": 1.5}, r"ADA target must be in \[0, 1\], got 1\.5"),
+                        ({"interval": 0}, limits), ({"speed_kimg": 0.0}, limits),
+                        ({"batch": 0}, limits)):
+        with pytest.raises(ConfigError, match=message):
             controller(**kw)
 
 

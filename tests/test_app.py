@@ -105,7 +105,7 @@ def test_parse_seeds_forms_and_limits():
     assert parse_seeds(f"{inputs.MAX_SEED}", 1) == [inputs.MAX_SEED]
     assert parse_seeds("", 5, minimum=0) == []
     for bad in ("a", "3-1", "-2", f"{inputs.MAX_SEED + 1}", "1.5", "0-99999999999"):
-        with pytest.raises(ganvas.GanvasError):
+        with pytest.raises(ganvas.GanvasError, match=rf"bad seed(s| range) '{re.escape(bad)}'"):
             parse_seeds(bad, 64)
     with pytest.raises(ganvas.GanvasError, match="at most 4"):
         parse_seeds("0-4", 4)
@@ -448,7 +448,7 @@ def test_launch_stops_streamlit_when_killed(tmp_path):
         child = int(pid_file.read_text())
         parent.send_signal(signal.SIGTERM)                  # the parent alone, not its group
         assert parent.wait(timeout=20) == 128 + signal.SIGTERM
-        with pytest.raises(ProcessLookupError):
+        with pytest.raises(ProcessLookupError, match="No such process"):
             os.kill(child, 0)
     finally:
         parent.kill()

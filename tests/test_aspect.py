@@ -6,6 +6,7 @@ eval's SWD and the memorization check, resume), with one-line errors for what ca
 from __future__ import annotations
 
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -48,7 +49,9 @@ def test_block_and_image_shapes():
         h0, w0 = aspects.block_shape(a)
         assert min(h0, w0) == 4 and abs(w0 / h0 - aspects.value(a)) < 1e-12
     for bad in ("4:2", "17:4", "9:2", "5:1", "1:1:1", "wide", "0:1", ""):
-        with pytest.raises(ConfigError):
+        q = re.escape(f"'{bad}'")
+        with pytest.raises(ConfigError, match=f"^aspect {q} is not one the models make|"
+                                              f"^aspect must be W:H .*; not {q}$"):
             aspects.block_shape(bad)
 
 
@@ -60,7 +63,9 @@ def test_nearest_aspect():
     assert aspects.nearest("21:9")[0] == "9:4"
     assert aspects.nearest("43:10")[0] == "4:1"                  # within 10% of 4:1
     for bad in ("5:1", "1:5", "16/9", "a:b", "0:4", "-1:2"):
-        with pytest.raises(ConfigError):
+        with pytest.raises(ConfigError, match=f"^aspect {re.escape(bad)} is beyond what the "
+                                              f"models make|^aspect must be W:H .*; not "
+                                              f"{re.escape(repr(bad))}$"):
             aspects.nearest(bad)
 
 
@@ -136,7 +141,7 @@ def test_an_archive_with_a_bad_aspect_is_refused(tmp_path):
         with pytest.raises(GanvasError, match="aspect must be"):
             load_archive(path)
     rewrite_meta(path, aspect="1:2")                   # pictures of another shape than it says
-    with pytest.raises(GanvasError):
+    with pytest.raises(GanvasError, match=r"member images/000000\.png is 32x16 RGB, not 16x32"):
         load_archive(path).images
     with pytest.raises(ValueError, match="uint8"):
         with ArchiveWriter(tmp_path / "x.zip", 16, 3, aspect="2:1") as w:

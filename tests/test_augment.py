@@ -82,7 +82,9 @@ def test_parse_policy():
 
 @pytest.mark.parametrize("text", ["colour", "color,,cutout", "classic"])
 def test_parse_policy_rejects_and_lists_choices(text):
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ConfigError, match=r"(^unknown DiffAugment policy '[a-z]*'|^'classic' is "
+                                          r"a reals-only augmentation, not a DiffAugment "
+                                          r"policy); choose from: ") as err:
         parse_policy(text)
     message = str(err.value)
     for name in ("color", "translation", "cutout"):
@@ -101,7 +103,8 @@ def test_diff_augment_applies_in_order():
     g = gen(3)
     expected = cutout(translation(x, g), g)
     torch.testing.assert_close(diff_augment(x, ["translation", "cutout"], gen(3)), expected)
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="'classic' is a reals-only augmentation, not a "
+                                          "DiffAugment policy"):
         diff_augment(x, ["classic"], gen())
 
 
@@ -198,5 +201,6 @@ def test_classic_keeps_range_and_alpha_values():
                                  {"rotate": 200.0}, {"rotate": -1.0}, {"shear": -5.0},
                                  {"brightness": -0.1}, {"contrast": -0.1}])
 def test_classic_validates(bad):
-    with pytest.raises(ConfigError):
+    (name,) = bad
+    with pytest.raises(ConfigError, match=f"^classic augmentation: {name} must be in "):
         classic(images(), gen(), **bad)

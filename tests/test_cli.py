@@ -27,7 +27,7 @@ from ganvas.cli import main
 ])
 def test_usage_errors_are_one_line_and_exit_2(argv, needle, capsys, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(SystemExit, match="^2$") as e:     # its message is the exit code
         sys.exit(main(argv))
     assert e.value.code == 2
     err = capsys.readouterr().err

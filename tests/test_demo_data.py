@@ -126,12 +126,12 @@ def test_build_script_squares_without_cutting():
 
 def test_build_script_names_missing_debian_packages(tmp_path, capsys):
     build = _load_script()
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit, match="^2$") as exc:   # its message is the exit code
         build.main(["--out", str(tmp_path / "e.zip"), "--font", str(tmp_path / "no.ttf")])
     assert exc.value.code == 2 and "fonts-noto-color-emoji" in capsys.readouterr().err
     font = tmp_path / "font.ttf"
     font.write_bytes(b"")
-    with pytest.raises(SystemExit) as exc:
+    with pytest.raises(SystemExit, match="^2$") as exc:   # its message is the exit code
         build.main(["--out", str(tmp_path / "e.zip"), "--font", str(font),
                     "--emoji-test", str(tmp_path / "no.txt")])
     assert exc.value.code == 2 and "unicode-data" in capsys.readouterr().err

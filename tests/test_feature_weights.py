@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import pytest
+import re
 import torch
 
 from ganvas.cli import main
@@ -66,7 +67,8 @@ def test_offline_error_names_the_file_and_where_to_put_it(monkeypatch):
     entry = w.WEIGHTS.get("inception-v3")
     monkeypatch.setitem(w.WEIGHTS._entries, "inception-v3", w.WeightFile(
         entry.filename, "http://127.0.0.1:9/" + entry.filename, entry.sha256_prefix, entry.env))
-    with pytest.raises(GanvasError) as e:
+    with pytest.raises(GanvasError, match=f"^could not download {re.escape(entry.filename)} "
+                                          f"\\(.*\\); offline, download ") as e:
         w.resolve_weights("inception-v3")
     message = str(e.value)
     assert entry.filename in message and str(w.cached_path("inception-v3")) in message

@@ -17,8 +17,10 @@ from ganvas.latent.sampling import parse_seeds
 def test_parse_seeds():
     assert parse_seeds("0-3,10,12-13") == [0, 1, 2, 3, 10, 12, 13]
     assert parse_seeds("7") == [7]
-    for bad in ("", "a", "3-1", "1-", "-2", "0-999999999"):
-        with pytest.raises(GanvasError):
+    for bad, message in (("", "give at least 1 seed"), ("a", "bad seeds 'a'"),
+                         ("3-1", "bad seed range '3-1'"), ("1-", "bad seeds '1-'"),
+                         ("-2", "bad seeds '-2'"), ("0-999999999", "too many seeds in '0-")):
+        with pytest.raises(GanvasError, match=f"^{message}"):
             parse_seeds(bad)
 
 

@@ -332,7 +332,7 @@ def test_gif_too_big_is_refused_before_rendering(tiny_run, tmp_path):
 def test_mistakes_are_one_line_exit_2_and_write_nothing(tiny_run, tmp_path, monkeypatch,
                                                         capsys, extra, needle):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(SystemExit, match="^2$") as e:     # its message is the exit code
         sys.exit(main(["interpolate", str(tiny_run), *extra]))
     assert e.value.code == 2
     err = capsys.readouterr().err

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import re
 from PIL import Image
 
 from ganvas.data.archive import ArchiveWriter, file_hash, read_archive
@@ -184,7 +185,7 @@ def test_errors_are_one_line(case, needle, train_archive, extractor, tmp_path):
         archive = write_archive(tmp_path / "small.zip", train[:5])
     else:
         archive = write_archive(tmp_path / "dup.zip", np.repeat(train[:1], 30, axis=0))
-    with pytest.raises(GanvasError) as e:
+    with pytest.raises(GanvasError, match=re.escape(needle)) as e:
         mem.memorization(FakeModel(archive, train, tmp_path), num, extractor, tmp_path,
                          mirror=False)
     assert needle in str(e.value) and "\n" not in str(e.value)

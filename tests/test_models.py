@@ -118,7 +118,11 @@ def test_dcgan_init_and_layers_follow_the_paper():
 @pytest.mark.parametrize("bad", [dict(resolution=48), dict(resolution=8), dict(resolution=512),
                                  dict(channels=2), dict(z_dim=0), dict(family="nope")])
 def test_bad_model_config_is_a_clear_error(bad):
-    with pytest.raises(ConfigError):
+    (option,) = bad
+    message = {"resolution": "resolution must be a power of two from 16 to 256 for dcgan, not",
+               "channels": "channels must be 1, 3 or 4, not 2", "z_dim": "z_dim must be at least 1",
+               "family": "unknown model family 'nope'; choose from: "}[option]
+    with pytest.raises(ConfigError, match=f"^{message}"):
         build_generator(ModelConfig(**bad))
 
 

@@ -351,7 +351,8 @@ def test_existing_archive_survives_a_failing_prepare(tmp_path, monkeypatch):
     (bad / "x.png").write_text("text")
     run(good, out)
     before = out.read_bytes()
-    with pytest.raises(GanvasError):
+    with pytest.raises(GanvasError, match=r"^no usable images in .*bad: skipped 1 "
+                                          r"\(not-an-image 1\)"):
         prepare(bad, out, workers=1, progress=False)
     assert out.read_bytes() == before
 
@@ -359,13 +360,13 @@ def test_existing_archive_survives_a_failing_prepare(tmp_path, monkeypatch):
 
     def interrupted(self, *args, **kwargs):  # Ctrl-C after the first image is written
         if calls:
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("after the first image")
         calls.append(1)
         return original(self, *args, **kwargs)
 
     original = ArchiveWriter.add
     monkeypatch.setattr(ArchiveWriter, "add", interrupted)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt, match="^after the first image$"):   # ours
         prepare(good, out, resolution=8, workers=1, progress=False)
     assert out.read_bytes() == before and read_meta(out)["resolution"] == 16
     assert sorted(os.listdir(tmp_path)) == ["bad", "good", "out.zip"]  # no temp file left
@@ -415,7 +416,7 @@ def test_min_size_refuses_small_pictures_and_names_a_resolution_that_fits(tmp_pa
     save(noise(1, (28, 28)), src / "a.png")
     save(noise(2, (28, 40)), src / "b.png")
     save(noise(3, (20, 20)), src / "c.png")
-    with pytest.raises(GanvasError) as info:
+    with pytest.raises(GanvasError, match="smaller than --min-size 64") as info:
         prepare(src, tmp_path / "out.zip", resolution=64, min_size=64, workers=1,
                 progress=False)
     assert str(info.value) == (
@@ -486,7 +487,7 @@ def test_prepare_cli_min_size(tmp_path, capsys):
         assert main(["prepare", str(src), str(out), "--min-size", bad]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "min_size must be a positive integer" in err
-    with pytest.raises(SystemExit) as info:
+    with pytest.raises(SystemExit, match="^2$") as info:   # its message is the exit code
         main(["prepare", str(src), str(out), "--min-size", "big"])
     assert info.value.code == 2
     assert "--min-size: invalid int value" in capsys.readouterr().err

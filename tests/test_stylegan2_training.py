@@ -92,7 +92,7 @@ def test_diffaug_mode_and_bad_choices_are_clear(toy32, toy_archive, tmp_path, ca
     for argv, needle in [(["--augpipe", "bgq"], "choose from b, g, c"),
                          (["--aug", "adaptive"], "invalid choice"),
                          (["--target", "1.5"], "[0, 1]")]:
-        with pytest.raises(SystemExit) as e:          # argparse exits, main() returns
+        with pytest.raises(SystemExit, match="^2$") as e:  # argparse exits, main() returns
             sys.exit(main(["train", str(toy32), "--model", "stylegan2-tiny", "--out",
                            str(tmp_path), *argv]))
         assert e.value.code == 2

@@ -126,7 +126,7 @@ def test_failed_snapshot_write_leaves_old_snapshot_and_no_debris(tiny_run, monke
         raise OSError("disk full")
 
     monkeypatch.setattr(ckpt, "save_module", broken)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="^disk full$"):
         ckpt.write_snapshot(snap, {"G": G}, {"model": {}})
     assert same_weights(weights(snap, "G"), before)
     assert not [p for p in snap.parent.iterdir() if p.name.startswith(".")]
