@@ -27,7 +27,7 @@ from ganvas.data.images import load_image
 from ganvas.errors import GanvasError
 from ganvas.paths import cache_dir
 
-from ..conftest import make_toy_archive, usage_error
+from tests.helpers import make_toy_archive, usage_error
 
 RES = 8
 

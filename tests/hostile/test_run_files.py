@@ -19,7 +19,7 @@ from ganvas.report.rundata import read_run
 from ganvas.training.measure import TrainingMetrics
 from ganvas.config import MetricsConfig
 
-from ..conftest import same, usage_error, weights
+from tests.helpers import same, usage_error, weights
 
 
 @pytest.fixture

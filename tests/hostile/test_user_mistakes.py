@@ -15,8 +15,8 @@ import ganvas
 from ganvas.cli import main
 from ganvas.errors import GanvasError
 
-from ..conftest import usage_error
-from ..test_interpolate import DC, SG2, export_random
+from tests.helpers import usage_error
+from tests.helpers import DC, SG2, export_random
 
 
 def one_line(argv: list[str], capsys, code: int = 2) -> str:
