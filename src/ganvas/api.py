@@ -404,7 +404,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2 and their -tiny twins; default dcgan, or with
     init_from the source model's preset); returns the run directory.
 
-    `options` are the training options (ganvas.options; `ganvas train --help` lists them with
+    `options` are the training options (ganvas.config.options; `ganvas train --help` lists them with
     their flags): ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
     loss, n_critic, z_dim, ema_kimg, spectral_norm, d_norm, gate_d, init_from, freeze_d,
     precision, ...), conditional=True (any preset conditioned on the dataset's labels),
@@ -412,7 +412,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     ada_interval, diffaug="color,translation,cutout", classic_aug=True, aug_crop, aug_rotate,
     aug_shear, aug_brightness, aug_contrast) and metrics measured during training
     (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num, best_metric,
-    extractor, feature_weights). None means "not given"; ganvas.options.OFF turns an optional
+    extractor, feature_weights). None means "not given"; ganvas.config.options.OFF turns an optional
     one off (gate_d=OFF).
 
     config: a run's config.json (or part of one) replayed: its values replace the preset's,

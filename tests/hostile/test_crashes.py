@@ -21,7 +21,7 @@ from ganvas.errors import GanvasError
 from ganvas.imaging import _umask
 from ganvas.training.rundir import new_run_dir
 
-from ..conftest import TINY, same, usage_error, weights
+from tests.helpers import TINY, same, usage_error, weights
 
 PRELUDE = """
 import os, sys, time

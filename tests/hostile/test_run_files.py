@@ -19,7 +19,7 @@ from ganvas.report.rundata import read_run
 from ganvas.training.measure import TrainingMetrics
 from ganvas.config.schema import MetricsConfig
 
-from ..conftest import same, usage_error, weights
+from tests.helpers import same, usage_error, weights
 
 
 @pytest.fixture
@@ -195,7 +195,10 @@ def test_resume_refuses_a_crafted_config_json(run_copy):
 @pytest.mark.parametrize("text", ["[1, 2]", "{bad", '{"model": 3}'])
 def test_resume_refuses_a_config_json_that_is_not_one(run_copy, text):
     (run_copy / "config.json").write_text(text)
-    with pytest.raises(GanvasError):
+    message = {"[1, 2]": r"config\.json is not a run configuration \(not a JSON object\)",
+               "{bad": r"is not a run directory \(no readable config\.json\)",
+               '{"model": 3}': r"config\.json is not a valid run configuration"}[text]
+    with pytest.raises(GanvasError, match=message):
         ganvas.resume(run_copy, kimg=1, progress=False)
 
 

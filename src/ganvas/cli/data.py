@@ -65,7 +65,7 @@ def add_train(sub) -> None:
 
 
 def add_option_flags(p) -> list[str]:
-    """One flag per training option (ganvas.options), grouped by section; returns the
+    """One flag per training option (config.options), grouped by section; returns the
     keywords of ganvas.train they set (argparse dests)."""
     from ..config.options import argparse_spec
     from ..config.schema import all_options
