@@ -72,7 +72,10 @@ class Trainer:
     of every global batch: the draws of data order, mirroring, z, instance and label noise and
     torch's own RNG are the whole batch's on every process (sliced), so together they compute
     what one process would; augmentation draws per process. Gradients and the running
-    buffers are averaged across processes, batch norm covers the global batch."""
+    buffers are averaged across processes, batch norm covers the global batch.
+
+    `cfg` is a resolved configuration (config.resolve: validated, precision settled, the
+    data's values filled in by resolve.with_data); the Trainer reads it and decides nothing."""
 
     def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device,
                  world: World = SINGLE):
