@@ -43,7 +43,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import ganvas  # noqa: E402
-from ganvas import checkpoint  # noqa: E402
 from ganvas.config import preset_config  # noqa: E402
 from ganvas.data.archive import ArchiveWriter, read_archive  # noqa: E402
 from ganvas.data.demo import demo_archive  # noqa: E402
@@ -53,6 +52,7 @@ from ganvas.metrics.inception import random_state  # noqa: E402
 from ganvas.models import MODELS, build_discriminator, build_generator  # noqa: E402
 from ganvas.models.stylegan2_layers import compute_dtype  # noqa: E402
 from ganvas.presets import PRESETS  # noqa: E402
+from ganvas.runfolder import snapshots  # noqa: E402
 from ganvas.training import runs  # noqa: E402
 
 RESOLUTION = 64
@@ -196,7 +196,7 @@ def check_train(ctx: Context, preset: str, precision: str) -> dict:
     finite_stats = all(math.isfinite(v) for e in ticks for v in e.values()
                        if isinstance(v, (int, float)))
     flags = sorted({f for e in ticks for f in e.get("flags", [])})
-    weights = snapshot_weights(checkpoint.list_snapshots(run)[-1])
+    weights = snapshot_weights(snapshots.list_snapshots(run)[-1])
     finite_weights = all(torch.isfinite(t.float()).all() for w in weights.values()
                          for t in w.values())
     last = ticks[-1]
@@ -255,7 +255,7 @@ def resume_pair(ctx: Context, preset: str, steps: int, tag: str) -> tuple[dict, 
     full = ganvas.train("demo:emoji", **common)
     part = ganvas.train("demo:emoji", **{**common, "kimg": opts["kimg"] / 2})
     ganvas.resume(part, kimg=opts["kimg"], progress=False)
-    a, b = checkpoint.list_snapshots(full)[-1], checkpoint.list_snapshots(part)[-1]
+    a, b = snapshots.list_snapshots(full)[-1], snapshots.list_snapshots(part)[-1]
     if a.name != b.name:
         raise CheckFailed(f"resumed run ended at {b.name}, the full one at {a.name}", {})
     return snapshot_weights(a), snapshot_weights(b)

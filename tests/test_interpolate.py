@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 import ganvas
-from ganvas.checkpoint import model_info, write_snapshot
+from ganvas.checkpoint import model_info
 from ganvas.cli import main
 from ganvas.config import ModelConfig
 from ganvas.errors import GanvasError
@@ -21,6 +21,7 @@ from ganvas.latent import animate, video
 from ganvas.latent.interpolate import interpolate, lerp, schedule, slerp, smoothstep
 from ganvas.latent.keyframes import save_latents
 from ganvas.models import build_generator
+from ganvas.runfolder.snapshots import write_snapshot
 
 SG2 = dict(family="stylegan2", resolution=32, z_dim=32, w_dim=32, mapping_layers=2,
            g_width=8, d_width=8, max_width=32)

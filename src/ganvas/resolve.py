@@ -214,8 +214,8 @@ def source_facts(init_from: str | None) -> dict:
     """Fine-tuning keeps the source model's preset and resolution unless told otherwise."""
     if not init_from:
         return {}
-    from .training.finetune import source_folder
-    _, info = source_folder(init_from)
+    from .runfolder.locate import finetune_source
+    _, info = finetune_source(init_from)
     return {"preset": info.get("preset", "dcgan"), "resolution": info["model"]["resolution"]}
 
 
