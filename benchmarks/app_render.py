@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 
 import ganvas
-from ganvas.checkpoint import model_info, write_snapshot
+from ganvas.checkpoint import model_info
 from ganvas.config.resolve import preset as resolve_preset
 from ganvas.models import build_generator
+from ganvas.runfolder.snapshots import write_snapshot
 
 RESOLUTION = 64
 GOAL_S = 1.0

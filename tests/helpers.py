@@ -13,10 +13,11 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from ganvas.checkpoint import model_info, write_snapshot
+from ganvas.checkpoint import model_info
 from ganvas.config.schema import ModelConfig
 from ganvas.data.archive import ArchiveWriter
 from ganvas.models import build_generator
+from ganvas.runfolder.snapshots import write_snapshot
 
 # Options for runs that take a second or two on a 2-core CPU.
 TINY = dict(model="dcgan-tiny", batch=16, snap_kimg=0.128, tick_kimg=0.064, progress=False)

@@ -24,6 +24,7 @@ from .latent.video import check_fps, check_png, check_scale, output_format
 from .config import resolve
 from .config.presets import DEMO_DATA, DEMO_PRESET, DEMO_RESOLUTION, demo_options
 from .config.resolve import Resolved
+from .runfolder.locate import resolve_model_dir
 from .training import runs
 from .device import pick_device
 
@@ -391,7 +392,7 @@ def check_writable_above(path: Path) -> None:
 def load(model: str | os.PathLike, device: str = "auto") -> Model:
     """Load a run directory (its newest snapshot), a snapshot or an exported model onto
     `device` (ganvas.device.pick_device: auto = CUDA, then MPS, then CPU)."""
-    folder = checkpoint.resolve_model_dir(model)
+    folder = resolve_model_dir(model)
     G, info = checkpoint.load_generator(folder)
     return Model(G.to(pick_device(device)), info, folder)
 

@@ -7,11 +7,11 @@ import pytest
 from PIL import Image
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.cli import main
 from ganvas.errors import GanvasError
 from ganvas.latent.interpolate import interpolate, schedule, slerp
 from ganvas.latent.sampling import parse_seeds
+from ganvas.runfolder import snapshots
 
 
 def test_parse_seeds():
@@ -35,7 +35,7 @@ def test_same_seed_same_image_whatever_the_batch(tiny_run):
 
 
 def test_load_run_snapshot_or_exported_model(tiny_run, tmp_path):
-    newest = ckpt.list_snapshots(tiny_run)[-1]
+    newest = snapshots.list_snapshots(tiny_run)[-1]
     assert ganvas.load(tiny_run).path == newest
     assert ganvas.load(newest / "model.json").path == newest
     exported = tmp_path / "exported"

@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 import torch  # noqa: E402
 
 import ganvas  # noqa: E402
-from ganvas import checkpoint  # noqa: E402
+from ganvas.runfolder.snapshots import list_snapshots  # noqa: E402
 from ganvas.config.resolve import preset as resolve_preset  # noqa: E402
 from ganvas.data.archive import read_archive  # noqa: E402
 from ganvas.data.demo import demo_archive  # noqa: E402
@@ -166,7 +166,7 @@ def resume_pair(ctx: Context, preset: str, steps: int, tag: str) -> tuple[dict, 
     full = ganvas.train("demo:emoji", **common)
     part = ganvas.train("demo:emoji", **{**common, "kimg": opts["kimg"] / 2})
     ganvas.resume(part, kimg=opts["kimg"], progress=False)
-    a, b = checkpoint.list_snapshots(full)[-1], checkpoint.list_snapshots(part)[-1]
+    a, b = list_snapshots(full)[-1], list_snapshots(part)[-1]
     assert a.name == b.name, f"resumed run ended at {b.name}, the full one at {a.name}"
     return snapshot_weights(a), snapshot_weights(b)
 

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from ganvas import checkpoint
+from ganvas.runfolder.snapshots import list_snapshots
 from ganvas.config.resolve import preset as resolve_preset
 from ganvas.models import build_discriminator, build_generator
 from ganvas.models.stylegan2_layers import compute_dtype
@@ -40,7 +40,7 @@ def test_train(ctx, preset, precision):
                  if isinstance(v, (int, float)) and not math.isfinite(v)]
     assert not nonfinite, ("non-finite stats", nonfinite, figures)
     assert "nonfinite" not in flags, figures
-    weights = snapshot_weights(checkpoint.list_snapshots(run)[-1])
+    weights = snapshot_weights(list_snapshots(run)[-1])
     bad = [(n, k) for n, w in weights.items() for k, t in w.items()
            if not torch.isfinite(t.float()).all()]
     assert not bad, ("non-finite weights", bad, figures)

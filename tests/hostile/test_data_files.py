@@ -489,10 +489,10 @@ def test_a_damaged_prepared_cache_is_prepared_again(tmp_path):
 def crafted_run(tiny_run, tmp_path):
     """A copy of the tiny run whose newest snapshot and config name another archive (of the
     same shape), keeping the recorded hash of the real one."""
-    from ganvas import checkpoint as ckpt
+    from ganvas.runfolder import snapshots
     run = shutil.copytree(tiny_run, tmp_path / "run")
     other = make_toy_archive(tmp_path / "other.zip", n=64, resolution=16, seed=5)
-    for snap in ckpt.list_snapshots(run):
+    for snap in snapshots.list_snapshots(run):
         info = json.loads((snap / "model.json").read_text())
         info["dataset"]["name"] = str(other)
         (snap / "model.json").write_text(json.dumps(info))

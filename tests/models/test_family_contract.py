@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.config.presets import PRESETS
 from ganvas.errors import GanvasError
 from ganvas.imaging import save_png
 from ganvas.models import MODELS
+from ganvas.runfolder import snapshots
 
 from tests.helpers import make_toy_archive, same, usage_error, weights
 
@@ -141,7 +141,7 @@ def test_resume_is_bit_exact(run, data, tmp_path):
     full = ganvas.train(data, out=tmp_path, kimg=0.064, **opts)
     part = ganvas.train(data, out=tmp_path, kimg=0.032, **opts)
     ganvas.resume(part, kimg=0.064, progress=False)
-    a, b = ckpt.list_snapshots(full)[-1], ckpt.list_snapshots(part)[-1]
+    a, b = snapshots.list_snapshots(full)[-1], snapshots.list_snapshots(part)[-1]
     assert a.name == b.name
     for name in ("G", "G_ema", "D"):
         assert same(weights(a, name), weights(b, name)), name

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.checkpoint import load_module, save_module
 from ganvas.config.schema import ModelConfig
 from ganvas.models import build_discriminator, build_generator
 from ganvas.errors import ConfigError
 from ganvas.models.fastgan import quadrant, sle_pairs
+from ganvas.runfolder import snapshots
 
 from tests.helpers import make_toy_archive, stats, weights
 
@@ -212,8 +212,8 @@ def test_fine_tuning_freezes_exactly_the_first_d_blocks(toy32, tmp_path):
     source = ganvas.train(str(toy32), out=tmp_path / "src", **SHORT)
     run = ganvas.train(str(toy32), out=tmp_path / "ft", init_from=str(source), freeze_d=2,
                        **{k: v for k, v in SHORT.items() if k != "model"})
-    old = weights(ckpt.list_snapshots(source)[-1], "D")
-    new = weights(ckpt.list_snapshots(run)[-1], "D")
+    old = weights(snapshots.list_snapshots(source)[-1], "D")
+    new = weights(snapshots.list_snapshots(run)[-1], "D")
     # Parameters only: batch-norm statistics and spectral norm's power-iteration vectors
     # (_u, _v) are buffers that move in every training forward, frozen or not.
     params = [k for k in old if not k.endswith(("running_mean", "running_var",

@@ -15,9 +15,9 @@ import pytest
 from PIL import Image
 
 from ganvas.cli import main
-from ganvas.report import read_run, write_report
-from ganvas.report.rundata import effective_history, training_seconds
+from ganvas.report import write_report
 from ganvas.report.tensorboard import TensorBoardLog
+from ganvas.runfolder.read import effective_history, read_run, training_seconds
 
 SECTIONS = ("summary", "losses", "metrics", "augment", "reals-fakes", "latest", "progress")
 METRICS = [

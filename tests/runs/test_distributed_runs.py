@@ -18,7 +18,7 @@ import pytest
 import torch
 
 import ganvas
-from ganvas.checkpoint import list_snapshots
+from ganvas.runfolder.snapshots import list_snapshots
 from ganvas.cli.launch import without_gpus
 from ganvas.training.distributed import SINGLE, World
 from ganvas.training.measure import interleave

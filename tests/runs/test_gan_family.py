@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.cli import main
 from ganvas.config.presets import PRESETS
 from ganvas.config.resolve import preset
 from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.errors import ConfigError, GanvasError
 from ganvas.models import MODELS
+from ganvas.runfolder import snapshots
 from ganvas.training.trainer import Trainer
 
 from tests.helpers import TINY, make_toy_archive, same, stats, weights
@@ -91,7 +91,7 @@ def test_preset_trains_records_its_config_and_resumes_exactly(preset, toy_archiv
     full = ganvas.train(data, out=tmp_path, model=preset, kimg=0.384, **opts)
     part = ganvas.train(data, out=tmp_path, model=preset, kimg=0.192, **opts)
     ganvas.resume(part, kimg=0.384, progress=False)
-    a, b = ckpt.list_snapshots(full)[-1], ckpt.list_snapshots(part)[-1]
+    a, b = snapshots.list_snapshots(full)[-1], snapshots.list_snapshots(part)[-1]
     assert a.name == b.name
     for name in ("G", "G_ema", "D"):
         assert same(weights(a, name), weights(b, name)), name
@@ -129,7 +129,7 @@ def test_loss_gating_skips_the_update(which, toy_archive, tmp_path):
     start = ganvas.train(str(toy_archive), out=tmp_path, kimg=0.016, seed=4,
                          **{**TINY, f"gate_{which}": 1e9, "snap_kimg": 0.016})
     net = which.upper()
-    snap, first = ckpt.list_snapshots(run)[-1], ckpt.list_snapshots(start)[-1]
+    snap, first = snapshots.list_snapshots(run)[-1], snapshots.list_snapshots(start)[-1]
     moving = [k for k in weights(snap, net) if "running" not in k and "num_batches" not in k]
     a, b = weights(snap, net), weights(first, net)
     assert all(torch.equal(a[k], b[k]) for k in moving)
@@ -202,12 +202,12 @@ def test_class_for_an_unconditional_model_is_an_error(tiny_run, tmp_path, capsys
 
 
 def test_fine_tuning_starts_from_the_source_and_freezes_d(tiny_run, toy_archive, tmp_path):
-    source = ckpt.list_snapshots(tiny_run)[-1]
+    source = snapshots.list_snapshots(tiny_run)[-1]
     run = ganvas.train(str(toy_archive), out=tmp_path, init_from=str(tiny_run), freeze_d=2,
                        kimg=0.064, **RUN)
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["preset"] == "dcgan-tiny"          # the source's recipe by default
-    d_old, d_new = weights(source, "D"), weights(ckpt.list_snapshots(run)[-1], "D")
+    d_old, d_new = weights(source, "D"), weights(snapshots.list_snapshots(run)[-1], "D")
     frozen = [k for k in d_old if k.startswith(("blocks.0.", "blocks.1.")) and "running" not in
               k and "num_batches" not in k]
     assert frozen and all(torch.equal(d_old[k], d_new[k]) for k in frozen)
@@ -218,8 +218,8 @@ def test_fine_tuning_really_starts_from_the_source(tiny_run, toy_archive, tmp_pa
     """With both learning rates at ~0 the fine-tuned G equals the source's G."""
     run = ganvas.train(str(toy_archive), out=tmp_path, init_from=str(tiny_run), kimg=0.016,
                        lr_g=1e-30, lr_d=1e-30, **{**RUN, "snap_kimg": 0.016})
-    a = weights(ckpt.list_snapshots(tiny_run)[-1], "G")
-    b = weights(ckpt.list_snapshots(run)[-1], "G")
+    a = weights(snapshots.list_snapshots(tiny_run)[-1], "G")
+    b = weights(snapshots.list_snapshots(run)[-1], "G")
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a
                if "running" not in k and "num_batches" not in k)
 
@@ -242,7 +242,7 @@ def test_fine_tuning_other_channels_or_an_export_is_refused(tiny_run, tmp_path, 
         ganvas.train(str(grey), out=tmp_path, init_from=str(tiny_run), kimg=0.016, **RUN)
     export = tmp_path / "export"
     export.mkdir()
-    snap = ckpt.list_snapshots(tiny_run)[-1]
+    snap = snapshots.list_snapshots(tiny_run)[-1]
     for name in ("model.json", "G_ema.safetensors"):
         (export / name).write_bytes((snap / name).read_bytes())
     code = main(["train", str(grey), "--init-from", str(export), "--out", str(tmp_path)])

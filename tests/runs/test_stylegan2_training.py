@@ -11,8 +11,8 @@ import pytest
 import torch
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.config.resolve import preset
+from ganvas.runfolder import snapshots
 
 from tests.helpers import make_toy_archive, same, stats, weights
 
@@ -46,7 +46,7 @@ def test_tiny_stylegan2_trains_and_resumes_exactly_with_ada(toy32, tmp_path):
     full = ganvas.train(str(toy32), out=tmp_path, kimg=0.128, **opts)
     part = ganvas.train(str(toy32), out=tmp_path, kimg=0.064, **opts)
     ganvas.resume(part, kimg=0.128, progress=False)
-    a, b = ckpt.list_snapshots(full)[-1], ckpt.list_snapshots(part)[-1]
+    a, b = snapshots.list_snapshots(full)[-1], snapshots.list_snapshots(part)[-1]
     assert a.name == b.name == "kimg-000000.128"
     for name in ("G", "G_ema", "D"):
         assert same(weights(a, name), weights(b, name)), name
@@ -66,8 +66,8 @@ def test_stylegan2_fine_tunes_with_frozen_d_blocks(toy32, tmp_path):
     source = ganvas.train(str(toy32), out=tmp_path, kimg=0.032, **SMALL)
     run = ganvas.train(str(toy32), out=tmp_path, init_from=str(source), freeze_d=1,
                        kimg=0.032, **{k: v for k, v in SMALL.items() if k != "model"})
-    d_old = weights(ckpt.list_snapshots(source)[-1], "D")
-    d_new = weights(ckpt.list_snapshots(run)[-1], "D")
+    d_old = weights(snapshots.list_snapshots(source)[-1], "D")
+    d_new = weights(snapshots.list_snapshots(run)[-1], "D")
     frozen = [k for k in d_old if k.startswith("blocks.0.")]
     assert frozen and all(torch.equal(d_old[k], d_new[k]) for k in frozen)
     assert not same(d_old, d_new)

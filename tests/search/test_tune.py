@@ -20,7 +20,7 @@ import optuna  # noqa: E402
 
 import ganvas  # noqa: E402
 from ganvas import search  # noqa: E402
-from ganvas.checkpoint import list_snapshots  # noqa: E402
+from ganvas.runfolder.snapshots import list_snapshots  # noqa: E402
 from ganvas.errors import GanvasError  # noqa: E402
 from ganvas.search import study as study_module  # noqa: E402
 

@@ -11,9 +11,9 @@ import torch.nn as nn
 from safetensors.torch import load_file
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
 from ganvas.config.resolve import preset
+from ganvas.runfolder import snapshots
 from ganvas.training import health
 from ganvas.training.health import Health
 from ganvas.training.trainer import Trainer
@@ -108,7 +108,7 @@ def blow_up_at(monkeypatch, steps: set[int], times: int | None = 1):
 
 
 def finite_snapshots(run):
-    return all(torch.isfinite(t).all() for snap in ckpt.list_snapshots(run)
+    return all(torch.isfinite(t).all() for snap in snapshots.list_snapshots(run)
                for f in snap.glob("*.safetensors") for t in load_file(str(f)).values())
 
 
@@ -121,8 +121,8 @@ def test_nan_rolls_back_to_the_last_good_snapshot_with_lower_lr(monkeypatch, toy
     assert len(rollbacks) == 1 and rollbacks[0]["kimg"] == 0.128
     assert rollbacks[0]["lr_scale"] == 0.5 and entries[-1]["lr_scale"] == 0.5
     assert any("nonfinite" in e.get("flags", []) for e in entries)
-    assert ckpt.list_snapshots(run)[-1].name == "kimg-000000.384" and finite_snapshots(run)
-    state = torch.load(ckpt.list_snapshots(run)[-1] / "trainer.pt", weights_only=True)
+    assert snapshots.list_snapshots(run)[-1].name == "kimg-000000.384" and finite_snapshots(run)
+    state = torch.load(snapshots.list_snapshots(run)[-1] / "trainer.pt", weights_only=True)
     base = preset(TINY["model"]).config.train.lr_g
     assert state["opt_G"]["param_groups"][0]["lr"] == pytest.approx(base * 0.5)
     assert "rolled back to 0.128 kimg" in (run / "log.txt").read_text()

@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import checkpoint as ckpt
 from ..data.archive import read_meta
 from ..data.dataset import locate_dataset, peek_resolution
 from ..device import fast_precision, pick_device
 from ..errors import ConfigError, GanvasError
 from ..models import family_of
+from ..runfolder.locate import finetune_source
 from .options import OFF, check_fields, check_type
 from .presets import PRESETS, default_preset
 from .schema import AUTO, FROM_DATA, SECTION_TYPES, SECTIONS, RunConfig, all_options
@@ -283,7 +283,7 @@ def source_facts(init_from: str | None) -> dict:
     """Fine-tuning keeps the source model's preset and resolution unless told otherwise."""
     if not init_from:
         return {}
-    _, info = ckpt.fine_tuning_source(init_from)
+    _, info = finetune_source(init_from)
     return {"preset": info.get("preset", "dcgan"), "resolution": info["model"]["resolution"]}
 
 

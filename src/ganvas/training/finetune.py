@@ -1,4 +1,5 @@
-"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D."""
+"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D (the
+source folder is found by runfolder/locate.finetune_source)."""
 
 from __future__ import annotations
 

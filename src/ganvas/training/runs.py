@@ -19,12 +19,15 @@ from ..config.schema import RunConfig
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..device import pick_device
 from ..errors import GanvasError
+from ..runfolder.layout import CONFIG_FILE, new_run_dir
+from ..runfolder.locate import finetune_source
+from ..runfolder.lock import RunLock
+from ..runfolder.log import RunLog
+from ..runfolder.snapshots import list_snapshots, read_snapshot, remove_stale_temporaries
 from . import finetune
 from .distributed import SINGLE, World, processes
-from .loop import Loop, Watch, read_snapshot
+from .loop import Loop, Watch
 from .measure import TrainingMetrics
-from .rundir import RunLog, new_run_dir
-from .runlock import RunLock
 from .trainer import Trainer
 
 
@@ -66,7 +69,7 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
     with processes(pick_device(cfg.train.device)) as world:
         source = None
         if cfg.train.init_from:
-            source, info = ckpt.fine_tuning_source(cfg.train.init_from)
+            source, info = finetune_source(cfg.train.init_from)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         if source is not None:
             finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
@@ -79,7 +82,7 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
             out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}"))
         with main_lock(world, run_dir):
             if world.main:
-                ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+                ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
             return Loop(trainer, run_dir, data_info, metrics, progress, watch).run()
 
 
@@ -93,12 +96,12 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
     --minutes more (else to the run's original length), on its device or `device`."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / CONFIG_FILE).is_file():
         raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
     cfg = resume_config(run_dir, kimg, minutes, device)
     with processes(pick_device(cfg.train.device)) as world, main_lock(world, run_dir):
         if world.main:
-            ckpt.remove_stale_temporaries(run_dir)
+            remove_stale_temporaries(run_dir)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         trainer = make_trainer(cfg, bank, world)
         # The main process picks the snapshot and restores it; the others restore what it read.
@@ -110,7 +113,7 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         if world.main:
             metrics.load_best(run_dir)
-            ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+            ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
         return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
@@ -125,14 +128,14 @@ def resume_config(run_dir: Path, kimg: float | None, minutes: float | None,
     if device is not None:
         cfg = replace(cfg, train=replace(cfg.train, device=device))
     cfg = replay(cfg)                                # before building a model
-    if not ckpt.list_snapshots(run_dir):
+    if not list_snapshots(run_dir):
         raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
     return cfg
 
 
 def read_config(run_dir: Path) -> RunConfig:
     """RUN/config.json as a RunConfig, or a one-line GanvasError."""
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG_FILE
     try:
         values = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -154,7 +157,7 @@ def restore_newest(trainer: Trainer, run_dir: Path, data_info: dict,
     Returns the snapshot folder and the state restored."""
     log = RunLog(run_dir, echo=echo)
     skipped = []
-    for folder in reversed(ckpt.list_snapshots(run_dir)):
+    for folder in reversed(list_snapshots(run_dir)):
         try:
             info = ckpt.read_model_json(folder)
             if info.get("dataset", {}).get("sha256") != data_info["sha256"]:

@@ -14,13 +14,12 @@ from pathlib import Path
 
 from ..errors import GanvasError
 from ..imaging import _umask
+from .layout import LOCK_FILE
 
 try:
     import fcntl
 except ImportError:                          # pragma: no cover (Windows)
     fcntl = None
-
-LOCK = "lock"
 
 
 class RunLock:
@@ -28,7 +27,7 @@ class RunLock:
     process that holds it."""
 
     def __init__(self, run_dir: str | os.PathLike):
-        self.path = Path(run_dir) / LOCK
+        self.path = Path(run_dir) / LOCK_FILE
         self.fd: int | None = None
 
     def __enter__(self) -> "RunLock":
@@ -39,6 +38,7 @@ class RunLock:
         self.release()
 
     def acquire(self) -> None:
+        """Take the lock, taking over a stale one; GanvasError while a live process holds it."""
         if fcntl is None:
             return
         for _ in range(10):       # the file may be replaced between open and flock: retry
@@ -67,6 +67,7 @@ class RunLock:
         raise GanvasError(f"could not lock {self.path}")
 
     def release(self) -> None:
+        """Remove the lock file and drop the lock (nothing when not held)."""
         if self.fd is None:
             return
         try:

@@ -1,5 +1,5 @@
 """Read what a run directory holds (config, ticks, rollbacks, metrics, sample grids) into one
-plain object for the plots and the page, forgiving half-written or missing files."""
+plain object for the report, eval and the app, forgiving half-written or missing files."""
 
 from __future__ import annotations
 
@@ -13,12 +13,10 @@ from pathlib import Path
 from .. import checkpoint as ckpt
 from ..aspect import SQUARE, describe
 from ..errors import ConfigError, GanvasError
-from ..training.rundir import read_jsonl as jsonl_entries
+from .layout import CONFIG_FILE, LOG_FILE, METRICS_FILE, SAMPLES_DIR, STATS_FILE
+from .log import read_jsonl as jsonl_entries
+from .snapshots import list_snapshots
 
-# stats.jsonl keys that are the regularisation penalties, in the order they are plotted.
-PENALTIES = ("gp", "r1", "pl")
-# The augmentation probability has had several names; the first present one is plotted.
-AUGMENT_KEYS = ("aug_p", "augment_p", "p")
 # log.txt lines that open a training session (Loop.run's first line).
 SESSION_STARTS = ("training ", "already at ")
 LOG_TIME = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) (.*)$")
@@ -105,29 +103,29 @@ def read_run(run_dir: str | Path) -> RunData:
     if not path.exists():
         raise GanvasError(f"{path} not found")
     try:
-        config = json.loads((path / "config.json").read_text())
+        config = json.loads((path / CONFIG_FILE).read_text())
     except (OSError, json.JSONDecodeError):
         raise GanvasError(f"{path} is not a run directory (no readable config.json)") from None
     if not isinstance(config, dict):
         raise GanvasError(f"{path} is not a run directory (config.json is not an object)")
-    ticks, rollbacks = effective_history(read_jsonl(path / "stats.jsonl"))
-    snaps = ckpt.list_snapshots(path)
+    ticks, rollbacks = effective_history(read_jsonl(path / STATS_FILE))
+    snaps = list_snapshots(path)
     info = {}
     if snaps:
         try:
             info = ckpt.read_model_json(snaps[-1])
         except GanvasError:
             info = {}
-    metrics = [m for m in read_jsonl(path / "metrics.jsonl")
+    metrics = [m for m in read_jsonl(path / METRICS_FILE)
                if isinstance(m.get("kimg"), (int, float)) and isinstance(m.get("metrics"), dict)]
     metrics.sort(key=lambda m: m["kimg"])
-    samples = sorted((path / "samples").glob("kimg-*.png"))   # names sort in training order
+    samples = sorted((path / SAMPLES_DIR).glob("kimg-*.png"))   # names sort in training order
     return RunData(path=path, config=config, ticks=ticks, rollbacks=rollbacks, metrics=metrics,
-                   samples=samples, snapshot_info=info, seconds=training_seconds(path / "log.txt"))
+                   samples=samples, snapshot_info=info, seconds=training_seconds(path / LOG_FILE))
 
 
 def read_jsonl(path: Path) -> list[dict]:
-    """rundir.read_jsonl (unreadable lines skipped, a missing file empty), with non-finite
+    """log.read_jsonl (unreadable lines skipped, a missing file empty), with non-finite
     numbers (NaN, Infinity) as float('nan') for the plots."""
     return [{k: (math.nan if isinstance(v, float) and not math.isfinite(v) else v)
              for k, v in entry.items()} for entry in jsonl_entries(path)]
