@@ -26,15 +26,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import ganvas  # noqa: E402
 from ganvas.config.resolve import plan  # noqa: E402
-from ganvas.data.archive import ArchiveWriter, read_archive  # noqa: E402
-from ganvas.data.demo import demo_archive  # noqa: E402
+from ganvas.data.archive import ArchiveWriter  # noqa: E402
+from ganvas.data.demo import demo_pictures  # noqa: E402
 from ganvas.device import pick_device  # noqa: E402
 from ganvas.training import runs  # noqa: E402
+from step_timing import time_steps  # noqa: E402
 
 # Published reference (stylegan2-ada-pytorch README, "Expected training time", --cfg=auto,
 # i.e. batch 16 at 256 px on one GPU): measured on NVIDIA Tesla V100; the table has no A100.
@@ -48,30 +48,15 @@ TIMINGS = [("stylegan2", 256, 32), ("stylegan2", 256, None), ("fastgan", 256, No
 QUICK_TIMINGS = [("stylegan2-tiny", 64, None), ("fastgan-tiny", 64, None)]
 
 
-def demo_images(n: int, size: int) -> np.ndarray:
-    """n demo emoji (uint8 NHWC), resized to size x size."""
-    from PIL import Image
-    images = read_archive(demo_archive("emoji")).images[:n]
-    if images.shape[1] == size:
-        return np.ascontiguousarray(images)
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
-                     for im in images])
-
-
 def speed_archive(tmp: Path, resolution: int) -> Path:
     """A demo:emoji archive enlarged to `resolution` (64 pictures: only speed is measured)."""
     path = tmp / f"emoji-{resolution}.zip"
     if not path.exists():
         with ArchiveWriter(path, resolution, 3) as w:
-            for img in demo_images(64, resolution):
+            for img in demo_pictures("emoji", 64, resolution):
                 w.add(img, upscaled=resolution > 64)
             w.close()
     return path
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def time_training(device: torch.device, tmp: Path, quick: bool, preset: str, resolution: int,
@@ -84,15 +69,7 @@ def time_training(device: torch.device, tmp: Path, quick: bool, preset: str, res
     trainer = runs.make_trainer(cfg, bank)
     # 32: R1 and path length at their rates (every 16th and 4th step)
     warmup, steps = (1, 2) if quick else (4, 32)
-    for _ in range(warmup):
-        trainer.train_step()
-    sync(device)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        trainer.train_step()
-        sync(device)
-        times.append(time.perf_counter() - t0)
+    times = time_steps(trainer, device, warmup, steps)
     mean = statistics.fmean(times)
     images = cfg.train.batch * cfg.train.n_critic
     figures = {"preset": preset, "resolution": resolution, "batch": cfg.train.batch,

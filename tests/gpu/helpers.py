@@ -26,8 +26,6 @@ import torch  # noqa: E402
 import ganvas  # noqa: E402
 from ganvas.runfolder.snapshots import list_snapshots  # noqa: E402
 from ganvas.config.resolve import preset as resolve_preset  # noqa: E402
-from ganvas.data.archive import read_archive  # noqa: E402
-from ganvas.data.demo import demo_archive  # noqa: E402
 from ganvas.metrics.inception import random_state  # noqa: E402
 from ganvas.models import MODELS  # noqa: E402
 from ganvas.config.presets import PRESETS  # noqa: E402
@@ -129,16 +127,6 @@ def rel_err(got, want) -> float:
     """max |got - want| relative to the largest |want|."""
     got, want = np.asarray(got, np.float64), np.asarray(want, np.float64)
     return float(np.abs(got - want).max() / max(np.abs(want).max(), 1e-12))
-
-
-def demo_images(n: int, size: int) -> np.ndarray:
-    """n demo emoji (uint8 NHWC), resized to size x size."""
-    from PIL import Image
-    images = read_archive(demo_archive("emoji")).images[:n]
-    if images.shape[1] == size:
-        return np.ascontiguousarray(images)
-    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
-                     for im in images])
 
 
 def random_weights(ctx: Context, name: str) -> Path:

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 
 import ganvas
+from ganvas.data.demo import demo_pictures
 from ganvas.metrics.extractors import EXTRACTORS
 
-from .helpers import (FEATURE_REL_TOL, GPU, RESOLUTION, demo_images, random_weights, rel_err,
+from .helpers import (FEATURE_REL_TOL, GPU, RESOLUTION, random_weights, rel_err,
                       trained_run)
 
 pytestmark = GPU
@@ -23,7 +24,7 @@ def test_features(ctx, name, record_property):
     """The feature network on the device against the same pass on the CPU (random weights):
     every output finite, within FEATURE_REL_TOL, and not constant."""
     extractor = EXTRACTORS.get(name)(weights=str(random_weights(ctx, name)))
-    images = demo_images(ctx.steps(32, 3), RESOLUTION)
+    images = demo_pictures("emoji", ctx.steps(32, 3), RESOLUTION)
     t0 = time.perf_counter()
     got = extractor.extract(images, batch=16, device=ctx.device)
     ctx.sync()
