@@ -20,9 +20,10 @@ from pathlib import Path
 import torch
 
 import ganvas
-from ganvas.checkpoint import model_info, write_snapshot
-from ganvas.config import preset_config
+from ganvas.checkpoint import model_info
+from ganvas.config.resolve import preset as resolve_preset
 from ganvas.models import build_generator
+from ganvas.runfolder.snapshots import write_snapshot
 
 RESOLUTION = 64
 GOAL_S = 1.0
@@ -30,7 +31,7 @@ GOAL_S = 1.0
 
 def saved_model(preset: str, folder: Path) -> Path:
     """An untrained G of `preset` at 64 px, saved as an exported model."""
-    cfg = preset_config(preset, model={"resolution": RESOLUTION}, train={"data": "none"})
+    cfg = resolve_preset(preset, resolution=RESOLUTION).config
     torch.manual_seed(0)
     G = build_generator(cfg.model).eval()
     return write_snapshot(folder / preset, {"G_ema": G},

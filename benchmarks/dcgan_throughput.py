@@ -36,6 +36,7 @@ Also measured: FLOPs of one ganvas step (torch.utils.flop_counter), the GFLOP/s 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import os
@@ -52,7 +53,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFilter
 
-from ganvas.config import PRECISIONS, preset_config
+from ganvas.config.resolve import preset
+from ganvas.config.schema import PRECISIONS
 from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.models import build_discriminator, build_generator
 from ganvas.training.trainer import Trainer
@@ -236,8 +238,10 @@ def timed_steps(step, steps: int, warmup: int, device: torch.device) -> list[flo
 
 
 def run_config(batch: int, device: torch.device, precision: str = "auto"):
-    return preset_config("dcgan", model={"resolution": RESOLUTION, "channels": CHANNELS},
-                         train={"batch": batch, "device": str(device), "precision": precision})
+    cfg = preset("dcgan", resolution=RESOLUTION, batch=batch, device=str(device),
+                 precision=precision).config
+    # The data's channels, as training takes them when the data opens (resolve.with_data).
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, channels=CHANNELS))
 
 
 # --------------------------------------------------------------------------- ganvas

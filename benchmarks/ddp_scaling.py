@@ -29,13 +29,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ganvas.config import preset_config
+from ganvas.config.resolve import preset
 from ganvas.data.archive import ArchiveWriter
 from ganvas.data.dataset import ImageBank, load_archive
 from ganvas.device import pick_device
@@ -69,9 +68,8 @@ def worker(a) -> None:
     device = pick_device(a.device)
     with processes(device) as world:
         device = world.training_device(device)
-        cfg = preset_config(a.model, model={"resolution": a.resolution})
-        cfg = replace(cfg, train=replace(cfg.train, batch=a.batch, precision=a.precision))
-        cfg.validate()
+        cfg = preset(a.model, resolution=a.resolution, batch=a.batch,
+                     precision=a.precision).config
         trainer = Trainer(cfg, ImageBank(load_archive(a.archive)), device, world)
 
         def steps(n: int) -> float:

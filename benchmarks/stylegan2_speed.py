@@ -24,19 +24,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 RESOLUTION = 64
 REPO = Path(__file__).resolve().parent.parent
 # The tree before the CPU speed work (2026-12-02): what "today" means in benchmarks/README.md.
 DEFAULT_AGAINST = "416c27f"
-
-
-def sync(device) -> None:
-    if device.type == "cuda":
-        import torch
-        torch.cuda.synchronize(device)
 
 
 def measure(preset: str, steps: int, warmup: int, device_name: str, precision: str | None,
@@ -46,28 +39,18 @@ def measure(preset: str, steps: int, warmup: int, device_name: str, precision: s
     `steps` is a multiple of 16; s/kimg comes from the mean."""
     import torch
 
-    from ganvas.config import preset_config
+    from ganvas.config.resolve import plan
     from ganvas.training.runs import open_data
     from ganvas.training.trainer import Trainer
+    from step_timing import time_steps
 
-    train = {"data": "demo:emoji", "device": device_name}
-    if precision is not None:
-        train["precision"] = precision
-    cfg = preset_config(preset, model={"resolution": RESOLUTION}, train=train)
-    cfg, bank, _ = open_data(cfg.resolved())          # settles --aug auto as training does
+    options = {"resolution": RESOLUTION, "device": device_name, "precision": precision}
+    cfg, bank, _ = open_data(plan("demo:emoji", preset, None, options).config)
     device = torch.device(device_name)
     trainer = Trainer(cfg, bank, device)
     if ada_p is not None and trainer.pipe is not None:
         trainer.pipe.p = ada_p
-    for _ in range(warmup):
-        trainer.train_step()
-    sync(device)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
-        trainer.train_step()
-        sync(device)
-        times.append(time.perf_counter() - t0)
+    times = time_steps(trainer, device, warmup, steps)
     mean = statistics.fmean(times)             # the mean includes the lazy R1 / path length
     batch = cfg.train.batch
     params = {n: sum(p.numel() for p in getattr(trainer, n).parameters()) for n in ("G", "D")}

@@ -10,7 +10,6 @@ import torch
 
 from . import checkpoint
 from .aspect import describe
-from . import resolve
 from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
@@ -22,14 +21,16 @@ from .latent.look import Look
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
 from .latent.stylemix import style_mix as mix_styles
+from .config import resolve
+from .config.presets import DEMO_DATA, DEMO_PRESET, DEMO_RESOLUTION, demo_options
+from .config.resolve import Resolved
 from .latent.video import check_fps
 from .outputs import (check_audio_output, check_grid_out, check_keyframes_out, check_new_folder,
                       check_out_file, check_out_folder, check_scale, walk_format)
-from .resolve import Resolved
+from .runfolder.locate import resolve_model_dir
 from .training import runs
 from .device import pick_device
 
-DEMO_RESOLUTION = 32
 MAX_BATCH_BYTES = 4 << 30     # save_images makes all its pictures at once (float32 NCHW)
 MAX_GRID_BYTES = 1 << 30      # one grid PNG, enlarged, in memory
 
@@ -357,7 +358,7 @@ def look_of(look: Look | None, label, truncation, noise_mode) -> Look:
 def load(model: str | os.PathLike, device: str = "auto") -> Model:
     """Load a run directory (its newest snapshot), a snapshot or an exported model onto
     `device` (ganvas.device.pick_device: auto = CUDA, then MPS, then CPU)."""
-    folder = checkpoint.resolve_model_dir(model)
+    folder = resolve_model_dir(model)
     G, info = checkpoint.load_generator(folder)
     return Model(G.to(pick_device(device)), info, folder)
 
@@ -370,7 +371,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2 and their -tiny twins; default dcgan, or with
     init_from the source model's preset); returns the run directory.
 
-    `options` are the training options (ganvas.options; `ganvas train --help` lists them with
+    `options` are the training options (ganvas.config.options; `ganvas train --help` lists them with
     their flags): ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
     loss, n_critic, z_dim, ema_kimg, spectral_norm, d_norm, gate_d, init_from, freeze_d,
     precision, ...), conditional=True (any preset conditioned on the dataset's labels),
@@ -378,7 +379,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     ada_interval, diffaug="color,translation,cutout", classic_aug=True, aug_crop, aug_rotate,
     aug_shear, aug_brightness, aug_contrast) and metrics measured during training
     (metrics="swd,fid", metrics_every kimg (0: at each snapshot), metrics_num, best_metric,
-    extractor, feature_weights). None means "not given"; ganvas.options.OFF turns an optional
+    extractor, feature_weights). None means "not given"; ganvas.config.options.OFF turns an optional
     one off (gate_d=OFF).
 
     config: a run's config.json (or part of one) replayed: its values replace the preset's,
@@ -392,7 +393,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     if dry_run:
         return plan
     check_out_folder(out)
-    return runs.start(plan.config, out, progress=progress)
+    return runs.start(plan, out, progress=progress)
 
 
 def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float | None = None,
@@ -407,13 +408,12 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     """Train a small DCGAN on the bundled emoji for `minutes`, then write a sample grid and a
     latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...}.
 
-    It trains at 32x32 (the 64px emoji downsampled): on a laptop CPU that is four times the
-    steps of 64px in the same minutes, which is what turns noise into emoji-like shapes. Its
-    precision is training's `auto` (bf16 on a CPU with native bfloat16); `precision` overrides."""
+    The recipe is config.presets' (DEMO_PRESET with demo_options: 32x32, on a laptop CPU four
+    times the steps of 64px in the same minutes). Its precision is training's `auto` (bf16 on
+    a CPU with native bfloat16); `precision` overrides."""
     out = Path(out)
-    run = train("demo:emoji", out=out / "runs", model="dcgan", resolution=DEMO_RESOLUTION,
-                g_width=32, d_width=32, minutes=minutes, mirror=True, seed=seed, snap_kimg=50,
-                precision=precision, progress=progress)
+    run = train(DEMO_DATA, out=out / "runs", model=DEMO_PRESET, progress=progress,
+                **demo_options(minutes, seed, precision))
     m = load(run)
     scale = 128 // DEMO_RESOLUTION
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)

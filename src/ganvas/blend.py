@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .checkpoint import model_of
-from .config import ModelConfig
+from .config.schema import ModelConfig
 from .errors import GanvasError
 from .models import build_generator
 

@@ -3,17 +3,14 @@
 A snapshot folder holds model.json (family, ModelConfig, kimg, dataset facts), G.safetensors,
 G_ema.safetensors, D.safetensors and trainer.pt (plain tensors and dicts, loadable with
 torch.load(weights_only=True)). An exported model is model.json + G_ema.safetensors. Nothing here
-unpickles code. Snapshots are written into a temporary folder and renamed into place.
+unpickles code. Which folders a run holds, and how a folder is put in place whole, is
+runfolder/snapshots.py's; this module reads and writes the files inside one.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict
-import os
-import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
@@ -21,8 +18,8 @@ import torch.nn as nn
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig
-from .durable import atomic_save, fsync_path, fsync_tree, publish, _umask
+from .config.schema import ModelConfig
+from .durable import atomic_save
 from .errors import GanvasError
 from .models import build_generator
 from .validate_model import (check_bounds, check_weights, meta_module, model_config,  # noqa: F401
@@ -30,13 +27,6 @@ from .validate_model import (check_bounds, check_weights, meta_module, model_con
 
 MODEL_FORMAT = "ganvas-model"
 MODEL_VERSION = 1
-SNAPSHOT_RE = re.compile(r"^kimg-\d{6}(\.\d{3})?$")
-
-
-def snapshot_name(images_seen: int) -> str:
-    """'kimg-000400' at whole kimg, else 'kimg-000012.500' (sorts in training order)."""
-    whole, frac = divmod(images_seen, 1000)
-    return f"kimg-{whole:06d}" + (f".{frac:03d}" if frac else "")
 
 
 def save_module(module: nn.Module, path: Path) -> None:
@@ -65,74 +55,30 @@ def load_module(module: nn.Module, path: Path) -> nn.Module:
     return module
 
 
-def write_snapshot(folder: Path, modules: dict[str, nn.Module], info: dict,
-                   trainer: dict | None = None) -> Path:
-    """Atomically create `folder` with NAME.safetensors per module, model.json from `info`
-    and trainer.pt; an existing `folder` is replaced as a whole."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temporary_folder(folder)
+def write_model_files(folder: Path, modules: dict[str, nn.Module], info: dict,
+                      trainer: dict | None = None) -> None:
+    """Write NAME.safetensors per module, trainer.pt and model.json (from `info`) into the
+    empty folder `folder` (runfolder/snapshots.py makes it and renames it into place)."""
+    for name, module in modules.items():
+        save_module(module, folder / f"{name}.safetensors")
+    if trainer is not None:
+        torch.save(trainer, folder / "trainer.pt")
+    # model.json last: a folder without it is never taken for a snapshot.
+    (folder / "model.json").write_text(json.dumps(
+        {"format": MODEL_FORMAT, "version": MODEL_VERSION, **info}, indent=1))
+
+
+def read_trainer_state(path: Path) -> dict:
+    """A snapshot's trainer.pt (plain tensors and dicts, weights_only): the optimisers,
+    counters and random streams; a bad file is a GanvasError naming it."""
     try:
-        for name, module in modules.items():
-            save_module(module, tmp / f"{name}.safetensors")
-        if trainer is not None:
-            torch.save(trainer, tmp / "trainer.pt")
-        # model.json last: a folder without it is never taken for a snapshot.
-        (tmp / "model.json").write_text(json.dumps(
-            {"format": MODEL_FORMAT, "version": MODEL_VERSION, **info}, indent=1))
-        return _move_into_place(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def copy_snapshot(source: Path, folder: Path) -> Path:
-    """Atomically make `folder` a copy of snapshot `source` (replacing it as a whole)."""
-    tmp = _temporary_folder(folder)
-    try:
-        for f in sorted(source.iterdir(), key=lambda p: p.name == "model.json"):
-            shutil.copy2(f, tmp / f.name)                     # model.json last, as above
-        return _move_into_place(tmp, folder)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def _temporary_folder(folder: Path) -> Path:
-    """A new hidden folder next to `folder`, with the permissions of the rest of the run
-    (mkdtemp makes 0700)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
-    return tmp
-
-
-def old_name(folder: Path) -> Path:
-    """Where `folder` waits while its replacement is renamed in (see _move_into_place)."""
-    return folder.with_name(f".old-{folder.name}")
-
-
-def _move_into_place(tmp: Path, folder: Path) -> Path:
-    """Publish the finished folder `tmp` as `folder` (its files flushed first). An existing
-    `folder` is renamed to .old-NAME first and deleted after: a kill in between leaves
-    .old-NAME, which readers use (`existing`) and the next writer restores."""
-    if folder.exists():
-        old = old_name(folder)
-        shutil.rmtree(old, ignore_errors=True)
-        fsync_tree(tmp)                          # the new copy is whole before the old goes
-        os.replace(folder, old)
-        publish(tmp, folder)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        publish(tmp, folder)
-    return folder
-
-
-def existing(folder: Path) -> Path | None:
-    """`folder` if it is there, else its .old-NAME copy left by a kill during a replacement,
-    else None."""
-    if folder.is_dir():
-        return folder
-    old = old_name(folder)
-    return old if (old / "model.json").is_file() else None
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:                  # noqa: BLE001 (garbage bytes raise anything)
+        raise GanvasError(f"{path} is not a readable trainer state "
+                          f"({type(e).__name__})") from None
+    if not isinstance(state, dict) or "images_seen" not in state:
+        raise GanvasError(f"{path} is not a trainer state")
+    return state
 
 
 def model_info(cfg: ModelConfig, images_seen: int, dataset: dict, preset: str = "") -> dict:
@@ -166,67 +112,6 @@ def model_of(folder: Path, info: dict) -> ModelConfig:
     return model_config(info["model"], folder / "model.json")
 
 
-def list_snapshots(run_dir: Path) -> list[Path]:
-    """Complete snapshot folders of a run, oldest first (temporary folders never count)."""
-    ckpt = run_dir / "checkpoints"
-    if not ckpt.is_dir():
-        return []
-    names = {p.name.removeprefix(".old-") for p in ckpt.iterdir()
-             if SNAPSHOT_RE.match(p.name.removeprefix(".old-"))}
-    snaps = [existing(ckpt / n) for n in names]
-    snaps = [p for p in snaps if p is not None and (p / "model.json").is_file()]
-    return sorted(snaps, key=lambda p: p.name.removeprefix(".old-"))
-
-
-def remove_stale_temporaries(run_dir: Path) -> None:
-    """Tidy what a killed writer left: a .old-NAME whose NAME is missing (killed during a
-    replacement) becomes NAME again; other .tmp-* and .old-* folders are deleted. Only the
-    holder of the run's lock may call this (another writer's temporaries would go)."""
-    # atomic_save's temporaries (.config.<random>.json, samples/.kimg-<random>.png) of a
-    # killed writer
-    for p in [*run_dir.glob(".config.*.json"), *run_dir.glob("samples/.kimg-*.png")]:
-        p.unlink(missing_ok=True)
-    ckpt = run_dir / "checkpoints"
-    if not ckpt.is_dir():
-        return
-    for p in sorted(ckpt.iterdir()):
-        if p.name.startswith(".old-"):
-            final = ckpt / p.name.removeprefix(".old-")
-            if not final.exists() and (p / "model.json").is_file():
-                os.replace(p, final)
-                fsync_path(ckpt)
-                continue
-        if p.name.startswith((".tmp-", ".old-")):
-            shutil.rmtree(p, ignore_errors=True)
-
-
-def prune_snapshots(run_dir: Path, keep: int) -> None:
-    """Keep the newest `keep` snapshots of a run."""
-    for p in list_snapshots(run_dir)[:-keep]:
-        shutil.rmtree(p, ignore_errors=True)
-
-
-def resolve_model_dir(path: str | os.PathLike) -> Path:
-    """MODEL argument -> the folder holding model.json and G_ema.safetensors: a run directory
-    (its newest snapshot), a snapshot folder, an exported model, or a model.json file."""
-    p = Path(path)
-    if not p.exists() and existing(p) is None:
-        raise GanvasError(f"model not found: {p}")
-    if p.is_file() and p.name == "model.json":
-        p = p.parent
-    if not p.exists() and existing(p) is not None:         # killed while being replaced
-        p = existing(p)
-    if p.is_dir() and (p / "model.json").is_file():
-        return p
-    if p.is_dir() and (p / "checkpoints").is_dir():
-        snaps = list_snapshots(p)
-        if not snaps:
-            raise GanvasError(f"run {p} has no snapshot yet")
-        return snaps[-1]
-    raise GanvasError(f"{p} is not a run directory, snapshot or exported model "
-                      f"(expected model.json or checkpoints/)")
-
-
 def load_generator(folder: Path, which: str = "G_ema") -> tuple[nn.Module, dict]:
     """(generator in eval mode on CPU, model.json) from a snapshot or exported model folder."""
     info = read_model_json(folder)
@@ -245,3 +130,4 @@ def write_json(path: Path, value) -> Path:
     new one, never a part)."""
     text = json.dumps(value, indent=1)
     return atomic_save(path, lambda tmp: Path(tmp).write_text(text))
+

@@ -34,12 +34,12 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from . import checkpoint
 from .errors import GanvasError
 from .durable import atomic_save
 from .imaging import to_uint8
 from .latent.look import Look
 from .latent.sampler import Sampler
+from .runfolder.snapshots import write_snapshot
 
 FORMATS = ("safetensors", "onnx")
 ONNX_FILE = "generator.onnx"
@@ -77,7 +77,7 @@ def export_safetensors(model, out: Path) -> Path:
             raise GanvasError(f"{out} exists and holds other files ({', '.join(extra[:3])}); "
                               f"export into a new or empty folder")
     info = {k: v for k, v in model.info.items() if k not in ("format", "version")}
-    return checkpoint.write_snapshot(out, {"G_ema": cpu_copy(model.G)}, info)
+    return write_snapshot(out, {"G_ema": cpu_copy(model.G)}, info)
 
 
 def cpu_copy(G: nn.Module) -> nn.Module:

@@ -18,8 +18,9 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from .config import ModelConfig
+from .config.schema import ModelConfig
 from .errors import ConfigError, GanvasError
+from .models import check_model
 
 HEADER_CAP = 64 * 2 ** 20          # bytes of a safetensors JSON header
 DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1,
@@ -45,10 +46,10 @@ def model_config(values, source: str | os.PathLike) -> ModelConfig:
 
 
 def check_bounds(cfg: ModelConfig, source: str | os.PathLike) -> None:
-    """ModelConfig.validate (types, ranges and caps far above any sane model and far below
+    """models.check_model (types, ranges and caps far above any sane model and far below
     what would exhaust a machine) as one GanvasError naming `source`."""
     try:
-        cfg.validate(classes_from_data=False)
+        check_model(cfg)
     except ConfigError as e:
         raise GanvasError(f"{source}: {e}") from None
 

@@ -16,18 +16,19 @@ from pathlib import Path
 import pytest
 
 import ganvas
-from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
 from ganvas.durable import _umask
-from ganvas.training.rundir import new_run_dir
+from ganvas.runfolder import locate, snapshots
+from ganvas.runfolder.layout import new_run_dir
 
-from ..conftest import TINY, same, usage_error, weights
+from tests.helpers import TINY, same, usage_error, weights
 
 PRELUDE = """
 import os, sys, time
 from pathlib import Path
 import ganvas
 from ganvas import checkpoint as ckpt, durable
+from ganvas.runfolder import snapshots
 from ganvas.training import measure as tm
 """
 
@@ -57,23 +58,23 @@ def wait_for(condition, seconds=120.0):
 def test_sigkill_during_a_snapshot_write_loses_nothing(toy_archive, tmp_path, tiny_run):
     out = tmp_path / "runs"
     done = run_script(f"""
-real = ckpt.publish
+real = snapshots.publish
 def dying(tmp, final):
     if Path(final).name == "kimg-000000.256":
         os._exit(137)                     # the snapshot's files are written, not yet renamed
     return real(tmp, final)
-ckpt.publish = dying
+snapshots.publish = dying
 ganvas.train({str(toy_archive)!r}, out={str(out)!r}, kimg=0.256, **{TINY!r})
 """)
     assert done.returncode == 137, done.stderr
     run = out / "00000-dcgan-tiny-toy"
-    assert [s.name for s in ckpt.list_snapshots(run)] == ["kimg-000000.128"]
+    assert [s.name for s in snapshots.list_snapshots(run)] == ["kimg-000000.128"]
     assert hidden(run) and all(n.startswith(".tmp-") for n in hidden(run))
     ganvas.resume(run, progress=False)
     assert hidden(run) == []
-    newest = ckpt.list_snapshots(run)[-1]
+    newest = snapshots.list_snapshots(run)[-1]
     assert newest.name == "kimg-000000.256"               # and it is exactly the same run
-    assert same(weights(newest, "G_ema"), weights(ckpt.list_snapshots(tiny_run)[-1], "G_ema"))
+    assert same(weights(newest, "G_ema"), weights(snapshots.list_snapshots(tiny_run)[-1], "G_ema"))
 
 
 def test_sigkill_during_the_config_json_write_keeps_the_old_one(run_copy):
@@ -93,7 +94,7 @@ ganvas.resume({str(run_copy)!r}, kimg=0.384, progress=False)
     ganvas.resume(run_copy, kimg=0.32, progress=False)
     assert not list(run_copy.glob(".config.*.json"))            # and tidied by the next one
     assert json.loads((run_copy / "config.json").read_text())["train"]["kimg"] == 0.32
-    assert ckpt.list_snapshots(run_copy)[-1].name == "kimg-000000.320"
+    assert snapshots.list_snapshots(run_copy)[-1].name == "kimg-000000.320"
 
 
 FAKE_METRICS = """
@@ -108,12 +109,12 @@ tm.measure = fake_measure
 def test_sigkill_during_the_best_swap_keeps_a_best(toy_archive, tmp_path):
     out = tmp_path / "runs"
     done = run_script(FAKE_METRICS + f"""
-real = ckpt.publish
+real = snapshots.publish
 def dying(tmp, final):
     if Path(final).name == "best" and Path(final).with_name(".old-best").exists():
         os._exit(137)              # the old best is renamed away, the new one not yet in
     return real(tmp, final)
-ckpt.publish = dying
+snapshots.publish = dying
 ganvas.train({str(toy_archive)!r}, out={str(out)!r}, kimg=0.256, metrics="swd",
              metrics_num=24, **{TINY!r})
 """)
@@ -129,12 +130,12 @@ ganvas.train({str(toy_archive)!r}, out={str(out)!r}, kimg=0.256, metrics="swd",
 
 
 def test_a_snapshot_killed_while_being_replaced_is_found_and_restored(run_copy):
-    newest = ckpt.list_snapshots(run_copy)[-1]
-    os.replace(newest, ckpt.old_name(newest))
-    assert ckpt.list_snapshots(run_copy)[-1] == ckpt.old_name(newest)
-    assert ckpt.resolve_model_dir(run_copy) == ckpt.old_name(newest)
+    newest = snapshots.list_snapshots(run_copy)[-1]
+    os.replace(newest, snapshots.old_name(newest))
+    assert snapshots.list_snapshots(run_copy)[-1] == snapshots.old_name(newest)
+    assert locate.resolve_model_dir(run_copy) == snapshots.old_name(newest)
     ganvas.resume(run_copy, progress=False)                # at 0.256 already: nothing to do
-    assert ckpt.list_snapshots(run_copy)[-1] == newest and hidden(run_copy) == []
+    assert snapshots.list_snapshots(run_copy)[-1] == newest and hidden(run_copy) == []
 
 
 def test_second_writer_is_refused_and_a_killed_writers_lock_is_stale(run_copy, capsys):
@@ -152,7 +153,7 @@ def test_second_writer_is_refused_and_a_killed_writers_lock_is_stale(run_copy, c
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
     assert lock.read_text().startswith(f"{proc.pid} ")      # left behind by the dead
-    newest = ckpt.list_snapshots(run_copy)[-1]
+    newest = snapshots.list_snapshots(run_copy)[-1]
     ganvas.resume(run_copy, kimg=float(newest.name[5:]) + 0.064, progress=False)
     assert not lock.exists() and hidden(run_copy) == []
 
@@ -177,7 +178,7 @@ def test_numbered_run_folders_never_collide(tmp_path):
 
 
 def test_snapshot_folders_have_the_runs_permissions(tiny_run):
-    for snap in ckpt.list_snapshots(tiny_run):
+    for snap in snapshots.list_snapshots(tiny_run):
         assert snap.stat().st_mode & 0o777 == 0o777 & ~_umask()
 
 
@@ -206,6 +207,6 @@ ganvas.train({str(toy_archive)!r}, out={str(out)!r}, kimg=1000, metrics="swd",
             proc.kill()
             proc.wait()
     run = out / "00000-dcgan-tiny-toy"
-    assert [s.name for s in ckpt.list_snapshots(run)] == ["kimg-000000.128"]
+    assert [s.name for s in snapshots.list_snapshots(run)] == ["kimg-000000.128"]
     assert not (run / "metrics.jsonl").exists()                 # nothing half-measured
     assert "(interrupted)" in log.read_text() and not (run / "lock").exists()

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import struct
 import warnings
@@ -26,7 +27,7 @@ from ganvas.data.images import load_image
 from ganvas.errors import GanvasError
 from ganvas.paths import cache_dir
 
-from ..conftest import make_toy_archive, usage_error
+from tests.helpers import make_toy_archive, usage_error
 
 RES = 8
 
@@ -98,7 +99,7 @@ def one_line(excinfo) -> str:
 
 def refused(path, needle: str) -> str:
     """read_meta + decode of `path` fail with one line containing `needle`."""
-    with pytest.raises(GanvasError) as e:
+    with pytest.raises(GanvasError, match=re.escape(needle)) as e:
         ds.load_archive(path)
     msg = one_line(e)
     assert needle in msg, msg
@@ -343,14 +344,16 @@ def test_a_failed_cache_build_leaves_no_temporary(good, tmp_path, monkeypatch, f
     monkeypatch.setattr(ds, "MEMMAP_BYTES", 0)
     if failure is GanvasError:                      # a bad member found half-way
         bad = craft(good, tmp_path / "bad.zip", replace={"images/000002.png": png(16)})
+        message = r"member images/000002\.png is 16x16 RGB, not 8x8 RGB"
     else:                                           # Ctrl-C half-way through decoding
         bad = good
+        message = "^Ctrl-C half-way$"               # ours, not another interrupt
 
         def interrupted(path, meta, out):
             out[0] = 1
-            raise KeyboardInterrupt
+            raise KeyboardInterrupt("Ctrl-C half-way")
         monkeypatch.setattr(ds, "decode_images", interrupted)
-    with pytest.raises(failure):
+    with pytest.raises(failure, match=message):
         ds.load_archive(bad)
     folder = cache_dir("decoded")
     assert not folder.exists() or list(folder.iterdir()) == []
@@ -486,10 +489,10 @@ def test_a_damaged_prepared_cache_is_prepared_again(tmp_path):
 def crafted_run(tiny_run, tmp_path):
     """A copy of the tiny run whose newest snapshot and config name another archive (of the
     same shape), keeping the recorded hash of the real one."""
-    from ganvas import checkpoint as ckpt
+    from ganvas.runfolder import snapshots
     run = shutil.copytree(tiny_run, tmp_path / "run")
     other = make_toy_archive(tmp_path / "other.zip", n=64, resolution=16, seed=5)
-    for snap in ckpt.list_snapshots(run):
+    for snap in snapshots.list_snapshots(run):
         info = json.loads((snap / "model.json").read_text())
         info["dataset"]["name"] = str(other)
         (snap / "model.json").write_text(json.dumps(info))

@@ -15,17 +15,18 @@ import torch
 import ganvas
 from ganvas import checkpoint as ckpt
 from ganvas.errors import GanvasError
-from ganvas.report.rundata import read_run
+from ganvas.runfolder import snapshots
+from ganvas.runfolder.read import read_run
 from ganvas.training.measure import TrainingMetrics
-from ganvas.config import MetricsConfig
+from ganvas.config.schema import MetricsConfig
 
-from ..conftest import same, usage_error, weights
+from tests.helpers import same, usage_error, weights
 
 
 @pytest.fixture
 def model_dir(tiny_run, tmp_path):
     """A private copy of the tiny run's newest snapshot."""
-    return shutil.copytree(ckpt.list_snapshots(tiny_run)[-1], tmp_path / "snap")
+    return shutil.copytree(snapshots.list_snapshots(tiny_run)[-1], tmp_path / "snap")
 
 
 @pytest.fixture
@@ -156,20 +157,20 @@ def test_weights_with_a_missing_tensor(model_dir):
 
 
 def test_resume_skips_a_garbage_trainer_pt_and_stays_exact(run_copy, tiny_run, capsys):
-    newest = ckpt.list_snapshots(run_copy)[-1]
+    newest = snapshots.list_snapshots(run_copy)[-1]
     (newest / "trainer.pt").write_bytes(b"not a pickle at all " * 100)
     ganvas.resume(run_copy, progress=True)
     out = capsys.readouterr().out
     assert "skipping snapshot kimg-000000.256" in out and "trainer.pt" in out
     assert "resuming from kimg-000000.128" in out
     # Retrained from 0.128 to 0.256: bit-identical to the run that never broke.
-    original = ckpt.list_snapshots(tiny_run)[-1]
+    original = snapshots.list_snapshots(tiny_run)[-1]
     assert same(weights(newest, "G_ema"), weights(original, "G_ema"))
     torch.load(newest / "trainer.pt", weights_only=True)
 
 
 def test_resume_skips_a_truncated_generator(run_copy):
-    newest = ckpt.list_snapshots(run_copy)[-1]
+    newest = snapshots.list_snapshots(run_copy)[-1]
     path = newest / "G.safetensors"
     path.write_bytes(path.read_bytes()[:1000])
     ganvas.resume(run_copy, progress=False)
@@ -178,7 +179,7 @@ def test_resume_skips_a_truncated_generator(run_copy):
 
 
 def test_resume_with_no_snapshot_that_loads(run_copy):
-    for snap in ckpt.list_snapshots(run_copy):
+    for snap in snapshots.list_snapshots(run_copy):
         (snap / "D.safetensors").write_bytes(b"nope")
     with pytest.raises(GanvasError, match="no snapshot that loads"):
         ganvas.resume(run_copy, progress=False)
@@ -195,7 +196,10 @@ def test_resume_refuses_a_crafted_config_json(run_copy):
 @pytest.mark.parametrize("text", ["[1, 2]", "{bad", '{"model": 3}'])
 def test_resume_refuses_a_config_json_that_is_not_one(run_copy, text):
     (run_copy / "config.json").write_text(text)
-    with pytest.raises(GanvasError):
+    message = {"[1, 2]": r"config\.json is not a run configuration \(not a JSON object\)",
+               "{bad": r"is not a run directory \(no readable config\.json\)",
+               '{"model": 3}': r"config\.json is not a valid run configuration"}[text]
+    with pytest.raises(GanvasError, match=message):
         ganvas.resume(run_copy, kimg=1, progress=False)
 
 
@@ -211,7 +215,7 @@ def test_half_written_jsonl_lines_are_skipped(run_copy):
 
 
 def test_half_written_metrics_line_is_skipped_by_load_best(run_copy, toy_archive):
-    shutil.copytree(ckpt.list_snapshots(run_copy)[-1], run_copy / "checkpoints" / "best")
+    shutil.copytree(snapshots.list_snapshots(run_copy)[-1], run_copy / "checkpoints" / "best")
     (run_copy / "metrics.jsonl").write_text(
         json.dumps({"kimg": 0.128, "metrics": {"swd": 3.0}}) + "\n"
         + json.dumps({"kimg": 0.256, "metrics": {"swd": 2.0}}) + "\n"

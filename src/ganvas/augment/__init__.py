@@ -16,25 +16,19 @@ dtype and device.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
-
 import torch
 
 from ..errors import ConfigError
 from ..registry import Registry
-
-
-@dataclass(frozen=True)
-class Augment:
-    """One registered augmentation: fn(x, gen, **params) -> tensor like x."""
-
-    fn: Callable[..., torch.Tensor]
-    reals_only: bool  # True: reals only (classic); False: reals and fakes seen by D (DiffAugment)
-    doc: str  # one line, for help texts
+from .classic import CLASSIC
+from .diffaug import DIFF_AUGMENTS
+from .ops import Augment
 
 
 AUGMENTS: Registry[Augment] = Registry("augmentation")
+AUGMENTS.register("classic")(CLASSIC)
+for _name, _entry in DIFF_AUGMENTS.items():        # "color", "translation", "cutout"
+    AUGMENTS.register(_name)(_entry)
 
 
 def diff_augment_names() -> list[str]:
@@ -85,20 +79,3 @@ def diff_augment(x: torch.Tensor, policy: list[str], gen: torch.Generator) -> to
     for name in policy:
         x = _diff_entry(name).fn(x, gen)
     return x
-
-
-def _colour_count(channels: int) -> int:
-    """How many leading channels carry colour: RGB(A) -> 3, grey (+ alpha) -> 1."""
-    return 3 if channels >= 3 else 1
-
-
-def _match_layout(y: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-    """y laid out in memory like `like` (channels_last in -> channels_last out)."""
-    if like.is_contiguous(memory_format=torch.channels_last) and not like.is_contiguous():
-        return y.contiguous(memory_format=torch.channels_last)
-    return y.contiguous()
-
-
-# Importing the ops registers them: "classic", then "color", "translation", "cutout".
-from . import classic, diffaug  # noqa: E402,F401
-from .classic import validate_classic  # noqa: E402,F401  (for AugmentConfig.validate)

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from . import _colour_count, _match_layout
+from .ops import colour_count, match_layout
 
 Tensor = torch.Tensor
 F64 = torch.float64  # transform parameters are built in float64 on the CPU, then cast
@@ -168,7 +168,7 @@ def _colour(x: Tensor, gen: torch.Generator, p: float) -> Tensor:
     use the matrix's action on the luma axis. Alpha is untouched.
     """
     n, c = x.shape[:2]
-    k = _colour_count(c)
+    k = colour_count(c)
     eye3 = torch.eye(3, dtype=F64)
     v = torch.full((3,), 1 / math.sqrt(3), dtype=F64)
     vv = torch.outer(v, v)  # projection onto the luma axis
@@ -270,7 +270,7 @@ def _filter(x: Tensor, gen: torch.Generator, p: float) -> Tensor:
 def _noise(x: Tensor, gen: torch.Generator, p: float) -> Tensor:
     """Gaussian noise on the colour channels, sigma ~ |N(0, 0.1^2)| per sample."""
     n, c, h, w = x.shape
-    k = _colour_count(c)
+    k = colour_count(c)
     sigma = _pick(gen, p, torch.randn(n, generator=gen, dtype=F64).abs() * NOISE_STD, 0.0)
     if not sigma.any():
         return x  # skip drawing a whole image of noise
@@ -341,7 +341,7 @@ class AugmentPipe:
             y = _noise(y, gen, p)
         if "cutout" in g:
             y = _cutout(y, gen, p)
-        return y if y is x else _match_layout(y, x)
+        return y if y is x else match_layout(y, x)
 
 
 class AdaController:

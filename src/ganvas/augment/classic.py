@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from . import AUGMENTS, Augment, _colour_count, _match_layout
+from .ops import Augment, colour_count, match_layout
 
 
 def validate_classic(crop: float, rotate: float, shear: float, brightness: float,
@@ -86,14 +86,13 @@ def classic(x: torch.Tensor, gen: torch.Generator, *, crop: float = 0.8,
 
     shift = ((2.0 * u[5] - 1.0) * brightness).view(n, 1, 1, 1).to(x.device, x.dtype)
     factor = (1.0 + (2.0 * u[6] - 1.0) * contrast).view(n, 1, 1, 1).to(x.device, x.dtype)
-    k = _colour_count(ch)
+    k = colour_count(ch)
     rgb = y[:, :k]
     mean = rgb.mean(dim=(1, 2, 3), keepdim=True)
     rgb = (rgb - mean) * factor + mean + shift
     y = torch.cat([rgb, y[:, k:]], dim=1) if k < ch else rgb
-    return _match_layout(y.clamp(-1.0, 1.0), x)
+    return match_layout(y.clamp(-1.0, 1.0), x)
 
 
-AUGMENTS.register("classic")(Augment(
-    fn=classic, reals_only=True,
-    doc="reals only: random crop, rotation, shear, brightness and contrast"))
+CLASSIC = Augment(fn=classic, reals_only=True,
+                  doc="reals only: random crop, rotation, shear, brightness and contrast")

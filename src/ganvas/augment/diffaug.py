@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import ConfigError
-from . import AUGMENTS, Augment, _colour_count, _match_layout
+from .ops import Augment, colour_count, match_layout
 
 
 def _uniform(gen: torch.Generator, shape: tuple[int, ...], like: torch.Tensor) -> torch.Tensor:
@@ -37,7 +37,7 @@ def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """
     n, c = x.shape[:2]
     r = _uniform(gen, (3, n, 1, 1, 1), x)  # brightness, saturation, contrast draws
-    k = _colour_count(c)
+    k = colour_count(c)
     rgb = x[:, :k]
     rgb = rgb + (r[0] - 0.5)
     pixel_mean = rgb.mean(dim=1, keepdim=True)  # (N, 1, H, W): the pixel's grey level
@@ -46,7 +46,7 @@ def color(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     rgb = (rgb - image_mean) * (r[2] + 0.5) + image_mean
     if k == c:
         return rgb
-    return _match_layout(torch.cat([rgb, x[:, k:]], dim=1), x)
+    return match_layout(torch.cat([rgb, x[:, k:]], dim=1), x)
 
 
 def translation(x: torch.Tensor, gen: torch.Generator, *, ratio: float = 0.125) -> torch.Tensor:
@@ -70,7 +70,7 @@ def translation(x: torch.Tensor, gen: torch.Generator, *, ratio: float = 0.125) 
     cols = (torch.arange(w)[None, :] - tx[:, None] + sx).to(x.device)  # (N, W)
     batch = torch.arange(n, device=x.device)[:, None, None]
     out = padded[batch, rows[:, :, None], cols[:, None, :]]  # (N, H, W, C)
-    return _match_layout(out.permute(0, 3, 1, 2), x)
+    return match_layout(out.permute(0, 3, 1, 2), x)
 
 
 def cutout(x: torch.Tensor, gen: torch.Generator, *, ratio: float = 0.5) -> torch.Tensor:
@@ -95,12 +95,11 @@ def cutout(x: torch.Tensor, gen: torch.Generator, *, ratio: float = 0.5) -> torc
     return x * keep[:, None].to(device=x.device, dtype=x.dtype)
 
 
-AUGMENTS.register("color")(Augment(
-    fn=color, reals_only=False,
-    doc="DiffAugment: random brightness, saturation and contrast per image"))
-AUGMENTS.register("translation")(Augment(
-    fn=translation, reals_only=False,
-    doc="DiffAugment: shift by up to 1/8 of the image size, zero-filled"))
-AUGMENTS.register("cutout")(Augment(
-    fn=cutout, reals_only=False,
-    doc="DiffAugment: zero a random square of half the image size"))
+DIFF_AUGMENTS = {
+    "color": Augment(fn=color, reals_only=False,
+                     doc="DiffAugment: random brightness, saturation and contrast per image"),
+    "translation": Augment(fn=translation, reals_only=False,
+                           doc="DiffAugment: shift by up to 1/8 of the image size, zero-filled"),
+    "cutout": Augment(fn=cutout, reals_only=False,
+                      doc="DiffAugment: zero a random square of half the image size"),
+}

@@ -41,7 +41,7 @@ SECTION_TITLES = {"model": "model options", "train": "training options",
 
 
 def add_train(sub) -> None:
-    from ..config import PRESETS
+    from ..config.presets import PRESETS
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
                                    "continue a run with --resume RUN_DIR. Every option below "
@@ -65,9 +65,11 @@ def add_train(sub) -> None:
 
 
 def add_option_flags(p) -> list[str]:
-    """One flag per training option (ganvas.options), grouped by section; returns the
+    """One flag per training option (config.options), grouped by section; returns the
     keywords of ganvas.train they set (argparse dests)."""
-    from ..options import all_options, argparse_spec
+    from ..config.options import argparse_spec
+    from ..config.schema import all_options
+    from ..config.validation import registered_names
     groups, exclusive = {}, {}
     for opt in all_options().values():
         if opt.section not in groups:
@@ -77,7 +79,7 @@ def add_option_flags(p) -> list[str]:
             if opt.exclusive not in exclusive:
                 exclusive[opt.exclusive] = group.add_mutually_exclusive_group()
             group = exclusive[opt.exclusive]
-        group.add_argument(opt.flag, dest=opt.api, **argparse_spec(opt))
+        group.add_argument(opt.flag, dest=opt.api, **argparse_spec(opt, registered_names(opt)))
     return list(all_options())
 
 
@@ -118,7 +120,7 @@ def run_train(a) -> None:
 def check_resume(a, options: dict):
     """--resume's own rules: only --kimg, --minutes, --device (and --gpus) beside it; with
     --gpus, the run's configuration (checked before the processes start)."""
-    from ..options import OFF
+    from ..config.options import OFF
     if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes", "device"}:
         raise GanvasError("--resume takes only --kimg, --minutes or --device; "
                           "the rest comes from the run")

@@ -19,6 +19,8 @@ from ..errors import GanvasError
 from ..paths import cache_dir
 from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, meta_shape,
                       read_archive, read_meta)
+from .demo import demo_archive, is_demo_spec
+from .prepare import prepare_cached
 
 # Decoded datasets larger than this are memory-mapped from a .npy cache instead of held in RAM.
 MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
@@ -27,7 +29,6 @@ MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
 def locate_dataset(spec: str) -> Path:
     """DATA argument -> the demo archive, the archive file or the image folder it names, with
     a GanvasError for anything else; writes nothing (safe for a dry run)."""
-    from .demo import demo_archive, is_demo_spec
     if is_demo_spec(spec):
         return demo_archive(spec.split(":", 1)[1])
     path = Path(spec)
@@ -45,7 +46,6 @@ def resolve_dataset(spec: str, resolution: int = 64, channels: int = 3,
     when `labels` is "folders")."""
     path = locate_dataset(spec)
     if path.is_dir():
-        from .prepare import prepare_cached
         return prepare_cached(path, resolution=resolution, channels=channels, labels=labels)
     return path
 
@@ -97,7 +97,6 @@ def subset_indices(total: int, num: int, seed: int = 0) -> torch.Tensor:
 def peek_resolution(spec: str, default: int = 64) -> int:
     """The resolution a run on DATA gets when none is asked: an archive's own (read from its
     dataset.json, nothing decoded); an image folder is prepared at `default`."""
-    from .demo import is_demo_spec
     if is_demo_spec(spec) or (Path(spec).is_file() and is_archive(Path(spec))):
         return int(read_meta(resolve_dataset(spec))["resolution"])
     return default

@@ -344,7 +344,7 @@ def vgg16_weights(weights: str | os.PathLike | None) -> str | os.PathLike | None
     name, sep, path = weights.partition("=")
     if sep and name.strip() == "vgg16":
         return path.strip()
-    from ..metrics.features import EXTRACTORS
+    from ..metrics.extractors import EXTRACTORS
     if sep and name.strip() in EXTRACTORS.names():
         raise GanvasError(f"projection uses VGG-16 weights only, not {name.strip()}: give "
                           f"vgg16=PATH or PATH")

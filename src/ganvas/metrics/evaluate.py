@@ -26,7 +26,8 @@ from ..imaging import to_uint8
 from ..registry import Registry
 from .distances import (frechet_distance, inception_score, kernel_inception_distance,
                         precision_recall, statistics)
-from .features import EXTRACTORS, FeatureExtractor
+from .extractors import EXTRACTORS
+from .features import FeatureExtractor
 from .reference import cached_outputs, reference_key
 from .swd import swd
 

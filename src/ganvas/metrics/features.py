@@ -1,7 +1,8 @@
 """Feature extractors: uint8 pictures -> one float64 feature vector per picture.
 
 Every metric that compares distributions of pictures (FID, KID, precision/recall) works on
-features, not pixels. An extractor is registered under a short stable name in EXTRACTORS, so
+features, not pixels. An extractor is registered under a short stable name in EXTRACTORS
+(metrics/extractors.py), so
 a metric line in metrics.jsonl can say which features it was measured on; numbers measured
 on different extractors are not comparable.
 
@@ -28,7 +29,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import GanvasError
-from ..registry import Registry
 
 # Maps uint8 (n, 3, H, W) RGB on the extractor's device to whatever the network expects.
 Preprocess = Callable[[Tensor], Tensor]
@@ -164,7 +164,6 @@ def extractor_from_module(name: str, module: nn.Module, dim: int, input_size: in
     return ModuleExtractor(name, module, dim, input_size, preprocess)
 
 
-EXTRACTORS: Registry[Callable[..., FeatureExtractor]] = Registry("feature extractor")
 
 
 class _RandomConvNet(nn.Module):
@@ -196,7 +195,6 @@ class _RandomConvNet(nn.Module):
         return x.mean(dim=(2, 3))
 
 
-@EXTRACTORS.register("random-conv")
 def random_conv(weights: str | None = None, seed: int = 0) -> FeatureExtractor:
     """A fixed random conv net (64 features on 64x64 pictures) that needs no weights.
 
@@ -207,5 +205,3 @@ def random_conv(weights: str | None = None, seed: int = 0) -> FeatureExtractor:
         raise GanvasError("the random-conv extractor takes no weight file")
     return extractor_from_module("random-conv", _RandomConvNet(seed), dim=64, input_size=64)
 
-
-from . import standard  # noqa: E402,F401  (registers inception-v3 and vgg16)

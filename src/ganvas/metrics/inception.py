@@ -208,7 +208,7 @@ class InceptionV3(nn.Module):
 
 
 def random_state(seed: int = 1) -> dict[str, Tensor]:
-    """A random InceptionV3 state dict for offline checks (the parity tests, gpu_check.py):
+    """A random InceptionV3 state dict for offline checks (the parity tests, tests/gpu):
     He-initialised convs and non-trivial batch-norm statistics, so activations stay O(1)
     through the 94 layers and every part of the network matters. Not for measuring."""
     gen = torch.Generator().manual_seed(seed)

@@ -14,7 +14,7 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
-from .features import EXTRACTORS, FeatureExtractor
+from .features import FeatureExtractor
 from .inception import INPUT_SIZE, POOL_FEATURES, InceptionV3, tf1_resize
 from .weights import load_into
 
@@ -45,7 +45,6 @@ class NetworkExtractor(FeatureExtractor):
         return self.embed_outputs(x)["features"]
 
 
-@EXTRACTORS.register("inception-v3")
 def inception_v3(weights: str | None = None) -> FeatureExtractor:
     """The FID Inception: outputs "features" (pool3, 2048) and "logits" (1008, no bias)."""
     net = InceptionV3()
@@ -73,7 +72,6 @@ class VGG16Features(nn.Module):
         return (torch.relu(self.classifier[:4](x)),)    # fc1, ReLU, dropout (off), fc2
 
 
-@EXTRACTORS.register("vgg16")
 def vgg16(weights: str | None = None) -> FeatureExtractor:
     """torch-fidelity's precision/recall features: VGG-16 fc2 after ReLU (4096)."""
     net = VGG16Features()

@@ -39,59 +39,20 @@ the trainer adds to D's loss (a self-supervised decoder of D's features, FastGAN
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Callable
+from dataclasses import fields
 
 import torch.nn as nn
 
-from ..config import ModelConfig
+from ..config.schema import ModelConfig, is_power_of_two
 from ..errors import ConfigError
 from ..registry import Registry
-
-NOISE_MODES = ("const", "random", "none")
-# ModelConfig fields every family reads; a family lists the others it reads in `reads`.
-COMMON_FIELDS = frozenset({"family", "resolution", "aspect", "channels", "num_classes",
-                           "z_dim", "g_width", "d_width", "max_width"})
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a family can do; the verbs and validation ask this, never the family's name."""
-
-    w_space: bool = False          # a mapping network z -> ws: walks, sweeps, projection in w
-    noise_inputs: bool = False     # per-layer noise inputs (noise_mode const/random/none)
-    style_mixing: bool = False     # style mixing (training regulariser and the style-mix grid)
-    path_length: bool = False      # path length regularisation of G
-    conditional: bool = True       # class conditioning (labels in G and D)
-    freeze_d: bool = True          # D.blocks, which FreezeD can freeze
-    d_norms: tuple[str, ...] = ("batch", "layer", "none")   # D normalisations it offers
-    spectral_norm: bool = True     # spectral normalisation of D
-    truncation_space: str = "z"    # where truncation psi acts: "z" (z * psi) or "w"
-    d_reconstruction: bool = False  # D.reconstruction_loss, added to D's loss in training
-
-    def latent_spaces(self) -> tuple[str, ...]:
-        """The spaces walks and sweeps can move in."""
-        return ("z", "w") if self.w_space else ("z",)
-
-    def default_space(self) -> str:
-        """Where explore and projection work by default: w when the family has one."""
-        return "w" if self.w_space else "z"
-
-
-@dataclass(frozen=True)
-class Family:
-    """One model family: constructors G(cfg) and D(cfg) (CPU float32 nn.Modules), the
-    resolutions it supports, its capabilities and the ModelConfig fields it reads beyond
-    COMMON_FIELDS (the others must stay at their defaults)."""
-
-    generator: Callable[[ModelConfig], nn.Module]
-    discriminator: Callable[[ModelConfig], nn.Module]
-    resolutions: tuple[int, int] = (16, 256)     # smallest and largest supported resolution
-    capabilities: Capabilities = field(default_factory=Capabilities)
-    reads: frozenset[str] = frozenset()
-
+from . import dcgan, fastgan, stylegan2
+from .contract import COMMON_FIELDS, NOISE_MODES, Family
 
 MODELS: Registry[Family] = Registry("model family")
+MODELS.register("dcgan")(dcgan.FAMILY)
+MODELS.register("stylegan2")(stylegan2.FAMILY)
+MODELS.register("fastgan")(fastgan.FAMILY)
 
 
 def family_of(name: str) -> Family:
@@ -128,13 +89,6 @@ def check_options(model: ModelConfig, train) -> None:
     if model.d_norm not in caps.d_norms:
         raise ConfigError(f"--d-norm {model.d_norm}: {model.family} offers "
                           f"{', '.join(caps.d_norms)}")
-    defaults = ModelConfig()
-    unused = [f.name for f in fields(ModelConfig)
-              if f.name not in COMMON_FIELDS | fam.reads
-              and getattr(model, f.name) != getattr(defaults, f.name)]
-    if unused:
-        flags = ", ".join("--" + n.replace("_", "-") for n in unused)
-        raise ConfigError(f"{flags}: not an option of {model.family} models")
 
 
 def check_noise_mode(family: str, noise_mode: str | None, who: str = "this model") -> str:
@@ -151,18 +105,33 @@ def check_noise_mode(family: str, noise_mode: str | None, who: str = "this model
     return noise_mode
 
 
+def check_model(cfg: ModelConfig, classes_from_data: bool = False) -> None:
+    """The whole check of a model's configuration: the schema's own bounds, the family's
+    resolutions, every field the family does not read left at its default, and the family's
+    rules for the fields it reads (a ConfigError for the first bad value).
+    classes_from_data: accept num_classes FROM_DATA (filled in by training)."""
+    fam = family_of(cfg.family)
+    low, high = fam.resolutions
+    if not is_power_of_two(cfg.resolution) or not low <= cfg.resolution <= high:
+        raise ConfigError(f"resolution must be a power of two from {low} to {high} for "
+                          f"{cfg.family}, not {cfg.resolution}")
+    cfg.check(classes_from_data)
+    defaults = ModelConfig()
+    unused = [f.name for f in fields(ModelConfig)
+              if f.name not in COMMON_FIELDS | fam.reads
+              and getattr(cfg, f.name) != getattr(defaults, f.name)]
+    if unused:
+        flags = ", ".join("--" + n.replace("_", "-") for n in unused)
+        raise ConfigError(f"{flags}: not an option of {cfg.family} models")
+    fam.check(cfg)
+
+
 def build_generator(cfg: ModelConfig) -> nn.Module:
-    """A fresh generator for `cfg` (validated first)."""
-    cfg.validate()
+    """A fresh generator for `cfg`, a checked configuration (config.resolve, or a model.json
+    read through validate_model)."""
     return family_of(cfg.family).generator(cfg)
 
 
 def build_discriminator(cfg: ModelConfig) -> nn.Module:
-    """A fresh discriminator for `cfg` (validated first)."""
-    cfg.validate()
+    """A fresh discriminator for `cfg`, a checked configuration."""
     return family_of(cfg.family).discriminator(cfg)
-
-
-from . import dcgan  # noqa: E402,F401  (registers "dcgan")
-from . import stylegan2  # noqa: E402,F401  (registers "stylegan2")
-from . import fastgan  # noqa: E402,F401  (registers "fastgan")

@@ -21,8 +21,8 @@ import math
 import torch
 import torch.nn as nn
 
-from ..config import ModelConfig
-from . import MODELS, Capabilities, Family
+from ..config.schema import ModelConfig
+from .contract import Capabilities, Family
 from .layers import (apply_spectral_norm, first_layer_weights, norm_layer, projection_logits,
                      state_resolutions)
 
@@ -133,6 +133,5 @@ class Discriminator(nn.Module):
         return projection_logits(self.out(x).flatten(), x, self.embed, labels)
 
 
-MODELS.register("dcgan")(Family(generator=Generator, discriminator=Discriminator,
-                                resolutions=(16, 256), capabilities=Capabilities(),
-                                reads=frozenset({"d_norm", "spectral_norm"})))
+FAMILY = Family(generator=Generator, discriminator=Discriminator, resolutions=(16, 256),
+                capabilities=Capabilities(), reads=frozenset({"d_norm", "spectral_norm"}))

@@ -30,9 +30,9 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..aspect import image_shape
-from ..config import ModelConfig
+from ..config.schema import ModelConfig
 from ..imaging import laplacian_pyramid, pyramid_l1
-from . import MODELS, Capabilities, Family
+from .contract import Capabilities, Family
 from .dcgan import init_weights
 from .layers import (apply_spectral_norm, batch_randn, first_layer_weights, norm_layer,
                      projection_logits, state_resolutions)
@@ -301,8 +301,8 @@ class Discriminator(nn.Module):
         return projection_logits(self.out(x).flatten(), x, self.embed, labels)
 
 
-MODELS.register("fastgan")(Family(
+FAMILY = Family(
     generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
     capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none"),
                               d_reconstruction=True),
-    reads=frozenset({"d_norm", "spectral_norm"})))
+    reads=frozenset({"d_norm", "spectral_norm"}))

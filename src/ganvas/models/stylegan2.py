@@ -25,8 +25,9 @@ import torch.nn as nn
 from torch import Tensor
 
 from ..aspect import image_shape
-from ..config import ModelConfig
-from . import MODELS, Capabilities, Family
+from ..config.schema import ModelConfig, check_range, check_widths
+from ..errors import ConfigError
+from .contract import Capabilities, Family
 from .layers import batch_randn, state_resolutions
 from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, MinibatchStd,
                                SynthesisBlock, normalize_2nd_moment)
@@ -288,10 +289,26 @@ class Discriminator(nn.Module):
         return x.flatten().float()
 
 
-MODELS.register("stylegan2")(Family(
+def check_fields(cfg: ModelConfig) -> None:
+    """The bounds of the fields only StyleGAN2 reads (a ConfigError naming the first)."""
+    check_widths(cfg, ("w_dim", "mapping_layers", "mbstd_group"))
+    check_range("mapping-layers", cfg.mapping_layers, 1, 16)
+    check_range("mbstd-group", cfg.mbstd_group, 1, 64)
+    check_range("num-fp16-res", cfg.num_fp16_res, 0, 16)
+    if cfg.conv_clamp is not None and cfg.conv_clamp <= 0:
+        raise ConfigError("conv-clamp must be positive (or none)")
+
+
+def runs_float16(cfg: ModelConfig) -> bool:
+    """Whether G and D have float16 blocks of their own on CUDA (num_fp16_res > 0)."""
+    return cfg.num_fp16_res > 0
+
+
+FAMILY = Family(
     generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
     capabilities=Capabilities(w_space=True, noise_inputs=True, style_mixing=True,
                               path_length=True, d_norms=("none",), spectral_norm=False,
                               truncation_space="w"),
     reads=frozenset({"d_norm", "w_dim", "mapping_layers", "mbstd_group", "num_fp16_res",
-                     "conv_clamp"})))
+                     "conv_clamp"}),
+    check=check_fields, own_fp16=runs_float16)

@@ -14,10 +14,10 @@ from pathlib import Path
 from ..durable import atomic_save
 from .html import render
 from .pictures import write_progress, write_reals
+from ..runfolder.read import read_run
 from .plots import augment_plot, loss_plot, metrics_plot
-from .rundata import RunData, read_run
 
-__all__ = ["write_report", "read_run", "RunData", "assets_dir"]
+__all__ = ["write_report", "assets_dir"]
 
 
 def assets_dir(out: Path) -> Path:

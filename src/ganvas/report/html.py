@@ -8,10 +8,10 @@ import html
 import time
 from pathlib import Path
 
-from ..training.health import HINTS
+from ..runfolder.hints import HINTS
+from ..runfolder.read import RunData
 from .pictures import kimg_of
 from .plots import metric_names
-from .rundata import RunData
 
 MIME = {".png": "image/png", ".gif": "image/gif"}
 

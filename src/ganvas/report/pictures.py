@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..data.dataset import open_training_images, subset_indices
 from ..imaging import make_grid, save_gif, save_png, to_uint8
-from .rundata import RunData
+from ..runfolder.read import RunData
 
 REAL_SEED = 0            # which training images are shown: a fixed random subset
 MAX_REALS = 64

@@ -12,7 +12,12 @@ from pathlib import Path
 
 from ..errors import GanvasError
 from ..durable import atomic_save
-from .rundata import AUGMENT_KEYS, PENALTIES, RunData
+from ..runfolder.read import RunData
+
+# stats.jsonl keys that are the regularisation penalties, in the order they are plotted.
+PENALTIES = ("gp", "r1", "pl")
+# The augmentation probability has had several names; the first present one is plotted.
+AUGMENT_KEYS = ("aug_p", "augment_p", "p")
 
 KIMG_LABEL = "kimg (thousands of real images shown to D)"
 # Which way is better, shown under each metric's title.

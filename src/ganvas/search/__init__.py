@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .. import resolve
+from ..config import resolve
 from ..errors import GanvasError
 from ..training import runs
 from .space import check_space, default_space, parse_space, read_space_file, usable
@@ -145,8 +145,7 @@ def objective(request: dict, out: Path, progress: bool, say):
                                                    else f"{k}={v}" for k, v in values.items()))
         watch = TrialWatch(trial, request["metric"])
         try:
-            cfg = request["validate"](values).config
-            runs.start(cfg, out, progress=progress, watch=watch)
+            runs.start(request["validate"](values), out, progress=progress, watch=watch)
         except Exception as e:
             if watch.run_dir is not None:
                 trial.set_user_attr(RUN_ATTR, str(watch.run_dir))

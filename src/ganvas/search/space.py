@@ -23,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..config import AUTO, RunConfig
+from ..config.schema import AUTO, RunConfig, all_options
 from ..errors import GanvasError
 from ..losses import LOSSES
-from ..options import all_options
 
 FLOAT, INT, CHOICE = "float", "int", "categorical"
 DIFFAUG_POLICIES = ("color,translation,cutout", "color,translation", "translation,cutout",

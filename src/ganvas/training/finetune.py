@@ -1,4 +1,5 @@
-"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D."""
+"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D (the
+source folder is found by runfolder/locate.finetune_source)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,8 @@ from dataclasses import asdict, fields
 from pathlib import Path
 
 from .. import checkpoint as ckpt
-from ..config import ModelConfig
+from ..config.schema import ModelConfig
 from ..errors import GanvasError
-
-
-def source_folder(model: str) -> tuple[Path, dict]:
-    """--init-from MODEL -> (snapshot folder with D, its model.json)."""
-    folder = ckpt.resolve_model_dir(model)
-    info = ckpt.read_model_json(folder)
-    for name in ("G", "G_ema", "D"):
-        if not (folder / f"{name}.safetensors").is_file():
-            raise GanvasError(f"cannot fine-tune from {model}: it has no {name}.safetensors "
-                              f"(exported models keep only G_ema; give a run or a snapshot)")
-    return folder, info
 
 
 def check_compatible(cfg: ModelConfig, source: dict, model: str) -> None:

@@ -1,6 +1,6 @@
-"""Training health: read every tick and raise flags (with a one-line hint) for the failures
-people meet in practice. The loop writes the flags into stats.jsonl and the console, and rolls
-back on non-finite losses.
+"""Training health: read every tick and raise flags for the failures people meet in practice
+(their one-line hints: runfolder/hints.py). The loop writes the flags into stats.jsonl and the
+console, and rolls back on non-finite losses.
 
 - "nonfinite": a NaN or Inf loss or weight. The loop rolls back to the last good snapshot with
   lower learning rates, and stops after `max_rollbacks` of them.
@@ -27,15 +27,6 @@ COLLAPSE_RATIO = 0.5
 COLLAPSE_DROP = 0.5
 PROBE_SIZE = 32            # fixed latents and reals used to measure diversity
 PROBE_SEED = 0x5EED
-
-HINTS = {
-    "nonfinite": "losses became NaN/Inf: rolled back to the last good snapshot with lower "
-                 "learning rates; if it repeats, lower --lr-g/--lr-d or use --loss hinge",
-    "d_won": "D separates reals from fakes perfectly and G's loss keeps rising: lower --lr-d, "
-             "add --diffaug color,translation,cutout or --label-smoothing 0.1",
-    "mode_collapse": "samples are losing diversity (mode collapse): try --loss hinge or "
-                     "wgan-gp, a lower --lr-g, or --diffaug",
-}
 
 
 def diversity(images: torch.Tensor) -> float:

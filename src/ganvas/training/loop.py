@@ -23,29 +23,14 @@ from ..errors import GanvasError
 from ..imaging import save_png
 from ..report import write_report
 from ..report.tensorboard import TensorBoardLog
-from .health import HINTS, Health, probe
+from ..runfolder import snapshots
+from ..runfolder.hints import HINTS
+from ..runfolder.layout import CHECKPOINTS_DIR, SAMPLES_DIR, STATS_FILE
+from ..runfolder.log import RunLog
+from .health import Health, probe
 from .measure import MeasurementStopped, TrainingMetrics
-from .rundir import RunLog
 from .samples import SampleGrid
 from .trainer import Trainer
-
-
-def read_snapshot(folder: Path, like: Trainer | None = None) -> dict:
-    """A snapshot's G, G_ema, D and trainer state, in the layout of Trainer.capture(); given
-    `like`, the weight files' names and shapes are checked against its modules first. A
-    bad file is a GanvasError naming it."""
-    state = {name: ckpt.read_weights(folder / f"{name}.safetensors",
-                                     like=getattr(like, name, None))
-             for name in ("G", "G_ema", "D")}
-    path = folder / "trainer.pt"
-    try:
-        state["trainer"] = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:                  # noqa: BLE001 (garbage bytes raise anything)
-        raise GanvasError(f"{path} is not a readable trainer state "
-                          f"({type(e).__name__})") from None
-    if not isinstance(state["trainer"], dict) or "images_seen" not in state["trainer"]:
-        raise GanvasError(f"{path} is not a trainer state")
-    return state
 
 
 class StopFlag:
@@ -130,7 +115,7 @@ class Loop:
         self.rollbacks = 0
         self.metrics = metrics
         if world.main:
-            (run_dir / "samples").mkdir(exist_ok=True)
+            (run_dir / SAMPLES_DIR).mkdir(exist_ok=True)
 
     def run(self) -> Path:
         tr, t = self.trainer, self.t
@@ -231,7 +216,7 @@ class Loop:
         if self.world.any("nonfinite" in flags or not tr.finite()):
             flags = ["nonfinite"]
         entry["flags"] = flags
-        self.log.record("stats.jsonl", entry)
+        self.log.record(STATS_FILE, entry)
         self.tb.scalars(entry["kimg"], entry)
         for flag in sorted(set(flags) - self.warned):      # once per flag and process
             self.log.info(f"warning at {entry['kimg']:.3f} kimg: {flag}: {HINTS[flag]} "
@@ -243,7 +228,7 @@ class Loop:
         """Back to the last good state with halved learning rates, or a clear stop."""
         tr = self.trainer
         self.rollbacks += 1
-        good = (self.world.from_main(lambda: read_snapshot(self.good))
+        good = (self.world.from_main(lambda: snapshots.read_snapshot(self.good))
                 if isinstance(self.good, Path) else self.good)
         good_kimg = int(good["trainer"]["images_seen"]) / 1000
         if self.rollbacks > self.t.max_rollbacks:
@@ -258,7 +243,7 @@ class Loop:
         self.health.reset()
         self.log.info(f"rolled back to {good_kimg:.3f} kimg with learning rates x"
                       f"{tr.lr_scale:g} (rollback {self.rollbacks} of {self.t.max_rollbacks})")
-        self.log.record("stats.jsonl", {"kimg": good_kimg, "rollback": self.rollbacks,
+        self.log.record(STATS_FILE, {"kimg": good_kimg, "rollback": self.rollbacks,
                                         "lr_scale": tr.lr_scale, "time": round(time.time(), 3)})
 
     def next_metrics(self) -> float:
@@ -297,21 +282,21 @@ class Loop:
         """Sample grid from the fixed latents, then an atomic checkpoint; prune old ones. Only
         called after a tick found the weights finite, so no snapshot holds a NaN."""
         tr = self.trainer
-        name = ckpt.snapshot_name(tr.images_seen)
+        name = snapshots.snapshot_name(tr.images_seen)
         state = tr.state_dict()                  # every process: their streams are gathered
         G_ema = tr.prepare_ema_for_sampling()     # every process: all sample for metrics
-        self.good = folder = self.run_dir / "checkpoints" / name
+        self.good = folder = self.run_dir / CHECKPOINTS_DIR / name
         if not self.world.main:
             return folder
         grid_image = self.grid.render(G_ema)
-        grid = save_png(grid_image, self.run_dir / "samples" / f"{name}.png",
+        grid = save_png(grid_image, self.run_dir / SAMPLES_DIR / f"{name}.png",
                         scale=max(1, 64 // tr.cfg.model.resolution))
         self.tb.image("samples", grid_image, tr.images_seen / 1000)
         self.tb.flush()
         info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info, self.t.preset)
-        folder = ckpt.write_snapshot(folder, {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D}, info,
-                                     trainer=state)
-        ckpt.prune_snapshots(self.run_dir, self.t.keep_snapshots)
+        folder = snapshots.write_snapshot(folder, {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D},
+                                          info, trainer=state)
+        snapshots.prune_snapshots(self.run_dir, self.t.keep_snapshots)
         self.log.info(f"snapshot {folder.relative_to(self.run_dir)}  "
                       f"grid {grid.relative_to(self.run_dir)}")
         return folder

@@ -15,14 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint as ckpt
-from ..config import MetricsConfig
+from ..config.schema import MetricsConfig
 from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
 from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
+from ..runfolder.layout import CHECKPOINTS_DIR, METRICS_FILE
+from ..runfolder.log import append_jsonl, read_jsonl
+from ..runfolder.snapshots import copy_snapshot, existing
 from .distributed import SINGLE, World
-from .rundir import append_jsonl, read_jsonl
 
 BEST = "best"          # checkpoints/best: a copy of the best snapshot so far
 
@@ -37,6 +38,13 @@ def interleave(parts: list[np.ndarray], n: int) -> np.ndarray:
 
 class MeasurementStopped(Exception):
     """A stop request (Ctrl-C, SIGTERM) ended a measurement; the snapshot stays."""
+
+
+def best_key(cfg: MetricsConfig) -> str | None:
+    """The result key that picks the best snapshot: --best-metric, else the first metric's
+    first ranked key (None when no metrics are measured)."""
+    names = cfg.names()
+    return cfg.best or (next(iter(METRICS.get(names[0]).better)) if names else None)
 
 
 class TrainingMetrics:
@@ -55,7 +63,7 @@ class TrainingMetrics:
         self.extractors = build_extractors(self.plan, parse_feature_weights(cfg.feature_weights))
         self.bank, self.dataset_hash, self.num = bank, dataset_hash, cfg.num
         self.reals: tuple[np.ndarray, dict] | None = None       # loaded at the first use
-        self.best_key = cfg.best_key()
+        self.best_key = best_key(cfg)
         self.sign = next((METRICS.get(n).better[self.best_key] for n in self.names
                           if self.best_key in METRICS.get(n).better), -1)
         self.best_value: float | None = None
@@ -66,8 +74,8 @@ class TrainingMetrics:
 
     def load_best(self, run_dir: Path) -> None:
         """On resume: the best value already in run_dir's metrics.jsonl, if its copy exists."""
-        path = run_dir / "metrics.jsonl"
-        if not path.is_file() or ckpt.existing(run_dir / "checkpoints" / BEST) is None:
+        path = run_dir / METRICS_FILE
+        if not path.is_file() or existing(run_dir / CHECKPOINTS_DIR / BEST) is None:
             return
         values = [e["metrics"].get(self.best_key) for e in read_jsonl(path)
                   if isinstance(e.get("metrics"), dict)]      # half-written lines are skipped
@@ -127,7 +135,7 @@ class TrainingMetrics:
         if value is not None and math.isfinite(value) and (
                 self.best_value is None or self.sign * value > self.sign * self.best_value):
             self.best_value = value
-            ckpt.copy_snapshot(snapshot, snapshot.parent / BEST)
+            copy_snapshot(snapshot, snapshot.parent / BEST)
             entry["best"] = True
-        append_jsonl(run_dir / "metrics.jsonl", entry)
+        append_jsonl(run_dir / METRICS_FILE, entry)
         return entry

@@ -14,16 +14,20 @@ from pathlib import Path
 import torch
 
 from .. import checkpoint as ckpt
-from ..config import FROM_DATA, RunConfig
+from ..config.resolve import Resolved, replay, with_data
+from ..config.schema import RunConfig
 from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..device import pick_device
 from ..errors import GanvasError
+from ..runfolder.layout import CONFIG_FILE, new_run_dir
+from ..runfolder.locate import finetune_source
+from ..runfolder.lock import RunLock
+from ..runfolder.log import RunLog
+from ..runfolder.snapshots import list_snapshots, read_snapshot, remove_stale_temporaries
 from . import finetune
 from .distributed import SINGLE, World, processes
-from .loop import Loop, Watch, read_snapshot
+from .loop import Loop, Watch
 from .measure import TrainingMetrics
-from .rundir import RunLog, new_run_dir
-from .runlock import RunLock
 from .trainer import Trainer
 
 
@@ -53,40 +57,19 @@ def prepare_data(cfg: RunConfig) -> Path:
                            labels="folders" if conditional else "none")
 
 
-def with_data(cfg: RunConfig, archive) -> RunConfig:
-    """`cfg` with channels, aspect and num_classes taken from `archive` and `--aug auto`
-    settled by its size, or a GanvasError for what only the data can tell: a conditional model
-    without labels, another class count."""
-    m = cfg.model
-    classes = len(archive.class_names) if archive.labels is not None else 0
-    if m.num_classes != 0 and classes == 0:
-        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
-                          f"class labels: prepare it with --labels folders (a sub-folder "
-                          f"per class)")
-    if m.num_classes not in (0, FROM_DATA, classes):
-        raise GanvasError(f"the model has {m.num_classes} classes but "
-                          f"{cfg.train.data} has {classes}")
-    model = replace(m, channels=archive.channels, aspect=archive.aspect,
-                    num_classes=classes if m.num_classes == FROM_DATA else m.num_classes)
-    model.validate()
-    augment = cfg.augment.settled(len(archive))
-    augment.validate()
-    return replace(cfg, model=model, augment=augment)
-
-
-def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True,
+def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
           watch: Watch | None = None) -> Path:
-    """Train a new run under `out` (from scratch, or fine-tuned from cfg.train.init_from);
-    returns its run directory. Every option is checked before the data is opened, what the
-    data decides right after, and only then is the run directory made. Under torchrun every
-    process calls this; the main one makes the run directory and writes into it. `watch`
-    sees each measurement and may end the run there (loop.Watch)."""
-    cfg = cfg.resolved()
-    cfg.validate()
+    """Train a new run of `plan` (config.resolve: validated, so every option was checked
+    before this) under `out`, from scratch or fine-tuned from its train.init_from; returns
+    its run directory. What the data decides is checked when it opens, and only then is the
+    run directory made. Under torchrun every process calls this; the main one makes the run
+    directory and writes into it. `watch` sees each measurement and may end the run there
+    (loop.Watch)."""
+    cfg = plan.config
     with processes(pick_device(cfg.train.device)) as world:
         source = None
         if cfg.train.init_from:
-            source, info = finetune.source_folder(cfg.train.init_from)
+            source, info = finetune_source(cfg.train.init_from)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         if source is not None:
             finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
@@ -99,7 +82,7 @@ def start(cfg: RunConfig, out: str | Path = "runs", progress: bool = True,
             out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}"))
         with main_lock(world, run_dir):
             if world.main:
-                ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+                ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
             return Loop(trainer, run_dir, data_info, metrics, progress, watch).run()
 
 
@@ -113,12 +96,12 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
     --minutes more (else to the run's original length), on its device or `device`."""
     run_dir = Path(run_dir)
-    if not (run_dir / "config.json").is_file():
+    if not (run_dir / CONFIG_FILE).is_file():
         raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
     cfg = resume_config(run_dir, kimg, minutes, device)
     with processes(pick_device(cfg.train.device)) as world, main_lock(world, run_dir):
         if world.main:
-            ckpt.remove_stale_temporaries(run_dir)
+            remove_stale_temporaries(run_dir)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         trainer = make_trainer(cfg, bank, world)
         # The main process picks the snapshot and restores it; the others restore what it read.
@@ -130,30 +113,29 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         if world.main:
             metrics.load_best(run_dir)
-            ckpt.write_json(run_dir / "config.json", trainer.cfg.to_dict())
+            ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
         return Loop(trainer, run_dir, data_info, metrics, progress).run()
 
 
 def resume_config(run_dir: Path, kimg: float | None, minutes: float | None,
                   device: str | None = None) -> RunConfig:
-    """The run's configuration with a new --kimg/--minutes (and --device), checked, and the
-    run checked to have a snapshot (before any process group, model or data)."""
+    """The run's configuration with a new --kimg/--minutes (and --device), settled and checked
+    (config.resolve.replay), and the run checked to have a snapshot (before any process
+    group, model or data)."""
     cfg = read_config(run_dir)
     if kimg is not None or minutes is not None:
         cfg = replace(cfg, train=replace(cfg.train, kimg=kimg, minutes=minutes))
     if device is not None:
         cfg = replace(cfg, train=replace(cfg.train, device=device))
-    cfg = cfg.resolved()
-    cfg.validate()
-    ckpt.check_bounds(cfg.model, run_dir / "config.json")   # before building a model
-    if not ckpt.list_snapshots(run_dir):
+    cfg = replay(cfg)                                # before building a model
+    if not list_snapshots(run_dir):
         raise GanvasError(f"{run_dir} has no complete snapshot to resume from")
     return cfg
 
 
 def read_config(run_dir: Path) -> RunConfig:
     """RUN/config.json as a RunConfig, or a one-line GanvasError."""
-    path = run_dir / "config.json"
+    path = run_dir / CONFIG_FILE
     try:
         values = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
@@ -175,7 +157,7 @@ def restore_newest(trainer: Trainer, run_dir: Path, data_info: dict,
     Returns the snapshot folder and the state restored."""
     log = RunLog(run_dir, echo=echo)
     skipped = []
-    for folder in reversed(ckpt.list_snapshots(run_dir)):
+    for folder in reversed(list_snapshots(run_dir)):
         try:
             info = ckpt.read_model_json(folder)
             if info.get("dataset", {}).get("sha256") != data_info["sha256"]:

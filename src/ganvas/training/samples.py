@@ -12,7 +12,7 @@ import math
 import numpy as np
 import torch
 
-from ..config import ModelConfig
+from ..config.schema import ModelConfig
 from ..imaging import make_grid, to_uint8
 from ..latent.sampler import Sampler
 from ..latent.sampling import z_from_seeds

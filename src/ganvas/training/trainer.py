@@ -16,7 +16,7 @@ import torch.nn as nn
 
 from ..augment import AUGMENTS, diff_augment, parse_policy
 from ..augment.ada import AdaController, AugmentPipe
-from ..config import RunConfig
+from ..config.schema import RunConfig
 from ..data.dataset import ImageBank
 from ..losses import LOSSES
 from ..losses.penalties import gradient_penalty, r1_penalty
@@ -72,11 +72,16 @@ class Trainer:
     of every global batch: the draws of data order, mirroring, z, instance and label noise and
     torch's own RNG are the whole batch's on every process (sliced), so together they compute
     what one process would; augmentation draws per process. Gradients and the running
-    buffers are averaged across processes, batch norm covers the global batch."""
+    buffers are averaged across processes, batch norm covers the global batch.
+
+    `cfg` is a resolved configuration (config.resolve: validated, precision settled, the
+    data's values filled in by resolve.with_data); the Trainer reads it and decides nothing."""
 
     def __init__(self, cfg: RunConfig, bank: ImageBank, device: torch.device,
                  world: World = SINGLE):
-        cfg = cfg.on_device(device)           # --precision auto settled for this device
+        if cfg.train.precision not in ("fp32", "bf16"):
+            raise ValueError(f"precision {cfg.train.precision!r}: the Trainer takes a resolved "
+                             f"configuration (config.resolve settles the precision)")
         self.cfg, self.bank, self.device, self.world = cfg, bank, device, world
         t = cfg.train
         self.local_batch = world.local_batch(t.batch)

@@ -10,7 +10,11 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
+from PIL import Image
+
 from ...errors import GanvasError
+from ..archive import read_archive
 
 # name -> archive file in this folder
 DEMO_DATASETS: dict[str, str] = {
@@ -46,3 +50,13 @@ def demo_archive(name: str) -> Path:
         raise GanvasError(f"demo dataset {name!r} is missing from this installation "
                           f"({path}); reinstall ganvas")
     return path
+
+
+def demo_pictures(name: str, n: int, size: int) -> np.ndarray:
+    """The first `n` pictures of demo dataset `name` (uint8 NHWC), resized (bicubic) to
+    size x size when that is not their own size."""
+    images = read_archive(demo_archive(name)).images[:n]
+    if images.shape[1] == size:
+        return np.ascontiguousarray(images)
+    return np.stack([np.asarray(Image.fromarray(im).resize((size, size), Image.BICUBIC))
+                     for im in images])

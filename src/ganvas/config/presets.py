@@ -1,0 +1,145 @@
+"""Presets: the defaults of one recipe, registered by name (`ganvas train --model NAME`).
+
+A preset is a function of the model resolution (0 = not known yet) returning
+{"model": {...}, "train": {...}, "augment": {...}} overrides of the dataclass defaults, so a
+recipe can follow the resolution the way StyleGAN2-ADA's "auto" configuration does. Every
+preset NAME has a NAME-tiny twin for tests and laptop CPUs. `ganvas demo`'s recipe (a preset
+and the options it gives) is here too. Presets are data: config.resolve merges them under the
+config file and the options, and config.validation checks the result.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from ..registry import Registry
+from .schema import AUTO, FROM_DATA
+
+Preset = Callable[[int], dict]
+PRESETS: Registry[Preset] = Registry("model")
+# The tiny twin of a DCGAN-style preset: a quarter of the width, batch 32.
+TINY = {"model": {"z_dim": 64, "g_width": 16, "d_width": 16, "max_width": 128},
+        "train": {"batch": 32}}
+
+
+def merge(base: dict, extra: dict) -> dict:
+    """Section-wise merge of two preset dicts."""
+    return {k: {**base.get(k, {}), **extra.get(k, {})} for k in {*base, *extra}}
+
+
+def auto_augment(small_data: str, large_data: str) -> dict:
+    """The "augment" section of a preset whose augmentation follows the data's size: `--aug
+    auto`, becoming `small_data` below schema.SMALL_DATA images and `large_data` above."""
+    return {"mode": AUTO, "small_data": small_data, "large_data": large_data}
+
+
+def register_fixed(name: str, preset: dict, tiny: dict = TINY) -> None:
+    """Register a resolution-independent preset `name` and its `name-tiny` twin (`tiny`
+    merged over it)."""
+    PRESETS.register(name)(lambda resolution: preset)
+    PRESETS.register(f"{name}-tiny")(lambda resolution: merge(preset, tiny))
+
+
+# Radford et al. 2015: Adam(2e-4, beta1 0.5); batch 128 in the paper, 64 suits one GPU or CPU.
+# Small data: DiffAugment color,translation,cutout (Zhao et al. 2020; at 300 images the default
+# run scored about 1.5x worse without it: benchmarks/README.md (few_shot.py)); none above.
+SMALL_DATA_DIFFAUG = {"augment": auto_augment("diffaug", "none")}
+DCGAN = {"model": {"family": "dcgan", "z_dim": 100, "g_width": 64, "d_width": 64},
+         "train": {"loss": "nonsaturating", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                   "beta2": 0.999, "batch": 64}, **SMALL_DATA_DIFFAUG}
+# Gulrajani et al. 2017: no batch norm in the critic (layer norm, their recommended drop-in),
+# lambda 10, 5 critic steps per G step, Adam(1e-4, beta1 0, beta2 0.9), batch 64, z of 128.
+WGAN_GP = {"model": {"family": "dcgan", "z_dim": 128, "g_width": 64, "d_width": 64,
+                     "d_norm": "layer"},
+           "train": {"loss": "wgan-gp", "gp_lambda": 10.0, "n_critic": 5, "lr_g": 1e-4,
+                     "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "batch": 64},
+           **SMALL_DATA_DIFFAUG}
+# Conditional twins (Mirza & Osindero 2014; projection D of Miyato & Koyama 2018): the same
+# recipes with a class embedding in G and D; labels from `prepare --labels folders`.
+CONDITIONAL = {"model": {"num_classes": FROM_DATA}}
+# The DCGAN's tiny twin (the CPU default) also takes smaller, larger steps: batch 16 and
+# Adam(4e-4). On 100 emoji in 3 CPU minutes that scored FID 0.10x the PyTorch example's,
+# against 0.18x with the paper's batch and rate (benchmarks/README.md, few_shot.py).
+DCGAN_TINY = merge(TINY, {"train": {"batch": 16, "lr_g": 4e-4, "lr_d": 4e-4}})
+register_fixed("dcgan", DCGAN, DCGAN_TINY)
+register_fixed("wgan-gp", WGAN_GP)
+register_fixed("cgan", merge(DCGAN, CONDITIONAL), DCGAN_TINY)
+register_fixed("cwgan-gp", merge(WGAN_GP, CONDITIONAL))
+
+
+def stylegan2_auto(resolution: int, tiny: bool = False) -> dict:
+    """StyleGAN2-ADA's "auto" configuration for one GPU (Karras et al. 2020, appendix): batch
+    min(4096 / res, 32), width 16384 / res (32768 / res from 512 px) capped at 512, mapping
+    depth 2, minibatch-std group min(batch, 4), gamma 0.0002 res^2 / batch, lr 0.0025 (0.002
+    at 1024), G_ema half-life batch * 10 / 32 kimg, ADA with target 0.6 and the bgc pipeline.
+    `tiny` shrinks the widths 8x, z/w to 128 and the batch to 16 for laptop CPUs."""
+    res = resolution or 64
+    batch = max(min(4096 // res, 32), 1)
+    width = min((32768 if res >= 512 else 16384) // res, 512)
+    z_dim, max_width = 512, 512
+    if tiny:
+        batch, width, z_dim, max_width = 16, max(width // 8, 8), 128, 128
+    return {
+        "model": {"family": "stylegan2", "z_dim": z_dim, "w_dim": z_dim, "mapping_layers": 2,
+                  "g_width": width, "d_width": width, "max_width": max_width, "d_norm": "none",
+                  "mbstd_group": min(batch, 4), "num_fp16_res": 4, "conv_clamp": 256.0},
+        "train": {"loss": "nonsaturating", "batch": batch, "beta1": 0.0, "beta2": 0.99,
+                  "lr_g": 0.002 if res >= 1024 else 0.0025,
+                  "lr_d": 0.002 if res >= 1024 else 0.0025,
+                  "r1_gamma": 0.0002 * res ** 2 / batch, "r1_interval": 16,
+                  "pl_weight": 0.0 if tiny else 2.0, "pl_interval": 4, "style_mixing": 0.9,
+                  "ema_kimg": batch * 10 / 32, "ema_rampup": 0.05},
+        # ADA at every size: p adapts, so on data that does not overfit it stays near 0 and
+        # costs (almost) nothing; the auto choice is still recorded and said.
+        "augment": {**auto_augment("ada", "ada"), "target": 0.6, "augpipe": "bgc"},
+    }
+
+
+PRESETS.register("stylegan2")(stylegan2_auto)
+PRESETS.register("stylegan2-tiny")(lambda resolution: stylegan2_auto(resolution, tiny=True))
+
+
+# Liu et al. 2021 (FastGAN): hinge loss, Adam(2e-4, 0.5, 0.999), batch 8, DiffAugment
+# color,translation,cutout, G_ema; the paper's spectral norm on D. The tiny twin is for CPUs.
+FASTGAN = {"model": {"family": "fastgan", "z_dim": 256, "g_width": 32, "d_width": 32,
+                     "max_width": 512, "spectral_norm": True},
+           "train": {"loss": "hinge", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5,
+                     "beta2": 0.999, "batch": 8, "ema_kimg": 10.0},
+           "augment": {"mode": "diffaug", "diffaug": "color,translation,cutout"}}
+FASTGAN_TINY = {"model": {"z_dim": 64, "g_width": 8, "d_width": 8, "max_width": 64},
+                "train": {"batch": 8, "ema_kimg": 1.0}}
+# DiffAugment at every size, as in the paper (its policy is FASTGAN's diffaug).
+FASTGAN_AUTO = {"augment": auto_augment("diffaug", "diffaug")}
+PRESETS.register("fastgan")(lambda resolution: merge(FASTGAN, FASTGAN_AUTO))
+PRESETS.register("fastgan-tiny")(
+    lambda resolution: merge(merge(FASTGAN, FASTGAN_TINY), FASTGAN_AUTO))
+
+
+# `ganvas train` without --model: the DCGAN recipe on a GPU; on a CPU its tiny twin. In 3
+# CPU minutes the tiny twin sees 4-5x the images and draws figures from 100-300 pictures (FID
+# 0.10-0.12x the PyTorch example's) where the full width is still blobs or a collapsed
+# pattern (0.73-0.76x): benchmarks/README.md (few_shot.py).
+DEFAULT_PRESET = "dcgan"
+CPU_DEFAULT_PRESET = "dcgan-tiny"
+
+
+def default_preset(device_type: str) -> tuple[str, str]:
+    """The preset for a run that names none, on a device of `device_type`, and why."""
+    if device_type == "cpu":
+        return CPU_DEFAULT_PRESET, (f"the default on a CPU; --model {DEFAULT_PRESET} for the "
+                                    f"full-width recipe")
+    return DEFAULT_PRESET, f"the default on {device_type}"
+
+
+# `ganvas demo`: a DCGAN at 32x32 (the 64 px emoji downsampled: on a laptop CPU four times the
+# steps of 64 px in the same minutes, which is what turns noise into emoji-like shapes), half
+# width, mirrored, one snapshot per 50 kimg.
+DEMO_DATA = "demo:emoji"
+DEMO_PRESET = "dcgan"
+DEMO_RESOLUTION = 32
+
+
+def demo_options(minutes: float, seed: int, precision: str | None) -> dict:
+    """The training options of `ganvas demo` (keywords of ganvas.train)."""
+    return {"resolution": DEMO_RESOLUTION, "g_width": 32, "d_width": 32, "minutes": minutes,
+            "mirror": True, "seed": seed, "snap_kimg": 50, "precision": precision}

@@ -1,0 +1,332 @@
+"""From a training request to the configuration it trains with, and where each value came from.
+
+Layers, lowest first: the dataclass defaults, the preset (at the model resolution), a config
+file (`config=`: a run's config.json, or any part of it), then the options given (keywords of
+`ganvas.train`, flags of `ganvas train`). What follows from other values is settled here, in
+one place: the DiffAugment policy of `--aug diffaug`, `--precision auto` for the device (with
+the family's own float16 layers: Family.own_fp16) and `--aug auto` when the image count is
+known, each derived from values already validated (config.validation, once). The result is
+handed out as a `Resolved`, which everything downstream trusts. `plan` writes nothing, so a
+dry run and a real run fail on the same mistakes before any folder is touched. What only the
+data can tell (channels, aspect, the class count, and `--aug auto` for an image folder) is
+filled in when the data opens (`with_data`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data.archive import read_meta
+from ..data.dataset import locate_dataset, peek_resolution
+from ..device import fast_precision, pick_device
+from ..errors import ConfigError, GanvasError
+from ..models import family_of
+from ..runfolder.locate import finetune_source
+from .options import OFF, check_fields, check_type
+from .presets import PRESETS, default_preset
+from .schema import AUTO, FROM_DATA, SECTION_TYPES, SECTIONS, RunConfig, all_options
+from .validation import validate
+
+# Where a value came from (Resolved.sources).
+DEFAULT, PRESET, FILE, GIVEN = "default", "preset", "config file", "option"
+DATASET, SOURCE, DERIVED = "dataset", "init-from model", "derived"
+FROM_THE_DATA = {"model.channels", "model.aspect"}   # the dataset's, set when it is opened
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A resolved training configuration: `config` (validated, settled for its device;
+    num_classes, channels and aspect may still be the data's to fill in) and `sources`,
+    "section.field" -> default, preset, config file, option, dataset (the data's
+    resolution), init-from model or derived (from another value). Only this module makes
+    one; training takes it as it is."""
+
+    config: RunConfig
+    sources: dict[str, str]
+
+    def rows(self, given: str = GIVEN) -> list[tuple[str, str, str]]:
+        """(name, value, source) of every value, preset and data first, then section by
+        section; options are named by keyword, or by flag when `given` is "flag" (internal
+        fields by section.field)."""
+        table = {opt.key: opt for opt in all_options().values()}
+        t = self.config.train
+        rows = [("preset", t.preset, self.label("train.preset", given)),
+                ("data", t.data, self.label("train.data", given))]
+        for section in SECTIONS:
+            for name, value in dataclasses.asdict(getattr(self.config, section)).items():
+                key, opt = f"{section}.{name}", table.get(f"{section}.{name}")
+                if key not in ("train.preset", "train.data"):
+                    shown = key if opt is None else opt.flag if given == "flag" else opt.api
+                    rows.append((shown, show_value(key, value), self.label(key, given)))
+        return rows
+
+    def render(self, given: str = GIVEN) -> str:
+        """The rows as aligned text, one line each."""
+        rows = self.rows(given)
+        name_width = max(len(r[0]) for r in rows) + 2
+        value_width = max(len(r[1]) for r in rows) + 2
+        return "\n".join(f"{n:<{name_width}}{v:<{value_width}}{s}" for n, v, s in rows)
+
+    def label(self, key: str, given: str) -> str:
+        source = DATASET if key in FROM_THE_DATA else self.sources[key]
+        return given if source == GIVEN else source
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+def show_value(key: str, value: Any) -> str:
+    """A value as a user would type it (none, true/false, "" for an empty string)."""
+    if key in FROM_THE_DATA:
+        return "the dataset's"
+    if key == "model.num_classes":
+        return {0: "false", FROM_DATA: "true (the dataset's classes)"}.get(
+            value, f"true ({value} classes)")
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return '""' if value == "" else str(value)
+
+
+def plan(data: str | os.PathLike | None, model: str | None, config: str | os.PathLike | None,
+         options: dict[str, Any]) -> Resolved:
+    """The configuration `ganvas.train(data, model=model, config=config, **options)` trains
+    with, validated; reads the config file, a fine-tuning source's model.json and an
+    archive's dataset.json, writes nothing."""
+    given = to_sections(options)
+    for name, value, fld in (("data", data, "data"), ("model", model, "preset")):
+        if value is not None:
+            given["train"][fld] = check_type(name, value, str, False, "option")
+    file = read_config_file(config) if config is not None else {}
+    layers = [(FILE, file), (GIVEN, given)]
+    spec = top(layers, "train", "data")
+    if not spec:
+        raise GanvasError("give a dataset (archive, image folder or demo:emoji) "
+                          "or --resume RUN_DIR")
+    locate_dataset(spec)
+    check_preset(file, given, config)
+    facts = source_facts(top(layers, "train", "init_from"))
+    if facts:
+        layers.insert(0, (SOURCE, {"train": {"preset": facts["preset"]}}))
+    if top(layers, "model", "resolution") is None:
+        # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
+        resolution = facts.get("resolution") or peek_resolution(spec)
+        layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
+    return assemble(layers, peek_num_images(spec))
+
+
+def preset(name: str, **options: Any) -> Resolved:
+    """Preset `name` with `options` (keywords of ganvas.train), no data: the configuration
+    tests and benchmarks build a Trainer from, made as `plan` makes one (merged, settled for
+    its device, validated); the data's values (channels, aspect, the class count, `--aug
+    auto`) stay until the data opens (`with_data`)."""
+    given = to_sections(options)
+    given["train"]["preset"] = check_type("model", name, str, False, "option")
+    return assemble([(GIVEN, given)], None)
+
+
+def assemble(layers: list[tuple[str, dict]], num_images: int | None) -> Resolved:
+    """Defaults, the preset (at the layers' resolution, or its 64 px values) and `layers`
+    merged and validated once; then settled (the DiffAugment policy, precision for the device,
+    `--aug auto` when `num_images` is known), which derives values only from checked ones."""
+    device = pick_device(top(layers, "train", "device") or "auto")   # a device error now
+    chosen = top(layers, "train", "preset")
+    name, why = (chosen, "") if chosen else default_preset(device.type)
+    resolution = top(layers, "model", "resolution") or 0
+    values, sources = merge([(PRESET, preset_layer(name, resolution)), *layers])
+    # Why the preset is the device's default; a preset given (or replayed) needs no reason.
+    values["train"]["preset_chosen_by"] = why
+    sources["train.preset_chosen_by"] = DERIVED
+    if not chosen:
+        sources["train.preset"] = f"{DEFAULT} on {device.type}"
+    explicit_augmentation(values["augment"], sources)
+    cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
+    validate(cfg)
+    settled = settle(cfg, device, num_images)
+    for key, source in changed(cfg, settled).items():
+        sources[key] = source
+    return Resolved(settled, sources)
+
+
+def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:
+    """`cfg` with what follows from other values filled in: the DiffAugment policy of `--aug
+    diffaug`, `--precision auto` for torch.device `device` (the rule: device.fast_precision,
+    told whether the family runs float16 layers of its own), `--aug auto` for `num_images`
+    (None: not known yet). A concrete precision or augmentation (a resumed run's) stays."""
+    augment = dataclasses.replace(cfg.augment, diffaug=cfg.augment.policy())
+    if num_images is not None:
+        augment = augment.settled(num_images)
+    train = cfg.train
+    if train.precision == AUTO:
+        precision, why = fast_precision(device, family_of(cfg.model.family).own_fp16(cfg.model))
+        train = dataclasses.replace(train, precision=precision, precision_chosen_by=why)
+    return dataclasses.replace(cfg, train=train, augment=augment)
+
+
+def changed(before: RunConfig, after: RunConfig) -> dict[str, str]:
+    """The sources of what `settle` changed: the reason for precision and augment.mode,
+    "derived" for the rest."""
+    out = {}
+    for section in ("train", "augment"):
+        old, new = dataclasses.asdict(getattr(before, section)), dataclasses.asdict(
+            getattr(after, section))
+        out.update({f"{section}.{k}": DERIVED for k in new if new[k] != old[k]})
+    if "train.precision" in out:
+        out["train.precision"] = after.train.precision_chosen_by
+    if "augment.mode" in out:
+        out["augment.mode"] = after.augment.chosen_by
+    return out
+
+
+def replay(cfg: RunConfig) -> RunConfig:
+    """A run's recorded configuration (config.json, with a resume's --kimg, --minutes or
+    --device put in) validated and settled as a new one is."""
+    validate(cfg)
+    return settle(cfg, pick_device(cfg.train.device))
+
+
+def with_data(cfg: RunConfig, archive) -> RunConfig:
+    """`cfg` with channels, aspect and num_classes taken from `archive` (a checked dataset)
+    and `--aug auto` settled by its size, or a GanvasError for what only the data can tell:
+    a conditional model without labels, another class count."""
+    m = cfg.model
+    classes = len(archive.class_names) if archive.labels is not None else 0
+    if m.num_classes != 0 and classes == 0:
+        raise GanvasError(f"model {cfg.train.preset} is conditional but {cfg.train.data} has no "
+                          f"class labels: prepare it with --labels folders (a sub-folder "
+                          f"per class)")
+    if m.num_classes not in (0, FROM_DATA, classes):
+        raise GanvasError(f"the model has {m.num_classes} classes but "
+                          f"{cfg.train.data} has {classes}")
+    model = dataclasses.replace(m, channels=archive.channels, aspect=archive.aspect,
+                                num_classes=classes if m.num_classes == FROM_DATA
+                                else m.num_classes)
+    return dataclasses.replace(cfg, model=model, augment=cfg.augment.settled(len(archive)))
+
+
+def explicit_augmentation(augment: dict, sources: dict[str, str]) -> None:
+    """What a user asks for beats the preset's `--aug auto` (in place): a DiffAugment policy
+    given (flag or config file) is used at any data size unless `--aug auto` itself was asked
+    for, and `--aug none` is no augmentation at all, also without the preset's DiffAugment
+    policy (FastGAN's)."""
+    asked = (GIVEN, FILE)
+    if (augment["mode"] == AUTO and sources["augment.mode"] not in asked
+            and augment["diffaug"] and sources["augment.diffaug"] in asked):
+        augment["mode"] = "diffaug"
+        sources["augment.mode"] = DERIVED
+    if (augment["mode"] == "none" and sources["augment.mode"] == GIVEN
+            and sources["augment.diffaug"] not in asked and augment["diffaug"]):
+        augment["diffaug"] = ""
+        sources["augment.diffaug"] = DERIVED
+
+
+def peek_num_images(spec: str) -> int | None:
+    """The image count of DATA when its dataset.json tells it without decoding (an archive or
+    a demo set); None for an image folder (known once it is prepared, at training start)."""
+    path = locate_dataset(spec)
+    return None if path.is_dir() else int(read_meta(path)["num_images"])
+
+
+def preset_layer(name: str, resolution: int) -> dict:
+    """Preset `name` at `resolution` as a layer, with its name as train.preset."""
+    layer = PRESETS.get(name)(resolution)
+    return {**layer, "train": {**layer.get("train", {}), "preset": name}}
+
+
+def top(layers: list[tuple[str, dict]], section: str, name: str) -> Any:
+    """The value of section.name in the highest layer that sets it (None: none does)."""
+    for _, layer in reversed(layers):
+        if name in layer.get(section, {}):
+            return layer[section][name]
+    return None
+
+
+def merge(layers: list[tuple[str, dict]]) -> tuple[dict, dict]:
+    """Defaults overlaid with each (source, {section: {field: value}}) layer in turn ->
+    ({section: {field: value}}, {"section.field": source})."""
+    values = {s: dataclasses.asdict(SECTION_TYPES[s]()) for s in SECTIONS}
+    sources = {f"{s}.{k}": DEFAULT for s in SECTIONS for k in values[s]}
+    for source, layer in layers:
+        for section, given in layer.items():
+            if section == "train":
+                given = one_length(given)
+            for k, v in given.items():
+                values[section][k] = v
+                sources[f"{section}.{k}"] = source
+    return values, sources
+
+
+def one_length(train: dict) -> dict:
+    """A layer that sets one of kimg / minutes also clears the other: a time budget replaces
+    the preset's (or the file's) kimg and vice versa."""
+    for name, other in (("kimg", "minutes"), ("minutes", "kimg")):
+        if train.get(name) is not None and other not in train:
+            return {**train, other: None}
+    return train
+
+
+def check_preset(file: dict, given: dict, config) -> None:
+    """A config file replays its own preset: --model may not name another one."""
+    recorded, asked = file.get("train", {}).get("preset"), given["train"].get("preset")
+    if recorded and asked and recorded != asked:
+        raise ConfigError(f"{config} was made with preset {recorded}; --model {asked} cannot "
+                          f"replace it (edit train.preset in the file, or leave out --model)")
+
+
+def source_facts(init_from: str | None) -> dict:
+    """Fine-tuning keeps the source model's preset and resolution unless told otherwise."""
+    if not init_from:
+        return {}
+    _, info = finetune_source(init_from)
+    return {"preset": info.get("preset", "dcgan"), "resolution": info["model"]["resolution"]}
+
+
+def read_config_file(path: str | os.PathLike) -> dict[str, dict]:
+    """A config.json (as a run writes it, or any part of it) -> {section: {field: value}},
+    every key known and every value of its field's type; else a one-line ConfigError."""
+    try:
+        content = json.loads(Path(path).read_text())
+    except OSError as e:
+        raise ConfigError(f"cannot read config file {path}: {e.strerror or e}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"config file {path} is not JSON: {e}") from None
+    if not isinstance(content, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object with sections "
+                          f"{', '.join(SECTIONS)}")
+    unknown = set(content) - set(SECTIONS)
+    if unknown:
+        raise ConfigError(f"config file {path}: unknown section(s) {', '.join(sorted(unknown))}"
+                          f"; valid: {', '.join(SECTIONS)}")
+    out = {}
+    for section, values in content.items():
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path}: {section} must be an object")
+        out[section] = check_fields(SECTION_TYPES[section], values, f"config file {path}")
+    return out
+
+
+def to_sections(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """ganvas.train keywords -> {section: {field: value}}; None = not given (dropped), OFF =
+    off (None). Unknown keywords and values of the wrong type are ConfigErrors."""
+    table = all_options()
+    unknown = set(options) - set(table)
+    if unknown:
+        raise ConfigError(f"unknown option(s) {', '.join(sorted(unknown))}; valid: "
+                          f"{', '.join(sorted(table))}")
+    out: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    for name, value in options.items():
+        if value is None:
+            continue
+        opt = table[name]
+        if value is not OFF:
+            value = check_type(name, value, opt.kind, False, "option")
+        elif not opt.optional:
+            raise ConfigError(f"option {name} cannot be turned off (OFF)")
+        out[opt.section][opt.field] = opt.to_field(value)
+    return out

@@ -1,0 +1,1 @@
+"""Tests of the command line (ganvas.cli): usage errors and --device."""

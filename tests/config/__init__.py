@@ -1,0 +1,2 @@
+"""Tests of the options, presets and their resolution (ganvas.config, options, presets,
+resolve)."""

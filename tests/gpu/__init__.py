@@ -1,0 +1,1 @@
+"""Tests of every CUDA code path, marked `gpu`: they skip without CUDA (see helpers.py)."""

@@ -1,0 +1,1 @@
+"""End-to-end runs: whole trainings through the CLI and the API, distributed runs, the demo."""

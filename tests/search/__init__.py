@@ -1,0 +1,1 @@
+"""Tests of ganvas.search: ganvas tune on SQLite and PostgreSQL."""

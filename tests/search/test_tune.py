@@ -1,0 +1,241 @@
+"""`ganvas tune`: Optuna studies in SQLite whose trials are ordinary runs; pruned and failed
+trials recorded and the study going on; a study continued; the search space checked before
+the first trial with train's one-line errors; a killed worker's trial marked FAIL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+
+import optuna  # noqa: E402
+
+import ganvas  # noqa: E402
+from ganvas import search  # noqa: E402
+from ganvas.runfolder.snapshots import list_snapshots  # noqa: E402
+from ganvas.errors import GanvasError  # noqa: E402
+from ganvas.search import study as study_module  # noqa: E402
+
+from tests.helpers import make_toy_archive, usage_error  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[2]
+# 4 snapshots (a measurement each) of 8 steps of batch 8 at 16 px; SWD on 32 samples.
+TRIAL = dict(model="dcgan-tiny", resolution=16, kimg_per_trial=0.064, metric="swd",
+             metrics_num=32, tick_kimg=0.016, progress=False)
+SPACE = {"lr_g": {"low": 1e-4, "high": 1e-3, "log": True}, "label_smoothing": [0.0, 0.1]}
+
+
+class PruneSecond(optuna.pruners.BasePruner):
+    """Prunes trial 1 at its first measurement (the default pruners need many trials)."""
+
+    def prune(self, study, trial) -> bool:
+        return trial.number == 1
+
+
+@pytest.fixture(scope="module")
+def toy16(tmp_path_factory):
+    return make_toy_archive(tmp_path_factory.mktemp("data") / "toy16.zip")
+
+
+@pytest.fixture
+def pruning_and_failing(monkeypatch):
+    """Trial 1 is pruned; the run of trial 2 fails as a full disk would fail it."""
+    monkeypatch.setattr(search, "make_pruner", lambda name, reports: PruneSecond())
+    real_start = search.runs.start
+    calls = []
+
+    def start(cfg, out, progress=True, watch=None):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_start(cfg, out, progress=progress, watch=watch)
+
+    monkeypatch.setattr(search.runs, "start", start)
+
+
+def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continues(
+        toy16, tmp_path, pruning_and_failing, monkeypatch):
+    summary = ganvas.tune(str(toy16), out=tmp_path, trials=3, space=SPACE, **TRIAL)
+    states = [t["state"] for t in summary["trials"]]
+    assert states == ["COMPLETE", "PRUNED", "FAIL"]
+    complete, pruned, failed = summary["trials"]
+    # Each trial is an ordinary run: its folder, config, snapshots, metrics and report.
+    run = Path(complete["run"])
+    assert (run / "config.json").is_file() and (run / "report.html").is_file()
+    assert [s.name for s in list_snapshots(run)][-1] == "kimg-000000.064"
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["train"]["lr_g"] == pytest.approx(complete["params"]["lr_g"])
+    assert cfg["train"]["label_smoothing"] == complete["params"]["label_smoothing"]
+    measured = [json.loads(line)["metrics"]["swd"]
+                for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert len(measured) == 4 and complete["value"] == pytest.approx(measured[-1])
+    # The pruned trial stopped at its first measurement, its snapshot kept.
+    assert [s.name for s in list_snapshots(Path(pruned["run"]))] == ["kimg-000000.016"]
+    assert pruned["note"].startswith("pruned after 1 measurement")
+    assert "No space left on device" in failed["note"]
+    assert summary["best"]["trial"] == 0
+    assert summary["best"]["config"] == str(run / "config.json")
+    assert json.loads((tmp_path / "study.json").read_text()) == summary
+    # A second call continues the same study to 4 finished trials.
+    monkeypatch.undo()
+    again = ganvas.tune(str(toy16), out=tmp_path, trials=4, space=SPACE, **TRIAL)
+    assert [t["trial"] for t in again["trials"]] == [0, 1, 2, 3]
+    assert again["trials"][3]["state"] in ("COMPLETE", "PRUNED")
+    assert again["counts"]["fail"] == 1
+    assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
+    page = (tmp_path / "tune.html").read_text()
+    for part in ("Objective over trials", "Parameter importances", "Best trial", "data:image"):
+        assert part in page
+    assert (tmp_path / "tune" / "objective.png").is_file()
+    assert (tmp_path / "tune" / "importance.png").is_file()     # 2 complete trials by now
+    # The same study over another space is a mistake, said before any trial.
+    with pytest.raises(GanvasError, match="searches another space"):
+        ganvas.tune(str(toy16), out=tmp_path, trials=5, space={"lr_g": SPACE["lr_g"]},
+                    study=again["study"], **TRIAL)
+    assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
+
+
+def test_the_retrain_command_works_on_the_best_config(toy16, tmp_path):
+    summary = ganvas.tune(str(toy16), out=tmp_path, trials=1, space=SPACE, pruner="none",
+                          **TRIAL)
+    run = ganvas.train(config=summary["best"]["config"], out=tmp_path / "longer", kimg=0.08,
+                       progress=False)
+    assert list_snapshots(run)[-1].name == "kimg-000000.080"
+
+
+def test_the_default_space_follows_what_the_preset_uses():
+    from ganvas.config.resolve import preset
+    from ganvas.search.space import default_space
+    dcgan = default_space(preset("dcgan-tiny").config)
+    assert {"lr_g", "lr_d", "beta1", "batch", "label_smoothing", "diffaug"} == set(dcgan)
+    assert dcgan["lr_g"].log and dcgan["lr_g"].low == pytest.approx(1e-4)
+    sg2 = default_space(preset("stylegan2-tiny").config)
+    assert "r1_gamma" in sg2 and "target" in sg2 and "label_smoothing" in sg2
+    assert sg2["r1_gamma"].high / sg2["r1_gamma"].low == pytest.approx(64)
+    wgan = default_space(preset("wgan-gp-tiny").config)
+    assert {"gp_lambda", "n_critic"} <= set(wgan) and "label_smoothing" not in wgan
+
+
+def space_error(tmp_path, capsys, toy, space, name="space.json", text=None) -> str:
+    path = tmp_path / name
+    path.write_text(text if text is not None else json.dumps(space))
+    return usage_error(["tune", str(toy), "--out", str(tmp_path / "t"), "--model", "dcgan-tiny",
+                        "--kimg-per-trial", "1", "--space", str(path)], capsys)
+
+
+def test_search_space_mistakes_are_one_line_before_any_trial(toy16, tmp_path, capsys):
+    assert "not a training option" in space_error(tmp_path, capsys, toy16, {"lr": [1, 2]})
+    assert "must be below high" in space_error(
+        tmp_path, capsys, toy16, {"lr_g": {"low": 1e-3, "high": 1e-4}})
+    assert "log range needs low > 0" in space_error(
+        tmp_path, capsys, toy16, {"lr_g": {"low": 0, "high": 1e-3, "log": True}})
+    # A value train refuses, with train's reason.
+    assert "label_smoothing = 0.7" in space_error(
+        tmp_path, capsys, toy16, {"label_smoothing": {"low": 0.0, "high": 0.7}})
+    assert "takes a list of values" in space_error(
+        tmp_path, capsys, toy16, {"loss": {"low": 0, "high": 1}})
+    assert "not valid YAML" in space_error(tmp_path, capsys, toy16, None, "space.yaml",
+                                           "lr_g: [1, 2")
+    assert "default space has no range" in space_error(tmp_path, capsys, toy16,
+                                                       {"r1_gamma": "default"})
+    assert not (tmp_path / "t").exists()                # nothing written
+
+
+def test_a_yaml_space_narrows_the_default_one(toy16, tmp_path):
+    path = tmp_path / "space.yaml"
+    path.write_text("lr_g: default\nbatch: [8, 16]\n")
+    summary = ganvas.tune(str(toy16), out=tmp_path / "t", trials=1, space=path, pruner="none",
+                          **TRIAL)
+    assert set(summary["space"]) == {"lr_g", "batch"}
+    assert summary["space"]["lr_g"] == {"low": 1e-4, "high": pytest.approx(1.6e-3),
+                                        "log": True}
+
+
+def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch):
+    base = ["tune", str(toy16), "--out", str(tmp_path / "t"), "--model", "dcgan-tiny"]
+    assert "one budget per trial" in usage_error(base, capsys)
+    assert "--kimg-per-trial" in usage_error([*base, "--kimg", "1", "--minutes-per-trial",
+                                              "1"], capsys)
+    assert "choose from kid, fid, swd" in usage_error([*base, "--kimg-per-trial", "1",
+                                                       "--metric", "is"], capsys)
+    assert "at least 1" in usage_error([*base, "--kimg-per-trial", "1", "--trials", "0"],
+                                       capsys)
+    assert "batch must be" in usage_error([*base, "--kimg-per-trial", "1", "--batch", "0"],
+                                          capsys)
+    assert "no study database" in usage_error(["tune", "--show", "--out",
+                                               str(tmp_path / "none")], capsys)
+    # KID's Inception weights cannot be downloaded here: said once, before any trial.
+    monkeypatch.setenv("GANVAS_WEIGHTS_INCEPTION_V3", str(tmp_path / "missing.pth"))
+    assert "inception" in usage_error([*base, "--kimg-per-trial", "1", "--metric", "kid"],
+                                      capsys).lower()
+    assert not (tmp_path / "t").exists()
+
+
+def tune_in_a_subprocess(toy, out: Path, sig: int, trials: int) -> tuple[int, str]:
+    """`ganvas tune` of 5-minute trials in a subprocess, sent `sig` once its first trial
+    trains; its exit code and stderr (the process has ended)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy), "--out",
+                             str(out), "--model", "dcgan-tiny", "--resolution", "16",
+                             "--trials", str(trials), "--minutes-per-trial", "5", "--metric",
+                             "swd", "--metrics-num", "32", "--snap-kimg", "0.032"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob("*/stats.jsonl")):
+            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read()
+            time.sleep(0.2)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    return proc.returncode, err
+
+
+def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
+    """SIGKILL a `ganvas tune` in its first trial; the next one marks that trial FAIL (no
+    heartbeat) and goes on."""
+    out = tmp_path / "t"
+    tune_in_a_subprocess(toy16, out, signal.SIGKILL, trials=2)
+    monkeypatch.setattr(study_module, "HEARTBEAT_S", 1)
+    monkeypatch.setattr(study_module, "GRACE_S", 1)
+    time.sleep(3)                   # the killed worker's last heartbeat is older than that
+    # The same study (data, model, metric, default space); a shorter budget is allowed.
+    summary = ganvas.tune(str(toy16), out=out, trials=2, model="dcgan-tiny", resolution=16,
+                          kimg_per_trial=0.032, metric="swd", metrics_num=32, pruner="none",
+                          progress=False)
+    assert [t["state"] for t in summary["trials"]] == ["FAIL", "COMPLETE"], summary["trials"]
+    assert summary["trials"][0]["note"] == "its worker stopped answering (killed?)"
+    assert summary["best"]["trial"] == 1
+
+
+def test_ctrl_c_ends_the_study_with_its_summary(toy16, tmp_path):
+    """SIGINT in a trial: its run stops with a snapshot, the trial is FAIL (interrupted),
+    study.json and tune.html are written, and the exit code is 130."""
+    out = tmp_path / "t"
+    code, err = tune_in_a_subprocess(toy16, out, signal.SIGINT, trials=3)
+    assert code == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "ganvas tune: interrupted"
+    summary = json.loads((out / "study.json").read_text())
+    assert [(t["state"], t["note"]) for t in summary["trials"]] == [
+        ("FAIL", "interrupted (Ctrl-C or SIGTERM)")]
+    assert list_snapshots(Path(summary["trials"][0]["run"]))       # the run kept its snapshot
+    assert (out / "tune.html").is_file()
+
+
+def test_the_pruners():
+    assert isinstance(search.make_pruner("median", 4), optuna.pruners.MedianPruner)
+    hyperband = search.make_pruner("hyperband", 4)
+    assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
+    assert hyperband._max_resource == 4
+    assert isinstance(search.make_pruner("hyperband", None)._max_resource, str)   # "auto"
+    assert isinstance(search.make_pruner("none", None), optuna.pruners.NopPruner)
