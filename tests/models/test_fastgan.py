@@ -11,7 +11,7 @@ import torch
 import ganvas
 from ganvas.checkpoint import load_module, save_module
 from ganvas.config.schema import ModelConfig
-from ganvas.models import build_discriminator, build_generator
+from ganvas.models import build_discriminator, build_generator, check_model
 from ganvas.errors import ConfigError
 from ganvas.models.fastgan import quadrant, sle_pairs
 from ganvas.runfolder import snapshots
@@ -178,7 +178,7 @@ def test_reconstruction_for_every_channel_count(channels):
 @pytest.mark.parametrize("resolution", [16, 48, 2048])
 def test_unsupported_resolutions_are_a_one_line_config_error(resolution):
     with pytest.raises(ConfigError, match="from 32 to 1024 for fastgan") as err:
-        build_generator(tiny_cfg(resolution))
+        check_model(tiny_cfg(resolution))
     assert "\n" not in str(err.value)
 
 
