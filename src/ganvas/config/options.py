@@ -133,7 +133,7 @@ MAX_FLOAT = 1e9
 def check_number(name: str, value: Any, origin: str = "option") -> Any:
     """`value` unless it is a number that is NaN, infinite or beyond MAX_INT / MAX_FLOAT
     (a ConfigError naming `name`); the one check every number option passes through (the
-    options, the config file and RunConfig.validate)."""
+    options, the config file and the schema's checks)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value
     if isinstance(value, float) and not math.isfinite(value):
