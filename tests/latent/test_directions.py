@@ -29,10 +29,12 @@ def models(tmp_path_factory):
             for name, cfg in (("sg2", SG2), ("dc", DC), ("fast", FASTGAN))}
 
 
-def test_stylegan2_latent_weights_are_the_affines_that_read_each_w():
-    """Move w index i alone: exactly the affines whose weights latent_weights([i]) returns
-    see another input."""
+def test_stylegan2_latent_weights_are_the_layer_that_reads_each_w():
+    """Move w index i alone: of the affines that see another input, latent_weights([i]) is
+    the convolution's (SeFa's choice: one layer per w index), and for the last index, which
+    no convolution reads, the last toRGB's."""
     G = build_generator(ModelConfig(**SG2)).eval()
+    torgbs = [b.torgb.affine for b in G.synthesis.blocks]
     affines = [m for m in G.modules() if type(m).__name__ == "FullyConnected"
                and m.weight.shape[1] == G.w_dim and m in
                [getattr(layer, "affine", None) for layer in G.synthesis.modules()]]
@@ -49,17 +51,20 @@ def test_stylegan2_latent_weights_are_the_affines_that_read_each_w():
             moved[:, i] += 1
             G.synthesis(moved)
             changed = [a for a in affines if not torch.equal(seen[a], base[a])]
-            expected = torch.cat([a.weight * a.weight_gain for a in changed])
+            convs = [a for a in changed if all(a is not t for t in torgbs)]
+            chosen = convs if i < G.num_ws - 1 else changed
+            assert len(chosen) == 1 and (i < G.num_ws - 1 or chosen[0] is torgbs[-1])
+            expected = chosen[0].weight * chosen[0].weight_gain
             assert torch.equal(G.latent_weights([i]), expected)
             total += len(expected)
-    assert total == len(G.latent_weights())             # every affine once
+    assert total == len(G.latent_weights())             # one layer per w index
 
 
 def test_sefa_directions_are_the_top_eigenvectors(models):
     m = ganvas.load(models["dc"])
     found = m.directions("sefa", num=5)
     weight = m.sampler.G.latent_weights()
-    weight = weight / weight.norm(dim=0, keepdim=True)
+    weight = weight / weight.norm(dim=1, keepdim=True)
     gram = (weight.t() @ weight).double()
     vecs = torch.from_numpy(found.vectors).double()
     assert torch.allclose(vecs @ vecs.t(), torch.eye(5, dtype=torch.float64), atol=1e-5)
@@ -69,6 +74,65 @@ def test_sefa_directions_are_the_top_eigenvectors(models):
     assert list(found.values) == sorted(found.values, reverse=True)
     assert found.values[0] == pytest.approx(float(torch.linalg.eigvalsh(gram).max()))
     assert found.space == "z" and found.method == "sefa"
+
+
+def uneven_stylegan2(seed: int = 0):
+    """A StyleGAN2 G whose style affines' output channels have very uneven scales (x0.05 to
+    x20), as trained ones do: where normalising the wrong axis of A changes SeFa's answer."""
+    G = build_generator(ModelConfig(**SG2)).eval()
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for layer in G.synthesis.modules():
+            affine = getattr(layer, "affine", None)
+            if affine is not None:
+                scale = torch.exp(torch.empty(affine.weight.shape[0]).uniform_(
+                    np.log(0.05), np.log(20.0), generator=gen))
+                affine.weight.mul_(scale[:, None])
+    return G
+
+
+def sefa_closed_form(G, num: int) -> tuple[np.ndarray, np.ndarray]:
+    """SeFa as its authors compute it for StyleGAN2, written out here apart from ganvas: the
+    style weights (w_dim x channels) of every convolution and of the last toRGB, side by
+    side, each channel's column scaled to unit length, then the top eigenvectors of
+    W W^T."""
+    blocks = G.synthesis.blocks
+    layers = [conv for b in blocks for conv in (b.conv0, b.conv1) if conv is not None]
+    layers.append(blocks[-1].torgb)
+    W = np.concatenate([(lay.affine.weight * lay.affine.weight_gain).detach().double().numpy().T
+                        for lay in layers], axis=1)                    # (w_dim, channels)
+    W = W / np.linalg.norm(W, axis=0, keepdims=True)
+    values, vectors = np.linalg.eigh(W @ W.T)
+    order = np.argsort(values)[::-1][:num]
+    return vectors[:, order].T, values[order]
+
+
+def test_sefa_is_the_closed_form_of_its_authors_on_uneven_channels():
+    from ganvas.latent.directions import sefa
+    from ganvas.latent.sampler import Sampler
+    G = uneven_stylegan2()
+    found = sefa(Sampler(G), num=5)
+    vectors, values = sefa_closed_form(G, 5)
+    cosines = np.abs((found.vectors.astype(np.float64) * vectors).sum(axis=1))
+    assert cosines.min() > 0.9999, cosines
+    assert np.allclose(found.values, values, rtol=1e-5)
+
+
+def test_sefa_ignores_the_scale_of_each_output_channel():
+    """Scaling one output channel's weights does not change what it responds to, so SeFa's
+    directions stay (the old column normalisation moved them to |cos| 0.005-0.2)."""
+    from ganvas.latent.directions import sefa
+    from ganvas.latent.sampler import Sampler
+    plain = build_generator(ModelConfig(**SG2)).eval()
+    scaled = build_generator(ModelConfig(**SG2)).eval()
+    scaled.load_state_dict(plain.state_dict())
+    with torch.no_grad():
+        for a, b in zip(plain.synthesis.modules(), scaled.synthesis.modules()):
+            if getattr(a, "affine", None) is not None:
+                rows = b.affine.weight.shape[0]
+                b.affine.weight.mul_(torch.linspace(0.05, 20.0, rows)[:, None])
+    d1, d2 = sefa(Sampler(plain), num=5), sefa(Sampler(scaled), num=5)
+    assert np.abs((d1.vectors * d2.vectors).sum(axis=1)).min() > 0.9999
 
 
 @pytest.mark.parametrize("name, space", [("sg2", "w"), ("dc", "z"), ("fast", "z")])
@@ -108,11 +172,10 @@ def test_stylegan2_directions_of_some_layers_move_only_those(models):
     found = m.directions("sefa", num=2, layers=[0, 1])
     assert found.layers == (0, 1)
     cells = m.explore_directions(3, found, rows=[0], lo=-3, hi=3, steps=3)
+    from ganvas.latent.explore import unit_steps
     ws = m.sampler.to_w(m.sampler.z([3]))
-    spread = float((m.sampler.to_w(torch.randn(2048, m.sampler.z_dim))[:, 0]
-                    @ torch.from_numpy(found.vectors[0])).std())
     moved = ws.clone()
-    moved[:, :2] += 3.0 * torch.from_numpy(found.vectors[0]) * spread
+    moved[:, :2] += 3.0 * unit_steps(m.sampler, found, [0])[0]   # one unit: w's own spread
     expected = to_uint8(m.sampler.images_from_w(moved))[0]
     assert np.abs(cells[0, 2].astype(int) - expected.astype(int)).max() <= 2
 

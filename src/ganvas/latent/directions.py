@@ -1,10 +1,12 @@
 """Meaningful directions in a model's latent space, found without labels, and their file.
 
 - SeFa (Shen & Zhou 2021, "Closed-form factorization of latent semantics in GANs"): the
-  directions n that the weights first acting on the latent, A, stretch most, i.e. the top
-  eigenvectors of A^T A (A's columns normalised first, as the paper's code does). A is
-  G.latent_weights(layers): StyleGAN2's style affines (of the w indices `layers`, default
-  all), the first layer of the other families. Linear algebra on the weights, no sampling.
+  directions n that the weights first acting on the latent, A (F outputs x D latent), stretch
+  most, i.e. the top eigenvectors of A^T A, each output's row of A normalised to unit length
+  first, as the authors' code does (so no channel outweighs another by its scale). A is
+  G.latent_weights(layers): StyleGAN2's style affines of the convolutions reading the w
+  indices `layers` (default all; the last index: the last toRGB's), the first layer of the
+  other families. Linear algebra on the weights, no sampling.
 - PCA (GANSpace, Härkönen et al. 2020): principal components of PCA_SAMPLES sampled latents'
   images under those first weights: for StyleGAN2 of w itself (untruncated, one w per
   latent); for the others of the first layer's activations A z, mapped back to z by least
@@ -96,7 +98,7 @@ def top_eigen(matrix: torch.Tensor, num: int) -> tuple[np.ndarray, np.ndarray]:
 def sefa(sampler, num: int = 10, layers: list[int] | None = None) -> Directions:
     check_layers(sampler, layers)
     weight = sampler.G.latent_weights(layers).cpu()            # (F, D)
-    weight = weight / weight.norm(dim=0, keepdim=True).clamp_min(1e-12)
+    weight = weight / weight.norm(dim=1, keepdim=True).clamp_min(1e-12)   # unit output rows
     num = check_num(num, weight.shape[1])
     vectors, values = top_eigen(weight.t() @ weight, num)
     return Directions(vectors, values, space_of(sampler), "sefa", tuple(layers or ()))

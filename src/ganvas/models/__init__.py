@@ -24,8 +24,9 @@ images float (N, C, H, W) in about [-1, 1]):
     G.to_w(z, labels, truncation)        z -> ws (N, num_ws, w_dim), truncated towards w_avg
     G.from_w(ws, noise_mode)             ws -> images
     G.style_layers()                     {resolution: [w indices]} (what style mixing swaps)
-    G.latent_weights(layers)             (F, w_dim): the style affine weights of the layers
-                                         reading those w indices (default all), for SeFa
+    G.latent_weights(layers)             (F, w_dim): the style affine weights SeFa takes for
+                                         those w indices (default all): the convolution that
+                                         reads each, the last toRGB for the last index
   without capabilities.w_space:
     G.latent_weights(None)               (F, z_dim): the first layer's weights on z
   with capabilities.path_length also:

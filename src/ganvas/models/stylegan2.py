@@ -188,16 +188,19 @@ class Generator(nn.Module):
         return self.synthesis(ws, noise_mode=noise_mode)
 
     def latent_weights(self, layers: list[int] | None = None) -> Tensor:
-        """(F, w_dim): the style affine weights (effective, with their gain) of the layers
-        whose w index is in `layers` (default all): what first acts on w (SeFa)."""
-        rows, i = [], 0
+        """(F, w_dim): the style affine weights (effective, with their gain) that SeFa
+        factorises for the w indices `layers` (default all), one layer per index as in the
+        SeFa authors' code: the convolution that reads the index, and for the last index,
+        which only the last toRGB reads, that toRGB. The other toRGBs read an index a
+        convolution already stands for."""
+        convs, i = [], 0
         for block in self.synthesis.blocks:
-            users = ([(block.conv0, i)] if block.conv0 is not None else []) + [
-                (block.conv1, i + block.num_conv - 1), (block.torgb, i + block.num_conv)]
-            for layer, index in users:
-                if layers is None or index in layers:
-                    rows.append(layer.affine.weight * layer.affine.weight_gain)
+            convs += ([(block.conv0, i)] if block.conv0 is not None else []) + [
+                (block.conv1, i + block.num_conv - 1)]
             i += block.num_conv
+        readers = [*convs, (self.synthesis.blocks[-1].torgb, i)]
+        rows = [layer.affine.weight * layer.affine.weight_gain for layer, index in readers
+                if layers is None or index in layers]
         return torch.cat(rows).detach().float()
 
     def layer_resolutions(self) -> dict[str, int]:
