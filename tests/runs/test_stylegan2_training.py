@@ -40,6 +40,24 @@ def test_auto_preset_follows_the_resolution():
     assert preset("stylegan2", resolution=1024).config.train.lr_g == 0.002
 
 
+def test_a_batch_given_rescales_what_the_auto_configuration_derives_from_it():
+    """--batch on the StyleGAN2 preset: gamma 0.0002 res^2 / batch, the G_ema half-life
+    batch * 10 / 32 kimg and the minibatch-std group min(batch, 4) follow the batch asked
+    for, as the auto configuration's rules would; an explicit value still wins."""
+    for batch, mbstd in [(8, 4), (2, 2), (64, 4)]:
+        cfg = preset("stylegan2", resolution=64, batch=batch).config
+        assert cfg.train.batch == batch and cfg.model.mbstd_group == mbstd
+        assert cfg.train.r1_gamma == pytest.approx(0.0002 * 64 ** 2 / batch)
+        assert cfg.train.ema_kimg == pytest.approx(batch * 10 / 32)
+    tiny = preset("stylegan2-tiny", resolution=32, batch=4).config.train
+    assert tiny.r1_gamma == pytest.approx(0.0002 * 32 ** 2 / 4)
+    given = preset("stylegan2", resolution=64, batch=8, r1_gamma=1.0, ema_kimg=3.0).config
+    assert (given.train.r1_gamma, given.train.ema_kimg) == (1.0, 3.0)
+    plan = ganvas.train("demo:emoji", model="stylegan2-tiny", batch=8, dry_run=True)
+    assert plan.sources["train.r1_gamma"] == "preset"
+    assert plan.config.train.r1_gamma == pytest.approx(0.0002 * 64 ** 2 / 8)
+
+
 def test_tiny_stylegan2_trains_and_resumes_exactly_with_ada(toy32, tmp_path):
     opts = dict(SMALL, pl_weight=2.0, pl_interval=2, r1_interval=4, p=0.2, ada_interval=1,
                 ada_kimg=0.5)

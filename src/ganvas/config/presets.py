@@ -1,8 +1,9 @@
 """Presets: the defaults of one recipe, registered by name (`ganvas train --model NAME`).
 
-A preset is a function of the model resolution (0 = not known yet) returning
-{"model": {...}, "train": {...}, "augment": {...}} overrides of the dataclass defaults, so a
-recipe can follow the resolution the way StyleGAN2-ADA's "auto" configuration does. Every
+A preset is a function of the model resolution (0 = not known yet) and of the batch the user
+asked for (None: the preset's own) returning {"model": {...}, "train": {...}, "augment":
+{...}} overrides of the dataclass defaults, so a recipe can follow the resolution and the
+batch the way StyleGAN2-ADA's "auto" configuration does. Every
 preset NAME has a NAME-tiny twin for tests and laptop CPUs. `ganvas demo`'s recipe (a preset
 and the options it gives) is here too. Presets are data: config.resolve merges them under the
 config file and the options, and config.validation checks the result.
@@ -15,7 +16,7 @@ from typing import Callable
 from ..registry import Registry
 from .schema import AUTO, FROM_DATA
 
-Preset = Callable[[int], dict]
+Preset = Callable[..., dict]          # (resolution, batch=None) -> {section: {field: value}}
 PRESETS: Registry[Preset] = Registry("model")
 # The tiny twin of a DCGAN-style preset: a quarter of the width, batch 32.
 TINY = {"model": {"z_dim": 64, "g_width": 16, "d_width": 16, "max_width": 128},
@@ -36,8 +37,8 @@ def auto_augment(small_data: str, large_data: str) -> dict:
 def register_fixed(name: str, preset: dict, tiny: dict = TINY) -> None:
     """Register a resolution-independent preset `name` and its `name-tiny` twin (`tiny`
     merged over it)."""
-    PRESETS.register(name)(lambda resolution: preset)
-    PRESETS.register(f"{name}-tiny")(lambda resolution: merge(preset, tiny))
+    PRESETS.register(name)(lambda resolution, batch=None: preset)
+    PRESETS.register(f"{name}-tiny")(lambda resolution, batch=None: merge(preset, tiny))
 
 
 # Radford et al. 2015: Adam(2e-4, beta1 0.5); batch 128 in the paper, 64 suits one GPU or CPU.
@@ -67,18 +68,22 @@ register_fixed("cgan", merge(DCGAN, CONDITIONAL), DCGAN_TINY)
 register_fixed("cwgan-gp", merge(WGAN_GP, CONDITIONAL))
 
 
-def stylegan2_auto(resolution: int, tiny: bool = False) -> dict:
+def stylegan2_auto(resolution: int, batch: int | None = None, tiny: bool = False) -> dict:
     """StyleGAN2-ADA's "auto" configuration for one GPU (Karras et al. 2020, appendix): batch
     min(4096 / res, 32), width 16384 / res (32768 / res from 512 px) capped at 512, mapping
     depth 2, minibatch-std group min(batch, 4), gamma 0.0002 res^2 / batch, lr 0.0025 (0.002
     at 1024), G_ema half-life batch * 10 / 32 kimg, ADA with target 0.6 and the bgc pipeline.
-    `tiny` shrinks the widths 8x, z/w to 128 and the batch to 16 for laptop CPUs."""
+    `tiny` shrinks the widths 8x, z/w to 128 and the batch to 16 for laptop CPUs. A `batch`
+    the user asked for replaces the preset's in those rules, so gamma, the G_ema half-life
+    and the minibatch-std group follow it as the auto configuration would (StyleGAN3's
+    train.py derives the half-life and the group from its --batch the same way)."""
     res = resolution or 64
-    batch = max(min(4096 // res, 32), 1)
     width = min((32768 if res >= 512 else 16384) // res, 512)
     z_dim, max_width = 512, 512
+    own_batch = max(min(4096 // res, 32), 1)
     if tiny:
-        batch, width, z_dim, max_width = 16, max(width // 8, 8), 128, 128
+        own_batch, width, z_dim, max_width = 16, max(width // 8, 8), 128, 128
+    batch = batch or own_batch
     return {
         "model": {"family": "stylegan2", "z_dim": z_dim, "w_dim": z_dim, "mapping_layers": 2,
                   "g_width": width, "d_width": width, "max_width": max_width, "d_norm": "none",
@@ -96,7 +101,8 @@ def stylegan2_auto(resolution: int, tiny: bool = False) -> dict:
 
 
 PRESETS.register("stylegan2")(stylegan2_auto)
-PRESETS.register("stylegan2-tiny")(lambda resolution: stylegan2_auto(resolution, tiny=True))
+PRESETS.register("stylegan2-tiny")(
+    lambda resolution, batch=None: stylegan2_auto(resolution, batch, tiny=True))
 
 
 # Liu et al. 2021 (FastGAN): hinge loss, Adam(2e-4, 0.5, 0.999), batch 8, DiffAugment
@@ -110,9 +116,9 @@ FASTGAN_TINY = {"model": {"z_dim": 64, "g_width": 8, "d_width": 8, "max_width": 
                 "train": {"batch": 8, "ema_kimg": 1.0}}
 # DiffAugment at every size, as in the paper (its policy is FASTGAN's diffaug).
 FASTGAN_AUTO = {"augment": auto_augment("diffaug", "diffaug")}
-PRESETS.register("fastgan")(lambda resolution: merge(FASTGAN, FASTGAN_AUTO))
+PRESETS.register("fastgan")(lambda resolution, batch=None: merge(FASTGAN, FASTGAN_AUTO))
 PRESETS.register("fastgan-tiny")(
-    lambda resolution: merge(merge(FASTGAN, FASTGAN_TINY), FASTGAN_AUTO))
+    lambda resolution, batch=None: merge(merge(FASTGAN, FASTGAN_TINY), FASTGAN_AUTO))
 
 
 # `ganvas train` without --model: the DCGAN recipe on a GPU; on a CPU its tiny twin. In 3

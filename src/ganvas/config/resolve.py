@@ -139,7 +139,8 @@ def assemble(layers: list[tuple[str, dict]], num_images: int | None) -> Resolved
     chosen = top(layers, "train", "preset")
     name, why = (chosen, "") if chosen else default_preset(device.type)
     resolution = top(layers, "model", "resolution") or 0
-    values, sources = merge([(PRESET, preset_layer(name, resolution)), *layers])
+    batch = top(layers, "train", "batch")
+    values, sources = merge([(PRESET, preset_layer(name, resolution, batch)), *layers])
     # Why the preset is the device's default; a preset given (or replayed) needs no reason.
     values["train"]["preset_chosen_by"] = why
     sources["train.preset_chosen_by"] = DERIVED
@@ -233,9 +234,10 @@ def peek_num_images(spec: str) -> int | None:
     return None if path.is_dir() else int(read_meta(path)["num_images"])
 
 
-def preset_layer(name: str, resolution: int) -> dict:
-    """Preset `name` at `resolution` as a layer, with its name as train.preset."""
-    layer = PRESETS.get(name)(resolution)
+def preset_layer(name: str, resolution: int, batch: int | None = None) -> dict:
+    """Preset `name` at `resolution` (and the batch asked for, None: the preset's) as a
+    layer, with its name as train.preset."""
+    layer = PRESETS.get(name)(resolution, batch)
     return {**layer, "train": {**layer.get("train", {}), "preset": name}}
 
 
