@@ -3,6 +3,7 @@ family on 2 processes computes what it computes on one with the same global batc
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -150,6 +151,16 @@ def test_the_global_batch_must_split_evenly():
     with pytest.raises(ConfigError, match="does not split evenly over 3 processes"):
         World(rank=0, size=3).local_batch(8)
     assert list(range(8))[World(rank=1, size=2).shard(8)] == [1, 3, 5, 7]
+
+
+def test_gradients_are_cleaned_of_nan_and_inf_after_averaging():
+    """As StyleGAN2-ADA and StyleGAN3 do after their all-reduce: NaN -> 0, +-Inf -> +-1e5;
+    finite values pass unchanged (bit for bit: exact resume depends on it)."""
+    p = torch.nn.Parameter(torch.zeros(5))
+    p.grad = torch.tensor([math.nan, math.inf, -math.inf, 0.25, -3e7])
+    q = torch.nn.Parameter(torch.zeros(2))                  # no gradient: stays None
+    World().mean_grads_([p, q])
+    assert p.grad.tolist() == [0.0, 1e5, -1e5, 0.25, -3e7] and q.grad is None
 
 
 def test_sharded_draws_are_slices_of_the_whole_batch():

@@ -80,9 +80,14 @@ class World:
     def mean_grads_(self, params) -> None:
         """Average the .grad of `params` across processes (a parameter no process gave a
         gradient keeps None; one with a gradient on some processes only counts zeros for the
-        rest, which cannot happen in one training step: all run the same graph)."""
+        rest, which cannot happen in one training step: all run the same graph), then clean
+        them as StyleGAN2-ADA's and StyleGAN3's loops do after their all-reduce: NaN -> 0,
+        +-Inf -> +-1e5, so an overflow does not write NaN into the weights (the step's
+        non-finite loss is still flagged, and the loop rolls back)."""
         grads = [p.grad for p in params if p.grad is not None]
         self.mean_(grads)
+        for g in grads:
+            torch.nan_to_num_(g, nan=0.0, posinf=1e5, neginf=-1e5)
 
     def mean(self, x: Tensor) -> Tensor:
         """x averaged across processes (a new tensor; x itself for one process)."""
