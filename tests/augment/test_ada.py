@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import pytest
 import torch
@@ -237,6 +238,66 @@ def test_controller_state_round_trip_mid_interval():
     assert resumed.pipe.p == ref.pipe.p and resumed.r_t == ref.r_t
     assert resumed.state_dict()["calls"] == ref.state_dict()["calls"]
     assert torch.equal(resumed.state_dict()["sum"], ref.state_dict()["sum"])
+
+
+class AllReduce:
+    """A sum over `n` threads standing for processes, as torch.distributed.all_reduce
+    meets them: each waits for the others' values."""
+
+    def __init__(self, n: int):
+        self.barrier, self.slots = threading.Barrier(n), [None] * n
+
+    def total(self, rank: int):
+        def reduce(x):
+            self.slots[rank] = x.clone()
+            self.barrier.wait()
+            out = sum(self.slots)
+            self.barrier.wait()
+            return out
+        return reduce
+
+
+def as_processes(n: int, work) -> list:
+    """work(rank) in n threads at once; their results in rank order."""
+    out = [None] * n
+    threads = [threading.Thread(target=lambda r=r: out.__setitem__(r, work(r)))
+               for r in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def test_a_two_process_resume_mid_interval_counts_the_partial_sums_once():
+    """Two processes whose reals differ, stopped mid-interval and resumed: the state holds the
+    all-process sums, only the first process takes them, and the next adjustment sees the
+    r_t of an uninterrupted run (loading one process's own sums into both counted it twice)."""
+    torch.manual_seed(2)
+    logits = [[torch.randn(8) + (0.8 if rank else -0.2) for rank in range(2)] for _ in range(8)]
+
+    def controllers():
+        reduce = AllReduce(2)
+        return [controller(interval=4, speed_kimg=0.1, batch=16, total=reduce.total(r))
+                for r in range(2)]
+
+    def steps(ctrls, rank, span):
+        for k in span:
+            ctrls[rank].update(logits[k][rank])
+        return ctrls[rank]
+
+    whole = controllers()
+    as_processes(2, lambda r: steps(whole, r, range(8)))
+    part = controllers()
+    state = as_processes(2, lambda r: steps(part, r, range(6)).state_dict())[0]
+    assert state["calls"] == 2 and state["count"] == 2 * 2 * 8
+    resumed = controllers()
+    for rank, c in enumerate(resumed):
+        c.load_state_dict(state, first=rank == 0)
+    assert resumed[1].count == 0 and float(resumed[1].sum) == 0.0
+    as_processes(2, lambda r: steps(resumed, r, range(6, 8)))
+    assert [c.r_t for c in resumed] == [c.r_t for c in whole]
+    assert [c.pipe.p for c in resumed] == [c.pipe.p for c in whole]
 
 
 def test_p_rises_steadily_for_confident_logits():

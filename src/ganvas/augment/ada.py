@@ -397,13 +397,22 @@ class AdaController:
         self.calls = 0
 
     def state_dict(self) -> dict:
-        """p, the accumulators and r_t: plain numbers and a CPU tensor (weights_only-safe)."""
-        return {"p": float(self.pipe.p), "sum": self.sum.detach().cpu().clone(),
-                "count": int(self.count), "calls": int(self.calls), "r_t": self.r_t}
+        """p, the accumulators and r_t: plain numbers and a CPU tensor (weights_only-safe).
+        The accumulators saved are the interval's sums over all processes (`total`, so with
+        many processes every one must call this): a resume counts them once, in the process
+        that loads them with `first` (load_state_dict)."""
+        both = self.total(torch.stack([self.sum.detach().double(),
+                                       torch.tensor(float(self.count), dtype=torch.float64,
+                                                    device=self.sum.device)]))
+        return {"p": float(self.pipe.p), "sum": both[0].float().cpu().clone(),
+                "count": int(both[1].item()), "calls": int(self.calls), "r_t": self.r_t}
 
-    def load_state_dict(self, state: dict) -> None:
-        """Restore what state_dict() returned; the next update() continues mid-interval."""
+    def load_state_dict(self, state: dict, first: bool = True) -> None:
+        """Restore what state_dict() returned; the next update() continues mid-interval.
+        first: this process takes the saved (all-process) accumulators; the others start
+        the interval's sums at zero, so their total counts the saved part once."""
         self.pipe.p = float(state["p"])
-        self.sum = torch.as_tensor(state["sum"], dtype=torch.float32).clone()
-        self.count, self.calls = int(state["count"]), int(state["calls"])
+        self.sum = torch.as_tensor(state["sum"] if first else 0.0, dtype=torch.float32).clone()
+        self.count = int(state["count"]) if first else 0
+        self.calls = int(state["calls"])
         self.r_t = None if state["r_t"] is None else float(state["r_t"])

@@ -370,5 +370,5 @@ class Trainer:
         elif self.device.type == "cuda" and state["cuda_rng"]:     # older: every GPU's
             torch.cuda.set_rng_state_all(state["cuda_rng"])
         if self.ada is not None:
-            self.ada.load_state_dict(state["ada"])
+            self.ada.load_state_dict(state["ada"], first=self.world.main)
         self.bank.load_state_dict(state["bank"])
