@@ -325,7 +325,9 @@ class Model:
         (`fine`, a loaded Model or a path; the same architecture) above: BASE's layout with
         FINE's detail and colour. swap_at 0 takes every layer from FINE. crossfade N: a linear
         ramp of parameter interpolation over the N blocks around the cut instead of a hard
-        one. model.json is BASE's plus "blend" (both paths, swap_at, crossfade, the weights).
+        one. Batch-norm statistics (DCGAN, FastGAN) are re-estimated on the blended generator
+        from fixed latents. model.json is BASE's plus "blend" (both paths, swap_at, crossfade,
+        the weights, batchnorm_recalibrated).
         Returns the folder, which every verb loads like any exported model."""
         from . import blend as layer_swap
         from .export import export_safetensors

@@ -17,6 +17,14 @@ parameter and buffer belongs to) and state dicts. Buffers go with their layer: b
 running statistics, noise maps, StyleGAN2's w_avg (with the mapping network, so from BASE,
 lerped like it inside a crossfade band; it stays the mean of BASE's w exactly when the mapping
 is BASE's). Integer buffers (batch counters) are taken whole from the nearer parent.
+
+Batch-norm running statistics are then re-estimated on the blended generator (DCGAN, FastGAN:
+ganvas.models.batchnorm.recalibrate_batchnorm, the estimate training makes for G_ema, on fixed
+latents): the swapped-in ones are FINE's statistics of FINE's features, which above the cut
+would normalise BASE's. A blend that is one parent exactly (every block from one side, or a
+model blended with itself) keeps that parent's statistics, so the extremes stay the parents.
+model.json's "blend" says which: "batchnorm_recalibrated" is {"images", "seed"} or false (no
+batch norm, as in StyleGAN2, or a parent exactly).
 """
 
 from __future__ import annotations
@@ -33,6 +41,13 @@ from .checkpoint import model_of
 from .config.schema import ModelConfig
 from .errors import GanvasError
 from .models import build_generator
+from .models.batchnorm import RECALIBRATION_SEED, has_batchnorm, recalibrate_batchnorm
+
+# Latents for re-estimating a blend's batch-norm statistics: the number training uses for
+# G_ema (recalibrate_batchnorm's default), so a blend's statistics are as well estimated as a
+# trained model's (each channel's mean and variance average 512 pictures' worth of pixels), in
+# seconds on a CPU; the fixed seed makes a blend reproducible byte for byte.
+RECALIBRATION_IMAGES = 512
 
 
 def resolutions_of(G: nn.Module) -> list[int]:
@@ -113,16 +128,31 @@ def blend(base, fine, swap_at: int, crossfade: int = 0) -> tuple[nn.Module, dict
     check_swap(resolutions, swap_at, crossfade)
     weights = fine_weights(resolutions, swap_at, crossfade)
     G = build_generator(cfg)
-    G.load_state_dict(blend_state(base.G, fine.G, weights), strict=True)
+    state = blend_state(base.G, fine.G, weights)
+    G.load_state_dict(state, strict=True)
+    recalibrated = has_batchnorm(G) and not any(
+        same_state(state, parent.G) for parent in (base, fine))
+    if recalibrated:
+        recalibrate_batchnorm(G, cfg.z_dim, num=RECALIBRATION_IMAGES,
+                              num_classes=cfg.num_classes)
     info = {k: v for k, v in base.info.items() if k not in ("format", "version", "blend")}
     info["blend"] = {
         "base": absolute(base.path), "fine": absolute(fine.path), "swap_at": swap_at,
         "crossfade": crossfade, "fine_weight": {str(r): t for r, t in weights.items()},
         "base_kimg": base.info.get("kimg"), "fine_kimg": fine.info.get("kimg"),
         "fine_dataset": fine.info.get("dataset", {}).get("name"),
+        "batchnorm_recalibrated": ({"images": RECALIBRATION_IMAGES, "seed": RECALIBRATION_SEED}
+                                   if recalibrated else False),
         **({"base_blend": base.info["blend"]} if "blend" in base.info else {}),
         **({"fine_blend": fine.info["blend"]} if "blend" in fine.info else {})}
     return G.eval().requires_grad_(False), info
+
+
+def same_state(state: dict[str, torch.Tensor], G: nn.Module) -> bool:
+    """Whether `state` is G's state dict exactly."""
+    theirs = G.state_dict()
+    return state.keys() == theirs.keys() and all(
+        torch.equal(t, theirs[k].detach().cpu()) for k, t in state.items())
 
 
 def absolute(path: str | os.PathLike) -> str:

@@ -21,9 +21,10 @@ from ..data.dataset import ImageBank
 from ..losses import LOSSES
 from ..losses.penalties import gradient_penalty, r1_penalty
 from ..models import build_discriminator, build_generator, family_of
+from ..models.batchnorm import recalibrate_batchnorm
 from ..models.layers import batch_shard, freeze_blocks, global_batchnorm, running_buffers
 from .distributed import SINGLE, World
-from .ema import ema_beta, recalibrate_batchnorm, update_ema
+from .ema import ema_beta, update_ema
 
 Tensor = torch.Tensor
 STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
