@@ -173,8 +173,8 @@ def sliced_wasserstein(a: Tensor, b: Tensor, num_projections: int,
 
 def _check_sets(reals, fakes) -> tuple[int, int]:
     """uint8 (N, H, W, C) and (K, H, W, C), the same picture shape (any counts) -> (channels
-    used, resolution: the short side). The short side is 16, 32, 64, ... and the long side as divisible by two (any aspect
-    the models make)."""
+    used, resolution: the short side). The short side is 16, 32, 64, ... and the long side as
+    divisible by two (any aspect the models make)."""
     for name, s in (("reals", reals), ("fakes", fakes)):
         if s.dtype not in (np.uint8, torch.uint8) or s.ndim != 4 or s.shape[-1] not in (1, 3, 4):
             raise GanvasError(f"swd takes uint8 (N, H, W, C) pictures with C in 1, 3, 4; {name} "
@@ -244,8 +244,9 @@ def swd(reals, fakes, *, descriptors_per_image: int = 128, num_projections: int 
         repeats: int = 4, seed: int = 0, batch: int = 256,
         device: str | torch.device = "cpu") -> dict:
     """Multi-scale SWD between two sets of pictures, uint8 (N, H, W, C) and (K, H, W, C) numpy
-    arrays or tensors (the counts may differ: sliced_wasserstein compares the distributions), C in 1 (grey), 3 (RGB) or 4 (RGBA: alpha is dropped),
-    H = W = 16 * 2**k, or any aspect a model makes (the short side 16 * 2**k).
+    arrays or tensors (the counts may differ: sliced_wasserstein compares distributions),
+    C in 1 (grey), 3 (RGB) or 4 (RGBA: alpha is dropped), H = W = 16 * 2**k, or any aspect
+    a model makes (the short side 16 * 2**k).
 
     Returns {"levels": [{"resolution": short side, "swd": float}, ..., {"resolution": 16,
     ...}],
