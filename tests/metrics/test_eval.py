@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import torch
 
 from ganvas.cli import main
 
@@ -69,6 +70,9 @@ def test_the_small_sample_note():
                            "recall are dominated by small-sample bias")
     assert note.endswith("(add kid to the metrics)")
     assert ev.counts(5000, 300) == "5,000 generated vs 300 training images"
+    # The default generated count follows the feature device (a CPU run stays practical).
+    assert ev.default_num(torch.device("cpu")) == 1_000
+    assert ev.default_num(torch.device("cuda")) == ev.default_num(torch.device("mps")) == 5_000
 
 
 @pytest.mark.parametrize("argv,needle", [

@@ -16,7 +16,8 @@ def add_eval(sub) -> None:
     p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
                    "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
     p.add_argument("--num", type=int, help="generated images, 2 to 50,000, compared with all "
-                   "training images (default 5,000; with --memorization 1,000 samples)")
+                   "training images (default 5,000 on a GPU, 1,000 on a CPU; with --memorization "
+                   "1,000 samples)")
     p.add_argument("--extractor", help="features for all of fid/kid/is/pr instead of the "
                    "standard ones, e.g. random-conv (offline; ganvas-only scale)")
     add_feature_weights(p)
@@ -44,7 +45,7 @@ def run_eval(a) -> None:
     from ..metrics import evaluate as ev
     from ..metrics import memorization as mem
     from ..limits import check_generated
-    eval_num = check_generated(ev.DEFAULT_EVAL_NUM if a.num is None else a.num)
+    eval_num = None if a.num is None else check_generated(a.num)   # None: the device's
     mem_num = check_generated(1000 if a.num is None else a.num)   # the limit before any work
     model = load(a.model, a.device)            # once, for both checks
     if a.memorization:

@@ -34,7 +34,17 @@ from .swd import swd
 
 REAL_SEED = 0                 # which training images are compared above MAX_REALS: a subset
 FIDELITY_SEED = 2020          # torch-fidelity's seed for KID subsets and the IS shuffle
-DEFAULT_EVAL_NUM = 5_000      # `ganvas eval`'s generated images (README: what is measured)
+# `ganvas eval`'s generated images by default (README: how samples are counted): 5,000 on a GPU,
+# as FastGAN and DiffAugment report; 1,000 where the features are computed on a CPU, which
+# stays practical there: on a 2-core CPU SWD took 51 s for 300 reals vs 1,000 generated and
+# 246 s vs 5,000 (64 px), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
+GPU_EVAL_NUM = 5_000
+CPU_EVAL_NUM = 1_000
+
+
+def default_num(device: torch.device) -> int:
+    """The generated count `ganvas eval` uses when none is given, for the feature device."""
+    return CPU_EVAL_NUM if device.type == "cpu" else GPU_EVAL_NUM
 
 # Below this many reals FID, IS and precision/recall are dominated by small-sample bias: FID's
 # bias grows as the sample shrinks (Chong & Forsyth 2020, "Effectively Unbiased FID and
@@ -260,14 +270,15 @@ def bias_note(keys, reals: int) -> str | None:
             f"papers" + ("" if "kid" in keys else " (add kid to the metrics)"))
 
 
-def evaluate(model, metrics: list[str], num: int = DEFAULT_EVAL_NUM, extractor: str | None = None,
+def evaluate(model, metrics: list[str], num: int | None = None, extractor: str | None = None,
              feature_weights: dict[str | None, str] | None = None,
              device: str | torch.device | None = "auto") -> dict:
-    """Generate `num` images (seeds 0..num-1, at most MAX_GENERATED) from a loaded ganvas
-    Model and compare them with all its training images (up to MAX_REALS); feature passes
-    on `device` (the model's pictures are made wherever the model is)."""
-    num = check_generated(num)                   # the limit before any work
+    """Generate `num` images (seeds 0..num-1, at most MAX_GENERATED; None: default_num for
+    the device) from a loaded ganvas Model and compare them with all its training images (up
+    to MAX_REALS); feature passes on `device` (the model's pictures are made wherever the
+    model is)."""
     device = pick_device(device)                 # a device error before any work
+    num = check_generated(default_num(device) if num is None else num)   # before any work
     plan = extractor_plan(metrics, extractor)
     extractors = build_extractors(plan, feature_weights or {})   # weight errors come first
     reals, key = model_real_subset(model)
