@@ -107,14 +107,15 @@ def test_reference_features_are_cached_by_dataset_extractor_and_subset(tiny_run,
     assert first["metrics"] == second["metrics"]
     other = ev.evaluate(model, ["fid"], 20, "random-conv")
     assert other["reference_cached"] == {"random-conv": True}
-    monkeypatch.setattr(ev, "MAX_REALS", 32)
-    fewer = ev.evaluate(model, ["fid"], 20, "random-conv")
-    assert fewer["reals"] == 32 and fewer["reference_cached"] == {"random-conv": False}
-    entries = list(cache_dir("reference").glob("*.npz"))
-    assert len(entries) == 2
-    entries[0].write_bytes(b"damaged")              # a damaged entry is recomputed
-    again = [ev.evaluate(model, ["fid"], 20, "random-conv")]
-    monkeypatch.undo()
+    # (monkeypatch.context, not undo(): undo would also drop the isolated cache folder)
+    with monkeypatch.context() as patched:
+        patched.setattr(ev, "MAX_REALS", 32)
+        fewer = ev.evaluate(model, ["fid"], 20, "random-conv")
+        assert fewer["reals"] == 32 and fewer["reference_cached"] == {"random-conv": False}
+        entries = list(cache_dir("reference").glob("*.npz"))
+        assert len(entries) == 2
+        entries[0].write_bytes(b"damaged")          # a damaged entry is recomputed
+        again = [ev.evaluate(model, ["fid"], 20, "random-conv")]
     again.append(ev.evaluate(model, ["fid"], 20, "random-conv"))
     assert sorted(r["reference_cached"]["random-conv"] for r in again) == [False, True]
 
