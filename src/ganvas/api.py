@@ -432,19 +432,25 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> 
 
 
 def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
-             num: int = 1000, extractor: str | None = None,
+             num: int | None = None, extractor: str | None = None,
              feature_weights: str | dict | None = None, out: str | os.PathLike | None = None,
              device: str = "auto") -> dict:
-    """Compare `num` samples (seeds 0..num-1) of `model` (a path, loaded onto `device`, or a
-    loaded Model) with as many of its training images on `metrics` ("swd,fid" or a list:
-    swd, fid, kid, is, pr); feature passes run on `device` (ganvas.device.pick_device).
+    """Compare `num` generated images (seeds 0..num-1; 2 to ganvas.limits.MAX_GENERATED,
+    50,000; None: 5,000 when the features run on a GPU, 1,000 on a CPU) of `model` (a path,
+    loaded onto `device`, or a loaded Model) with all its training images (up to MAX_REALS),
+    whatever `num`, on `metrics` ("swd,fid" or a list: swd, fid, kid, is, pr); feature passes
+    run on `device` (ganvas.device.pick_device).
 
     extractor: one feature network for all feature metrics instead of the standard ones
     (e.g. "random-conv", offline; numbers not comparable with papers). feature_weights:
     local weight files, "[NAME=]PATH,..." or {name: path}. out: also write the result as
-    JSON there. Returns {"metrics": {...}, "extractors", "weights", "num", ...}
-    (ganvas.metrics.evaluate; its `table` prints it)."""
+    JSON there. Returns {"metrics": {...}, "generated", "reals" (the two counts), "note" (when
+    few reals bias FID/IS/PR), "extractors", "weights", ...} (ganvas.metrics.evaluate; its
+    `table` prints it)."""
+    from .limits import check_generated
     from .metrics import evaluate as ev
+    if num is not None:
+        num = check_generated(num, "num")       # the limit before any work
     device = pick_device(device)                # a device error before any work
     names = ev.parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
     weights = ev.as_feature_weights(feature_weights)

@@ -29,7 +29,8 @@ def sg2(tmp_path_factory):
 def test_evaluate_from_a_path_writes_the_json_it_returns(tiny_run, tmp_path):
     out = tmp_path / "m.json"
     result = ganvas.evaluate(tiny_run, "swd", num=16, out=out, device="cpu")
-    assert result["num"] == 16 and result["metrics"]["swd"] > 0
+    assert result["generated"] == 16 and result["reals"] == 64 and result["metrics"]["swd"] > 0
+    assert "note" not in result                  # swd alone: no small-sample bias note
     assert json.loads(out.read_text()) == json.loads(json.dumps(result, default=float))
 
 
@@ -48,6 +49,13 @@ def test_feature_weights_as_text_or_dict():
     assert ev.as_feature_weights("w.pth") == {None: "w.pth"} and ev.as_feature_weights(None) == {}
     with pytest.raises(ganvas.GanvasError, match="feature_weights"):
         ev.as_feature_weights(["a.pth"])
+
+
+def test_evaluate_refuses_more_than_the_limit_before_loading(tmp_path):
+    """10**12 samples is an error naming the limit, before the (missing) model is read."""
+    with pytest.raises(ganvas.GanvasError, match="at most 50,000 .*MAX_GENERATED"):
+        ganvas.evaluate(tmp_path / "no-model", num=10**12, out=tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()
 
 
 @pytest.mark.parametrize("weights", ["vgg16=x.pth", {"vgg16": "x.pth"}])

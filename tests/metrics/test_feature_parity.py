@@ -109,8 +109,10 @@ def test_inception_features_fid_kid_is_agree_with_torch_fidelity(inception_file)
     assert rel_err(is_mean, ref_is["inception_score_mean"]) < REL
 
 
-def test_measure_agrees_with_torch_fidelity_end_to_end(inception_file):
-    """ganvas's whole path (measure) against torch_fidelity.calculate_metrics on datasets."""
+@pytest.mark.parametrize("num_reals,num_fakes", [(16, 16), (12, 20)])
+def test_measure_agrees_with_torch_fidelity_end_to_end(inception_file, num_reals, num_fakes):
+    """ganvas's whole path (measure) against torch_fidelity.calculate_metrics on datasets,
+    also with more fakes than reals (KID's subsets then have the smaller set's size)."""
 
     class Images(torch.utils.data.Dataset):
         def __init__(self, images):
@@ -122,10 +124,10 @@ def test_measure_agrees_with_torch_fidelity_end_to_end(inception_file):
         def __getitem__(self, i):
             return self.x[i]
 
-    reals, fakes = pictures(16, 3), noise(16, 4)
+    reals, fakes = pictures(num_reals, 3), noise(num_fakes, 4)
     ref = fidelity.calculate_metrics(
         input1=Images(fakes), input2=Images(reals), fid=True, kid=True, isc=True, cuda=False,
-        cache=False, verbose=False, kid_subset_size=16, isc_splits=10,
+        cache=False, verbose=False, kid_subset_size=min(num_reals, num_fakes), isc_splits=10,
         feature_extractor_weights_path=str(inception_file))
     plan = ev.extractor_plan(["fid", "kid", "is"], None)
     extractors = ev.build_extractors(plan, {None: str(inception_file)})

@@ -119,7 +119,7 @@ def test_tensor_input_equals_numpy_input(images):
 def test_bad_inputs_raise():
     x = make_images(n=4)
     with pytest.raises(GanvasError, match="same shape"):
-        swd(x, make_images(n=5), **FAST)
+        swd(x, make_images(n=5, res=64), **FAST)
     with pytest.raises(GanvasError, match="same shape"):
         swd(x, make_images(n=4, channels=1), **FAST)
     with pytest.raises(GanvasError, match="uint8"):
@@ -152,6 +152,32 @@ def test_sliced_wasserstein_of_shifted_points():
     got = sliced_wasserstein(a, a + v, 32, sub_generator(0, 0, 1))
     assert got == pytest.approx(expected, rel=1e-5)
     assert torch.allclose(dirs.norm(dim=0), torch.ones(32))
+
+
+def test_sliced_wasserstein_of_unequal_sets_is_the_exact_1d_distance():
+    """M != K points: the quantile functions are compared exactly (scipy's W1 in 1-D, where
+    every direction is +-1), a set against itself repeated is 0, and a shift is found."""
+    from scipy.stats import wasserstein_distance
+    gen = torch.Generator().manual_seed(1)
+    a, b = torch.randn(7, 1, generator=gen), torch.randn(5, 1, generator=gen) + 0.3
+    got = sliced_wasserstein(a, b, 4, sub_generator(0, 0, 1))
+    assert got == pytest.approx(wasserstein_distance(a[:, 0], b[:, 0]), rel=1e-5)
+    a = torch.randn(100, 5, generator=gen)
+    assert sliced_wasserstein(a, torch.cat([a, a, a]), 16, sub_generator(0, 0, 1)) < 1e-5
+    v = torch.tensor([3.0, 0, 0, 0, 0])
+    expected = (v @ random_directions(5, 32, sub_generator(0, 0, 1))).abs().mean().item()
+    got = sliced_wasserstein(a, torch.cat([a, a]) + v, 32, sub_generator(0, 0, 1))
+    assert got == pytest.approx(expected, rel=1e-5)
+
+
+def test_swd_takes_more_fakes_than_reals():
+    """The counts are independent: 8 reals against 24 fakes of the same distribution score
+    far below 8 reals against 24 blurred ones."""
+    reals, fakes = make_images(n=8, seed=1), make_images(n=24, seed=2)
+    blurred = np.stack([np.asarray(Image.fromarray(f).filter(ImageFilter.GaussianBlur(2)))
+                        for f in fakes])
+    same = swd(reals, fakes, **FAST)["mean"]
+    assert 0 < same < swd(reals, blurred, **FAST)["mean"]
 
 
 # --- the slow direct implementation -------------------------------------------------------

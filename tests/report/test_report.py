@@ -21,10 +21,12 @@ from ganvas.runfolder.read import effective_history, read_run, training_seconds
 
 SECTIONS = ("summary", "losses", "metrics", "augment", "reals-fakes", "latest", "progress")
 METRICS = [
-    {"kimg": 0.128, "num": 64, "metrics": {"swd": 41.25, "fid": 123.456, "kid": 0.07,
+    {"kimg": 0.128, "generated": 1000, "reals": 64,
+     "metrics": {"swd": 41.25, "fid": 123.456, "kid": 0.07,
                                            "kid_std": 0.01, "swd_levels": [1.0, 2.0]},
      "extractors": {"fid": "inception-v3", "kid": "inception-v3"}},
-    {"kimg": 0.256, "num": 64, "metrics": {"swd": 30.5, "fid": 98.765, "kid": 0.05,
+    {"kimg": 0.256, "generated": 1000, "reals": 64,
+     "metrics": {"swd": 30.5, "fid": 98.765, "kid": 0.05,
                                            "kid_std": 0.01},
      "extractors": {"fid": "inception-v3", "kid": "inception-v3"}},
 ]
@@ -98,6 +100,26 @@ def test_metric_values_reach_the_page(run):
     assert "No metrics yet" not in page
     data = read_run(run)
     assert [m["kimg"] for m in data.metrics] == [0.128, 0.256]
+    # the counts behind each value, and FID on 64 reals called mostly bias (KID is measured)
+    assert "<td>1,000 generated vs 64 training images</td>" in page
+    assert ("with 64 training images (under 2,000) fid is dominated by small-sample bias; "
+            "KID (unbiased) is the figure to compare") in page
+    assert "add kid" not in page
+
+
+def test_the_metrics_table_of_older_and_larger_runs(run):
+    """An entry of before the counts ("num": as many of each) still shows its count; 5,000
+    reals and swd alone need no note."""
+    old = [{**METRICS[1], "num": 64}]
+    del old[0]["generated"], old[0]["reals"]
+    write_jsonl(run / "metrics.jsonl", old)
+    page = write_report(run).read_text()
+    assert "<td>64 generated vs 64 training images</td>" in page
+    assert "small-sample bias" in page
+    write_jsonl(run / "metrics.jsonl", [{**METRICS[1], "reals": 5000}])
+    page = write_report(run).read_text()
+    assert "1,000 generated vs 5,000 training images" in page
+    assert "small-sample bias" not in page
 
 
 def test_a_run_without_metrics_says_so(run):

@@ -83,6 +83,9 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert "No space left on device" in failed["note"]
     assert summary["best"]["trial"] == 0
     assert summary["best"]["config"] == str(run / "config.json")
+    # The value says what it was measured on: 32 generated against all 64 training images.
+    assert complete["samples"] == "32 generated vs 64 training images"
+    assert "(32 generated vs 64 training images)" in search.table(summary)
     assert json.loads((tmp_path / "study.json").read_text()) == summary
     # A second call continues the same study to 4 finished trials.
     monkeypatch.undo()
@@ -92,7 +95,8 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert again["counts"]["fail"] == 1
     assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
     page = (tmp_path / "tune.html").read_text()
-    for part in ("Objective over trials", "Parameter importances", "Best trial", "data:image"):
+    for part in ("Objective over trials", "Parameter importances", "Best trial", "data:image",
+                 "(32 generated vs 64 training images)"):
         assert part in page
     assert (tmp_path / "tune" / "objective.png").is_file()
     assert (tmp_path / "tune" / "importance.png").is_file()     # 2 complete trials by now

@@ -29,12 +29,17 @@ def test_every_snapshot_is_measured_and_the_best_is_kept(measured_run):
     entries = lines(measured_run)
     snaps = sorted(p.name for p in (measured_run / "checkpoints").iterdir() if p.name != "best")
     assert [e["snapshot"] for e in entries] == [f"checkpoints/{s}" for s in snaps]
-    assert all(set(e["metrics"]) == {"swd", "fid"} and e["num"] == 24 for e in entries)
+    assert all(set(e["metrics"]) == {"swd", "fid"} and e["generated"] == 24
+               and e["reals"] == 64 for e in entries)      # 24 generated vs all 64 reals
     best = min(entries, key=lambda e: e["metrics"]["swd"])   # the first metric decides
     info = json.loads((measured_run / "checkpoints" / "best" / "model.json").read_text())
     assert info["kimg"] == best["kimg"]
     assert [e.get("best", False) for e in entries][0] is True
-    assert "metrics at" in (measured_run / "log.txt").read_text()
+    log = (measured_run / "log.txt").read_text()
+    assert "metrics at" in log and ": 24 generated vs 64 training images (" in log
+    # fid on 64 reals: said once, with the figure to compare instead
+    assert log.count("dominated by small-sample bias") == 1 and "add kid" in log
+    assert all("dominated by small-sample bias" in e["note"] for e in entries)
 
 
 def test_logged_numbers_equal_an_eval_of_the_same_snapshot(measured_run):

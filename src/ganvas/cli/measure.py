@@ -9,12 +9,15 @@ from .options import add_device_option
 
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="measure a model against its training images",
-                       description="Generate --num images and compare them with as many "
-                                   "training images; write a metrics JSON, print a table.")
+                       description="Generate --num images and compare them with all the "
+                                   "training images (up to 50,000); write a metrics JSON, "
+                                   "print a table with both counts.")
     p.add_argument("model", help="run directory, snapshot or exported model")
     p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
                    "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
-    p.add_argument("--num", type=int, default=1000, help="images per side (default 1000)")
+    p.add_argument("--num", type=int, help="generated images, 2 to 50,000, compared with all "
+                   "training images (default 5,000 on a GPU, 1,000 on a CPU; with --memorization "
+                   "1,000 samples)")
     p.add_argument("--extractor", help="features for all of fid/kid/is/pr instead of the "
                    "standard ones, e.g. random-conv (offline; ganvas-only scale)")
     add_feature_weights(p)
@@ -41,13 +44,16 @@ def run_eval(a) -> None:
     from ..api import evaluate, load, memorization
     from ..metrics import evaluate as ev
     from ..metrics import memorization as mem
+    from ..limits import check_generated
+    eval_num = None if a.num is None else check_generated(a.num)   # None: the device's
+    mem_num = check_generated(1000 if a.num is None else a.num)   # the limit before any work
     model = load(a.model, a.device)            # once, for both checks
     if a.memorization:
         print(mem.table(memorization(
-            model, a.num, a.extractor, a.feature_weights, a.memorization_dir,
+            model, mem_num, a.extractor, a.feature_weights, a.memorization_dir,
             neighbours=a.neighbours, train_limit=a.train_limit, device=a.device)))
     if a.metrics or not a.memorization:
-        result = evaluate(model, a.metrics or "swd", a.num, a.extractor, a.feature_weights,
+        result = evaluate(model, a.metrics or "swd", eval_num, a.extractor, a.feature_weights,
                           out=a.out, device=a.device)
         print(ev.table(result))
         print(Path(a.out))

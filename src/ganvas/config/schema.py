@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from ..aspect import SQUARE, block_shape, image_shape
 from ..errors import ConfigError
-from ..limits import check_seed
+from ..limits import MAX_GENERATED, check_seed
 from .options import Option, check_number, declared, internal, option
 
 
@@ -342,7 +342,8 @@ class MetricsConfig:
                           "is, pr (comma-separated)")
     every_kimg: float = option(0.0, "measure every N kimg (0: at every snapshot)",
                                api="metrics_every", metavar="KIMG")
-    num: int = option(1000, "generated images (and as many reals) per measurement",
+    num: int = option(1000, "generated images per measurement, compared with all training "
+                      "images (up to 50,000)",
                       api="metrics_num")
     best: str = option("", "keep checkpoints/best by this value (default: the first metric's, "
                        "e.g. fid; precision/recall/is: higher is better)", api="best_metric")
@@ -362,7 +363,7 @@ class MetricsConfig:
             return
         if self.num < 2:
             raise ConfigError(f"metrics num must be at least 2, got {self.num}")
-        check_range("metrics-num", self.num, 2, 1_000_000)
+        check_range("metrics-num", self.num, 2, MAX_GENERATED)
         if self.every_kimg < 0:
             raise ConfigError(f"metrics every_kimg must be >= 0, got {self.every_kimg}")
 

@@ -23,6 +23,7 @@ from ..device import pick_device
 from ..errors import GanvasError
 from ..durable import atomic_save
 from ..imaging import to_uint8
+from ..limits import MAX_REALS, check_generated
 from ..registry import Registry
 from .distances import (frechet_distance, inception_score, kernel_inception_distance,
                         precision_recall, statistics)
@@ -31,8 +32,28 @@ from .features import FeatureExtractor
 from .reference import cached_outputs, reference_key
 from .swd import swd
 
-REAL_SEED = 0                 # which training images are compared: a fixed random subset
+REAL_SEED = 0                 # which training images are compared above MAX_REALS: a subset
 FIDELITY_SEED = 2020          # torch-fidelity's seed for KID subsets and the IS shuffle
+# `ganvas eval`'s generated images by default (README: how samples are counted): 5,000 on a GPU,
+# as FastGAN and DiffAugment report; 1,000 where the features are computed on a CPU, which
+# stays practical there: on a 2-core CPU SWD took 51 s for 300 reals vs 1,000 generated and
+# 246 s vs 5,000 (64 px), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
+GPU_EVAL_NUM = 5_000
+CPU_EVAL_NUM = 1_000
+
+
+def default_num(device: torch.device) -> int:
+    """The generated count `ganvas eval` uses when none is given, for the feature device."""
+    return CPU_EVAL_NUM if device.type == "cpu" else GPU_EVAL_NUM
+
+# Below this many reals FID, IS and precision/recall are dominated by small-sample bias: FID's
+# bias grows as the sample shrinks (Chong & Forsyth 2020, "Effectively Unbiased FID and
+# Inception Score and where to find them"), and with a few hundred reals the real side's
+# 2048x2048 covariance is rank-deficient; KID is unbiased at any size (Binkowski et al. 2018,
+# "Demystifying MMD GANs"), which is why the few-shot papers (ADA's and DiffAugment's 100-shot
+# and AnimalFace sets, FastGAN) report KID.
+BIAS_REALS = 2_000
+BIASED = ("fid", "is", "precision", "recall")    # result keys that small samples bias
 
 
 def fid(reals, fakes) -> dict:
@@ -41,8 +62,9 @@ def fid(reals, fakes) -> dict:
 
 def kid(reals, fakes) -> dict:
     # fakes first: torch-fidelity draws the generated subset before the real one
-    mean, std = kernel_inception_distance(fakes, reals, subset_size=min(1000, len(reals)),
-                                          seed=FIDELITY_SEED)
+    # torch-fidelity's subset size (1000) when both sets have that many, else the smaller set
+    mean, std = kernel_inception_distance(
+        fakes, reals, subset_size=min(1000, len(reals), len(fakes)), seed=FIDELITY_SEED)
     return {"kid": mean, "kid_std": std}
 
 
@@ -84,6 +106,7 @@ METRICS.register("kid")(Metric(kid, "features", "inception-v3", {"kid": -1}))
 METRICS.register("is")(Metric(inception_score_metric, "logits", "inception-v3", {"is": 1}))
 METRICS.register("pr")(Metric(pr, "features", "vgg16", {"precision": 1, "recall": 1}))
 METRICS.register("swd")(Metric(swd_metric, "pixels", None, {"swd": -1}))
+METRIC_KEYS = [k for name in METRICS.names() for k in METRICS.get(name).better]  # headline
 
 
 def parse_metrics(text: str) -> list[str]:
@@ -200,50 +223,73 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
     return result
 
 
-def real_subset(dataset: str, resolution: int, num: int, channels: int = 3,
+def real_subset(dataset: str, resolution: int, channels: int = 3,
                 conditional: bool = False, *,
                 expected_hash: str | None) -> tuple[np.ndarray, dict]:
-    """`num` training images (a fixed random subset) as uint8 (N, H, W, C), and the key
-    that identifies them for the reference cache; the dataset must still hash to
+    """The training images compared (all of them, up to MAX_REALS) as uint8 (N, H, W, C), and
+    the key that identifies them for the reference cache; the dataset must still hash to
     `expected_hash` (open_training_images)."""
     archive, bank = open_training_images(dataset, resolution, channels, conditional,
                                          expected_hash=expected_hash)
-    return real_subset_of(bank, archive.content_hash, num)
+    return real_subset_of(bank, archive.content_hash)
 
 
-def real_subset_of(bank: ImageBank, content_hash: str, num: int) -> tuple[np.ndarray, dict]:
-    """real_subset for an open ImageBank (training uses the same images as `ganvas eval`, so
-    both share the cached reference features)."""
-    idx = subset_indices(len(bank), num, REAL_SEED)
+def real_subset_of(bank: ImageBank, content_hash: str,
+                   limit: int | None = None) -> tuple[np.ndarray, dict]:
+    """real_subset for an open ImageBank: every image, or a fixed random subset of `limit`
+    when there are more (training uses the same images as `ganvas eval`, so both share the
+    cached reference features). The key names the count, so another subset is another
+    cache entry."""
+    idx = subset_indices(len(bank), min(len(bank), limit or MAX_REALS), REAL_SEED)
     key = {"dataset": content_hash, "resolution": bank.resolution, "num": len(idx),
            "seed": REAL_SEED}
     return to_uint8(bank.images_at(idx)), key
 
 
-def model_real_subset(model, num: int) -> tuple[np.ndarray, dict]:
+def model_real_subset(model) -> tuple[np.ndarray, dict]:
     """real_subset of the data a loaded ganvas Model was trained on."""
     dataset, digest = recorded_dataset(model.info, model.path)
-    return real_subset(dataset, model.resolution, num, model.channels, bool(model.num_classes),
+    return real_subset(dataset, model.resolution, model.channels, bool(model.num_classes),
                        expected_hash=digest)
 
 
-def evaluate(model, metrics: list[str], num: int, extractor: str | None = None,
+def counts(generated: int, reals: int) -> str:
+    """'5,000 generated vs 300 training images': the sample sizes behind a figure."""
+    return f"{generated:,} generated vs {reals:,} training image{'s' * (reals != 1)}"
+
+
+def bias_note(keys, reals: int) -> str | None:
+    """One line when a figure among `keys` (result keys or metric names) is dominated by
+    small-sample bias because there are fewer than BIAS_REALS reals; None otherwise."""
+    biased = [k for k in BIASED if k in keys]
+    if reals >= BIAS_REALS or not biased:
+        return None
+    return (f"note: with {reals:,} training images (under {BIAS_REALS:,}) "
+            f"{', '.join(biased)} {'is' if len(biased) == 1 else 'are'} dominated by "
+            f"small-sample bias; KID (unbiased) is the figure to compare, as in the few-shot "
+            f"papers" + ("" if "kid" in keys else " (add kid to the metrics)"))
+
+
+def evaluate(model, metrics: list[str], num: int | None = None, extractor: str | None = None,
              feature_weights: dict[str | None, str] | None = None,
              device: str | torch.device | None = "auto") -> dict:
-    """Generate `num` images (seeds 0..num-1) from a loaded ganvas Model and compare them with
-    as many of its training images (fewer if the dataset is smaller); feature passes on
-    `device` (the model's pictures are made wherever the model is)."""
+    """Generate `num` images (seeds 0..num-1, at most MAX_GENERATED; None: default_num for
+    the device) from a loaded ganvas Model and compare them with all its training images (up
+    to MAX_REALS); feature passes on `device` (the model's pictures are made wherever the
+    model is)."""
     device = pick_device(device)                 # a device error before any work
-    if num < 2:
-        raise GanvasError("--num must be at least 2")
+    num = check_generated(default_num(device) if num is None else num)   # before any work
     plan = extractor_plan(metrics, extractor)
     extractors = build_extractors(plan, feature_weights or {})   # weight errors come first
-    reals, key = model_real_subset(model, num)
-    fakes = model.generate(range(len(reals)))
+    reals, key = model_real_subset(model)
+    fakes = model.generate(range(num))
     result = {"model": str(model.path), "kimg": model.kimg,
-              "dataset": model.info["dataset"]["name"], "num": len(reals)}
+              "dataset": model.info["dataset"]["name"], "generated": num, "reals": len(reals)}
     result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key,
                           device=device))
+    note = bias_note(result["metrics"], len(reals))
+    if note:
+        result["note"] = note
     return result
 
 
@@ -257,9 +303,13 @@ def table(result: dict) -> str:
     """A small text table of the scalar metrics."""
     rows = [(k, v) for k, v in result["metrics"].items() if isinstance(v, (int, float))]
     width = max(len(k) for k, _ in rows)
-    lines = [f"{result['num']} samples vs {result['num']} training images of "
+    main = ", ".join(f"{k.upper() if k in ('fid', 'kid', 'swd', 'is') else k} {v:.4g}"
+                     for k, v in rows if k in METRIC_KEYS)
+    lines = [f"{main}: {counts(result['generated'], result['reals'])} of "
              f"{result['dataset']} at {result['kimg']:g} kimg"]
     lines += [f"{k:<{width}}  {v:.6g}" for k, v in rows]
+    if result.get("note"):
+        lines.append(result["note"])
     used = sorted(set(result["extractors"].values()))
     if used:
         lines.append("features: " + ", ".join(

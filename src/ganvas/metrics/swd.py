@@ -22,7 +22,7 @@ Two choices worth knowing:
   the paper; changes of contrast between channels, blur, noise and texture are not.
 
 Memory: pictures go through the pyramid `batch` at a time, one level per pass, so what is held
-is one level's descriptors for both sets: 2 * N * descriptors_per_image * 49 * C float32
+is one level's descriptors for both sets: (N + K) * descriptors_per_image * 49 * C float32
 (about 1.5 GB for 10,000 RGB pictures at the default 128 descriptors), plus a bounded chunk
 of projections.
 """
@@ -136,38 +136,54 @@ def random_directions(dim: int, num_projections: int, gen: torch.Generator) -> T
 
 def sliced_wasserstein(a: Tensor, b: Tensor, num_projections: int,
                        gen: torch.Generator) -> float:
-    """Sliced Wasserstein-1 distance between two equal-size point sets, float (M, D) each:
-    mean over `num_projections` random unit directions (from `gen`) of the mean absolute
-    difference between the sorted projections. Not scaled by 1e3."""
-    if a.shape != b.shape or a.ndim != 2:
-        raise ValueError(f"need two (M, D) sets of equal shape, got {tuple(a.shape)} "
+    """Sliced Wasserstein-1 distance between two point sets, float (M, D) and (K, D): mean
+    over `num_projections` random unit directions (from `gen`) of the 1-D Wasserstein-1
+    distance of the projections, the integral over t in (0, 1) of the absolute difference
+    of their quantile functions. With M == K that is the mean absolute difference between
+    the sorted projections; with M != K each sorted value of a covers a 1/M step of t and
+    each of b a 1/K step, and the steps are merged on the integer grid 0..M*K (exact: no
+    interpolation). Not scaled by 1e3."""
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or not len(a) or not len(b):
+        raise ValueError(f"need two non-empty (M, D) and (K, D) sets, got {tuple(a.shape)} "
                          f"and {tuple(b.shape)}")
+    m, k = len(a), len(b)
     dirs = random_directions(a.shape[1], num_projections, gen).to(a.device, a.dtype)
-    # Chunks of directions bound the (chunk, M) projections held at once.
-    chunk = max(1, _PROJECTION_BUDGET // max(1, len(a)))
+    if m != k:
+        # The steps' right ends on the grid 0..m*k: a's i-th value ends at (i + 1) * k,
+        # b's j-th at (j + 1) * m; each merged step (e_prev, e] lies in one value of each.
+        ends = torch.unique(torch.cat([torch.arange(1, m + 1) * k, torch.arange(1, k + 1) * m]))
+        widths = (torch.diff(ends, prepend=ends.new_zeros(1)).double() / (m * k))
+        ia, ib = ((ends - 1) // k).to(a.device), ((ends - 1) // m).to(a.device)
+        widths = widths.to(a.device, torch.float32)
+    # Chunks of directions bound the (chunk, M + K) projections held at once.
+    chunk = max(1, _PROJECTION_BUDGET // max(1, m + k if m != k else m))
     total = 0.0
     for j in range(0, num_projections, chunk):
-        w = dirs[:, j:j + chunk].T  # (k, D)
-        pa = torch.sort(w @ a.T, dim=1).values  # (k, M), sorted along the contiguous axis
+        w = dirs[:, j:j + chunk].T  # (c, D)
+        pa = torch.sort(w @ a.T, dim=1).values  # (c, M), sorted along the contiguous axis
         pb = torch.sort(w @ b.T, dim=1).values
-        # Row sums in float32 (MPS has no float64), their total in float64.
-        total += (pa - pb).abs().sum(dim=1).cpu().double().sum().item()
-    return total / (num_projections * len(a))
+        if m == k:
+            # Row sums in float32 (MPS has no float64), their total in float64.
+            total += (pa - pb).abs().sum(dim=1).cpu().double().sum().item()
+        else:
+            diff = (pa[:, ia] - pb[:, ib]).abs() * widths  # (c, steps), weighted by width
+            total += diff.sum(dim=1).cpu().double().sum().item()
+    return total / (num_projections * (m if m == k else 1))
 
 
 def _check_sets(reals, fakes) -> tuple[int, int]:
-    """uint8 (N, H, W, C) pairs of the same shape -> (channels used, resolution: the short
-    side). The short side is 16, 32, 64, ... and the long side as divisible by two (any aspect
-    the models make)."""
+    """uint8 (N, H, W, C) and (K, H, W, C), the same picture shape (any counts) -> (channels
+    used, resolution: the short side). The short side is 16, 32, 64, ... and the long side as
+    divisible by two (any aspect the models make)."""
     for name, s in (("reals", reals), ("fakes", fakes)):
         if s.dtype not in (np.uint8, torch.uint8) or s.ndim != 4 or s.shape[-1] not in (1, 3, 4):
             raise GanvasError(f"swd takes uint8 (N, H, W, C) pictures with C in 1, 3, 4; {name} "
                               f"is {s.dtype} {tuple(s.shape)}")
-    if tuple(reals.shape) != tuple(fakes.shape):
-        raise GanvasError(f"swd needs reals and fakes of the same shape, got "
+    if tuple(reals.shape[1:]) != tuple(fakes.shape[1:]):
+        raise GanvasError(f"swd needs reals and fakes of the same shape (H, W, C), got "
                           f"{tuple(reals.shape)} and {tuple(fakes.shape)}")
     n, h, w, c = reals.shape
-    if n < 1:
+    if n < 1 or len(fakes) < 1:
         raise GanvasError("swd needs at least one picture in each set")
     short, r = min(h, w), MIN_RESOLUTION
     while r < short:
@@ -227,9 +243,10 @@ def _level_descriptors(images, level: int, channels: int, count: int, seed: int,
 def swd(reals, fakes, *, descriptors_per_image: int = 128, num_projections: int = 512,
         repeats: int = 4, seed: int = 0, batch: int = 256,
         device: str | torch.device = "cpu") -> dict:
-    """Multi-scale SWD between two sets of pictures, uint8 (N, H, W, C) numpy arrays or
-    tensors of the same shape, C in 1 (grey), 3 (RGB) or 4 (RGBA: alpha is dropped),
-    H = W = 16 * 2**k, or any aspect a model makes (the short side 16 * 2**k).
+    """Multi-scale SWD between two sets of pictures, uint8 (N, H, W, C) and (K, H, W, C) numpy
+    arrays or tensors (the counts may differ: sliced_wasserstein compares distributions),
+    C in 1 (grey), 3 (RGB) or 4 (RGBA: alpha is dropped), H = W = 16 * 2**k, or any aspect
+    a model makes (the short side 16 * 2**k).
 
     Returns {"levels": [{"resolution": short side, "swd": float}, ..., {"resolution": 16,
     ...}],
@@ -238,7 +255,7 @@ def swd(reals, fakes, *, descriptors_per_image: int = 128, num_projections: int 
     `batch` (pictures per pass through the pyramid, to bound memory); another `device` draws
     the same random numbers (they come from CPU generators) and agrees to float rounding.
 
-    Cost: sorting dominates, 2 * N * descriptors_per_image * num_projections * repeats values
+    Cost: sorting dominates, (N + K) * descriptors_per_image * num_projections * repeats values
     per level; about a minute for 1,000 pictures at 64x64 with the defaults on a 2-core CPU.
     """
     options = dict(descriptors_per_image=descriptors_per_image,

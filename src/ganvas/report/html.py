@@ -8,6 +8,7 @@ import html
 import time
 from pathlib import Path
 
+from ..metrics.evaluate import bias_note, counts
 from ..runfolder.hints import HINTS
 from ..runfolder.read import RunData
 from .pictures import kimg_of
@@ -89,18 +90,34 @@ def summary(run: RunData) -> str:
     return f"<table>{body}</table>"
 
 
+def sample_counts(entry: dict) -> str:
+    """'1,000 generated vs 64 training images', or the one count of an older entry ("num":
+    as many of each)."""
+    generated, reals = entry.get("generated"), entry.get("reals")
+    if isinstance(generated, int) and isinstance(reals, int):
+        return counts(generated, reals)
+    old = entry.get("num")
+    return counts(old, old) if isinstance(old, int) else ""
+
+
 def metrics_table(run: RunData) -> str:
-    """The newest value of each metric, with the number of images and the extractor."""
-    rows = []
+    """The newest value of each metric, with the images compared and the extractor; a note
+    under it when there are too few reals for FID/IS/PR to mean much."""
+    rows, notes = [], []
     for name in metric_names(run):
         entry = next(m for m in reversed(run.metrics) if name in m["metrics"])
         value = entry["metrics"][name]
         ex = entry.get("extractors", {}).get(name, "")
         rows.append(f"<tr><td>{esc(name)}</td><td>{value:.6g}</td><td>{entry['kimg']:g}</td>"
-                    f"<td>{esc(entry.get('num', ''))}</td><td>{esc(ex)}</td></tr>")
+                    f"<td>{esc(sample_counts(entry))}</td><td>{esc(ex)}</td></tr>")
+        reals = entry.get("reals", entry.get("num"))
+        if isinstance(reals, int):
+            notes.append((name, reals))
     head = ("<tr><th>metric</th><th>newest value</th><th>at kimg</th><th>images</th>"
             "<th>features</th></tr>")
-    return f"<table>{head}{''.join(rows)}</table>"
+    note = bias_note({name for name, _ in notes}, min((r for _, r in notes), default=0)) \
+        if notes else None
+    return f"<table>{head}{''.join(rows)}</table>" + (f"<p>{esc(note)}</p>" if note else "")
 
 
 def section(title: str, anchor: str, body: str) -> str:

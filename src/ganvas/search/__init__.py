@@ -163,7 +163,8 @@ def objective(request: dict, out: Path, progress: bool, say):
             raise op.TrialPruned(f"{request['metric']} {value:.4g} at {kimg:g} kimg")
         if watch.last is None:
             raise GanvasError(f"the run measured no finite {request['metric']}")
-        say(f"trial {trial.number}: {request['metric']} {watch.last:.4g}")
+        say(f"trial {trial.number}: {request['metric']} {watch.last:.4g}"
+            + (f": {watch.samples}" if watch.samples else ""))
         return watch.last
 
     return run_trial

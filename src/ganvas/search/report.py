@@ -98,8 +98,9 @@ def best_grid(summary: dict) -> str:
         return note("No complete trial yet.")
     grids = sorted((Path(best["run"]) / "samples").glob("kimg-*.png")) if best["run"] else []
     params = ", ".join(f"{k} = {fmt(v)}" for k, v in best["params"].items())
-    text = (f"<p>Trial {best['trial']}: {esc(summary['metric'])} {best['value']:.4g} with "
-            f"{esc(params)}. Run {esc(best['run'])}; retrain it longer with "
+    samples = f" ({esc(best['samples'])})" if best.get("samples") else ""
+    text = (f"<p>Trial {best['trial']}: {esc(summary['metric'])} {best['value']:.4g}{samples} "
+            f"with {esc(params)}. Run {esc(best['run'])}; retrain it longer with "
             f"<code>ganvas train --config {esc(best['config'])} --kimg N</code>.</p>")
     if not grids:
         return text + note("Its run has no sample grid.")

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import GanvasError
+from ..metrics.evaluate import counts
 from ..training.loop import Watch
 from .space import Space
 
@@ -28,6 +29,7 @@ GRACE_S = 120               # ... and its trial is FAIL after this long without 
 PRUNERS = ("median", "hyperband", "none")
 METRICS = ("kid", "fid", "swd")     # lower is better for all three
 ERROR_ATTR, RUN_ATTR = "error", "run"
+SAMPLES_ATTR = "samples"     # '1,000 generated vs 64 training images': behind the value
 OPEN_ATTEMPTS = 3           # a new database's tables: one of several workers creates them
 
 
@@ -114,12 +116,16 @@ class TrialWatch(Watch):
     last: float | None = None
     reports: int = 0
     pruned_at: tuple[float, float] | None = field(default=None)
+    samples: str = ""            # the counts behind `last`
 
     def measured(self, entry: dict) -> bool:
         value = entry["metrics"].get(self.metric)
         if value is None or not math.isfinite(value):
             return False
         self.last = float(value)
+        if "generated" in entry and "reals" in entry:
+            self.samples = counts(entry["generated"], entry["reals"])
+            self.trial.set_user_attr(SAMPLES_ATTR, self.samples)
         self.reports += 1
         self.trial.report(self.last, step=self.reports)
         if self.trial.should_prune():

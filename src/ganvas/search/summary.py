@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import checkpoint as ckpt
-from .study import ERROR_ATTR, RUN_ATTR, redacted
+from .study import ERROR_ATTR, RUN_ATTR, SAMPLES_ATTR, redacted
 
 
 def summarize(study, url: str) -> dict:
@@ -22,7 +22,7 @@ def summarize(study, url: str) -> dict:
             note = "its worker stopped answering (killed?)"
         trials.append({"trial": t.number, "state": state, "value": t.value,
                        "params": dict(t.params), "run": t.user_attrs.get(RUN_ATTR),
-                       "note": note})
+                       "samples": t.user_attrs.get(SAMPLES_ATTR, ""), "note": note})
     counts = {}
     for t in trials:
         counts[t["state"].lower()] = counts.get(t["state"].lower(), 0) + 1
@@ -61,8 +61,9 @@ def table(summary: dict) -> str:
     lines.append(f"study {summary['study']}: {counts}")
     best = summary["best"]
     if best is not None:
-        lines.append(f"best: trial {best['trial']}, {summary['metric']} {best['value']:.4g}, "
-                     f"run {best['run']}")
+        samples = f" ({best['samples']})" if best.get("samples") else ""
+        lines.append(f"best: trial {best['trial']}, {summary['metric']} {best['value']:.4g}"
+                     f"{samples}, run {best['run']}")
         lines.append(f"retrain it longer: ganvas train --config {best['config']} --kimg N")
     return "\n".join(lines)
 

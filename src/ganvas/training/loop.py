@@ -21,6 +21,7 @@ from .. import checkpoint as ckpt
 from ..aspect import describe
 from ..errors import GanvasError
 from ..imaging import save_png
+from ..metrics.evaluate import counts
 from ..report import write_report
 from ..report.tensorboard import TensorBoardLog
 from ..runfolder import snapshots
@@ -114,6 +115,7 @@ class Loop:
         self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
         self.metrics = metrics
+        self.said_bias = False              # the small-sample note, once a run
         if world.main:
             (run_dir / SAMPLES_DIR).mkdir(exist_ok=True)
 
@@ -269,8 +271,12 @@ class Loop:
             return None
         self.tb.metrics(entry)
         shown = "  ".join(f"{k} {v:.4g}" for k, v in entry["metrics"].items())
-        self.log.info(f"metrics at {entry['kimg']:.3f} kimg: {shown} ({entry['seconds']:.0f} s)"
+        self.log.info(f"metrics at {entry['kimg']:.3f} kimg: {shown}: "
+                      f"{counts(entry['generated'], entry['reals'])} ({entry['seconds']:.0f} s)"
                       + ("  new best" if entry.get("best") else ""))
+        if entry.get("note") and not self.said_bias:
+            self.log.info(entry["note"])            # once a run: it holds for every entry
+            self.said_bias = True
         return entry
 
     def next_multiple(self, every_kimg: float) -> int:

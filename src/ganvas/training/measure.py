@@ -1,8 +1,9 @@
 """Metrics during training: G_ema measured at snapshots, metrics.jsonl, checkpoints/best.
 
-The same samples (seeds 0..num-1) and the same real images as `ganvas eval` are used, so the
-numbers in metrics.jsonl equal an eval of that snapshot with the same options, and the real
-images' features come from the shared reference cache after the first time.
+The same samples (seeds 0..num-1, num generated images) and the same real images (all the
+training images, up to MAX_REALS) as `ganvas eval` are used, so the numbers in metrics.jsonl
+equal an eval of that snapshot with the same --num and options, and the real images' features
+come from the shared reference cache after the first time.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import torch
 from ..config.schema import MetricsConfig
 from ..data.dataset import ImageBank
 from ..latent.sampler import Sampler
-from ..metrics.evaluate import (METRICS, build_extractors, extractor_plan, measure,
+from ..metrics.evaluate import (METRICS, bias_note, build_extractors, extractor_plan, measure,
                                 parse_feature_weights, real_subset_of)
 from ..runfolder.layout import CHECKPOINTS_DIR, METRICS_FILE
 from ..runfolder.log import append_jsonl, read_jsonl
@@ -93,7 +94,7 @@ class TrainingMetrics:
         """The fakes of seeds 0..num-1 and their extractor outputs, each process generating
         and embedding every size-th seed from its rank; on the main process gathered in seed
         order (the pixels only when a metric reads them), None and {} on the others."""
-        num = len(self.reals[0])
+        num = self.num
         part = self.samples(G, range(num)[world.shard(num)])
         outputs = {name: ex.extract(part, device=self.device)
                    for name, ex in self.extractors.items()}
@@ -117,7 +118,7 @@ class TrainingMetrics:
         started = time.monotonic()
         with (interruptible or contextlib.nullcontext)():
             if self.reals is None:
-                self.reals = real_subset_of(self.bank, self.dataset_hash, self.num)
+                self.reals = real_subset_of(self.bank, self.dataset_hash)
             reals, key = self.reals
             fakes, fake_outputs = self.fakes(G_ema, world)
             if not world.main:
@@ -126,11 +127,14 @@ class TrainingMetrics:
                              real_key=key, device=self.device, fake_outputs=fake_outputs)
         scalars = {k: v for k, v in result["metrics"].items() if isinstance(v, (int, float))}
         entry = {"kimg": kimg, "snapshot": str(snapshot.relative_to(run_dir)),
-                 "num": len(reals), "metrics": scalars,
+                 "generated": self.num, "reals": len(reals), "metrics": scalars,
                  # by result key (precision and recall both come from "pr"), for the report
                  "extractors": {k: ex for m, ex in self.plan.items()
                                 for k in METRICS.get(m).better},
                  "seconds": round(time.monotonic() - started, 2), "time": round(time.time(), 3)}
+        note = bias_note(scalars, len(reals))
+        if note:
+            entry["note"] = note
         value = scalars.get(self.best_key)
         if value is not None and math.isfinite(value) and (
                 self.best_value is None or self.sign * value > self.sign * self.best_value):
