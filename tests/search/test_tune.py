@@ -76,7 +76,8 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert cfg["train"]["label_smoothing"] == complete["params"]["label_smoothing"]
     measured = [json.loads(line)["metrics"]["swd"]
                 for line in (run / "metrics.jsonl").read_text().splitlines()]
-    assert len(measured) == 4 and complete["value"] == pytest.approx(measured[-1])
+    # Its value is the best measurement, not the last (the pruners read curves as best-so-far).
+    assert len(measured) == 4 and complete["value"] == pytest.approx(min(measured))
     # The pruned trial stopped at its first measurement, its snapshot kept.
     assert [s.name for s in list_snapshots(Path(pruned["run"]))] == ["kimg-000000.016"]
     assert pruned["note"].startswith("pruned after 1 measurement")
@@ -243,3 +244,31 @@ def test_the_pruners():
     assert hyperband._max_resource == 4
     assert isinstance(search.make_pruner("hyperband", None)._max_resource, str)   # "auto"
     assert isinstance(search.make_pruner("none", None), optuna.pruners.NopPruner)
+
+
+class FakeTrial:
+    """What TrialWatch uses of an Optuna trial."""
+
+    def __init__(self):
+        self.reported, self.attrs = [], {}
+
+    def report(self, value, step):
+        self.reported.append((step, value))
+
+    def should_prune(self):
+        return False
+
+    def set_user_attr(self, key, value):
+        self.attrs[key] = value
+
+
+def test_a_trial_s_value_is_its_best_measurement_not_its_last():
+    from ganvas.search.study import SAMPLES_ATTR, TrialWatch
+    trial = FakeTrial()
+    watch = TrialWatch(trial, "kid")
+    for kimg, value, generated in ((1.0, 3.0, 10), (2.0, 1.0, 20), (3.0, 2.0, 30)):
+        watch.measured({"kimg": kimg, "metrics": {"kid": value}, "generated": generated,
+                        "reals": 64})
+    assert trial.reported == [(1, 3.0), (2, 1.0), (3, 2.0)]        # each as measured
+    assert (watch.best, watch.last) == (1.0, 2.0)
+    assert trial.attrs[SAMPLES_ATTR] == "20 generated vs 64 training images"

@@ -161,11 +161,11 @@ def objective(request: dict, out: Path, progress: bool, say):
             say(f"trial {trial.number} pruned at {kimg:g} kimg ({request['metric']} "
                 f"{value:.4g})")
             raise op.TrialPruned(f"{request['metric']} {value:.4g} at {kimg:g} kimg")
-        if watch.last is None:
+        if watch.best is None:
             raise GanvasError(f"the run measured no finite {request['metric']}")
-        say(f"trial {trial.number}: {request['metric']} {watch.last:.4g}"
+        say(f"trial {trial.number}: {request['metric']} {watch.best:.4g} (its best)"
             + (f": {watch.samples}" if watch.samples else ""))
-        return watch.last
+        return watch.best
 
     return run_trial
 

@@ -109,23 +109,28 @@ def make_pruner(name: str, reports: int | None):
 
 @dataclass
 class TrialWatch(Watch):
-    """Reports each measurement of a trial's run to Optuna and ends the run when pruned."""
+    """Reports each measurement of a trial's run to Optuna and ends the run when pruned. The
+    trial's value is the best (lowest) measurement: the pruners compare the curves' values
+    as if they were the best so far, and the run keeps that snapshot as checkpoints/best."""
 
     trial: object
     metric: str
     last: float | None = None
+    best: float | None = None
     reports: int = 0
     pruned_at: tuple[float, float] | None = field(default=None)
-    samples: str = ""            # the counts behind `last`
+    samples: str = ""            # the counts behind `best`
 
     def measured(self, entry: dict) -> bool:
         value = entry["metrics"].get(self.metric)
         if value is None or not math.isfinite(value):
             return False
         self.last = float(value)
-        if "generated" in entry and "reals" in entry:
-            self.samples = counts(entry["generated"], entry["reals"])
-            self.trial.set_user_attr(SAMPLES_ATTR, self.samples)
+        if self.best is None or self.last <= self.best:
+            self.best = self.last
+            if "generated" in entry and "reals" in entry:
+                self.samples = counts(entry["generated"], entry["reals"])
+                self.trial.set_user_attr(SAMPLES_ATTR, self.samples)
         self.reports += 1
         self.trial.report(self.last, step=self.reports)
         if self.trial.should_prune():
