@@ -523,7 +523,7 @@ def test_a_model_without_a_recorded_hash_is_refused(tiny_run):
     model = ganvas.load(tiny_run, device="cpu")
     model.info["dataset"].pop("sha256")
     with pytest.raises(GanvasError, match="does not record the content hash"):
-        ev.model_real_subset(model, 8)
+        ev.model_real_subset(model)
 
 
 @pytest.mark.parametrize("record", ["emoji", ["x"], {"name": 3}, {}])
@@ -533,7 +533,7 @@ def test_a_malformed_dataset_record_is_one_line(tiny_run, record):
     model = ganvas.load(tiny_run, device="cpu")
     model.info["dataset"] = record
     with pytest.raises(GanvasError, match="does not say which dataset it was trained on"):
-        ev.model_real_subset(model, 8)
+        ev.model_real_subset(model)
 
 
 def test_the_report_skips_reals_from_another_dataset(crafted_run):
