@@ -61,6 +61,11 @@ def pruning_and_failing(monkeypatch):
     monkeypatch.setattr(search.runs, "start", start)
 
 
+def use_cache_in(monkeypatch, folder) -> None:
+    """The ganvas cache in `folder` (conftest's autouse fixture does this for every test)."""
+    monkeypatch.setenv("GANVAS_CACHE", str(folder))
+
+
 def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continues(
         toy16, tmp_path, pruning_and_failing, monkeypatch):
     summary = ganvas.tune(str(toy16), out=tmp_path, trials=3, space=SPACE, **TRIAL)
@@ -88,8 +93,10 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert complete["samples"] == "32 generated vs 64 training images"
     assert "(32 generated vs 64 training images)" in search.table(summary)
     assert json.loads((tmp_path / "study.json").read_text()) == summary
-    # A second call continues the same study to 4 finished trials.
+    # A second call continues the same study to 4 finished trials, with the pruner and the
+    # start of runs as they are (undo() would also drop the test's own cache folder).
     monkeypatch.undo()
+    use_cache_in(monkeypatch, tmp_path / "cache")
     again = ganvas.tune(str(toy16), out=tmp_path, trials=4, space=SPACE, **TRIAL)
     assert [t["trial"] for t in again["trials"]] == [0, 1, 2, 3]
     assert again["trials"][3]["state"] in ("COMPLETE", "PRUNED")
