@@ -112,6 +112,10 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     with pytest.raises(GanvasError, match="searches another space"):
         ganvas.tune(str(toy16), out=tmp_path, trials=5, space={"lr_g": SPACE["lr_g"]},
                     study=again["study"], **TRIAL)
+    # ... and so is another budget per trial (its trials would not compare with these).
+    with pytest.raises(GanvasError, match="searches another budget per trial or fixed options"):
+        ganvas.tune(str(toy16), out=tmp_path, trials=5, space=SPACE, study=again["study"],
+                    **{**TRIAL, "kimg_per_trial": 0.128})
     assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
 
 
@@ -191,14 +195,20 @@ def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch)
     assert not (tmp_path / "t").exists()
 
 
+# Trials long enough to be caught training (the signal comes at the first tick, 0.016 kimg,
+# with 4 kimg to go), short enough that the test continues the study with the same budget
+# (the budget is part of the study's identity).
+KILLED_BUDGET = ["--kimg-per-trial", "4", "--tick-kimg", "0.016", "--snap-kimg", "1",
+                 "--metric", "swd", "--metrics-num", "32"]
+
+
 def tune_in_a_subprocess(toy, out: Path, sig: int, trials: int) -> tuple[int, str]:
-    """`ganvas tune` of 5-minute trials in a subprocess, sent `sig` once its first trial
-    trains; its exit code and stderr (the process has ended)."""
+    """`ganvas tune` in a subprocess (trials of KILLED_BUDGET), sent `sig` once its first
+    trial trains; its exit code and stderr (the process has ended)."""
     env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
     proc = subprocess.Popen([sys.executable, "-m", "ganvas", "tune", str(toy), "--out",
                              str(out), "--model", "dcgan-tiny", "--resolution", "16",
-                             "--trials", str(trials), "--minutes-per-trial", "5", "--metric",
-                             "swd", "--metrics-num", "32", "--snap-kimg", "0.032"],
+                             "--trials", str(trials), *KILLED_BUDGET],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
                             env=env)
     try:
@@ -221,10 +231,10 @@ def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
     monkeypatch.setattr(study_module, "HEARTBEAT_S", 1)
     monkeypatch.setattr(study_module, "GRACE_S", 1)
     time.sleep(3)                   # the killed worker's last heartbeat is older than that
-    # The same study (data, model, metric, default space); a shorter budget is allowed.
+    # The same study: data, model, metric, default space, budget and fixed options.
     summary = ganvas.tune(str(toy16), out=out, trials=2, model="dcgan-tiny", resolution=16,
-                          kimg_per_trial=0.032, metric="swd", metrics_num=32, pruner="none",
-                          progress=False)
+                          kimg_per_trial=4.0, tick_kimg=0.016, snap_kimg=1.0, metric="swd",
+                          metrics_num=32, pruner="none", progress=False)
     assert [t["state"] for t in summary["trials"]] == ["FAIL", "COMPLETE"], summary["trials"]
     assert summary["trials"][0]["note"] == "its worker stopped answering (killed?)"
     assert summary["best"]["trial"] == 1

@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 from ..config import resolve
+from ..config.options import OFF
 from ..errors import GanvasError
 from ..training import runs
 from .space import check_space, default_space, parse_space, read_space_file, usable
@@ -120,10 +121,18 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
     # Measurements per trial (Hyperband's resource): known for a kimg budget only.
     reports = REPORTS_PER_TRIAL if kimg_per_trial is not None else None
     key = StudyKey(data=data, model=base.train.preset, metric=metric,
-                   space={n: p.to_dict() for n, p in chosen.items()})
+                   space={n: p.to_dict() for n, p in chosen.items()},
+                   fixed={k: as_json(v) for k, v in sorted(fixed.items())})
     name = study or f"{base.train.preset}-{runs.dataset_name(data)}-{metric}"
     return {"data": data, "model": model, "fixed": fixed, "space": chosen, "key": key,
             "study": name, "reports": reports, "metric": metric, "validate": validate}
+
+
+def as_json(value):
+    """An option's value as the study database can store it (OFF as "none", paths as text)."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return "none" if value is OFF else str(value)
 
 
 def check_extractors(cfg) -> None:

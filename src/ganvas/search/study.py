@@ -147,16 +147,22 @@ def finished_states():
 
 @dataclass(frozen=True)
 class StudyKey:
-    """What a study searches: a study continued must search the same."""
+    """What a study searches: a study continued must search the same, with the same budget
+    per trial and fixed options (trials of other budgets are not comparable)."""
 
     data: str
     model: str
     metric: str
     space: dict
+    fixed: dict = field(default_factory=dict)    # the budget and the options every trial gets
 
     def attrs(self) -> dict:
         return {"data": self.data, "model": self.model, "metric": self.metric,
-                "space": self.space}
+                "space": self.space, "fixed": self.fixed}
+
+
+# How open_study names a key that differs.
+KEY_NAMES = {"fixed": "budget per trial or fixed options"}
 
 
 def open_study(storage, name: str, key: StudyKey, pruner, create: bool = True):
@@ -175,8 +181,9 @@ def open_study(storage, name: str, key: StudyKey, pruner, create: bool = True):
     for k, v in key.attrs().items():
         saved = study.user_attrs.get(k)
         if saved is not None and saved != v:
-            raise GanvasError(f"study {name!r} searches another {k} ({short(saved)}, not "
-                              f"{short(v)}): give the same, or a new --study")
+            raise GanvasError(f"study {name!r} searches another {KEY_NAMES.get(k, k)} "
+                              f"({short(saved)}, not {short(v)}): give the same, or a new "
+                              f"--study")
     return study
 
 
