@@ -10,12 +10,18 @@ from .errors import GanvasError
 MAX_SEED = 2**32 - 1
 
 
+def is_int_in(value, low: int, high: int) -> bool:
+    """Whether `value` is an integer (not a bool) from `low` to `high`."""
+    return not isinstance(value, bool) and hasattr(value, "__index__") and low <= value <= high
+
+
 def check_seed(seed, error: type[Exception] = GanvasError) -> int:
     """`seed` as an int; `error` (a GanvasError by default) unless it is an integer (not a
     bool) from 0 to MAX_SEED."""
-    if isinstance(seed, bool) or not hasattr(seed, "__index__") or not 0 <= seed <= MAX_SEED:
+    if not is_int_in(seed, 0, MAX_SEED):
         raise error(f"bad seed {seed!r}: need an integer from 0 to {MAX_SEED}")
     return int(seed)
+
 
 # Sample counts of the metrics (ganvas eval, metrics during training, tune). The generated
 # count is independent of the reals: NVlabs' fid50k_full compares 50,000 fakes with the whole
@@ -33,7 +39,7 @@ MAX_REALS = 50_000
 def check_generated(num, what: str = "--num", error: type[Exception] = GanvasError) -> int:
     """`num` generated images as an int; `error` naming the limit unless it is an integer
     from 2 to MAX_GENERATED."""
-    if isinstance(num, bool) or not hasattr(num, "__index__") or not 2 <= num <= MAX_GENERATED:
+    if not is_int_in(num, 2, MAX_GENERATED):
         raise error(f"{what} {num!r}: the number of generated images must be at least 2 and at "
                     f"most {MAX_GENERATED:,} (the limit, ganvas.limits.MAX_GENERATED: 50k as "
                     f"fid50k; features and pixels must fit in memory)")

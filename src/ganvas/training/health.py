@@ -19,7 +19,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..models.batchnorm import has_batchnorm
 
 D_WON_ACC = 0.98
 RISING_TICKS = 3
@@ -46,7 +47,7 @@ def side_effect_free(module: nn.Module):
     statistics, StyleGAN2's w_avg) and torch's RNG are restored afterwards. A model with batch
     norm runs in training mode (batch statistics, as it trains); others run in eval mode (no
     style mixing, constant noise)."""
-    has_bn = any(isinstance(m, _BatchNorm) for m in module.modules())
+    has_bn = has_batchnorm(module)
     was_training = module.training
     buffers = [b.clone() for b in module.buffers()]
     rng = torch.get_rng_state()
