@@ -410,12 +410,6 @@ def build(cls, values: dict):
     return cls(**values)
 
 
-def override(obj, values: dict):
-    """A copy of dataclass `obj` with the non-None entries of `values` replaced."""
-    return dataclasses.replace(obj, **{k: v for k, v in values.items() if v is not None})
-
-
-
 SECTIONS = tuple(f.name for f in fields(RunConfig))     # config.json's keys, in order
 SECTION_TYPES = {f.name: f.default_factory for f in fields(RunConfig)}
 

@@ -65,6 +65,6 @@ class Family:
     # What the family requires of the fields it reads (a ConfigError otherwise), checked with
     # the rest of the model's configuration (models.check_model).
     check: Callable[[ModelConfig], None] = no_rules
-    # Whether the configuration runs layers in float16 of its own (then --precision auto keeps
-    # float32 autocast off on CUDA: bf16 autocast would override their casts).
+    # Whether the configuration runs layers in float16 of its own (then --precision auto is
+    # fp32 on CUDA: bf16 autocast would override their casts).
     own_fp16: Callable[[ModelConfig], bool] = no_own_fp16
