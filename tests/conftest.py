@@ -8,6 +8,15 @@ import pytest
 from tests.helpers import TINY, make_toy_archive
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_cache(tmp_path_factory):
+    """A cache folder for the session, set before any module- or session-scoped fixture (a
+    trained run) computes, so no test reads or writes the user's ~/.cache/ganvas."""
+    with pytest.MonkeyPatch.context() as patched:
+        patched.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def isolated_cache(tmp_path_factory, monkeypatch):
     """Every test gets its own ganvas cache folder."""
