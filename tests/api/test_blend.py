@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 import ganvas
 from ganvas.blend import fine_weights, resolutions_of
@@ -194,13 +195,17 @@ def stale_pair(request, tmp_path_factory):
 def fresh_statistics(G: nn.Module, z_dim: int, num_classes: int, num: int = 512,
                      batch: int = 64) -> dict:
     """{BN layer name: (running_mean, running_var)} estimated afresh on a copy of G: train mode,
-    momentum None (a plain average over the batches), the blend's latents and labels."""
+    momentum None (a plain average over the batches), the blend's latents and labels, spectral
+    norm's vectors unmoved."""
     G = copy.deepcopy(G)
     bns = {n: m for n, m in G.named_modules() if isinstance(m, nn.BatchNorm2d)}
     for m in bns.values():
         m.reset_running_stats()
         m.momentum = None
     G.train()
+    for m in G.modules():                  # spectral norm's vectors: the weights stay
+        if parametrize.is_parametrized(m):
+            m.parametrizations.eval()
     gen = torch.Generator().manual_seed(RECALIBRATION_SEED)
     with torch.no_grad(), torch.random.fork_rng(devices=[]):
         torch.manual_seed(RECALIBRATION_SEED)              # FastGAN's noise inputs

@@ -100,3 +100,18 @@ def test_r1_penalty_by_hand():
     w = torch.tensor([1.0, -2.0, 0.5, 0.0]).view(1, 1, 2, 2)
     logits = (reals * w).sum(dim=(1, 2, 3))
     assert r1_penalty(logits, reals).item() == pytest.approx(1 + 4 + 0.25)
+
+
+def test_random_margin_hinge_is_fastgans():
+    """FastGAN's train.py: relu(rand * 0.2 + 0.8 - D(x)) on reals and relu(rand * 0.2 + 0.8 +
+    D(G(z))) on fakes, one margin per logit; margins of 1 are the plain hinge."""
+    loss, hinge = LOSSES.get("random-margin-hinge"), LOSSES.get("hinge")
+    assert loss.margin_low == 0.8 and hinge.margin_low == 1.0
+    real, fake = torch.tensor([0.9, 0.7, -1.0, 2.0]), torch.tensor([-0.9, -0.85, 0.5, -3.0])
+    m_real, m_fake = torch.tensor([0.8, 0.95, 1.0, 0.9]), torch.tensor([1.0, 0.8, 0.85, 0.9])
+    by_hand = (torch.clamp(m_real - real, min=0).mean()
+               + torch.clamp(m_fake + fake, min=0).mean())
+    assert torch.allclose(loss.d(real, fake, *targets(4), m_real, m_fake), by_hand)
+    assert torch.allclose(loss.d(real, fake, *targets(4), torch.ones(4), torch.ones(4)),
+                          hinge.d(real, fake, *targets(4)))
+    assert loss.g(fake) == hinge.g(fake)

@@ -1,22 +1,96 @@
-"""The FastGAN family: shapes for every channel count and resolution, conditioning,
-skip-layer excitation gates, noise modes, save/load, the self-supervised D's two decoders,
-FreezeD, bf16, and a short training run."""
+"""The FastGAN family: the published architecture (layer list and parameter count against the
+authors' code), shapes for every channel count and resolution, its two views and patch logits,
+conditioning, excitation gates, noise modes, save/load, the self-supervised D's three
+decoders, FreezeD, bf16, and short training runs."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 import numpy as np
 import pytest
 import torch
+from torch.nn.utils import parametrize
 
 import ganvas
 from ganvas.checkpoint import load_module, save_module
 from ganvas.config.schema import ModelConfig
-from ganvas.models import build_discriminator, build_generator, check_model
 from ganvas.errors import ConfigError
-from ganvas.models.fastgan import quadrant, sle_pairs
+from ganvas.models import build_discriminator, build_generator, check_model
+from ganvas.models.fastgan import (NoiseInjection, d_sle_pairs, nearest, quadrant, sle_pairs,
+                                   small_size)
 from ganvas.runfolder import snapshots
 
 from tests.helpers import make_toy_archive, stats, weights
+
+# The authors' models.py (FastGAN-pytorch, as its forks carry it) built with ngf = ndf = 64,
+# nz = 256, nc = 3: {(im_size, net): (parameters, {conv weight shape: how many})}, counted by
+# running that code (its spectral norm's weight_orig is the weight; u, v are buffers).
+PUBLISHED = {
+(256, "G"): (29_127_846, {
+        "1024x1024x3x3": 1, "1024x512x3x3": 1, "512x512x3x3": 1, "256x2048x4x4": 1,
+        "256x256x3x3": 1, "256x128x3x3": 2, "128x1024x4x4": 1, "128x128x3x3": 1,
+        "128x128x1x1": 1, "128x64x3x3": 1, "64x512x4x4": 1, "64x64x3x3": 1, "64x64x1x1":
+        1, "32x256x4x4": 1, "32x32x1x1": 1, "3x64x1x1": 1, "3x32x3x3": 1}),
+    (256, "D"): (11_526_160, {
+        "1024x512x1x1": 1, "512x512x3x3": 1, "512x512x1x1": 1, "512x256x4x4": 1,
+        "512x256x1x1": 1, "512x64x4x4": 1, "256x512x3x3": 1, "256x256x3x3": 3,
+        "256x256x1x1": 1, "256x128x4x4": 2, "256x128x1x1": 1, "256x32x4x4": 1,
+        "128x128x3x3": 4, "128x128x1x1": 1, "128x64x4x4": 2, "128x64x3x3": 3,
+        "128x64x1x1": 1, "128x16x4x4": 1, "64x64x3x3": 4, "64x32x4x4": 2, "64x32x1x1": 1,
+        "32x32x3x3": 1, "32x16x4x4": 1, "32x16x1x1": 1, "32x3x4x4": 1, "16x3x3x3": 1,
+        "3x32x3x3": 3, "1x1024x4x4": 1, "1x256x4x4": 1}),
+    (1024, "G"): (29_176_512, {
+        "1024x1024x3x3": 1, "1024x512x3x3": 1, "512x512x3x3": 1, "256x2048x4x4": 1,
+        "256x256x3x3": 1, "256x128x3x3": 2, "128x1024x4x4": 1, "128x128x3x3": 1,
+        "128x128x1x1": 1, "128x64x3x3": 1, "64x512x4x4": 1, "64x64x3x3": 1, "64x64x1x1":
+        1, "32x256x4x4": 1, "32x32x3x3": 1, "32x32x1x1": 1, "32x16x3x3": 1, "16x128x4x4":
+        1, "16x16x3x3": 1, "16x16x1x1": 1, "3x64x1x1": 1, "3x8x3x3": 1}),
+    (1024, "D"): (11_528_192, {
+        "1024x512x1x1": 1, "512x512x3x3": 1, "512x512x1x1": 1, "512x256x4x4": 1,
+        "512x256x1x1": 1, "512x64x4x4": 1, "256x512x3x3": 1, "256x256x3x3": 3,
+        "256x256x1x1": 1, "256x128x4x4": 2, "256x128x1x1": 1, "256x32x4x4": 1,
+        "128x128x3x3": 4, "128x128x1x1": 1, "128x64x4x4": 2, "128x64x3x3": 3,
+        "128x64x1x1": 1, "128x16x4x4": 1, "64x64x3x3": 4, "64x32x4x4": 2, "64x32x1x1": 1,
+        "32x32x3x3": 1, "32x16x4x4": 1, "32x16x1x1": 1, "32x3x4x4": 1, "16x8x4x4": 1,
+        "8x3x4x4": 1, "3x32x3x3": 3, "1x1024x4x4": 1, "1x256x4x4": 1}),
+}
+
+
+def published_cfg(resolution):
+    return ModelConfig(family="fastgan", resolution=resolution, z_dim=256, g_width=64,
+                       d_width=64, max_width=1024, spectral_norm=True)
+
+
+def conv_shapes(net):
+    return Counter("x".join(map(str, p.shape)) for p in net.parameters() if p.dim() == 4)
+
+
+@pytest.mark.parametrize("resolution", [256, 1024])
+def test_layers_and_parameters_are_the_published_ones(resolution):
+    c = published_cfg(resolution)
+    for name, net in (("G", build_generator(c)), ("D", build_discriminator(c))):
+        total, shapes = PUBLISHED[(resolution, name)]
+        assert conv_shapes(net) == Counter(shapes), name
+        assert sum(p.numel() for p in net.parameters()) == total, name
+
+
+def test_published_block_kinds_excitations_and_spectral_norm():
+    G = build_generator(published_cfg(1024))
+    noises = {r: sum(isinstance(m, NoiseInjection) for m in G.ups[str(r)].modules())
+              for r in G.sizes[1:]}
+    convs = {r: len(G.ups[str(r)].convs) for r in G.sizes[1:]}
+    # Two convolutions with noise at 8, 32, 128, 512 px; one without at 16, 64, 256, 1024.
+    assert noises == {8: 2, 16: 0, 32: 2, 64: 0, 128: 2, 256: 0, 512: 2, 1024: 0}
+    assert convs == {8: 2, 16: 1, 32: 2, 64: 1, 128: 2, 256: 1, 512: 2, 1024: 1}
+    assert sle_pairs(1024) == [(4, 64), (8, 128), (16, 256), (32, 512)]
+    assert sle_pairs(256) == [(4, 64), (8, 128), (16, 256)] and sle_pairs(32) == []
+    assert d_sle_pairs(1024) == d_sle_pairs(256) == [(256, 32), (128, 16), (64, 8)]
+    assert d_sle_pairs(64) == [(64, 8)] and d_sle_pairs(32) == []
+    # Every convolution of G is spectrally normalised, as in the original.
+    convs = [m for m in G.modules() if isinstance(m, (torch.nn.Conv2d, torch.nn.ConvTranspose2d))]
+    assert convs and all(parametrize.is_parametrized(m, "weight") for m in convs)
+    assert small_size(1024) == small_size(256) == 128 and small_size(64) == 32
 
 
 def cfg(resolution=32, channels=3, **extra):
@@ -31,43 +105,49 @@ def has_gradient(module):
 def tiny_cfg(resolution, channels=3):
     """The fastgan-tiny widths (presets.FASTGAN_TINY)."""
     return ModelConfig(family="fastgan", resolution=resolution, channels=channels, z_dim=64,
-                       g_width=8, d_width=8, max_width=64, spectral_norm=True)
+                       g_width=8, d_width=8, max_width=128, spectral_norm=True)
 
 
 @pytest.mark.parametrize("resolution", [32, 64, 128])
 @pytest.mark.parametrize("channels", [1, 3, 4])
-def test_shapes_and_range(resolution, channels):
+def test_shapes_range_and_two_views(resolution, channels):
     c = cfg(resolution, channels)
-    G, D = build_generator(c), build_discriminator(c)
-    x = G(torch.randn(3, c.z_dim))
+    G, D = build_generator(c).eval(), build_discriminator(c)
+    z = torch.randn(3, c.z_dim)
+    x = G(z, noise_mode="none")
     assert x.shape == (3, channels, resolution, resolution)
     assert x.min() >= -1 and x.max() <= 1                      # tanh output
-    assert D(x).shape == (3,)
-    assert len(D.blocks) == int(np.log2(resolution)) - 2 and D.blocks[0][0].in_channels == channels
+    big, small = G.views(z, noise_mode="none")
+    assert torch.equal(big, x) and small.shape == (3, channels, resolution // 2, resolution // 2)
+    assert small.min() >= -1 and small.max() <= 1
+    # Patch logits of both branches: 5x5 from each 8x8 map.
+    assert D(x).shape == D((big, small)).shape == (3, 50)
+    assert D.blocks[0][0].in_channels == channels
+    assert len(D.blocks) == int(np.log2(resolution)) - 2
 
 
-def test_sle_pairs_follow_the_paper_and_gate_in_unit_interval():
-    assert sle_pairs(32) == [(4, 32)] and sle_pairs(64) == [(4, 32), (8, 64)]
-    assert sle_pairs(256) == [(8, 128), (16, 256)]
-    assert sle_pairs(1024) == [(8, 128), (16, 256), (32, 512)]
-    G = build_generator(cfg(64)).eval()
-    feats = G.features(torch.randn(4, 16), None, "const")
-    for s, t in sle_pairs(64):
-        gate = G.sles[f"{s}_{t}"].gate(feats[s])
-        assert gate.shape == (4, feats[t].shape[1], 1, 1)
-        assert (gate > 0).all() and (gate < 1).all()
+def test_d_makes_the_small_view_of_reals_by_nearest_neighbour():
+    D = build_discriminator(cfg(64)).eval()
+    x = torch.rand(2, 3, 64, 64) * 2 - 1
+    small = x[:, :, ::2, ::2]                                  # nearest, as F.interpolate
+    assert torch.equal(nearest(x, (32, 32)), small)
+    assert torch.equal(D(x), D((x, small)))
+    assert not torch.equal(D(x), D((x, small.flip(-1))))      # the small branch counts
 
 
 def test_conditional_generator_and_discriminator_use_the_label():
     c = cfg(num_classes=3)
     G, D = build_generator(c).eval(), build_discriminator(c).eval()
     assert G.class_embedding.weight.std().item() == pytest.approx(1.0, abs=0.3)   # z's scale
+    assert not parametrize.is_parametrized(G.class_embedding, "weight")
     z = torch.randn(2, 16).repeat(2, 1)
     x = G(z, torch.tensor([0, 0, 1, 1]))
     assert not torch.allclose(x[0], x[2])
     same = torch.rand(1, 3, 32, 32).repeat(2, 1, 1, 1) * 2 - 1
     a, b = D(same, torch.tensor([0, 2])).unbind()
     assert not torch.allclose(a, b, rtol=1e-3, atol=0)
+    # The projection term is one number per sample, added to each of its patch logits.
+    assert torch.allclose(a - b, (a - b)[0].expand_as(a), atol=1e-5)
     with pytest.raises(ValueError, match="conditional"):
         G(z)
 
@@ -98,7 +178,7 @@ def test_save_load_identical(tmp_path):
     c = cfg(64, num_classes=2)
     y = torch.tensor([0, 1, 1, 0])
     G = build_generator(c)
-    G(torch.randn(4, 16), y)                      # move batch-norm statistics
+    G(torch.randn(4, 16), y)                      # move batch-norm statistics and u, v
     save_module(G, tmp_path / "G.safetensors")
     G2 = load_module(build_generator(c), tmp_path / "G.safetensors")
     z = torch.randn(4, 16)
@@ -120,17 +200,24 @@ def test_fastgan_tiny_trains_with_finite_losses(tmp_path):
 
 
 @pytest.mark.parametrize("resolution", [32, 256])
-def test_reconstruction_loss_trains_the_decoder(resolution):
-    D = build_discriminator(cfg(resolution))
+def test_three_reconstructions_and_their_targets(resolution):
+    D = build_discriminator(cfg(resolution)).eval()
     x = torch.rand(2, 3, resolution, resolution) * 2 - 1
-    rec = D.reconstruction_loss(x)
-    assert rec.ndim == 0 and torch.isfinite(rec) and rec > 0
-    rec.backward()
-    assert D.decoder.net[-2].weight.grad.abs().sum() > 0
-    assert D.part_decoder.net[-2].weight.grad.abs().sum() > 0
-    assert D.blocks[0][0].weight.grad.abs().sum() > 0          # and D's own features
-    assert D.rec_size == min(resolution, 128)
-    assert D.part_size == min(resolution, 256) // 2
+    logits, pairs = D.reconstruct(x, part=3)
+    assert torch.equal(logits, D(x))              # the forward's logits, from the same pass
+    whole, small, crop = pairs
+    size = min(resolution, 128)
+    assert whole[0].shape == whole[1].shape == (2, 3, size, size)
+    assert small[0].shape == small[1].shape == (2, 3, small_size(resolution),
+                                                  small_size(resolution))
+    part = min(resolution // 2, 128)
+    assert crop[0].shape == crop[1].shape == (2, 3, part, part)
+    # Targets: the reals (and their bottom-right quadrant) resized by nearest neighbour.
+    assert torch.equal(whole[1], nearest(x, (size, size)))
+    assert torch.equal(crop[1], nearest(quadrant(x, 3), (part, part)))
+    sum(((rec - target) ** 2).mean() for rec, target in pairs).backward()
+    for decoder in (D.decoder, D.small_decoder, D.part_decoder, D.blocks[0], D.small_blocks):
+        assert has_gradient(decoder)
 
 
 def test_quadrants_tile_the_map():
@@ -142,37 +229,42 @@ def test_quadrants_tile_the_map():
 
 
 def test_crop_decoder_reads_the_quadrant_torch_rng_draws():
-    D = build_discriminator(cfg(64))            # no spectral norm: each call is the same
+    D = build_discriminator(cfg(64)).eval()
     x = torch.rand(2, 3, 64, 64) * 2 - 1
-    by_part = [D.reconstruction_loss(x, part=q).item() for q in range(4)]
-    assert len(set(by_part)) == 4               # each quadrant its own crop and target
+
+    def crop(part=None):
+        return D.reconstruct(x, part=part)[1][2]
+
+    by_part = [crop(q) for q in range(4)]
+    assert all(not torch.equal(by_part[0][1], other[1]) for other in by_part[1:])
     torch.manual_seed(7)
     drawn = int(torch.randint(4, ()))
     torch.manual_seed(7)                        # the trainer saves and restores this state
-    assert D.reconstruction_loss(x).item() == by_part[drawn]
+    assert torch.equal(crop()[1], by_part[drawn][1])
 
 
 @pytest.mark.parametrize("resolution,batch", [(64, 2), (128, 2), (256, 2), (512, 2), (1024, 1)])
 def test_tiny_widths_build_and_train_at_every_resolution(resolution, batch):
     c = tiny_cfg(resolution)
     G, D = build_generator(c), build_discriminator(c)
-    fake = G(torch.randn(batch, c.z_dim))
-    assert fake.shape == (batch, 3, resolution, resolution)
+    fake = G.views(torch.randn(batch, c.z_dim))
+    assert fake[0].shape == (batch, 3, resolution, resolution)
     real = torch.rand(batch, 3, resolution, resolution) * 2 - 1
-    loss = D(fake).mean() - D(real).mean() + D.reconstruction_loss(real)
+    logits, pairs = D.reconstruct(real)
+    loss = D(fake).mean() - logits.mean() + sum((a - b).abs().mean() for a, b in pairs)
     loss.backward()
     for net in (G, D):
         grads = [p.grad for p in net.parameters() if p.grad is not None]
         assert grads and all(torch.isfinite(g).all() for g in grads)
-    assert has_gradient(D.part_decoder)
+    assert has_gradient(D.part_decoder) and has_gradient(G.to_small)
 
 
 @pytest.mark.parametrize("channels", [1, 4])
 def test_reconstruction_for_every_channel_count(channels):
     D = build_discriminator(tiny_cfg(64, channels))
-    rec = D.reconstruction_loss(torch.rand(2, channels, 64, 64) * 2 - 1)
-    rec.backward()
-    assert torch.isfinite(rec) and has_gradient(D.part_decoder)
+    _, pairs = D.reconstruct(torch.rand(2, channels, 64, 64) * 2 - 1)
+    sum((a - b).abs().mean() for a, b in pairs).backward()
+    assert all(a.shape[1] == channels for a, _ in pairs) and has_gradient(D.part_decoder)
 
 
 @pytest.mark.parametrize("resolution", [16, 48, 2048])
@@ -185,8 +277,9 @@ def test_unsupported_resolutions_are_a_one_line_config_error(resolution):
 def test_reconstruction_under_bf16_autocast():
     D = build_discriminator(tiny_cfg(64))
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        rec = D.reconstruction_loss(torch.rand(2, 3, 64, 64) * 2 - 1)
-    assert rec.dtype == torch.float32 and torch.isfinite(rec)
+        logits, pairs = D.reconstruct(torch.rand(2, 3, 64, 64) * 2 - 1)
+    rec = sum((a.float() - b.float()).abs().mean() for a, b in pairs)
+    assert torch.isfinite(rec) and torch.isfinite(logits).all()
     rec.backward()
     assert has_gradient(D.part_decoder)
     assert all(torch.isfinite(p.grad).all() for p in D.parameters() if p.grad is not None)

@@ -58,8 +58,8 @@ def test_shapes_and_range(family, variant, resolution, channels):
     x = G(torch.randn(3, cfg.z_dim), y)
     assert x.shape == (3, channels, resolution, resolution)
     assert_image_range(family, x)
-    out = D(x, y)
-    assert out.shape == (3,) and torch.isfinite(out).all()
+    out = D(x, y)                         # one logit per sample, or patch logits (N, P)
+    assert out.shape[0] == 3 and out.dim() in (1, 2) and torch.isfinite(out).all()
     assert len(D.blocks) >= 1                       # FreezeD needs D's blocks
 
 
@@ -68,10 +68,13 @@ def test_gradients_are_finite_and_reach_every_parameter(family, variant):
     cfg = tiny_cfg(family, **variant)
     G, D = build_generator(cfg), build_discriminator(cfg)
     y = labels_for(cfg, 4)
-    x = G(torch.randn(4, cfg.z_dim), y)
+    caps = MODELS.get(family).capabilities
+    z = torch.randn(4, cfg.z_dim)
+    x = G.views(z, y) if caps.two_views else G(z, y)          # what D sees of G in training
     loss = D(x, y).mean()
-    if MODELS.get(family).capabilities.d_reconstruction:      # D's decoder learns from this
-        loss = loss + D.reconstruction_loss(x, y)
+    if caps.d_reconstruction:                                  # D's decoders learn from this
+        logits, pairs = D.reconstruct(torch.rand(4, 3, cfg.resolution, cfg.resolution), y)
+        loss = loss + logits.mean() + sum((a - b).abs().mean() for a, b in pairs)
     loss.backward()
     for net in (G, D):
         for name, p in net.named_parameters():

@@ -30,6 +30,15 @@ FAMILIES = {"dcgan-tiny": {}, "wgan-gp-tiny": {}, "stylegan2-tiny": {"r1_interva
             "fastgan-tiny": {}}
 
 
+# How far apart rounding alone leaves a family after STEPS steps (in lr; see
+# assert_trained_alike): FastGAN's spectrally normalised G has many weights whose gradient is
+# rounding noise, and each moves by Adam's sign step either way. Measured on 2 CPUs, one
+# process with 1 thread against 2 threads: up to 5.8 lr (0.6% of G.init's elements, every
+# step the other way, 6.01 lr between processes) and 0.15-0.18 lr on average per tensor; so
+# 3 lr per step (Adam's step with beta1 0.5 can exceed lr) and lr / 3 on average, still under
+# the half step a missing process's gradients make.
+APART = {"fastgan-tiny": {"steps_apart": 3.0 * STEPS, "mean_apart": 1 / 3}}
+
 # ADA that moves p by 0.16 at every D step, from 0.5.
 FAST_ADA = {"aug": "ada", "p": 0.5, "target": 0.0, "ada_interval": 1, "ada_kimg": 0.05}
 
@@ -122,10 +131,18 @@ def test_two_processes_train_like_one_with_the_same_global_batch(preset, archive
              for k, v in net.state_dict().items()}
     lr = max(trainer.cfg.train.lr_g, trainer.cfg.train.lr_d)
     zero = {k for k, v in start.items() if v.is_floating_point() and not v.any()}
-    assert_trained_alike({k: v for k, v in one.items() if k not in zero},
-                         {k: v for k, v in two.items() if k not in zero}, lr)
+    # Spectral norm's power-iteration vectors (unit vectors) and batch norm's running
+    # statistics follow the weights, not Adam's steps: compared as such (rounding moved the
+    # vectors' ~0.1 elements up to 1.4e-3, FastGAN D's running variances ~1e-4).
+    vectors = {k for k in one if k.endswith(("._u", "._v", ".running_mean", ".running_var"))}
+    for k in vectors:
+        assert torch.allclose(one[k], two[k], atol=1e-2, rtol=1e-3), k
+    assert_trained_alike({k: v for k, v in one.items() if k not in zero | vectors},
+                         {k: v for k, v in two.items() if k not in zero | vectors}, lr,
+                         **APART.get(preset, {}))
     for k in zero:
-        assert float((one[k] - two[k]).abs().max()) < 0.5 * lr, k
+        bound = APART.get(preset, {}).get("steps_apart", 0.5)
+        assert float((one[k] - two[k]).abs().max()) < bound * lr, k
     start = trainer.G.state_dict()                          # training moved G
     assert sum(not torch.equal(v, one[f"G.{k}"]) for k, v in start.items()) > len(start) // 2
 

@@ -4,12 +4,13 @@ Layers, lowest first: the dataclass defaults, the preset (at the model resolutio
 file (`config=`: a run's config.json, or any part of it), then the options given (keywords of
 `ganvas.train`, flags of `ganvas train`). What follows from other values is settled here, in
 one place: the DiffAugment policy of `--aug diffaug`, `--precision auto` for the device (with
-the family's own float16 layers: Family.own_fp16) and `--aug auto` when the image count is
-known, each derived from values already validated (config.validation, once). The result is
-handed out as a `Resolved`, which everything downstream trusts. `plan` writes nothing, so a
-dry run and a real run fail on the same mistakes before any folder is touched. What only the
-data can tell (channels, aspect, the class count, and `--aug auto` for an image folder) is
-filled in when the data opens (`with_data`).
+the family's own float16 layers: Family.own_fp16), `--rec-distance auto` (VGG-16 weights at
+hand or not) and `--aug auto` when the image count is known, each derived from values
+already validated (config.validation, once). The result is handed out as a `Resolved`, which
+everything downstream trusts. `plan` writes nothing, so a dry run and a real run fail on the
+same mistakes before any folder is touched. What only the data can tell (channels, aspect,
+the class count, and `--aug auto` for an image folder) is filled in when the data opens
+(`with_data`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from ..data.archive import read_meta
 from ..data.dataset import locate_dataset, peek_resolution
 from ..device import fast_precision, pick_device
 from ..errors import ConfigError, GanvasError
+from ..metrics.weights import at_hand
 from ..models import family_of
 from ..runfolder.locate import finetune_source
 from .options import OFF, check_fields, check_type
@@ -158,15 +160,20 @@ def assemble(layers: list[tuple[str, dict]], num_images: int | None) -> Resolved
 def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:
     """`cfg` with what follows from other values filled in: the DiffAugment policy of `--aug
     diffaug`, `--precision auto` for torch.device `device` (the rule: device.fast_precision,
-    told whether the family runs float16 layers of its own), `--aug auto` for `num_images`
+    told whether the family runs float16 layers of its own), `--rec-distance auto` for a
+    family whose D reconstructs (metrics.weights.at_hand), `--aug auto` for `num_images`
     (None: not known yet). A concrete precision or augmentation (a resumed run's) stays."""
     augment = dataclasses.replace(cfg.augment, diffaug=cfg.augment.policy())
     if num_images is not None:
         augment = augment.settled(num_images)
     train = cfg.train
+    family = family_of(cfg.model.family)
     if train.precision == AUTO:
-        precision, why = fast_precision(device, family_of(cfg.model.family).own_fp16(cfg.model))
+        precision, why = fast_precision(device, family.own_fp16(cfg.model))
         train = dataclasses.replace(train, precision=precision, precision_chosen_by=why)
+    if train.rec_distance == AUTO and family.capabilities.d_reconstruction:
+        train = dataclasses.replace(train, rec_distance=("vgg16-lpips" if at_hand("vgg16")
+                                                         else "laplacian-l1"))
     return dataclasses.replace(cfg, train=train, augment=augment)
 
 
@@ -182,7 +189,15 @@ def changed(before: RunConfig, after: RunConfig) -> dict[str, str]:
         out["train.precision"] = after.train.precision_chosen_by
     if "augment.mode" in out:
         out["augment.mode"] = after.augment.chosen_by
+    if "train.rec_distance" in out:
+        out["train.rec_distance"] = REC_DISTANCE_WHY[after.train.rec_distance]
     return out
+
+
+REC_DISTANCE_WHY = {
+    "vgg16-lpips": "auto: VGG-16 weights at hand",
+    "laplacian-l1": "auto: the fallback without VGG-16 weights (GANVAS_WEIGHTS_VGG16 or the "
+                    "cache; training does not download them)"}
 
 
 def replay(cfg: RunConfig) -> RunConfig:

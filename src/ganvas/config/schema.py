@@ -60,6 +60,8 @@ DEFAULT_DIFFAUG = "color,translation,cutout"
 # al. 2020) finds augmentation matters below tens of thousands of images; our measurement at
 # 300 images: benchmarks/README.md (few_shot.py).
 SMALL_DATA = 30_000
+# FastGAN's D reconstruction distance (training.reconstruction); auto: config.resolve.settle.
+REC_DISTANCES = (AUTO, "vgg16-lpips", "laplacian-l1")
 PRECISIONS = (AUTO, "fp32", "bf16")    # auto: device.fast_precision, settled at the start
 FROM_DATA = -1          # num_classes = the dataset's class count (conditional presets)
 
@@ -182,6 +184,10 @@ class TrainConfig:
                                    "G_ema and D", metavar="MODEL")
     freeze_d: int = option(0, "with --init-from: keep D's first N blocks frozen (FreezeD)",
                            metavar="N")
+    rec_distance: str = option(AUTO, "FastGAN's self-supervised D: the distance of its "
+                               "reconstructions, auto (vgg16-lpips when VGG-16 weights are at "
+                               "hand: GANVAS_WEIGHTS_VGG16 or the cache; else laplacian-l1), "
+                               "vgg16-lpips, laplacian-l1")
     max_rollbacks: int = option(3, "NaN/Inf losses: roll back this many times, then stop",
                                 metavar="N")
 
@@ -227,6 +233,9 @@ class TrainConfig:
         if self.precision not in PRECISIONS:
             raise ConfigError(f"unknown precision {self.precision!r}; "
                               f"choose from {', '.join(PRECISIONS)}")
+        if self.rec_distance not in REC_DISTANCES:
+            raise ConfigError(f"unknown --rec-distance {self.rec_distance!r}; "
+                              f"choose from {', '.join(REC_DISTANCES)}")
         if self.freeze_d < 0 or self.max_rollbacks < 0:
             raise ConfigError("freeze-d and max-rollbacks must not be negative")
         check_range("freeze-d", self.freeze_d, 0, 64)

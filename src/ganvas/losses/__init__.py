@@ -3,7 +3,9 @@
 D's objective takes per-sample targets (N,) in [0, 1]: 1 - label_smoothing for reals and 0 for
 fakes, with a fraction flipped by label noise. Losses with soft targets (non-saturating,
 least-squares) use them as they are; margin losses (hinge, Wasserstein) use only their side
-(target > 0.5 means "treat as real"), so label noise works for every loss.
+(target > 0.5 means "treat as real"), so label noise works for every loss. Margin losses may
+take per-logit margins for reals and fakes (FastGAN's hinge draws them in [0.8, 1]:
+`Loss.margin_low`; the trainer draws them).
 """
 
 from __future__ import annotations
@@ -21,13 +23,15 @@ Tensor = torch.Tensor
 
 @dataclass(frozen=True)
 class Loss:
-    """d(real_logits, fake_logits, real_targets, fake_targets) -> scalar; g(fake_logits) ->
-    scalar. All logits and targets are float (N,)."""
+    """d(real_logits, fake_logits, real_targets, fake_targets[, real_margins, fake_margins])
+    -> scalar; g(fake_logits) -> scalar. All logits, targets and margins are float (N,): one
+    per logit (a patch discriminator's logits each have their sample's target)."""
 
-    d: Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
+    d: Callable[..., Tensor]
     g: Callable[[Tensor], Tensor]
     soft_targets: bool = False        # label smoothing means something for this loss
     gradient_penalty: bool = False    # D's step adds gp_lambda * gradient penalty (WGAN-GP)
+    margin_low: float = 1.0           # < 1: margins drawn uniformly in [margin_low, 1]
 
 
 LOSSES: Registry[Loss] = Registry("loss")
@@ -59,9 +63,12 @@ def least_squares_g(fake: Tensor) -> Tensor:
     return 0.5 * ((fake - 1.0) ** 2).mean()
 
 
-def hinge_d(real: Tensor, fake: Tensor, real_t: Tensor, fake_t: Tensor) -> Tensor:
-    """max(0, 1 - D(x)) on reals + max(0, 1 + D(G(z))) on fakes (Lim & Ye 2017)."""
-    return F.relu(1.0 - side(real_t) * real).mean() + F.relu(1.0 - side(fake_t) * fake).mean()
+def hinge_d(real: Tensor, fake: Tensor, real_t: Tensor, fake_t: Tensor,
+            real_margin: Tensor | float = 1.0, fake_margin: Tensor | float = 1.0) -> Tensor:
+    """max(0, m - D(x)) on reals + max(0, m + D(G(z))) on fakes, m = 1 (Lim & Ye 2017) or
+    per-logit margins (FastGAN's code draws m uniformly in [0.8, 1] for every logit)."""
+    return (F.relu(real_margin - side(real_t) * real).mean()
+            + F.relu(fake_margin - side(fake_t) * fake).mean())
 
 
 def wasserstein_d(real: Tensor, fake: Tensor, real_t: Tensor, fake_t: Tensor) -> Tensor:
@@ -78,4 +85,6 @@ def raise_fake_g(fake: Tensor) -> Tensor:
 LOSSES.register("nonsaturating")(Loss(d=nonsaturating_d, g=nonsaturating_g, soft_targets=True))
 LOSSES.register("least-squares")(Loss(d=least_squares_d, g=least_squares_g, soft_targets=True))
 LOSSES.register("hinge")(Loss(d=hinge_d, g=raise_fake_g))
+# FastGAN (Liu et al. 2021, its train.py): the hinge with margins rand * 0.2 + 0.8 per logit.
+LOSSES.register("random-margin-hinge")(Loss(d=hinge_d, g=raise_fake_g, margin_low=0.8))
 LOSSES.register("wgan-gp")(Loss(d=wasserstein_d, g=raise_fake_g, gradient_penalty=True))

@@ -127,6 +127,13 @@ def how_to_provide(name: str) -> str:
             f"--feature-weights {name}=PATH, or set {entry.env}=PATH")
 
 
+def at_hand(name: str) -> bool:
+    """Whether the weights of `name` can be had without a download: the environment variable
+    names a file, or the cache holds one (checked when loaded, not here)."""
+    given = os.environ.get(WEIGHTS.get(name).env)
+    return Path(given).expanduser().is_file() if given else cached_path(name).is_file()
+
+
 def resolve_weights(name: str, path: str | os.PathLike | None = None,
                     download: bool = True) -> ResolvedWeights:
     """The weight file of feature network `name` (see the module docstring for the order)."""

@@ -33,9 +33,13 @@ images float (N, C, H, W) in about [-1, 1]):
     G.path_length_penalty(z, labels)     the scalar penalty (training)
   with capabilities.style_mixing also:
     G.mixing_prob                        style-mixing probability during training
-D(images, labels) -> logits (N,); with capabilities.freeze_d, D.blocks[0] reads the image;
-with capabilities.d_reconstruction, D.reconstruction_loss(x_real, labels) -> a scalar that
-the trainer adds to D's loss (a self-supervised decoder of D's features, FastGAN).
+D(images, labels) -> logits (N,), or patch logits (N, P) each with the sample's target;
+with capabilities.freeze_d, D.blocks[0] reads the image;
+with capabilities.d_reconstruction, D.reconstruct(x_real, labels) -> (D's logits, a list of
+(reconstruction, target) image pairs): D decodes its own features of the reals, and the
+trainer adds the distance of each pair to D's loss (FastGAN's self-supervised D);
+with capabilities.two_views, G.views(z, labels) -> (image, small image) and D takes that pair
+in place of images (for a tensor it makes the small view itself): FastGAN's second branch.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ from __future__ import annotations
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
+from torch.nn.utils import parametrize
 
 # Latents for re-estimating batch-norm statistics come from this fixed seed, so the estimate
 # is the same in an uninterrupted run and a resumed one, and a blend is reproducible.
@@ -35,6 +36,11 @@ def recalibrate_batchnorm(G: nn.Module, z_dim: int, num: int = 512, batch: int =
         m.reset_running_stats()
         m.momentum = None                        # None = cumulative average over the batches
     G.train()
+    # Weight parametrizations (spectral norm's power iteration) stay as they are: only the
+    # statistics are estimated, the weights G samples with do not move.
+    for m in G.modules():
+        if parametrize.is_parametrized(m):
+            m.parametrizations.eval()
     # Training mode draws G's noise inputs (FastGAN) from torch's RNG: fork it and seed it, so
     # the statistics depend on the weights alone and the training RNG (exact resume) is kept.
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):

@@ -40,7 +40,8 @@ class Capabilities:
     d_norms: tuple[str, ...] = ("batch", "layer", "none")   # D normalisations it offers
     spectral_norm: bool = True     # spectral normalisation of D
     truncation_space: str = "z"    # where truncation psi acts: "z" (z * psi) or "w"
-    d_reconstruction: bool = False  # D.reconstruction_loss, added to D's loss in training
+    d_reconstruction: bool = False  # D.reconstruct: D decodes its features (FastGAN)
+    two_views: bool = False        # G.views: D sees an image and G's own small image
 
     def latent_spaces(self) -> tuple[str, ...]:
         """The spaces walks and sweeps can move in."""

@@ -1,24 +1,46 @@
 """FastGAN (Liu et al., ICLR 2021, "Towards Faster and Stabilized GAN Training for
-High-fidelity Few-shot Image Synthesis") for 32 to 1024 px and 1, 3 or 4 channels, written
-from the paper's ideas.
+High-fidelity Few-shot Image Synthesis") as published: the layers, widths and outputs of the
+authors' PyTorch code (its models.py, as carried by its forks, lightweight-gan and
+projected-gan), written here from those facts. At 256, 512 and 1024 px with g_width = d_width
+= 64 and z_dim = 256 the layer list and parameter count are the original's
+(tests/models/test_fastgan.py holds the reference's numbers); other sizes, channel counts,
+aspects and classes extend it as said below.
 
-G: z [+ a class embedding] -> 4x4 by a transposed convolution, then one upsampling block per
-doubling (nearest 2x upsample, 3x3 conv, per-pixel noise times a learned per-layer strength,
-batch norm, GLU), skip-layer excitation (SLE: a low-resolution map, pooled to 4x4 -> 4x4 conv
--> LeakyReLU -> 1x1 conv -> sigmoid, gates the channels of a 16x (8x below 128 px) larger map),
-then a 3x3 conv to the image and tanh.
-D: `blocks` (block 0 reads the image; FreezeD freezes the first N), each halving the size by a
-strided 4x4 conv and a 3x3 conv, averaged with an average-pool + 1x1 conv shortcut as in the
-paper's down blocks; a 4x4 conv to one logit and, when conditional, the projection term
-<embed(y), sum-pooled 4x4 features> (Miyato & Koyama 2018). Weights start from N(0, 0.02).
-Self-supervised D (capabilities.d_reconstruction), the paper's two decoders: one turns D's 8x8
-features of a real image back into the whole image at min(res, 128) px; the other turns one
-quadrant (8x8) of D's 16x16 features into the matching quadrant of the real area-downsampled
-to min(res, 256) px. `D.reconstruction_loss` sums the two distances. The paper's distance is
-LPIPS, which needs downloaded VGG weights; ganvas trains offline, so it is the Laplacian
-pyramid L1 (imaging.pyramid_l1), see `reconstruction_distance` for why not pixel L1.
-At a non-square aspect (ganvas.aspect) every "4x4" above is the first block's H0 x W0 (4x8 for
-2:1) and every r x r map r x (r W0 / 4) or (r H0 / 4) x r; res is the short side.
+Widths. G's channels at a feature map of r px: g_width (the original's ngf) times 16, 8, 4, 2,
+2, 1, 1/2, 1/4, 1/8 at 4, 8, ..., 1024 px, whatever the output size; D's at r px: d_width
+(ndf) times 16, 16, 8, 4, 2, 1, 1/2, 1/4, 1/8 taken at 2r (4 px: the 8 px entry), its small
+branch at r px the entry for 4r. Each is at most max_width and at least 1.
+
+G: z [+ a class embedding] -> 4x4 (a transposed convolution, batch norm, GLU), then per
+doubling an upsampling block: at 8, 32, 128 and 512 px two 3x3 convolutions, each followed by
+per-pixel noise times a learned strength, batch norm and GLU; at 16, 64, 256 and 1024 px one,
+without noise. Skip-layer excitation (SLE) gates the channels of the 64, 128, 256 and 512 px
+maps from the 4, 8, 16 and 32 px ones (adaptive average pool to 4x4, 4x4 conv, Swish, 1x1
+conv, sigmoid). Every convolution is spectrally normalised. Outputs: the image (3x3 conv and
+tanh at the model's size) and, for D's second branch, a small image (1x1 conv and tanh on the
+128 px map; below 256 px on the res/2 map): `G.views`. The original leaves out the tanh at 256
+and 512 px only; ganvas's images are in [-1, 1] at every size.
+
+D: two branches, each ending in 4x4-conv patch logits (5x5 from an 8x8 map), concatenated
+(N, P). The big branch takes the image to 256 px (res <= 256: a 3x3 conv at res; 512: one
+strided 4x4 conv; 1024: two, the second with batch norm), then down blocks to 8 px (the mean
+of a strided 4x4 conv + 3x3 conv path and an average-pool + 1x1 conv shortcut), with D's own
+excitations gating the 32, 16 and 8 px maps from the 256, 128 and 64 px ones, and a 1x1 conv
+(batch norm, LeakyReLU) before its logits. The small branch takes the small image (G's own for
+fakes; for reals the image resized by nearest neighbour, as the original does) down to 8 px by
+a strided conv and plain down blocks. Conditional: the projection term <embed(y), sum-pooled
+8 px features> (Miyato & Koyama 2018) is added to every logit. Weights start from N(0, 0.02),
+norm scales N(1, 0.02); D's convolutions are spectrally normalised with cfg.spectral_norm.
+
+Self-supervised D (capabilities.d_reconstruction): three small decoders (8x8 -> upsampling
+blocks -> 3x3 conv -> tanh, widths d_width/2 times 4, 2, 2, 1 at 16, 32, 64, 128 px) turn the
+big branch's 8 px map back into the whole image, the small branch's into the small image, and
+one quadrant of the big branch's 16 px map into that quadrant of the image, each at most 128
+px; `D.reconstruct` returns the logits with (reconstruction, target) pairs, targets resized by
+nearest neighbour as the original does. The distance (the original sums LPIPS over the batch)
+is the trainer's: training.reconstruction.
+At a non-square aspect (ganvas.aspect) every "4x4" above is the first block's H0 x W0 and
+every r px map r x (r W0 / 4) or (r H0 / 4) x r; res is the short side.
 """
 
 from __future__ import annotations
@@ -31,39 +53,69 @@ import torch.nn.functional as F
 
 from ..aspect import image_shape
 from ..config.schema import ModelConfig
-from ..imaging import laplacian_pyramid, pyramid_l1
 from .contract import Capabilities, Family
 from .dcgan import init_weights
 from .layers import (apply_spectral_norm, batch_randn, first_layer_weights, norm_layer,
                      projection_logits, state_resolutions)
 
+# The original's width multipliers (nfc_multi) by feature size.
+G_MULT = {4: 16, 8: 8, 16: 4, 32: 2, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
+D_MULT = {4: 16, 8: 16, 16: 8, 32: 4, 64: 2, 128: 1, 256: 0.5, 512: 0.25, 1024: 0.125}
+# D's decoders: their widths at 16..128 px, times d_width / 2 (the original's fixed 32).
+DECODER_MULT = {16: 4, 32: 2, 64: 2, 128: 1}
+TWO_CONV = (8, 32, 128, 512)             # G blocks with two convolutions and noise
+BIG_TOP = 256                             # D's big branch works from 256 px down
+SMALL = 128                               # the small image's size (res >= 256)
+MAX_DECODED = 128                         # the decoders' largest output
 
-def width_at(cfg: ModelConfig, base: int, r: int, top: int) -> int:
-    """Channels of a feature map at r px: `base` at `top` px, doubling per halving, capped."""
-    return min(base * top // r, cfg.max_width)
+
+def width(base: int, mult: float, cap: int) -> int:
+    return max(1, min(int(mult * base), cap))
+
+
+def g_width(cfg: ModelConfig, r: int) -> int:
+    return width(cfg.g_width, G_MULT[r], cfg.max_width)
+
+
+def d_width(cfg: ModelConfig, r: int) -> int:
+    """D's channels at r px (4 to 512): the original's nfc[2r]."""
+    return width(cfg.d_width, D_MULT[2 * r], cfg.max_width)
+
+
+def small_size(resolution: int) -> int:
+    """The size of G's small image and D's second branch: 128 px, res/2 below 256 px."""
+    return SMALL if resolution >= 2 * SMALL else resolution // 2
 
 
 def sle_pairs(resolution: int) -> list[tuple[int, int]]:
-    """(source, target) resolutions of the skip-layer excitations: the paper's 8->128,
-    16->256, 32->512 where they exist; below 128 px, 4->32 and 8->64 where they exist."""
-    if resolution >= 128:
-        return [(s, 16 * s) for s in (8, 16, 32) if 16 * s <= resolution]
-    return [(s, 8 * s) for s in (4, 8) if 8 * s <= resolution]
+    """(source, target) sizes of G's skip-layer excitations: 4->64, 8->128, 16->256, 32->512
+    where the target exists."""
+    return [(s, 16 * s) for s in (4, 8, 16, 32) if 16 * s <= resolution]
+
+
+def d_sle_pairs(resolution: int) -> list[tuple[int, int]]:
+    """(source, target) sizes of D's excitations: 256->32, 128->16, 64->8 where the source is
+    a map of D's big branch (at most 256 px)."""
+    return [(s, s // 8) for s in (256, 128, 64) if s <= min(resolution, BIG_TOP)]
+
+
+def nearest(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """x resized to (H, W) by nearest neighbour (what the original's F.interpolate does)."""
+    return x if tuple(x.shape[-2:]) == tuple(shape) else F.interpolate(x, size=shape,
+                                                                       mode="nearest")
 
 
 class NoiseInjection(nn.Module):
     """x + strength * noise (N, 1, H, W). noise_mode "random": fresh torch.randn (torch's RNG,
     saved by the trainer for exact resume); "const": a fixed map drawn once at construction
-    from a generator seeded with the layer's resolution and saved with the weights; "none":
-    no noise. The strength starts at 0, so noise enters only as training finds it useful."""
+    from a generator seeded with the layer's resolution (and its index in the block) and saved
+    with the weights; "none": no noise. The strength starts at 0, as in the original."""
 
-    def __init__(self, resolution: int, shape: tuple[int, int] | None = None):
+    def __init__(self, shape: tuple[int, int], seed: int):
         super().__init__()
         self.strength = nn.Parameter(torch.zeros([]))
-        gen = torch.Generator().manual_seed(resolution)
-        self.register_buffer("noise_const", torch.randn(1, 1, *(shape or (resolution,
-                                                                          resolution)),
-                                                        generator=gen))
+        gen = torch.Generator().manual_seed(seed)
+        self.register_buffer("noise_const", torch.randn(1, 1, *shape, generator=gen))
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
         if noise_mode == "random":
@@ -76,36 +128,42 @@ class NoiseInjection(nn.Module):
 
 
 class UpBlock(nn.Module):
-    """(N, cin, r, r) -> (N, cout, 2r, 2r): nearest upsample, 3x3 conv to 2*cout, noise, batch
-    norm, GLU (which halves the channels back to cout). `shape`: the output's (H, W) when the
-    model is not square."""
+    """(N, cin, r, r) -> (N, cout, 2r, 2r): nearest 2x upsample, then per convolution (two
+    with noise in the original's UpBlockComp, one without in its UpBlock) a 3x3 conv to
+    2*cout, [noise,] batch norm and GLU (which halves the channels back to cout)."""
 
-    def __init__(self, cin: int, cout: int, resolution: int,
-                 shape: tuple[int, int] | None = None):
+    def __init__(self, cin: int, cout: int, resolution: int, shape: tuple[int, int],
+                 two: bool):
         super().__init__()
-        self.conv = nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False)
-        self.noise = NoiseInjection(resolution, shape)
-        self.norm = nn.BatchNorm2d(2 * cout)
+        self.convs = nn.ModuleList([nn.Conv2d(c, 2 * cout, 3, 1, 1, bias=False)
+                                    for c in ((cin, cout) if two else (cin,))])
+        self.noises = nn.ModuleList([NoiseInjection(shape, resolution * 2 + i)
+                                     for i in range(len(self.convs))] if two else [])
+        self.norms = nn.ModuleList([nn.BatchNorm2d(2 * cout) for _ in self.convs])
 
     def forward(self, x: torch.Tensor, noise_mode: str) -> torch.Tensor:
-        x = self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
-        return F.glu(self.norm(self.noise(x, noise_mode)), dim=1)
+        x = F.interpolate(x, scale_factor=2.0, mode="nearest")
+        for i, (conv, norm) in enumerate(zip(self.convs, self.norms)):
+            x = conv(x)
+            if self.noises:
+                x = self.noises[i](x, noise_mode)
+            x = F.glu(norm(x), dim=1)
+        return x
 
 
 class SLE(nn.Module):
-    """Skip-layer excitation: gates (N, C, 1, 1) in (0, 1) from a low-resolution map."""
+    """Skip-layer excitation: channel gates (N, cout, 1, 1) in (0, 1) from a low-resolution
+    map (the original's SEBlock: pool to the first block's shape, 4x4 conv, Swish, 1x1 conv,
+    sigmoid)."""
 
-    def __init__(self, cin: int, cout: int, resolution: int, block: tuple[int, int] = (4, 4)):
+    def __init__(self, cin: int, cout: int, block: tuple[int, int] = (4, 4)):
         super().__init__()
-        self.pool = resolution // 4               # average pooling to 4x4 (H0 x W0: `block`)
-        self.net = nn.Sequential(nn.Conv2d(cin, cout, block, 1, 0, bias=False),
-                                 nn.LeakyReLU(0.1), nn.Conv2d(cout, cout, 1, 1, 0, bias=False),
-                                 nn.Sigmoid())
+        self.block = block
+        self.net = nn.Sequential(nn.Conv2d(cin, cout, block, 1, 0, bias=False), nn.SiLU(),
+                                 nn.Conv2d(cout, cout, 1, 1, 0, bias=False), nn.Sigmoid())
 
     def gate(self, low: torch.Tensor) -> torch.Tensor:
-        if self.pool > 1:
-            low = F.avg_pool2d(low, self.pool)
-        return self.net(low)
+        return self.net(F.adaptive_avg_pool2d(low, self.block))
 
     def forward(self, low: torch.Tensor, high: torch.Tensor) -> torch.Tensor:
         return high * self.gate(low)
@@ -122,21 +180,25 @@ class Generator(nn.Module):
         self.z_dim, self.num_classes = cfg.z_dim, cfg.num_classes
         res = cfg.resolution
         self.sizes = [2 ** i for i in range(2, int(math.log2(res)) + 1)]     # 4, 8, ..., res
-        w = {r: width_at(cfg, cfg.g_width, r, res) for r in self.sizes}
+        self.small = small_size(res)
+        w = {r: g_width(cfg, r) for r in self.sizes}
         # The class embedding has z's size and scale (N(0, 1)), concatenated to z.
         self.embed = nn.Embedding(cfg.num_classes, cfg.z_dim) if cfg.num_classes else None
         z_in = cfg.z_dim * (2 if self.embed is not None else 1)
         block = cfg.block_shape
         self.init = nn.ConvTranspose2d(z_in, 2 * w[4], block, 1, 0, bias=False)
         self.init_norm = nn.BatchNorm2d(2 * w[4])
-        self.ups = nn.ModuleDict({str(r): UpBlock(w[r // 2], w[r], r, image_shape(r, cfg.aspect))
+        self.ups = nn.ModuleDict({str(r): UpBlock(w[r // 2], w[r], r,
+                                                  image_shape(r, cfg.aspect), r in TWO_CONV)
                                   for r in self.sizes[1:]})
-        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(w[s], w[t], s, block)
+        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(w[s], w[t], block)
                                    for s, t in sle_pairs(res)})
+        self.to_small = nn.Conv2d(w[self.small], cfg.channels, 1, 1, 0, bias=False)
         self.to_img = nn.Conv2d(w[res], cfg.channels, 3, 1, 1, bias=False)
         init_weights(self)
         if self.embed is not None:
             nn.init.normal_(self.embed.weight, 0.0, 1.0)
+        apply_spectral_norm(self, skip=(nn.Embedding,))
 
     @property
     def class_embedding(self) -> nn.Embedding | None:
@@ -154,9 +216,8 @@ class Generator(nn.Module):
         feats = {4: x}
         for r in self.sizes[1:]:
             x = self.ups[str(r)](x, noise_mode)
-            for s, t in sle_pairs(self.cfg.resolution):
-                if t == r:
-                    x = self.sles[f"{s}_{t}"](feats[s], x)
+            if r >= 64 and f"{r // 16}_{r}" in self.sles:
+                x = self.sles[f"{r // 16}_{r}"](feats[r // 16], x)
             feats[r] = x
         return feats
 
@@ -165,8 +226,10 @@ class Generator(nn.Module):
         embedding and the first layer (z -> 4x4, with its batch norm) at 4, each upsampling
         block (its noise and batch norm statistics included) at the resolution it outputs, a
         skip-layer excitation at the resolution it gates (its target: it shapes that block's
-        features), the last convolution (to the image) at the model's resolution."""
+        features), the small image's layer at its size, the last convolution (to the image)
+        at the model's resolution."""
         owners = {"embed": 4, "init": 4, "init_norm": 4, "to_img": self.cfg.resolution,
+                  "to_small": self.small,
                   **{f"ups.{r}": r for r in self.sizes[1:]},
                   **{f"sles.{s}_{t}": t for s, t in sle_pairs(self.cfg.resolution)}}
         return state_resolutions(self, owners)
@@ -174,6 +237,15 @@ class Generator(nn.Module):
     def latent_weights(self, layers: list[int] | None = None) -> torch.Tensor:
         """(F, z_dim): the first layer's weights on z (SeFa); see layers.first_layer_weights."""
         return first_layer_weights(self.init, self.cfg.z_dim, layers)
+
+    def views(self, z: torch.Tensor, labels: torch.Tensor | None = None,
+              noise_mode: str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """(image, small image) for D's two branches (training)."""
+        if noise_mode is None:
+            noise_mode = "random" if self.training else "const"
+        feats = self.features(z, labels, noise_mode)
+        return (torch.tanh(self.to_img(feats[self.cfg.resolution])),
+                torch.tanh(self.to_small(feats[self.small])))
 
     def forward(self, z: torch.Tensor, labels: torch.Tensor | None = None,
                 noise_mode: str | None = None) -> torch.Tensor:
@@ -190,37 +262,59 @@ class Generator(nn.Module):
         return self(z * truncation, labels, noise_mode)
 
 
+def down(cin: int, cout: int, norm: str, kernel: int = 4, stride: int = 2,
+         padding: int = 1) -> list[nn.Module]:
+    return [nn.Conv2d(cin, cout, kernel, stride, padding, bias=False), norm_layer(norm, cout),
+            nn.LeakyReLU(0.2)]
+
+
 class DownBlock(nn.Module):
     """(N, cin, r, r) -> (N, cout, r/2, r/2): the mean of a strided 4x4 conv + 3x3 conv path
-    and an average-pool + 1x1 conv shortcut, each normalised (not block 0) + LeakyReLU(0.2)."""
+    and an average-pool + 1x1 conv shortcut, each normalised + LeakyReLU(0.2) (the
+    original's DownBlockComp)."""
 
     def __init__(self, cin: int, cout: int, norm: str):
         super().__init__()
-        self.main = nn.Sequential(
-            nn.Conv2d(cin, cout, 4, 2, 1, bias=False), norm_layer(norm, cout),
-            nn.LeakyReLU(0.2), nn.Conv2d(cout, cout, 3, 1, 1, bias=False),
-            norm_layer(norm, cout), nn.LeakyReLU(0.2))
-        self.direct = nn.Sequential(nn.AvgPool2d(2, 2), nn.Conv2d(cin, cout, 1, 1, 0, bias=False),
-                                    norm_layer(norm, cout), nn.LeakyReLU(0.2))
+        self.main = nn.Sequential(*down(cin, cout, norm), *down(cout, cout, norm, 3, 1, 1))
+        self.direct = nn.Sequential(nn.AvgPool2d(2, 2), *down(cin, cout, norm, 1, 1, 0))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (self.main(x) + self.direct(x)) / 2
 
 
+def big_entry(cfg: ModelConfig) -> nn.Sequential:
+    """The image -> D's 256 px map (or the res px one below 256 px)."""
+    res, c = cfg.resolution, cfg.channels
+    if res <= BIG_TOP:
+        return nn.Sequential(nn.Conv2d(c, d_width(cfg, res), 3, 1, 1, bias=False),
+                             nn.LeakyReLU(0.2))
+    layers: list[nn.Module] = [nn.Conv2d(c, d_width(cfg, res // 2), 4, 2, 1, bias=False),
+                               nn.LeakyReLU(0.2)]
+    r = res // 2
+    while r > BIG_TOP:
+        layers += down(d_width(cfg, r), d_width(cfg, r // 2), cfg.d_norm)
+        r //= 2
+    return nn.Sequential(*layers)
+
+
 class Decoder(nn.Module):
     """D's features (N, cin, 8, 8) -> an image (N, channels, size, size) in [-1, 1]: per
-    doubling a nearest upsample, 3x3 conv, normalisation and GLU, halving the width."""
+    doubling a nearest upsample, 3x3 conv, normalisation and GLU; then a 3x3 conv and tanh
+    (the original's SimpleDecoder; its adaptive pool to 8x8 is the identity on D's maps)."""
 
-    def __init__(self, cin: int, channels: int, size: int, norm: str):
+    def __init__(self, cfg: ModelConfig, cin: int, size: int):
         super().__init__()
+        base = max(cfg.d_width // 2, 1)
         layers: list[nn.Module] = []
-        for _ in range(int(math.log2(size // 8))):
-            cout = max(cin // 2, 4)
+        r = 8
+        while r < size:
+            r *= 2
+            cout = width(base, DECODER_MULT[r], cfg.max_width)
             layers += [nn.Upsample(scale_factor=2.0, mode="nearest"),
                        nn.Conv2d(cin, 2 * cout, 3, 1, 1, bias=False),
-                       norm_layer(norm, 2 * cout), nn.GLU(dim=1)]
+                       norm_layer(cfg.d_norm, 2 * cout), nn.GLU(dim=1)]
             cin = cout
-        layers += [nn.Conv2d(cin, channels, 3, 1, 1, bias=False), nn.Tanh()]
+        layers += [nn.Conv2d(cin, cfg.channels, 3, 1, 1, bias=False), nn.Tanh()]
         self.net = nn.Sequential(*layers)
 
     def forward(self, h: torch.Tensor) -> torch.Tensor:
@@ -234,75 +328,95 @@ def quadrant(x: torch.Tensor, q: int) -> torch.Tensor:
     return x[..., row * h:(row + 1) * h, col * w:(col + 1) * w]
 
 
-def area_resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    return x if tuple(x.shape[-2:]) == size else F.interpolate(x, size=size, mode="area")
-
-
-def reconstruction_distance(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Scalar distance of two image batches, in float32 (it runs under bf16 autocast too).
-    Laplacian pyramid L1 rather than pixel L1: the same pixel errors, plus each coarser band
-    counted again, so the decoder (and D's features under it) is pushed to get layout and
-    colours right at every scale and to keep edges, where pixel L1 is content with a blur;
-    closer to what LPIPS rewards (a reasoned choice, not a measured one: a short run per
-    distance is too slow on a shared CPU)."""
-    return pyramid_l1(laplacian_pyramid(a.float()), laplacian_pyramid(b.float())).mean()
-
-
 class Discriminator(nn.Module):
-    """images (N, channels, H, W) in [-1, 1] [+ labels (N,) int64] -> logits (N,)."""
+    """images (N, channels, H, W) in [-1, 1], or G's (image, small image) pair [+ labels
+    (N,) int64] -> patch logits (N, P) of both branches."""
 
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
         res = cfg.resolution
-        sizes = [res // 2 ** i for i in range(1, int(math.log2(res)) - 1)]     # res/2 .. 4
-        w = {r: width_at(cfg, cfg.d_width, r, res // 2) for r in sizes}
-        blocks: list[nn.Module] = [nn.Sequential(
-            nn.Conv2d(cfg.channels, w[sizes[0]], 4, 2, 1, bias=False), nn.LeakyReLU(0.2))]
-        for r in sizes[1:]:
-            blocks.append(DownBlock(w[2 * r], w[r], cfg.d_norm))
-        self.blocks = nn.ModuleList(blocks)
-        self.out = nn.Conv2d(w[4], 1, cfg.block_shape, 1, 0, bias=False)
-        self.embed = nn.Embedding(cfg.num_classes, w[4]) if cfg.num_classes else None
-        self.rec_index = sizes.index(8)                 # blocks[rec_index] outputs 8x8
-        self.part_index = sizes.index(16)               # blocks[part_index] outputs 16x16
-        self.rec_size = min(res, 128)
-        self.part_size = min(res, 256) // 2            # a quadrant of the min(res, 256) real
-        self.rec_shape = image_shape(self.rec_size, cfg.aspect)          # (H, W) of those
-        self.part_shape = image_shape(2 * self.part_size, cfg.aspect)
-        self.decoder = Decoder(w[8], cfg.channels, self.rec_size, cfg.d_norm)
-        self.part_decoder = Decoder(w[16], cfg.channels, self.part_size, cfg.d_norm)
+        top = min(res, BIG_TOP)
+        # Big branch: blocks[0] reads the image (FreezeD freezes blocks[:n]); then to 8 px.
+        sizes = [top // 2 ** i for i in range(int(math.log2(top // 8)) + 1)]       # top .. 8
+        self.sizes = sizes
+        self.blocks = nn.ModuleList([big_entry(cfg)] + [
+            DownBlock(d_width(cfg, 2 * r), d_width(cfg, r), cfg.d_norm) for r in sizes[1:]])
+        self.sles = nn.ModuleDict({f"{s}_{t}": SLE(d_width(cfg, s), d_width(cfg, t))
+                                   for s, t in d_sle_pairs(res)})
+        self.out = nn.Sequential(*down(d_width(cfg, 8), d_width(cfg, 4), cfg.d_norm, 1, 1, 0),
+                                 nn.Conv2d(d_width(cfg, 4), 1, 4, 1, 0, bias=False))
+        # Small branch: the small image down to 8 px (widths: D's at twice the size).
+        self.small = small_size(res)
+        small: list[nn.Module] = [nn.Conv2d(cfg.channels, d_width(cfg, self.small), 4, 2, 1,
+                                            bias=False), nn.LeakyReLU(0.2)]
+        r = self.small // 2
+        while r > 8:
+            small += down(d_width(cfg, 2 * r), d_width(cfg, r), cfg.d_norm)
+            r //= 2
+        self.small_blocks = nn.Sequential(*small)
+        self.small_out = nn.Conv2d(d_width(cfg, 16), 1, 4, 1, 0, bias=False)
+        self.embed = nn.Embedding(cfg.num_classes, d_width(cfg, 8)) if cfg.num_classes else None
+        self.image_shape = image_shape(res, cfg.aspect)
+        self.small_shape = image_shape(self.small, cfg.aspect)
+        self.rec_size = min(res, MAX_DECODED)                    # the whole image
+        self.part_size = min(res // 2, MAX_DECODED)              # a quadrant
+        self.decoder = Decoder(cfg, d_width(cfg, 8), self.rec_size)
+        self.small_decoder = Decoder(cfg, d_width(cfg, 16), min(self.small, MAX_DECODED))
+        self.part_decoder = Decoder(cfg, d_width(cfg, 16), self.part_size)
         init_weights(self)
         if cfg.spectral_norm:
             apply_spectral_norm(self)
 
-    def reconstruction_loss(self, x: torch.Tensor, labels: torch.Tensor | None = None,
-                            part: int | None = None) -> torch.Tensor:
-        """Scalar: the distance between the decoding of D's 8x8 features of reals `x`
-        (N, C, res, res) and `x` at min(res, 128) px, plus that between the decoding of
-        quadrant `part` of D's 16x16 features and that quadrant of `x` at min(res, 256) px.
-        `part` None draws it from torch's global RNG (on the CPU), whose state training
-        checkpoints save, so a resumed run draws the same quadrants. Labels are not needed."""
+    def branches(self, x: torch.Tensor | tuple[torch.Tensor, torch.Tensor]
+                 ) -> tuple[dict[int, torch.Tensor], torch.Tensor]:
+        """({size: big-branch map after any excitation}, the small branch's 8 px map)."""
+        big, small = x if isinstance(x, tuple) else (x, nearest(x, self.small_shape))
+        feats: dict[int, torch.Tensor] = {}
+        h = big
+        for r, block in zip(self.sizes, self.blocks):
+            h = block(h)
+            if f"{8 * r}_{r}" in self.sles:
+                h = self.sles[f"{8 * r}_{r}"](feats[8 * r], h)
+            feats[r] = h
+        return feats, self.small_blocks(small)
+
+    def logits(self, feats: dict[int, torch.Tensor], small: torch.Tensor,
+               labels: torch.Tensor | None) -> torch.Tensor:
+        n = small.shape[0]
+        both = torch.cat([self.out(feats[8]).reshape(n, -1),
+                          self.small_out(small).reshape(n, -1)], dim=1)
+        if self.embed is not None:
+            both = both + projection_logits(both.new_zeros(n), feats[8], self.embed,
+                                            labels)[:, None]
+        return both
+
+    def reconstruct(self, x: torch.Tensor, labels: torch.Tensor | None = None,
+                    part: int | None = None
+                    ) -> tuple[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]]:
+        """(logits as forward's, [(reconstruction, target)] for the whole image, the small
+        image and quadrant `part` of the image) for reals `x` (N, C, H, W). `part` None
+        draws it from torch's global RNG (on the CPU), whose state training checkpoints save,
+        so a resumed run draws the same quadrants."""
         if part is None:
             part = int(torch.randint(4, ()))
-        feats = {}
-        h = x
-        for i, block in enumerate(self.blocks[:self.rec_index + 1]):
-            h = feats[i] = block(h)
-        whole = self.decoder(feats[self.rec_index])
-        crop = self.part_decoder(quadrant(feats[self.part_index], part))
-        target_crop = quadrant(area_resize(x, self.part_shape), part)
-        return (reconstruction_distance(whole, area_resize(x, self.rec_shape))
-                + reconstruction_distance(crop, target_crop))
+        feats, small = self.branches(x)
+        whole = self.decoder(feats[8])
+        small_rec = self.small_decoder(small)
+        crop = self.part_decoder(quadrant(feats[16], part))
+        pairs = [(whole, nearest(x, whole.shape[-2:])),
+                 (small_rec, nearest(x, small_rec.shape[-2:])),
+                 (crop, nearest(quadrant(x, part), crop.shape[-2:]))]
+        return self.logits(feats, small, labels), pairs
 
-    def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        for block in self.blocks:
-            x = block(x)
-        return projection_logits(self.out(x).flatten(), x, self.embed, labels)
+    def forward(self, x: torch.Tensor | tuple[torch.Tensor, torch.Tensor],
+                labels: torch.Tensor | None = None) -> torch.Tensor:
+        feats, small = self.branches(x)
+        return self.logits(feats, small, labels)
 
 
 FAMILY = Family(
     generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
     capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none"),
-                              d_reconstruction=True),
+                              d_reconstruction=True, two_views=True),
     reads=frozenset({"d_norm", "spectral_norm"}))

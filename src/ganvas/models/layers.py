@@ -23,11 +23,12 @@ def norm_layer(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown normalisation {kind!r}")
 
 
-def apply_spectral_norm(module: nn.Module) -> nn.Module:
+def apply_spectral_norm(module: nn.Module, skip: tuple[type, ...] = ()) -> nn.Module:
     """Spectral normalisation (one power iteration per training forward) on every convolution,
-    linear layer and embedding of `module`, in place."""
+    linear layer and embedding of `module` (but those of a type in `skip`), in place."""
     for m in list(module.modules()):
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)):
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear, nn.Embedding)) and \
+                not isinstance(m, skip):
             spectral_norm(m)
     return module
 

@@ -25,11 +25,30 @@ from ..models.batchnorm import recalibrate_batchnorm
 from ..models.layers import batch_shard, freeze_blocks, global_batchnorm, running_buffers
 from .distributed import SINGLE, World
 from .ema import ema_beta, update_ema
+from .reconstruction import reconstruction_distance, reconstruction_term
 
 Tensor = torch.Tensor
 STREAMS = ("data", "z", "noise", "aug")      # one torch.Generator each, seeded seed * 8 + index
 # Augmentation draws per process (each augments its own shard): rank r's stream is offset.
 AUG_RANK_OFFSET = 1_000_003
+Views = Tensor | tuple[Tensor, ...]     # what D sees of one batch: images, or G.views' pair
+
+
+def image_of(x: Views) -> Tensor:
+    """The images of what D sees (the first of G.views' pair)."""
+    return x[0] if isinstance(x, tuple) else x
+
+
+def detach(x: Views) -> Views:
+    return tuple(v.detach() for v in x) if isinstance(x, tuple) else x.detach()
+
+
+def per_logit(logits: Tensor, targets: Tensor) -> tuple[Tensor, Tensor]:
+    """Logits (N,) or patch logits (N, P) and per-sample targets (N,), both flattened to one
+    value per logit (each patch has its sample's target)."""
+    if logits.dim() == 1:
+        return logits, targets
+    return logits.reshape(-1), targets[:, None].expand_as(logits).reshape(-1)
 
 
 def cpu_copy(obj):
@@ -106,7 +125,9 @@ class Trainer:
         caps = family_of(cfg.model.family).capabilities
         if caps.style_mixing:
             self.G.mixing_prob = t.style_mixing
-        self.d_reconstruction = caps.d_reconstruction
+        self.two_views = caps.two_views
+        self.rec_distance = (reconstruction_distance(t.rec_distance, device)
+                             if caps.d_reconstruction else None)
         self.policy = parse_policy(cfg.augment.diffaug)
         self.pipe, self.ada = make_augment_pipe(cfg, world)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
@@ -127,13 +148,16 @@ class Trainer:
         left = 1.0 - self.images_seen / (t.instance_noise_kimg * 1000.0)
         return t.instance_noise * max(0.0, left)
 
-    def d_view(self, x: Tensor, sigma: float) -> Tensor:
+    def d_view(self, x: Views, sigma: float) -> Views:
         """Images as D sees them: instance noise, then the DiffAugment policy or the ADA pipe
-        (all differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1].
+        (all differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1], or G's
+        views, each augmented with draws of its own (as FastGAN's code does).
 
         Called outside autocast, and in float32 whatever G's output precision: reals and fakes,
         in D's step and in G's, are augmented with the same numerics (D's forward that
         follows runs under autocast)."""
+        if isinstance(x, tuple):
+            return tuple(self.d_view(v, sigma) for v in x)
         x = x.float()
         if sigma > 0:
             noise = torch.randn((self.cfg.train.batch, *x.shape[1:]), generator=self.rng["noise"])
@@ -157,6 +181,20 @@ class Trainer:
             fake = torch.where(flip[1], 1.0, fake)
         part = self.world.shard(n)
         return real[part].to(self.device), fake[part].to(self.device)
+
+    def margins(self, logits: Tensor) -> tuple[Tensor, ...]:
+        """The loss's random hinge margins for this process's `logits` (one per logit, drawn
+        for the global batch from the noise stream), or () for a loss without them."""
+        low = self.loss.margin_low
+        if low >= 1:
+            return ()
+        u = torch.rand((self.cfg.train.batch, *logits.shape[1:]), generator=self.rng["noise"])
+        return ((low + (1 - low) * u[self.shard]).reshape(-1).to(self.device),)
+
+    def generate(self, z: Tensor, labels: Tensor | None) -> Views:
+        """What D sees of G on latents z (with G's graph): the images, or G.views."""
+        with self.autocast:
+            return self.G.views(z, labels) if self.two_views else self.G(z, labels)
 
     def latents(self, n: int) -> Tensor:
         """z for this process's part of n latents (n global), from the z stream."""
@@ -202,8 +240,7 @@ class Trainer:
         reals, labels = self.next_batch()
         z = self.latents(t.batch)
         sigma = self.noise_sigma()
-        with self.autocast:
-            fake = self.G(z, labels)
+        fake = self.generate(z, labels)
         # Lazy R1 (StyleGAN2): every r1_interval-th D step, scaled up by the interval. Its
         # gradient is taken w.r.t. the reals before augmentation, through the (differentiable)
         # augmentation, as in StyleGAN2-ADA and DiffAugment, whose gammas assume that.
@@ -211,26 +248,33 @@ class Trainer:
         if do_r1:
             reals = reals.detach().requires_grad_(True)
         x_real = self.d_view(reals, sigma)
-        x_fake = self.d_view(fake.detach(), sigma)
+        x_fake = self.d_view(detach(fake), sigma)
         with self.autocast:
-            d_real = self.D(x_real, labels).float()
-            d_fake = self.D(x_fake, labels).float()
+            if self.rec_distance is not None:
+                # Self-supervised D (FastGAN, Liu et al. 2021): D also decodes its features of
+                # the reals back to images, so they must describe the image, not only separate
+                # reals from fakes; a regulariser that keeps D from overfitting few images.
+                d_real, pairs = self.D.reconstruct(x_real, labels)
+            else:
+                d_real = self.D(x_real, labels)
+            d_fake = self.D(x_fake, labels)
+        d_real, d_fake = d_real.float(), d_fake.float()
         real_t, fake_t = self.targets()
-        loss_d = self.loss.d(d_real, d_fake, real_t, fake_t)
+        margins = self.margins(d_real) + self.margins(d_fake)
+        (real_logits, real_t), (fake_logits, fake_t) = (per_logit(d_real, real_t),
+                                                        per_logit(d_fake, fake_t))
+        loss_d = self.loss.d(real_logits, fake_logits, real_t, fake_t, *margins)
         total = loss_d
         stats = {}
         if self.loss.gradient_penalty:
             alpha = torch.rand(t.batch, generator=self.rng["noise"])[self.shard].to(self.device)
             with self.autocast:
-                gp = gradient_penalty(lambda x: self.D(x, labels), x_real, x_fake, alpha)
+                gp = gradient_penalty(lambda x: self.D(x, labels), image_of(x_real),
+                                      image_of(x_fake), alpha)
             total = total + t.gp_lambda * gp
             stats["gp"] = gp.detach()
-        if self.d_reconstruction:
-            # Self-supervised D (FastGAN, Liu et al. 2021): D also decodes its features of the
-            # reals back to a small image, so they must describe the image, not only separate
-            # reals from fakes; a regulariser that keeps D from overfitting few images.
-            with self.autocast:
-                rec = self.D.reconstruction_loss(x_real.detach(), labels).float()
+        if self.rec_distance is not None:
+            rec = reconstruction_term(self.rec_distance, pairs, t.batch)
             total = total + rec
             stats["d_rec"] = rec.detach()
         if do_r1:
@@ -265,7 +309,7 @@ class Trainer:
             x_fake = self.d_view(fake, self.noise_sigma())
             with self.autocast:
                 d_out = self.D(x_fake, labels).float()
-            loss_g = self.loss.g(d_out)
+            loss_g = self.loss.g(d_out.reshape(-1))
             total, stats = loss_g, {}
             if t.pl_weight > 0 and self.step % t.pl_interval == 0:
                 # Lazy path length regularisation (StyleGAN2) on half a batch of new latents.
