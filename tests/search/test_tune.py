@@ -263,6 +263,28 @@ def test_the_pruners():
     assert isinstance(search.make_pruner("none", None), optuna.pruners.NopPruner)
 
 
+def test_a_searched_batch_rescales_what_the_preset_derives_from_it(tmp_path):
+    """StyleGAN2's auto configuration follows the batch (gamma 0.0002 res^2 / batch, G_ema
+    half-life batch * 10 / 32 kimg, minibatch-std group min(batch, 4)) in a trial as for
+    `ganvas train --batch`; what the user fixed stays."""
+    toy32 = make_toy_archive(tmp_path / "toy32.zip", n=8, resolution=32)
+
+    def trial_config(options, batch):
+        request = search.plan(str(toy32), tmp_path / "t", "stylegan2-tiny", 1, None, 0.064,
+                              "swd", {"batch": [2, 16, 64]}, None, "none", options)
+        return request["validate"]({"batch": batch}).config    # what run_trial trains
+
+    for batch in (2, 16, 64):
+        t, m = trial_config({}, batch).train, trial_config({}, batch).model
+        assert t.batch == batch
+        assert t.r1_gamma == pytest.approx(0.0002 * 32 ** 2 / batch)
+        assert t.ema_kimg == pytest.approx(batch * 10 / 32)
+        assert m.mbstd_group == min(batch, 4)
+    fixed = trial_config({"r1_gamma": 1.0, "ema_kimg": 3.0, "mbstd_group": 2}, 64)
+    assert (fixed.train.batch, fixed.train.r1_gamma, fixed.train.ema_kimg,
+            fixed.model.mbstd_group) == (64, 1.0, 3.0, 2)
+
+
 class FakeTrial:
     """What TrialWatch uses of an Optuna trial."""
 
