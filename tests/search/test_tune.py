@@ -27,7 +27,7 @@ from ganvas.search import study as study_module  # noqa: E402
 from tests.helpers import make_toy_archive, usage_error  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-# 4 snapshots (a measurement each) of 8 steps of batch 8 at 16 px; SWD on 32 samples.
+# 4 snapshots (a measurement each) of 4 steps of batch 16 at 16 px; SWD on 32 samples.
 TRIAL = dict(model="dcgan-tiny", resolution=16, kimg_per_trial=0.064, metric="swd",
              metrics_num=32, tick_kimg=0.016, progress=False)
 SPACE = {"lr_g": {"low": 1e-4, "high": 1e-3, "log": True}, "label_smoothing": [0.0, 0.1]}
@@ -48,7 +48,7 @@ def toy16(tmp_path_factory):
 @pytest.fixture
 def pruning_and_failing(monkeypatch):
     """Trial 1 is pruned; the run of trial 2 fails as a full disk would fail it."""
-    monkeypatch.setattr(search, "make_pruner", lambda name, reports: PruneSecond())
+    monkeypatch.setattr(search, "make_pruner", lambda name, first, last: PruneSecond())
     real_start = search.runs.start
     calls = []
 
@@ -85,7 +85,7 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert len(measured) == 4 and complete["value"] == pytest.approx(min(measured))
     # The pruned trial stopped at its first measurement, its snapshot kept.
     assert [s.name for s in list_snapshots(Path(pruned["run"]))] == ["kimg-000000.016"]
-    assert pruned["note"].startswith("pruned after 1 measurement")
+    assert pruned["note"].startswith("pruned after 1 measurement(s), at 0.016 kimg: ")
     assert "No space left on device" in failed["note"]
     assert summary["best"]["trial"] == 0
     assert summary["best"]["config"] == str(run / "config.json")
@@ -254,13 +254,75 @@ def test_ctrl_c_ends_the_study_with_its_summary(toy16, tmp_path):
     assert (out / "tune.html").is_file()
 
 
-def test_the_pruners():
-    assert isinstance(search.make_pruner("median", 4), optuna.pruners.MedianPruner)
-    hyperband = search.make_pruner("hyperband", 4)
+def tune_plan(toy, tmp_path, **budget):
+    """What ganvas.tune checks and settles before its first trial (search.plan)."""
+    return search.plan(str(toy), tmp_path / "t", "dcgan-tiny", 1, budget.get("minutes"),
+                       budget.get("kimg"), "swd", SPACE, None, "hyperband",
+                       {"resolution": 16, **budget.get("options", {})})
+
+
+def test_the_pruners(toy16, tmp_path):
+    assert isinstance(search.make_pruner("median", 16, 64), optuna.pruners.MedianPruner)
+    assert isinstance(search.make_pruner("none", 16, None), optuna.pruners.NopPruner)
+    # Hyperband's resource is the steps a trial reports at (images seen): from its first
+    # measurement (the first snapshot, K/4) to the end of its --kimg-per-trial budget.
+    hyperband = search.make_pruner("hyperband", *tune_plan(toy16, tmp_path,
+                                                           kimg=0.064)["resource"])
     assert isinstance(hyperband, optuna.pruners.HyperbandPruner)
-    assert hyperband._max_resource == 4
-    assert isinstance(search.make_pruner("hyperband", None)._max_resource, str)   # "auto"
-    assert isinstance(search.make_pruner("none", None), optuna.pruners.NopPruner)
+    assert (hyperband._min_resource, hyperband._max_resource) == (16, 64)
+    given_snap = tune_plan(toy16, tmp_path, kimg=0.064, options={"snap_kimg": 0.032})
+    assert given_snap["resource"] == (32, 64)
+    # A snapshot interval beyond the budget: the one measurement is at the end.
+    assert tune_plan(toy16, tmp_path, kimg=0.064,
+                     options={"snap_kimg": 1.0})["resource"] == (64, 64)
+    # A --minutes-per-trial budget: the first snapshot (the preset's 10 kimg), then "auto"
+    # (Optuna takes the last step of the first complete trial).
+    minutes = tune_plan(toy16, tmp_path, minutes=1)["resource"]
+    assert minutes == (10_000, None)
+    hyperband = search.make_pruner("hyperband", *minutes)
+    assert (hyperband._min_resource, hyperband._max_resource) == (10_000, "auto")
+
+
+def test_a_searched_batch_rescales_what_the_preset_derives_from_it(tmp_path):
+    """StyleGAN2's auto configuration follows the batch (gamma 0.0002 res^2 / batch, G_ema
+    half-life batch * 10 / 32 kimg, minibatch-std group min(batch, 4)) in a trial as for
+    `ganvas train --batch`; what the user fixed stays."""
+    toy32 = make_toy_archive(tmp_path / "toy32.zip", n=8, resolution=32)
+
+    def trial_config(options, batch):
+        request = search.plan(str(toy32), tmp_path / "t", "stylegan2-tiny", 1, None, 0.064,
+                              "swd", {"batch": [2, 16, 64]}, None, "none", options)
+        return request["validate"]({"batch": batch}).config    # what run_trial trains
+
+    for batch in (2, 16, 64):
+        t, m = trial_config({}, batch).train, trial_config({}, batch).model
+        assert t.batch == batch
+        assert t.r1_gamma == pytest.approx(0.0002 * 32 ** 2 / batch)
+        assert t.ema_kimg == pytest.approx(batch * 10 / 32)
+        assert m.mbstd_group == min(batch, 4)
+    fixed = trial_config({"r1_gamma": 1.0, "ema_kimg": 3.0, "mbstd_group": 2}, 64)
+    assert (fixed.train.batch, fixed.train.r1_gamma, fixed.train.ema_kimg,
+            fixed.model.mbstd_group) == (64, 1.0, 3.0, 2)
+
+
+def test_hyperband_prunes_at_the_rungs_of_its_steps():
+    """With trials reporting at 16, 32, 48, 64 images (kimg/4 snapshots), Hyperband's two
+    brackets (64 / 16 < 3^2) check a trial at 16 and 48 images, never in between."""
+    pruner = search.make_pruner("hyperband", 16, 64)
+    study = optuna.create_study(direction="minimize", pruner=pruner)
+    checked = []
+
+    def objective(trial):
+        for step in (16, 32, 48, 64):
+            trial.report(float(trial.number), step=step)   # later trials are worse
+            if trial.should_prune():
+                checked.append(step)
+                raise optuna.TrialPruned()
+        return float(trial.number)
+
+    study.optimize(objective, n_trials=12)
+    assert pruner._n_brackets == 2
+    assert checked and set(checked) <= {16, 48}
 
 
 class FakeTrial:
@@ -282,10 +344,53 @@ class FakeTrial:
 def test_a_trial_s_value_is_its_best_measurement_not_its_last():
     from ganvas.search.study import SAMPLES_ATTR, TrialWatch
     trial = FakeTrial()
-    watch = TrialWatch(trial, "kid")
+    watch = TrialWatch(trial, "kid", every=1000)
     for kimg, value, generated in ((1.0, 3.0, 10), (2.0, 1.0, 20), (3.0, 2.0, 30)):
         watch.measured({"kimg": kimg, "metrics": {"kid": value}, "generated": generated,
                         "reals": 64})
-    assert trial.reported == [(1, 3.0), (2, 1.0), (3, 2.0)]        # each as measured
+    assert trial.reported == [(1000, 3.0), (2000, 1.0), (3000, 2.0)]    # each as measured
     assert (watch.best, watch.last) == (1.0, 2.0)
     assert trial.attrs[SAMPLES_ATTR] == "20 generated vs 64 training images"
+
+
+def measured_at(every: int, kimgs, end: int | None = None) -> list[int]:
+    """The steps a TrialWatch reports measurements at `kimgs` at (snapshots every `every`
+    images, a kimg budget's end at `end` images)."""
+    from ganvas.search.study import TrialWatch
+    trial = FakeTrial()
+    watch = TrialWatch(trial, "kid", every=every, end=end)
+    for i, kimg in enumerate(kimgs):
+        watch.measured({"kimg": kimg, "metrics": {"kid": float(i)}})
+    return [step for step, _ in trial.reported]
+
+
+def test_a_trial_reports_at_images_seen_on_its_snapshot_schedule():
+    # Batch 12 overshoots the 250-image snapshots by different amounts than batch 8 does:
+    # both report at the snapshot that was due, so the median pruner compares them.
+    assert measured_at(250, (0.252, 0.504, 0.756, 1.008)) == [250, 500, 750, 1000]
+    assert measured_at(250, (0.256, 0.504, 0.752, 1.0)) == [250, 500, 750, 1000]
+    # A kimg budget's end is on it, between snapshots too (--snap-kimg 0.3, --kimg 1).
+    assert measured_at(300, (0.3, 0.6, 0.9, 1.008), end=1000) == [300, 600, 900, 1000]
+    # A --minutes-per-trial budget's end is off the schedule: at its own images (after the
+    # snapshot at 1000, or before the first one).
+    assert measured_at(250, (0.256, 0.504, 0.756, 1.008, 1.1)) == [250, 500, 750, 1000, 1100]
+    assert measured_at(250, (0.252, 0.3)) == [250, 300]
+    assert measured_at(10_000, (0.3,)) == [300]
+    # Far beyond one kimg, still every measurement its own step.
+    assert measured_at(4000, (4.0, 8.0, 9.5)) == [4000, 8000, 9500]
+
+
+def test_trials_of_another_batch_report_at_the_same_steps(toy16, tmp_path):
+    """Batch 12 measures after 24, 36, 48 and 72 images (snapshots every 16): reported at
+    16, 32, 48 and 64 as a batch-8 or batch-16 trial is."""
+    summary = ganvas.tune(str(toy16), out=tmp_path, trials=1, space=SPACE, pruner="none",
+                          batch=12, **TRIAL)
+    run = Path(summary["trials"][0]["run"])
+    measured = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [m["kimg"] for m in measured] == [0.024, 0.036, 0.048, 0.072]
+    trial = optuna.load_study(study_name=summary["study"],
+                              storage=f"sqlite:///{tmp_path / 'tune.db'}").trials[0]
+    assert trial.intermediate_values == {16: measured[0]["metrics"]["swd"],
+                                         32: measured[1]["metrics"]["swd"],
+                                         48: measured[2]["metrics"]["swd"],
+                                         64: measured[3]["metrics"]["swd"]}

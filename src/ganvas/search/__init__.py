@@ -15,8 +15,8 @@ from ..errors import GanvasError
 from ..training import runs
 from .space import check_space, default_space, parse_space, read_space_file, usable
 from .study import (ERROR_ATTR, METRICS, RUN_ATTR, StudyKey, TrialWatch, finished_states,
-                    make_pruner, open_storage, open_study, optuna, redacted, storage_url,
-                    suggest)
+                    make_pruner, open_storage, open_study, optuna, redacted, schedule,
+                    storage_url, suggest)
 from .report import write_tune_report
 from .summary import summarize, table, write_study_json
 
@@ -53,7 +53,7 @@ def tune(data: str | os.PathLike, out: str | os.PathLike = "tune", model: str | 
     url = storage_url(out, storage)
     db = open_storage(url)
     name = request["study"]
-    opened = open_study(db, name, request["key"], make_pruner(pruner, request["reports"]))
+    opened = open_study(db, name, request["key"], make_pruner(pruner, *request["resource"]))
     left = trials - len(opened.get_trials(deepcopy=False, states=finished_states()))
     say = print if progress else (lambda *a, **k: None)
     say(f"study {name!r} in {redacted(url)}: {len(request['space'])} options searched "
@@ -118,15 +118,16 @@ def plan(data, out, model, trials, minutes_per_trial, kimg_per_trial, metric, sp
     if not chosen:
         raise GanvasError("the search space is empty: give --space FILE")
     check_extractors(base)
-    # Measurements per trial (Hyperband's resource): known for a kimg budget only.
-    reports = REPORTS_PER_TRIAL if kimg_per_trial is not None else None
+    # Hyperband's resource, in steps (images seen): the first measurement, then the end of
+    # a kimg budget (a --minutes-per-trial budget's: "auto", found from the first trials).
+    first, end = schedule(base)
+    resource = (first, None) if end is None else (min(first, end), end)
     key = StudyKey(data=data, model=base.train.preset, metric=metric,
                    space={n: p.to_dict() for n, p in chosen.items()},
                    fixed={k: as_json(v) for k, v in sorted(fixed.items())})
     name = study or f"{base.train.preset}-{runs.dataset_name(data)}-{metric}"
     return {"data": data, "model": model, "fixed": fixed, "space": chosen, "key": key,
-            "study": name, "reports": reports, "metric": metric, "validate": validate}
-
+            "study": name, "resource": resource, "metric": metric, "validate": validate}
 
 def as_json(value):
     """An option's value as the study database can store it (OFF as "none", paths as text)."""
@@ -154,7 +155,9 @@ def objective(request: dict, out: Path, progress: bool, say):
                                                    else f"{k}={v}" for k, v in values.items()))
         watch = TrialWatch(trial, request["metric"])
         try:
-            runs.start(request["validate"](values), out, progress=progress, watch=watch)
+            resolved = request["validate"](values)
+            watch.every, watch.end = schedule(resolved.config)
+            runs.start(resolved, out, progress=progress, watch=watch)
         except Exception as e:
             if watch.run_dir is not None:
                 trial.set_user_attr(RUN_ATTR, str(watch.run_dir))

@@ -3,8 +3,9 @@
 Each trial resolves the training options (the fixed ones, then the trial's values of the
 searched ones) exactly as `ganvas train` does and trains a run in the output folder; the run
 measures the objective at each snapshot as `ganvas eval` measures it (training's metrics:
-seeds 0..num-1, the shared real-image cache) and reports it to the trial, whose pruner may end
-the run there. A pruned trial is PRUNED, a trial whose run fails is FAIL with the reason in
+seeds 0..num-1, the shared real-image cache) and reports it to the trial at its step, the
+images seen (on the snapshot schedule, so trials line up), whose pruner may end the run
+there. A pruned trial is PRUNED, a trial whose run fails is FAIL with the reason in
 its "error" attribute; neither stops the study. The database (SQLite in the output folder, or
 a server URL) holds the study, so a second `ganvas tune` with the same study continues it and
 several at once share it; a heartbeat marks the trial of a worker that was killed as FAIL.
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from ..errors import GanvasError
 from ..metrics.evaluate import counts
-from ..training.loop import Watch
+from ..training.loop import Watch, interval_images
 from .space import Space
 
 DEFAULT_DB = "tune.db"
@@ -93,31 +94,61 @@ def engine_options(url: str) -> dict:
     return {"pool_pre_ping": True}
 
 
-def make_pruner(name: str, reports: int | None):
-    """The --pruner; Hyperband's largest resource is the measurements a trial makes (found
-    from the first trials when unknown: a --minutes-per-trial budget)."""
+def make_pruner(name: str, first: int, last: int | None):
+    """The --pruner. Trials report at steps in images seen (TrialWatch); Hyperband's resource
+    runs from the step of a trial's first measurement (`first`: its first snapshot) to that
+    of its end (`last`: the kimg per trial in images; None for a --minutes-per-trial budget,
+    where Optuna's "auto" takes the last step of the first complete trial). With Optuna's
+    reduction factor 3 that makes floor(log3(last / first)) + 1 brackets; bracket b checks a
+    trial once it reports at or past first * 3^(b + r) images (r = 0, 1, ...) and prunes it
+    unless it is in the best third of its bracket's trials there."""
     op = optuna()
     if name == "median":
         # The first 2 trials always finish: they are what later ones are compared with.
         return op.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     if name == "hyperband":
-        return op.pruners.HyperbandPruner(min_resource=1, max_resource=reports or "auto")
+        return op.pruners.HyperbandPruner(min_resource=first,
+                                          max_resource="auto" if last is None else last)
     if name == "none":
         return op.pruners.NopPruner()
     raise GanvasError(f"--pruner {name}: choose from {', '.join(PRUNERS)}")
 
 
+def schedule(cfg) -> tuple[int, int | None]:
+    """A run's snapshot interval and the end of its kimg budget (None: a minutes budget), in
+    images, as its loop schedules them: the steps a TrialWatch reports at follow them."""
+    t = cfg.train
+    return interval_images(t.snap_kimg), None if t.kimg is None else round(t.kimg * 1000)
+
+
+def schedule_step(images: int, every: int, end: int | None, last: int | None) -> int:
+    """The Optuna step of a measurement after `images` images, in images: the point of the
+    snapshot schedule it was due at (the last multiple of `every`, the snapshot interval; or
+    `end`, a kimg budget's, once reached), since a batch overshoots it by a batch-dependent
+    amount and the median pruner compares trials at equal steps only. A measurement off the
+    schedule (a --minutes-per-trial budget's end, after that point's own snapshot or before
+    the first) is at its own images. Steps grow: `last` is the trial's step before."""
+    due = images // every * every
+    if end is not None and images >= end:
+        due = max(due, end)
+    return due if due > (last or 0) else images
+
+
 @dataclass
 class TrialWatch(Watch):
-    """Reports each measurement of a trial's run to Optuna and ends the run when pruned. The
-    trial's value is the best (lowest) measurement: the pruners compare the curves' values
-    as if they were the best so far, and the run keeps that snapshot as checkpoints/best."""
+    """Reports each measurement of a trial's run to Optuna at its step (schedule_step, with
+    the run's snapshot interval `every` and kimg budget `end`, in images) and ends the run
+    when pruned. The trial's value is the best (lowest) measurement: the pruners compare the
+    curves' values as if they were the best so far, and the run keeps that snapshot as
+    checkpoints/best."""
 
     trial: object
     metric: str
+    every: int = 1
+    end: int | None = None
     last: float | None = None
     best: float | None = None
-    reports: int = 0
+    step: int | None = None
     pruned_at: tuple[float, float] | None = field(default=None)
     samples: str = ""            # the counts behind `best`
 
@@ -131,8 +162,8 @@ class TrialWatch(Watch):
             if "generated" in entry and "reals" in entry:
                 self.samples = counts(entry["generated"], entry["reals"])
                 self.trial.set_user_attr(SAMPLES_ATTR, self.samples)
-        self.reports += 1
-        self.trial.report(self.last, step=self.reports)
+        self.step = schedule_step(round(entry["kimg"] * 1000), self.every, self.end, self.step)
+        self.trial.report(self.last, step=self.step)
         if self.trial.should_prune():
             self.pruned_at = (entry["kimg"], self.last)
             return True

@@ -16,8 +16,9 @@ def summarize(study, url: str) -> dict:
         state = t.state.name
         note = t.user_attrs.get(ERROR_ATTR, "")
         if state == "PRUNED" and t.intermediate_values:
-            step = max(t.intermediate_values)
-            note = f"pruned after {step} measurement(s): {t.intermediate_values[step]:.4g}"
+            step = max(t.intermediate_values)           # images seen (study.schedule_step)
+            note = (f"pruned after {len(t.intermediate_values)} measurement(s), at "
+                    f"{step / 1000:g} kimg: {t.intermediate_values[step]:.4g}")
         elif state == "FAIL" and not note:
             note = "its worker stopped answering (killed?)"
         trials.append({"trial": t.number, "state": state, "value": t.value,

@@ -78,6 +78,12 @@ def stop_requests():
             signal.signal(s, h)
 
 
+def interval_images(every_kimg: float) -> int:
+    """An interval in kimg (ticks, snapshots, metrics) in the whole images the loop counts:
+    its events come at the first multiple of it reached."""
+    return max(1, round(every_kimg * 1000))
+
+
 class Watch:
     """What a caller of runs.start sees of a run while it trains (ganvas tune): each
     measurement, with the power to end the run there, and whether a stop request ended it."""
@@ -281,7 +287,7 @@ class Loop:
 
     def next_multiple(self, every_kimg: float) -> int:
         """The first multiple of every_kimg (in images) after the images seen so far."""
-        every = max(1, round(every_kimg * 1000))
+        every = interval_images(every_kimg)
         return (self.trainer.images_seen // every + 1) * every
 
     def snapshot(self) -> Path:
