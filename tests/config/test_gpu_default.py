@@ -89,6 +89,21 @@ def test_a_gpu_plan_picks_stylegan2_from_the_threshold(on_cuda, tmp_path):
     assert plan.config.augment.mode == "ada"
 
 
+def test_an_option_the_chosen_preset_cannot_take_names_it(on_cuda, tmp_path):
+    data = make_toy_archive(tmp_path / "many.zip", n=FEW_SHOT_MAX_IMAGES, resolution=32)
+    with pytest.raises(ganvas.GanvasError) as caught:
+        ganvas.train(str(data), out=tmp_path, spectral_norm=True, dry_run=True)
+    said = str(caught.value)
+    assert "--spectral-norm: not an option of stylegan2" in said and "\n" not in said
+    assert "(preset stylegan2: the default on cuda for 2,000 images" in said
+    assert said.endswith("; --model NAME to choose)")
+    # A preset asked for gets the error as it is.
+    with pytest.raises(ganvas.GanvasError) as caught:
+        ganvas.train(str(data), out=tmp_path, model="stylegan2", spectral_norm=True,
+                     dry_run=True)
+    assert str(caught.value) == "--spectral-norm: not an option of stylegan2 models"
+
+
 def test_an_image_folder_is_counted_before_it_is_prepared(on_cuda, tmp_path):
     folder = make_png_folder(tmp_path / "pictures", n=12, size=40)
     (folder / "notes.txt").write_text("not a picture")

@@ -154,12 +154,25 @@ def assemble(layers: list[tuple[str, dict]], num_images: int | None,
     if not chosen:
         sources["train.preset"] = f"{DEFAULT} on {device.type}"
     explicit_augmentation(values["augment"], sources)
-    cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
-    validate(cfg)
+    # An option a GPU's default cannot take says which preset the data chose, and why.
+    note = "" if chosen or device.type == "cpu" else f"preset {name}: {why}; --model NAME to choose"
+    cfg = checked(values, note)
     settled = settle(cfg, device, num_images)
     for key, source in changed(cfg, settled).items():
         sources[key] = source
     return Resolved(settled, sources)
+
+
+def checked(values: dict[str, dict], note: str = "") -> RunConfig:
+    """The RunConfig of merged `values`, validated; a ConfigError ends with `note` (if any)."""
+    try:
+        cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
+        validate(cfg)
+    except ConfigError as e:
+        if not note:
+            raise
+        raise ConfigError(f"{e} ({note})") from None
+    return cfg
 
 
 def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:
