@@ -56,7 +56,7 @@ SETS = {"tone-100": (100, 64), "tone-300": (300, 64), "tone-300-32px": (300, 32)
 # model name -> ganvas train flags; "recipe" is the PyTorch example
 MODELS = {"recipe": None,
           "dcgan": [],                                   # ganvas train with no flags
-          "dcgan-full": ["--model", "dcgan"],            # the full-width recipe (GPU default)
+          "dcgan-full": ["--model", "dcgan"],            # the full-width recipe
           "dcgan-noaug": ["--aug", "none"],
           "dcgan-diffaug": ["--diffaug", "color,translation,cutout"],
           "dcgan-sn": ["--spectral-norm"],                # + spectral norm in D

@@ -1,7 +1,7 @@
 """Defaults that follow the device: `--precision auto` (bf16 where the hardware has it) and
-the preset of a run that names none (dcgan-tiny on a CPU, dcgan elsewhere), each recorded in
-config.json with the reason, said on the console and in a dry run, overridden by any flag and
-kept by a resume."""
+the preset of a run that names none (dcgan-tiny on a CPU; on a GPU the data's recipe:
+test_gpu_default.py), each recorded in config.json with the reason, said on the console and in
+a dry run, overridden by any flag and kept by a resume."""
 
 from __future__ import annotations
 
@@ -106,11 +106,14 @@ def test_cpu_default_preset_is_the_tiny_twin(toy_archive, tmp_path, capsys):
     assert "training dcgan-tiny (dcgan; the default on a CPU; --model dcgan for" in said
 
 
-def test_default_preset_on_a_gpu_is_the_full_recipe(toy_archive, tmp_path, monkeypatch):
+def test_default_preset_on_a_gpu_at_16_px_is_the_full_dcgan(toy_archive, tmp_path,
+                                                            monkeypatch):
     monkeypatch.setattr(resolve, "pick_device", lambda name: CUDA)
     monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
     plan = ganvas.train(str(toy_archive), out=tmp_path, dry_run=True)
+    # The toy set's 16 px is below FastGAN's and StyleGAN2's 32 px.
     assert plan.config.train.preset == DEFAULT_PRESET == "dcgan"
+    assert "at 16 px" in plan.config.train.preset_chosen_by
     assert plan.sources["train.preset"] == "default on cuda"
     assert plan.config.train.precision == "bf16"
     assert plan.sources["train.precision"] == "auto: this CUDA GPU supports bfloat16"

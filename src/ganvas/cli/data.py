@@ -41,7 +41,8 @@ SECTION_TITLES = {"model": "model options", "train": "training options",
 
 
 def add_train(sub) -> None:
-    from ..config.presets import PRESETS
+    from ..config.presets import (CPU_DEFAULT_PRESET, FEW_SHOT_MAX_IMAGES, FEW_SHOT_PRESET,
+                                  LIMITED_DATA_PRESET, PRESETS)
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
                                    "continue a run with --resume RUN_DIR. Every option below "
@@ -55,8 +56,11 @@ def add_train(sub) -> None:
                    help="print the resolved configuration and where each value came from, "
                         "then exit without writing anything")
     p.add_argument("--out", default="runs", help="folder for numbered run directories")
-    p.add_argument("--model", help=f"preset (default dcgan, or the --init-from model's): "
-                                   f"{', '.join(PRESETS.names())}")
+    p.add_argument("--model", help=f"preset: {', '.join(PRESETS.names())} (default: "
+                                   f"{CPU_DEFAULT_PRESET} on a CPU; on a GPU {FEW_SHOT_PRESET} "
+                                   f"below {FEW_SHOT_MAX_IMAGES:,} images, "
+                                   f"{LIMITED_DATA_PRESET} from there; with --init-from "
+                                   f"the source model's)")
     p.add_argument("--gpus", type=int, metavar="N",
                    help="train on N GPUs of this machine: starts N processes with torchrun "
                         "(--batch stays the global batch); with --device cpu, N processes "

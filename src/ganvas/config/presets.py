@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from typing import Callable
 
+from ..models import family_of
 from ..registry import Registry
 from .schema import AUTO, FROM_DATA
 
@@ -141,20 +142,58 @@ PRESETS.register("fastgan-tiny")(
     lambda resolution, batch=None: fastgan(resolution, batch, tiny=True))
 
 
-# `ganvas train` without --model: the DCGAN recipe on a GPU; on a CPU its tiny twin. In 3
-# CPU minutes the tiny twin sees 4-5x the images and draws figures from 100-300 pictures (FID
-# 0.10-0.12x the PyTorch example's) where the full width is still blobs or a collapsed
-# pattern (0.73-0.76x): benchmarks/README.md (few_shot.py).
-DEFAULT_PRESET = "dcgan"
+# `ganvas train` without --model. On a CPU: the DCGAN's tiny twin. In 3 CPU minutes it sees
+# 4-5x the images and draws figures from 100-300 pictures (FID 0.10-0.12x the PyTorch
+# example's) where the full width is still blobs or a collapsed pattern (0.73-0.76x):
+# benchmarks/README.md (few_shot.py).
 CPU_DEFAULT_PRESET = "dcgan-tiny"
+# On a GPU: the published recipe for the data's size, as each paper trained and compared it.
+# - FastGAN (Liu et al., ICLR 2021), below FEW_SHOT_MAX_IMAGES: its abstract reports one RTX
+#   2080 converging in a few hours, "consistent performance, even with less than 100 training
+#   samples", and "superior performance compared to the state-of-the-art StyleGAN2, when data
+#   and computing budget are limited", on 13 sets; those run from tens of images to 1,000 (64
+#   shells, 120 anime faces, 1,000 art paintings, as the huggan/few-shot-* copies of them
+#   count). The paper's own per-set table was not found to check these counts against.
+# - StyleGAN2-ADA (Karras et al., NeurIPS 2020), from FEW_SHOT_MAX_IMAGES: "good results are
+#   now possible using only a few thousand training images, often matching StyleGAN2 results
+#   with an order of magnitude fewer images" (abstract). Its small sets: MetFaces, 1,336
+#   images at 1024 px (NVlabs/metfaces-dataset README); AFHQ Cat, 5,153 at 512 px (as Jiang
+#   et al. 2021, APA, count it); BreCaHAD crops at 512 px (stylegan2-ada-pytorch README; the
+#   crop count, given elsewhere as 1,944, not confirmed here); FFHQ subsets in its Fig. 7c
+#   sweep over training set sizes (the sizes, given elsewhere as 2k and up, not confirmed
+#   here). Its preset turns ADA on at every size.
+# Between FastGAN's largest sets (1,000) and ADA's "few thousand" neither paper compares the
+# two; 2,000 gives that gap to the recipe that converges in hours: StyleGAN2-ADA at 256 px
+# takes 6h36m per 1,000 kimg on one V100 and about 7 days to the 25,000 kimg it typically
+# needs (stylegan2-ada-pytorch README, expected training time).
+# Both families are built for 32-1024 px (models: Family.resolutions); below, the DCGAN (from
+# 16 px). Without an image count (never from `plan`, which counts), the DCGAN as before.
+DEFAULT_PRESET = "dcgan"
+FEW_SHOT_PRESET = "fastgan"
+LIMITED_DATA_PRESET = "stylegan2"
+FEW_SHOT_MAX_IMAGES = 2_000         # fewer images: FastGAN; this many or more: StyleGAN2-ADA
 
 
-def default_preset(device_type: str) -> tuple[str, str]:
-    """The preset for a run that names none, on a device of `device_type`, and why."""
+def default_preset(device_type: str, num_images: int | None = None,
+                   resolution: int = 0) -> tuple[str, str]:
+    """The preset for a run that names none, on a device of `device_type`, for `num_images`
+    training images (None: not known) at `resolution` px (0: not known), and why."""
     if device_type == "cpu":
         return CPU_DEFAULT_PRESET, (f"the default on a CPU; --model {DEFAULT_PRESET} for the "
                                     f"full-width recipe")
-    return DEFAULT_PRESET, f"the default on {device_type}"
+    if num_images is None:
+        return DEFAULT_PRESET, f"the default on {device_type} when the image count is not known"
+    few = num_images < FEW_SHOT_MAX_IMAGES
+    name = FEW_SHOT_PRESET if few else LIMITED_DATA_PRESET
+    smallest = family_of(PRESETS.get(name)(resolution)["model"]["family"]).resolutions[0]
+    if resolution and resolution < smallest:
+        return DEFAULT_PRESET, (f"the default on {device_type} at {resolution} px ({name}, the "
+                                f"default for {num_images:,} images, starts at {smallest} px)")
+    regime = (f"fewer than {FEW_SHOT_MAX_IMAGES:,}: FastGAN's few-shot recipe; "
+              f"{LIMITED_DATA_PRESET} from {FEW_SHOT_MAX_IMAGES:,}" if few else
+              f"{FEW_SHOT_MAX_IMAGES:,} or more: StyleGAN2-ADA's limited-data recipe; "
+              f"{FEW_SHOT_PRESET} below")
+    return name, f"the default on {device_type} for {num_images:,} images, {regime}"
 
 
 # `ganvas demo`: a DCGAN at 32x32 (the 64 px emoji downsampled: on a laptop CPU four times the

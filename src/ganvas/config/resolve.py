@@ -6,10 +6,12 @@ file (`config=`: a run's config.json, or any part of it), then the options given
 one place: the DiffAugment policy of `--aug diffaug`, `--precision auto` for the device (with
 the family's own float16 layers: Family.own_fp16), `--rec-distance auto` (VGG-16 weights at
 hand or not) and `--aug auto` when the image count is known, each derived from values
-already validated (config.validation, once). The result is handed out as a `Resolved`, which
-everything downstream trusts. `plan` writes nothing, so a dry run and a real run fail on the
-same mistakes before any folder is touched. What only the data can tell (channels, aspect,
-the class count, and `--aug auto` for an image folder) is filled in when the data opens
+already validated (config.validation, once); a run that names no preset gets the device's
+default, on a GPU the one for the data's image count (config.presets.default_preset; `plan`
+counts before the data opens). The result is handed out as a `Resolved`, which everything
+downstream trusts. `plan` writes nothing, so a dry run and a real run fail on the same
+mistakes before any folder is touched. What only the data can tell (channels, aspect, the
+class count, and `--aug auto` for an image folder) is filled in when the data opens
 (`with_data`).
 """
 
@@ -23,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.archive import read_meta
-from ..data.dataset import locate_dataset, peek_resolution
+from ..data.dataset import locate_dataset, peek_image_count, peek_resolution
 from ..device import fast_precision, pick_device
 from ..errors import ConfigError, GanvasError
 from ..metrics.weights import at_hand
@@ -120,7 +122,9 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
         # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
         resolution = facts.get("resolution") or peek_resolution(spec)
         layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
-    return assemble(layers, peek_num_images(spec))
+    # The default preset follows the data's size: counted now (an image folder's files too).
+    size = None if top(layers, "train", "preset") else peek_image_count(spec)
+    return assemble(layers, peek_num_images(spec), size)
 
 
 def preset(name: str, **options: Any) -> Resolved:
@@ -133,28 +137,44 @@ def preset(name: str, **options: Any) -> Resolved:
     return assemble([(GIVEN, given)], None)
 
 
-def assemble(layers: list[tuple[str, dict]], num_images: int | None) -> Resolved:
+def assemble(layers: list[tuple[str, dict]], num_images: int | None,
+             data_size: int | None = None) -> Resolved:
     """Defaults, the preset (at the layers' resolution, or its 64 px values) and `layers`
     merged and validated once; then settled (the DiffAugment policy, precision for the device,
-    `--aug auto` when `num_images` is known), which derives values only from checked ones."""
+    `--aug auto` when `num_images` is known), which derives values only from checked ones.
+    Without a preset in `layers`, the device's default for `data_size` images (None: not
+    known) at the layers' resolution."""
     device = pick_device(top(layers, "train", "device") or "auto")   # a device error now
     chosen = top(layers, "train", "preset")
-    name, why = (chosen, "") if chosen else default_preset(device.type)
     resolution = top(layers, "model", "resolution") or 0
+    name, why = (chosen, "") if chosen else default_preset(device.type, data_size, resolution)
     batch = top(layers, "train", "batch")
     values, sources = merge([(PRESET, preset_layer(name, resolution, batch)), *layers])
-    # Why the preset is the device's default; a preset given (or replayed) needs no reason.
+    # Why the preset is the default for the device and data; one given (or replayed) needs none.
     values["train"]["preset_chosen_by"] = why
     sources["train.preset_chosen_by"] = DERIVED
     if not chosen:
         sources["train.preset"] = f"{DEFAULT} on {device.type}"
     explicit_augmentation(values["augment"], sources)
-    cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
-    validate(cfg)
+    # An option a GPU's default cannot take says which preset the data chose, and why.
+    note = "" if chosen or device.type == "cpu" else f"preset {name}: {why}; --model NAME to choose"
+    cfg = checked(values, note)
     settled = settle(cfg, device, num_images)
     for key, source in changed(cfg, settled).items():
         sources[key] = source
     return Resolved(settled, sources)
+
+
+def checked(values: dict[str, dict], note: str = "") -> RunConfig:
+    """The RunConfig of merged `values`, validated; a ConfigError ends with `note` (if any)."""
+    try:
+        cfg = RunConfig(**{s: SECTION_TYPES[s](**values[s]) for s in SECTIONS})
+        validate(cfg)
+    except ConfigError as e:
+        if not note:
+            raise
+        raise ConfigError(f"{e} ({note})") from None
+    return cfg
 
 
 def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:

@@ -20,7 +20,7 @@ from ..paths import cache_dir
 from .archive import (Archive, decode_images, file_hash, is_archive, labels_of, meta_shape,
                       read_archive, read_meta)
 from .demo import demo_archive, is_demo_spec
-from .prepare import prepare_cached
+from .prepare import count_image_files, prepare_cached
 
 # Decoded datasets larger than this are memory-mapped from a .npy cache instead of held in RAM.
 MEMMAP_BYTES = int(os.environ.get("GANVAS_MEMMAP_BYTES", 2 << 30))
@@ -100,6 +100,13 @@ def peek_resolution(spec: str, default: int = 64) -> int:
     if is_demo_spec(spec) or (Path(spec).is_file() and is_archive(Path(spec))):
         return int(read_meta(resolve_dataset(spec))["resolution"])
     return default
+
+
+def peek_image_count(spec: str) -> int:
+    """The number of images in DATA, nothing decoded: an archive's (its dataset.json), an
+    image folder's image files (prepare may still skip some it cannot use)."""
+    path = locate_dataset(spec)
+    return count_image_files(path) if path.is_dir() else int(read_meta(path)["num_images"])
 
 
 def load_archive(path: Path, digest: str | None = None) -> Archive:

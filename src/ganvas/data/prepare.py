@@ -181,6 +181,12 @@ def prepare_cached(folder: str | os.PathLike, resolution: int, channels: int,
     return path
 
 
+def count_image_files(folder: str | os.PathLike) -> int:
+    """The files with an image extension under `folder`, as prepare finds them (before it
+    skips any it cannot decode or use); nothing is opened."""
+    return len(_image_files(Path(folder))[0])
+
+
 def _usable(path: Path) -> bool:
     """Whether a cached prepared archive exists with a valid dataset.json (a damaged one is
     prepared again rather than failing every later run)."""
