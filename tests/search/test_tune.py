@@ -394,3 +394,22 @@ def test_trials_of_another_batch_report_at_the_same_steps(toy16, tmp_path):
                                          32: measured[1]["metrics"]["swd"],
                                          48: measured[2]["metrics"]["swd"],
                                          64: measured[3]["metrics"]["swd"]}
+
+
+def test_a_study_made_with_measurement_counts_as_steps_is_not_continued(tmp_path):
+    """Studies before steps were images seen reported 1, 2, 3...: continuing one would mix
+    the units in the pruners' comparisons, so it is a one-line error."""
+    import optuna
+    from ganvas.search.study import StudyKey, make_pruner, open_study
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    key = StudyKey(data="d", model="dcgan-tiny", metric="swd", space={"lr_g": [1, 2]})
+    old = optuna.create_study(storage=url, study_name="s")
+    for k, v in key.attrs().items():
+        if k != "steps":                                  # what an older ganvas recorded
+            old.set_user_attr(k, v)
+    with pytest.raises(GanvasError, match="another unit of pruning steps .measurements "
+                                          "counted 1, 2, 3") as err:
+        open_study(url, "s", key, make_pruner("median", 16, 64))
+    assert "\n" not in str(err.value)
+    assert open_study(url, "new", key, make_pruner("median", 16, 64)).user_attrs["steps"] == \
+        key.steps

@@ -31,6 +31,8 @@ PRUNERS = ("median", "hyperband", "none")
 METRICS = ("kid", "fid", "swd")     # lower is better for all three
 ERROR_ATTR, RUN_ATTR = "error", "run"
 SAMPLES_ATTR = "samples"     # '1,000 generated vs 64 training images': behind the value
+# What a reported step counts (TrialWatch): a study is continued only with the same unit.
+STEP_UNIT = "images seen, on the snapshot schedule"
 OPEN_ATTEMPTS = 3           # a new database's tables: one of several workers creates them
 
 
@@ -186,14 +188,17 @@ class StudyKey:
     metric: str
     space: dict
     fixed: dict = field(default_factory=dict)    # the budget and the options every trial gets
+    steps: str = STEP_UNIT                        # what a reported step counts
 
     def attrs(self) -> dict:
         return {"data": self.data, "model": self.model, "metric": self.metric,
-                "space": self.space, "fixed": self.fixed}
+                "space": self.space, "fixed": self.fixed, "steps": self.steps}
 
 
 # How open_study names a key that differs.
-KEY_NAMES = {"fixed": "budget per trial or fixed options"}
+KEY_NAMES = {"fixed": "budget per trial or fixed options", "steps": "unit of pruning steps"}
+# What a study made before a key attribute existed holds for it.
+KEY_BEFORE = {"steps": "measurements counted 1, 2, 3"}
 
 
 def open_study(storage, name: str, key: StudyKey, pruner, create: bool = True):
@@ -210,7 +215,7 @@ def open_study(storage, name: str, key: StudyKey, pruner, create: bool = True):
             study.set_user_attr(k, v)
         return study
     for k, v in key.attrs().items():
-        saved = study.user_attrs.get(k)
+        saved = study.user_attrs.get(k, KEY_BEFORE.get(k))
         if saved is not None and saved != v:
             raise GanvasError(f"study {name!r} searches another {KEY_NAMES.get(k, k)} "
                               f"({short(saved)}, not {short(v)}): give the same, or a new "
