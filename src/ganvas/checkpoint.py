@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from .config.schema import ModelConfig
 from .durable import atomic_save
 from .errors import GanvasError
-from .models import build_generator
+from .models import build_generator, family_of
 from .validate_model import (check_bounds, check_weights, meta_module, model_config,  # noqa: F401
                              safetensors_header)
 
@@ -83,8 +83,22 @@ def read_trainer_state(path: Path) -> dict:
 
 def model_info(cfg: ModelConfig, images_seen: int, dataset: dict, preset: str = "") -> dict:
     """The content of model.json (besides format and version)."""
-    return {"model": asdict(cfg), "preset": preset, "images_seen": images_seen,
-            "kimg": images_seen / 1000, "dataset": dataset}
+    return {"model": asdict(cfg), "architecture": family_of(cfg.family).architecture,
+            "preset": preset, "images_seen": images_seen, "kimg": images_seen / 1000,
+            "dataset": dataset}
+
+
+def check_architecture(info: dict, path: Path) -> None:
+    """A model.json's recorded layer layout (1 where it predates the field) must be the one
+    its family builds now: older weights would not fit (a GanvasError saying why)."""
+    family = family_of(info["model"]["family"])
+    recorded = info.get("architecture", 1)
+    if recorded != family.architecture:
+        note = f" ({family.architecture_note})" if family.architecture_note else ""
+        raise GanvasError(f"{path}: a {info['model']['family']} model of architecture "
+                          f"{recorded!r}; this ganvas builds architecture "
+                          f"{family.architecture}{note}: retrain, or open it with the ganvas "
+                          f"that made it")
 
 
 def read_model_json(folder: Path) -> dict:
@@ -102,6 +116,7 @@ def read_model_json(folder: Path) -> dict:
         raise GanvasError(f"{path} is not a ganvas model (format {info.get('format')!r}, "
                           f"version {info.get('version')!r})")
     model_config(info.get("model"), path)
+    check_architecture(info, path)
     if not isinstance(info.get("dataset", {}), dict):
         raise GanvasError(f"{path}: 'dataset' is not an object")
     return info

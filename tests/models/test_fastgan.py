@@ -5,6 +5,7 @@ decoders, FreezeD, bf16, and short training runs."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import numpy as np
@@ -21,7 +22,7 @@ from ganvas.models.fastgan import (NoiseInjection, d_sle_pairs, nearest, quadran
                                    small_size)
 from ganvas.runfolder import snapshots
 
-from tests.helpers import make_toy_archive, stats, weights
+from tests.helpers import export_random, make_toy_archive, stats, weights
 
 # The authors' models.py (FastGAN-pytorch, as its forks carry it) built with ngf = ndf = 64,
 # nz = 256, nc = 3: {(im_size, net): (parameters, {conv weight shape: how many})}, counted by
@@ -316,3 +317,24 @@ def test_fine_tuning_freezes_exactly_the_first_d_blocks(toy32, tmp_path):
     assert frozen and all(torch.equal(old[k], new[k]) for k in frozen)
     assert all(not torch.equal(old[k], new[k]) for k in free), \
         [k for k in free if torch.equal(old[k], new[k])]
+
+
+def test_a_model_of_the_earlier_fastgan_layers_is_a_one_line_error(tmp_path):
+    """model.json records the family's architecture; one saved before FastGAN followed the
+    published layers (no field: architecture 1) is refused with why, not a key mismatch,
+    while a DCGAN's model.json without the field (its architecture 1) still loads."""
+    models = {"fastgan": dict(family="fastgan", resolution=32, z_dim=16, g_width=4,
+                              d_width=4, max_width=32),
+              "dcgan": dict(family="dcgan", resolution=16, z_dim=16, g_width=8, d_width=8)}
+    folders = {}
+    for family, options in models.items():
+        folder = folders[family] = export_random(tmp_path / family, **options)
+        info = json.loads((folder / "model.json").read_text())
+        assert info["architecture"] == (2 if family == "fastgan" else 1)
+        del info["architecture"]                              # as ganvas wrote it before
+        (folder / "model.json").write_text(json.dumps(info))
+    assert ganvas.load(folders["dcgan"], device="cpu").generate([0]).shape[0] == 1
+    with pytest.raises(ganvas.GanvasError, match="a fastgan model of architecture 1; this "
+                                                 "ganvas builds architecture 2") as err:
+        ganvas.load(folders["fastgan"], device="cpu")
+    assert "\n" not in str(err.value)

@@ -69,3 +69,7 @@ class Family:
     # Whether the configuration runs layers in float16 of its own (then --precision auto is
     # fp32 on CUDA: bf16 autocast would override their casts).
     own_fp16: Callable[[ModelConfig], bool] = no_own_fp16
+    # The family's layer layout, recorded in model.json: raised (with `architecture_note`
+    # saying what changed) when weights saved before cannot load any more.
+    architecture: int = 1
+    architecture_note: str = ""

@@ -419,4 +419,5 @@ FAMILY = Family(
     generator=Generator, discriminator=Discriminator, resolutions=(32, 1024),
     capabilities=Capabilities(noise_inputs=True, d_norms=("batch", "layer", "none"),
                               d_reconstruction=True, two_views=True),
-    reads=frozenset({"d_norm", "spectral_norm"}))
+    reads=frozenset({"d_norm", "spectral_norm"}),
+    architecture=2, architecture_note="the published FastGAN since ganvas's issue 28")
