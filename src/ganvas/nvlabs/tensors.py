@@ -48,12 +48,14 @@ class _HeaderReader(pickle._Unpickler):
 
 
 def _check_legacy_header(data: bytes) -> None:
-    """Every storage the nested file declares fits in the bytes that carry it."""
+    """Every storage the nested file declares fits in the bytes after its header (each
+    storage's data is an 8-byte length and its elements)."""
     stream = io.BytesIO(data)
     try:
         parts = [_HeaderReader(stream).load() for _ in range(3)]
         reader = _HeaderReader(stream)
         reader.load()
+        _HeaderReader(stream).load()          # the list of storage keys
     except GanvasError:
         raise
     except Exception as exc:
@@ -67,9 +69,11 @@ def _check_legacy_header(data: bytes) -> None:
                 and pid[1] in _STORAGE_DTYPES and type(pid[4]) is int and pid[4] >= 0
                 and pid[5] is None):
             raise GanvasError("a nested tensor file declares a storage in an unknown form")
-        total += pid[4] * _STORAGE_DTYPES[pid[1]].itemsize
-    if total > len(data):
-        raise GanvasError(f"a nested tensor file declares {total} bytes but holds {len(data)}")
+        total += 8 + pid[4] * _STORAGE_DTYPES[pid[1]].itemsize
+    held = len(data) - stream.tell()
+    if total > held:
+        raise GanvasError(f"a nested tensor file declares {total} bytes of storage but holds "
+                          f"{held}")
 
 
 def load_storage(data) -> torch.TypedStorage:

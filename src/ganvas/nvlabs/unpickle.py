@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,11 +133,15 @@ class RestrictedUnpickler(pickle._Unpickler):
 
 def restricted_loads(data: bytes):
     """The object a pickle describes, built only from plain data; GanvasError otherwise."""
+    if data[:2] == b"PK":
+        raise GanvasError("a zip file (a torch.save checkpoint?), not an NVlabs network pickle")
+    if data[:1] != pickle.PROTO:
+        raise GanvasError("not a pickle of protocol 2 or later, as NVlabs' files are")
     try:
         return RestrictedUnpickler(io.BytesIO(data)).load()
     except GanvasError:
         raise
-    except (EOFError, pickle.UnpicklingError) as exc:
+    except (EOFError, struct.error, pickle.UnpicklingError) as exc:
         raise GanvasError(f"not a complete pickle ({str(exc) or 'it ends too early'})") \
             from None
     except Exception as exc:
