@@ -114,3 +114,9 @@ def test_a_tensorflow_pickle_is_tf_named_arrays(tmp_path):
 def test_tensorflow_pickles_that_are_not_stylegan2_config_f(tmp_path):
     assert "StyleGAN1" in _refused(tmp_path, tf_snapshot(version=3))
     assert "'blur_filter'" in _refused(tmp_path, tf_snapshot(g_kwargs={"blur_filter": [1]}))
+
+
+def test_arguments_that_refer_to_themselves_are_one_line(tmp_path):
+    kwargs = EasyDict(z_dim=4)
+    kwargs["self"] = kwargs
+    assert "refers to itself" in _refused(tmp_path, snapshot(kwargs=kwargs))

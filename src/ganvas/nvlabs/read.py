@@ -131,3 +131,6 @@ def read_network_pickle(path) -> NvlabsPickle:
         raise GanvasError(f"holds a {type(data).__name__}, not NVlabs networks")
     except GanvasError as exc:
         raise GanvasError(f"{path.name}: {exc}") from None
+    except RecursionError:
+        raise GanvasError(f"{path.name}: its data nests too deeply or refers to itself "
+                          "(not an NVlabs network pickle)") from None
