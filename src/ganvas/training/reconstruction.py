@@ -25,8 +25,7 @@ def reconstruction_distance(name: str, device: torch.device) -> Distance:
     missing: a run that used VGG-16 resumes only with them)."""
     if name == "vgg16-lpips":
         net, info = load_vgg16(None, download=False)
-        distance = vgg_distance(net.to(device), info)
-        return distance
+        return vgg_distance(net.to(device), info)
     if name == "laplacian-l1":
         return pyramid_distance("--rec-distance laplacian-l1")
     raise ValueError(f"reconstruction distance {name!r} is not settled (config.resolve)")

@@ -269,7 +269,7 @@ class Trainer:
         if self.loss.gradient_penalty:
             alpha = torch.rand(t.batch, generator=self.rng["noise"])[self.shard].to(self.device)
             with self.autocast:
-                gp = gradient_penalty(lambda x: self.D(x, labels), image_of(x_real),
+                gp = gradient_penalty(lambda x: self.D(x, labels), x_real,
                                       image_of(x_fake), alpha)
             total = total + t.gp_lambda * gp
             stats["gp"] = gp.detach()
