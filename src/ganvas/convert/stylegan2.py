@@ -24,6 +24,9 @@ from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import (D_CLASS_MAPPING_LAYERS, MAPPING_LR_MUL, Discriminator,
                                      Generator)
 from ganvas.models.stylegan2_layers import lowpass_filter
+from ganvas.nvlabs import NvlabsPickle
+
+from .converted import Converted
 
 # Constructor arguments and the only values ganvas's stylegan2 family has for them.
 _FIXED = {"resample_filter": ([1, 3, 3, 1],),
@@ -152,3 +155,15 @@ def discriminator_state(sd: dict, cfg: ModelConfig) -> dict:
                 if f"mapping.fc{i}.{p}" in sd:
                     out[f"cmap_layers.{i}.{p}"] = sd[f"mapping.fc{i}.{p}"]
     return _check(sd, out, Discriminator(cfg), "D")
+
+
+def convert_networks(net: NvlabsPickle) -> Converted:
+    """An NvlabsPickle of architecture stylegan2 (PyTorch records) -> Converted."""
+    if net.format == "tensorflow":
+        raise GanvasError("TensorFlow StyleGAN2 pickles cannot be converted yet")
+    cfg = stylegan2_config(net.G_ema.init_kwargs, net.D.init_kwargs if net.D else None)
+    return Converted(
+        cfg, generator_state(net.G_ema.state_dict, cfg),
+        generator_state(net.G.state_dict, cfg) if net.G is not None else None,
+        discriminator_state(net.D.state_dict, cfg) if net.D is not None else None,
+        net.augment_p, f"{net.format} StyleGAN2")
