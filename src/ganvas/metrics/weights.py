@@ -30,20 +30,16 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..errors import GanvasError
-from ..durable import atomic_save
+from ..download import download
 from ..paths import cache_dir
 from ..registry import Registry
 
-DOWNLOAD_TIMEOUT_S = 60
-CHUNK = 1 << 20
 MAX_DOWNLOAD_BYTES = 1 << 30     # the published files are ~92 MB (Inception) and ~528 MB (VGG-16)
 MAX_FILE_BYTES = 2 << 30         # a local weight file is read into memory whole
 
@@ -160,44 +156,13 @@ def resolve_weights(name: str, path: str | os.PathLike | None = None,
 
 
 def fetch(name: str, target: Path) -> Path:
-    """Download the weights of `name` to `target`, checking the checksum before the file
-    appears there (a failed or wrong download leaves nothing behind)."""
+    """Download the weights of `name` to `target` (ganvas.download: capped, checked before
+    the file appears there)."""
     entry = WEIGHTS.get(name)
-    print(f"downloading {entry.url} -> {target}")
-
-    def save(tmp: str) -> None:
-        h = hashlib.sha256()
-        try:
-            with urllib.request.urlopen(entry.url, timeout=DOWNLOAD_TIMEOUT_S) as r, \
-                    open(tmp, "wb") as f:
-                check_length(entry, r.headers.get("Content-Length"))
-                size = 0
-                for chunk in iter(lambda: r.read(CHUNK), b""):
-                    size += len(chunk)
-                    if size > MAX_DOWNLOAD_BYTES:
-                        raise GanvasError(too_big(entry, f"more than {size:,} bytes"))
-                    h.update(chunk)
-                    f.write(chunk)
-        except (urllib.error.URLError, OSError) as e:
-            reason = getattr(e, "reason", e)
-            raise GanvasError(f"could not download {entry.filename} ({reason}); offline, "
-                              + how_to_provide(name)) from None
-        if not entry.matches(h.hexdigest()):
-            raise GanvasError(f"downloaded {entry.filename} has sha256 {h.hexdigest()[:16]}..., "
-                              f"expected {entry.expected()}; not kept")
-
-    return atomic_save(target, save)
-
-
-def too_big(entry: WeightFile, size: str) -> str:
-    return (f"refusing to download {entry.filename}: {size} (at most "
-            f"{MAX_DOWNLOAD_BYTES:,}); not kept")
-
-
-def check_length(entry: WeightFile, length: str | None) -> None:
-    """A GanvasError for a declared Content-Length above MAX_DOWNLOAD_BYTES."""
-    if length is not None and length.strip().isdigit() and int(length) > MAX_DOWNLOAD_BYTES:
-        raise GanvasError(too_big(entry, f"{int(length):,} bytes declared"))
+    return download(entry.url, target, MAX_DOWNLOAD_BYTES,
+                    lambda digest: None if entry.matches(digest)
+                    else f"expected {entry.expected()}",
+                    "offline, " + how_to_provide(name), entry.filename)
 
 
 def load_state_dict(weights: ResolvedWeights) -> dict[str, torch.Tensor]:
