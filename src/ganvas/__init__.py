@@ -5,7 +5,8 @@
     images = ganvas.load(run).generate(range(16))     # uint8 (16, 64, 64, 3)
 """
 
-from .api import Model, demo, evaluate, load, memorization, report, resume, train
+from .api import (Model, demo, evaluate, import_pickle, load, memorization, report, resume,
+                  train)
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid
@@ -17,6 +18,6 @@ from .search import tune
 
 __version__ = "0.1.0"
 
-__all__ = ["MAX_SEED", "ConfigError", "GanvasError", "Look", "Model", "demo", "evaluate", "load",
-           "make_grid", "memorization", "parse_seeds", "prepare", "report", "resume",
+__all__ = ["MAX_SEED", "ConfigError", "GanvasError", "Look", "Model", "demo", "evaluate",
+           "import_pickle", "load", "make_grid", "memorization", "parse_seeds", "prepare", "report", "resume",
            "show_study", "train", "tune"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from .config.resolve import Resolved
 from .latent.video import check_fps
 from .outputs import (check_audio_output, check_grid_out, check_keyframes_out, check_new_folder,
                       check_out_file, check_out_folder, check_scale, walk_format)
+from .runfolder.imported import is_network_pickle, read_imported, write_imported
 from .runfolder.locate import resolve_model_dir
 from .training import runs
 from .device import pick_device
@@ -358,11 +360,27 @@ def look_of(look: Look | None, label, truncation, noise_mode) -> Look:
 
 
 def load(model: str | os.PathLike, device: str = "auto") -> Model:
-    """Load a run directory (its newest snapshot), a snapshot or an exported model onto
-    `device` (ganvas.device.pick_device: auto = CUDA, then MPS, then CPU)."""
+    """Load a run directory (its newest snapshot), a snapshot, an exported model or an NVlabs
+    network pickle (a .pkl path or URL, `URL#sha256=HEX` to pin it: read without running
+    anything in it and converted in memory) onto `device` (ganvas.device.pick_device: auto =
+    CUDA, then MPS, then CPU)."""
+    if is_network_pickle(model):
+        imported = read_imported(model)
+        print(f"{imported.describe()}: converted in memory, none of its code run "
+              f"(ganvas import writes it once as a ganvas model)", file=sys.stderr)
+        G = imported.generator().to(pick_device(device))
+        return Model(G, imported.info, imported.path)
     folder = resolve_model_dir(model)
     G, info = checkpoint.load_generator(folder)
     return Model(G.to(pick_device(device)), info, folder)
+
+
+def import_pickle(source: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """An NVlabs network pickle (StyleGAN2-ADA, StyleGAN3 or TensorFlow StyleGAN2; a path or a
+    URL) as an ordinary ganvas model folder `out`: model.json, G_ema and, where the file has
+    them, G and D (and its augmentation p, which --init-from carries on). Nothing in the file
+    is run; an architecture ganvas cannot follow is one GanvasError saying what."""
+    return write_imported(source, out)
 
 
 def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs",

@@ -93,14 +93,14 @@ def check_out_folder(path: str | os.PathLike | None) -> None:
     check_writable_above(path)
 
 
-def check_new_folder(out: str | os.PathLike) -> None:
-    """A folder that is written whole (a blend) goes into a new or empty folder, never over
-    anything (BASE, FINE, an earlier blend or export)."""
+def check_new_folder(out: str | os.PathLike, verb: str = "blend") -> None:
+    """A folder that is written whole (a blend, an import) goes into a new or empty folder,
+    never over anything (BASE, FINE, an earlier blend or export)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise GanvasError(f"{out} exists and is not a folder; name a new folder to write")
     if out.is_dir() and any(out.iterdir()):
-        raise GanvasError(f"{out} exists and is not empty; blend into a new or empty folder")
+        raise GanvasError(f"{out} exists and is not empty; {verb} into a new or empty folder")
 
 
 def check_writable_above(path: Path) -> None:

@@ -37,8 +37,8 @@ def build_parser() -> Parser:
     for add in (data.add_prepare, data.add_train, studio.add_generate, measure.add_eval,
                 data.add_demo, studio.add_interpolate, studio.add_explore,
                 studio.add_directions, studio.add_style_mix,
-                measure.add_report, studio.add_project, studio.add_export, blend.add_blend,
-                studio.add_app, tune.add_tune):
+                measure.add_report, studio.add_project, studio.add_export,
+                studio.add_import, blend.add_blend, studio.add_app, tune.add_tune):
         add(sub)
     return parser
 

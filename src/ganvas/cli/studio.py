@@ -291,6 +291,23 @@ def run_export(a) -> None:
     print(load(a.model, a.device).export(a.out, a.format, uint8=a.uint8))
 
 
+def add_import(sub) -> None:
+    p = sub.add_parser("import", help="an NVlabs StyleGAN pickle as a ganvas model folder",
+                       description="Reads a network pickle of stylegan2-ada-pytorch, stylegan3 "
+                                   "(T, R or its StyleGAN2) or TensorFlow StyleGAN2 without "
+                                   "running any code in it, and writes OUT: model.json, "
+                                   "G_ema and, where the file has them, G and D with the "
+                                   "augmentation p. Every verb also takes the .pkl directly.")
+    p.add_argument("pickle", help="FILE.pkl, or a URL (URL#sha256=HEX pins its checksum)")
+    p.add_argument("--out", required=True, help="a new or empty folder to write")
+    p.set_defaults(run=run_import)
+
+
+def run_import(a) -> None:
+    from ..api import import_pickle
+    print(import_pickle(a.pickle, a.out))
+
+
 def add_app(sub) -> None:
     p = sub.add_parser("app", help="a web page to play with a model (Streamlit)",
                        description="Serve a page with a gallery, latent sliders, walks, style "

@@ -174,6 +174,15 @@ LIMITED_DATA_PRESET = "stylegan2"
 FEW_SHOT_MAX_IMAGES = 2_000         # fewer images: FastGAN; this many or more: StyleGAN2-ADA
 
 
+def recipe_for(family: str) -> str:
+    """The preset that trains `family` as its authors did: the first registered one, not a
+    -tiny twin, that builds it (what a model imported from another tool fine-tunes with)."""
+    for name in PRESETS.names():
+        if not name.endswith("-tiny") and PRESETS.get(name)(0)["model"]["family"] == family:
+            return name
+    raise KeyError(family)
+
+
 def default_preset(device_type: str, num_images: int | None = None,
                    resolution: int = 0) -> tuple[str, str]:
     """The preset for a run that names none, on a device of `device_type`, for `num_images`
