@@ -19,5 +19,5 @@ from .search import tune
 __version__ = "0.1.0"
 
 __all__ = ["MAX_SEED", "ConfigError", "GanvasError", "Look", "Model", "demo", "evaluate",
-           "import_pickle", "load", "make_grid", "memorization", "parse_seeds", "prepare", "report", "resume",
-           "show_study", "train", "tune"]
+           "import_pickle", "load", "make_grid", "memorization", "parse_seeds", "prepare",
+           "report", "resume", "show_study", "train", "tune"]
