@@ -281,7 +281,7 @@ def test_resume_is_bit_exact_and_fine_tuning_keeps_the_aspect(wide_data, tmp_pat
         w.close()
     line = usage_error(["train", str(square), "--init-from", str(whole), "--kimg", "0.016",
                         "--out", str(tmp_path / "ft")], capsys)
-    assert "aspect is '2:1' there but '1:1' here" in line
+    assert "it makes 64x32 (2:1) px RGB pictures, this run's are 32x32 px RGB" in line
     fine = ganvas.train(wide_data, out=tmp_path / "ft", init_from=str(whole), kimg=0.016,
                         snap_kimg=0.016, tick_kimg=0.016, **SMALL)
     assert ganvas.load(fine).aspect == "2:1"

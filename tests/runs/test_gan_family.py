@@ -225,7 +225,8 @@ def test_fine_tuning_really_starts_from_the_source(tiny_run, toy_archive, tmp_pa
 
 
 @pytest.mark.parametrize("options,needle", [
-    (dict(resolution=32), "resolution is 16 there but 32 here"),
+    (dict(resolution=32), "it makes 16x16 px RGB pictures, this run's are 32x32 px RGB; "
+                          "prepare the data as it needs"),
     (dict(model="wgan-gp-tiny"), "d_norm is 'batch' there but 'layer' here"),
     (dict(freeze_d=9), "D has only 2 blocks"),
 ])
@@ -238,7 +239,7 @@ def test_fine_tuning_mismatches_say_what_differs(options, needle, tiny_run, tmp_
 
 def test_fine_tuning_other_channels_or_an_export_is_refused(tiny_run, tmp_path, capsys):
     grey = make_toy_archive(tmp_path / "grey.zip", channels=1, n=8)
-    with pytest.raises(GanvasError, match="channels is 3 there but 1 here"):
+    with pytest.raises(GanvasError, match="it makes 16x16 px RGB pictures, this run's are 16x16 px grey"):
         ganvas.train(str(grey), out=tmp_path, init_from=str(tiny_run), kimg=0.016, **RUN)
     export = tmp_path / "export"
     export.mkdir()
@@ -246,7 +247,7 @@ def test_fine_tuning_other_channels_or_an_export_is_refused(tiny_run, tmp_path, 
     for name in ("model.json", "G_ema.safetensors"):
         (export / name).write_bytes((snap / name).read_bytes())
     code = main(["train", str(grey), "--init-from", str(export), "--out", str(tmp_path)])
-    assert code == 2 and "no G.safetensors" in capsys.readouterr().err
+    assert code == 2 and "it has no G (exported models keep only G_ema" in capsys.readouterr().err
 
 
 def test_bf16_precision_trains(toy_archive, tmp_path):

@@ -115,13 +115,12 @@ def plan(data: str | os.PathLike | None, model: str | None, config: str | os.Pat
                           "or --resume RUN_DIR")
     locate_dataset(spec)
     check_preset(file, given, config)
-    facts = source_facts(top(layers, "train", "init_from"))
+    facts = source_facts(top(layers, "train", "init_from"), top(layers, "train", "preset"))
     if facts:
-        layers.insert(0, (SOURCE, {"train": {"preset": facts["preset"]}}))
+        layers.insert(0, (SOURCE, facts))
     if top(layers, "model", "resolution") is None:
-        # Presets may follow the resolution (StyleGAN2's auto config): the source's or data's.
-        resolution = facts.get("resolution") or peek_resolution(spec)
-        layers.insert(0, (SOURCE if facts else DATASET, {"model": {"resolution": resolution}}))
+        # Presets may follow the resolution (StyleGAN2's auto config): the data's.
+        layers.insert(0, (DATASET, {"model": {"resolution": peek_resolution(spec)}}))
     # The default preset follows the data's size: counted now (an image folder's files too).
     size = None if top(layers, "train", "preset") else peek_image_count(spec)
     return assemble(layers, peek_num_images(spec), size)
@@ -316,12 +315,25 @@ def check_preset(file: dict, given: dict, config) -> None:
                           f"replace it (edit train.preset in the file, or leave out --model)")
 
 
-def source_facts(init_from: str | None) -> dict:
-    """Fine-tuning keeps the source model's preset and resolution unless told otherwise."""
+# What a fine-tuned model takes from its source rather than from the data or the preset.
+SOURCE_MODEL_SKIPS = ("channels", "aspect", "num_classes")
+
+
+def source_facts(init_from: str | None, preset: str | None) -> dict:
+    """Fine-tuning keeps the source's preset (an imported model: its family's recipe) and,
+    unless another `preset` is named (whose model must then be the source's), its model;
+    what the data decides is checked against it when the data opens. Also the augmentation
+    p it reached and, for an NVlabs snapshot, its kimg; options given still win."""
     if not init_from:
         return {}
-    _, info = finetune_source(init_from)
-    return {"preset": info.get("preset", "dcgan"), "resolution": info["model"]["resolution"]}
+    source = finetune_source(init_from)
+    model = {k: v for k, v in source.info["model"].items() if k not in SOURCE_MODEL_SKIPS}
+    facts = {"model": {"resolution": model["resolution"]} if preset else model,
+             "train": {"preset": source.info.get("preset") or "dcgan",
+                       "start_kimg": source.start_kimg}}
+    if source.augment_p is not None:
+        facts["augment"] = {"p": source.augment_p}
+    return facts
 
 
 def read_config_file(path: str | os.PathLike) -> dict[str, dict]:

@@ -184,12 +184,20 @@ class TrainConfig:
                                    "G_ema and D", metavar="MODEL")
     freeze_d: int = option(0, "with --init-from: keep D's first N blocks frozen (FreezeD)",
                            metavar="N")
+    start_kimg: float = internal(0.0, "with --init-from: the kimg the run counts on from (an "
+                                 "NVlabs snapshot's, from its file name); kimg is this run's "
+                                 "length on top of it")
     rec_distance: str = option(AUTO, "FastGAN's self-supervised D: the distance of its "
                                "reconstructions, auto (vgg16-lpips when VGG-16 weights are at "
                                "hand: GANVAS_WEIGHTS_VGG16 or the cache; else laplacian-l1), "
                                "vgg16-lpips, laplacian-l1")
     max_rollbacks: int = option(3, "NaN/Inf losses: roll back this many times, then stop",
                                 metavar="N")
+
+    def target_images(self) -> int | None:
+        """The images seen at which a --kimg run ends: its start (a fine-tuned NVlabs
+        snapshot's kimg, else 0) plus kimg; None for a --minutes run."""
+        return None if self.kimg is None else round((self.start_kimg + self.kimg) * 1000)
 
     def precision_line(self) -> str:
         """The one line training says about precision, with why when auto chose it."""
@@ -204,6 +212,8 @@ class TrainConfig:
             raise ConfigError("give either --kimg or --minutes, not both")
         if self.kimg is not None and self.kimg <= 0:
             raise ConfigError("kimg must be positive")
+        if self.start_kimg < 0:
+            raise ConfigError("start_kimg must be at least 0")
         if self.minutes is not None and self.minutes <= 0:
             raise ConfigError("minutes must be positive")
         if self.batch < 2:

@@ -1,13 +1,19 @@
 """Which folder a MODEL argument means: a run (its newest snapshot), a snapshot folder (or
-the .old-NAME copy a kill left of it), an exported model or a model.json file."""
+the .old-NAME copy a kill left of it), an exported model or a model.json file; and what a
+fine-tuning source holds (one of those, or an NVlabs network pickle: runfolder/imported.py)."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
+
+import torch
 
 from .. import checkpoint as ckpt
 from ..errors import GanvasError
+from .imported import is_network_pickle, read_imported
 from .layout import CHECKPOINTS_DIR
 from .snapshots import existing, list_snapshots
 
@@ -33,12 +39,50 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
                       f"(expected model.json or checkpoints/)")
 
 
-def finetune_source(model: str) -> tuple[Path, dict]:
-    """--init-from MODEL -> (snapshot folder with D, its model.json)."""
-    folder = resolve_model_dir(model)
-    info = ckpt.read_model_json(folder)
-    for name in ("G", "G_ema", "D"):
-        if not (folder / f"{name}.safetensors").is_file():
-            raise GanvasError(f"cannot fine-tune from {model}: it has no {name}.safetensors "
-                              f"(exported models keep only G_ema; give a run or a snapshot)")
-    return folder, info
+NETWORKS = ("G", "G_ema", "D")
+
+
+@dataclass
+class FinetuneSource:
+    """What --init-from MODEL starts from: its model.json (read or, for a pickle, made), its
+    G, G_ema and D (`state(name)`), the augmentation p it reached (None: not known) and the
+    kimg the run counts on from (an NVlabs snapshot's, from its file name; else 0)."""
+
+    name: str
+    info: dict
+    state: Callable[[str], dict[str, torch.Tensor]]
+    augment_p: float | None
+    start_kimg: float
+
+
+def _number(value, default: float | None) -> float | None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0
+    return float(value) if ok and value == value else default
+
+
+def finetune_source(model: str) -> FinetuneSource:
+    """--init-from MODEL -> its FinetuneSource: a run, a snapshot, a folder `ganvas import`
+    wrote, or an NVlabs pickle (converted in memory); a GanvasError when it lacks G or D."""
+    if is_network_pickle(model):
+        imported = read_imported(model)
+        info = imported.info
+        have = [name for name in NETWORKS if getattr(imported.converted, name) is not None]
+
+        def state(name: str) -> dict:
+            return getattr(imported.converted, name)
+    else:
+        folder = resolve_model_dir(model)
+        info = ckpt.read_model_json(folder)
+        have = [name for name in NETWORKS if (folder / f"{name}.safetensors").is_file()]
+
+        def state(name: str) -> dict:
+            return ckpt.read_weights(folder / f"{name}.safetensors")
+    missing = [name for name in NETWORKS if name not in have]
+    if missing:
+        raise GanvasError(f"cannot fine-tune from {model}: it has no {missing[0]} (exported "
+                          f"models keep only G_ema; give a run, a snapshot or a network "
+                          f"snapshot pickle)")
+    imported = info.get("imported") if isinstance(info.get("imported"), dict) else {}
+    p = _number(imported.get("augment_p"), None)
+    return FinetuneSource(str(model), info, state, p if p is None or p <= 1 else None,
+                          _number(imported.get("kimg"), 0.0))

@@ -120,7 +120,7 @@ def schedule(cfg) -> tuple[int, int | None]:
     """A run's snapshot interval and the end of its kimg budget (None: a minutes budget), in
     images, as its loop schedules them: the steps a TrialWatch reports at follow them."""
     t = cfg.train
-    return interval_images(t.snap_kimg), None if t.kimg is None else round(t.kimg * 1000)
+    return interval_images(t.snap_kimg), t.target_images()
 
 
 def schedule_step(images: int, every: int, end: int | None, last: int | None) -> int:

@@ -1,27 +1,97 @@
-"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D (the
-source folder is found by runfolder/locate.finetune_source)."""
+"""Fine-tuning (transfer learning): start a run from another model's G, G_ema and D (a ganvas
+run, snapshot or imported folder, or an NVlabs pickle: runfolder/locate.finetune_source).
+
+The model's configuration follows the source (config/resolve.py layers it under the options);
+what the data decides must fit it: the picture size, shape and channels (a one-line error
+naming what would), while another number of classes gets a new class embedding."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, fields
-from pathlib import Path
 
-from .. import checkpoint as ckpt
+import torch
+
+from ..aspect import describe
 from ..config.schema import ModelConfig
 from ..errors import GanvasError
+from ..runfolder.locate import NETWORKS, FinetuneSource
+
+CHANNELS = {1: "grey", 3: "RGB", 4: "RGBA"}
 
 
-def check_compatible(cfg: ModelConfig, source: dict, model: str) -> None:
-    """A clear error naming every field where the new model differs from the source."""
+def _data_fits(cfg: ModelConfig, source: dict, model: str) -> None:
+    """The data's picture (size, shape, channels) against the source's, in the user's words."""
+    theirs = (source.get("resolution"), source.get("aspect", "1:1"), source.get("channels"))
+    if (cfg.resolution, cfg.aspect, cfg.channels) == theirs:
+        return
+    res, aspect, channels = theirs
+    wanted = f"{describe(res, aspect)} px {CHANNELS.get(channels, channels)}"
+    have = f"{describe(cfg.resolution, cfg.aspect)} px {CHANNELS.get(cfg.channels, cfg.channels)}"
+    raise GanvasError(f"cannot fine-tune from {model}: it makes {wanted} pictures, this run's "
+                      f"are {have}; prepare the data as it needs (ganvas prepare FOLDER "
+                      f"--resolution {res} --aspect {aspect} --channels {channels})")
+
+
+def check_compatible(cfg: ModelConfig, source: dict, model: str) -> bool:
+    """A clear error naming every field where the new model differs from the source, beside
+    the number of classes; True when that differs (a new class embedding)."""
+    _data_fits(cfg, source, model)
     ours = asdict(cfg)
-    names = [f.name for f in fields(ModelConfig)]
+    names = [f.name for f in fields(ModelConfig) if f.name != "num_classes"]
     diffs = [f"{n} is {source.get(n)!r} there but {ours[n]!r} here" for n in names
              if source.get(n) != ours[n]]
     if diffs:
         raise GanvasError(f"cannot fine-tune from {model}: " + "; ".join(diffs))
+    return source.get("num_classes") != cfg.num_classes
 
 
-def load_weights(trainer, folder: Path) -> None:
-    """G, G_ema and D of the source into the trainer (optimisers and counters start fresh)."""
-    for name in ("G", "G_ema", "D"):
-        ckpt.load_module(getattr(trainer, name), folder / f"{name}.safetensors")
+def load_weights(trainer, source: FinetuneSource, new_classes: bool) -> list[str]:
+    """G, G_ema and D of the source into the trainer (optimisers start fresh). With another
+    number of classes, tensors whose shape the classes decide (the class embeddings and the
+    layers reading them) keep their fresh initialisation; returns their names."""
+    fresh = []
+    for name in NETWORKS:
+        module = getattr(trainer, name)
+        state = source.state(name)
+        ours = module.state_dict()
+        unknown = sorted(set(state) - set(ours))
+        if not new_classes or unknown:
+            _load_strict(module, state, name, source.name)
+            continue
+        keep = {}
+        for key, tensor in ours.items():
+            theirs = state.get(key)
+            if theirs is not None and theirs.shape == tensor.shape:
+                keep[key] = theirs
+            else:
+                keep[key] = tensor
+                fresh.append(f"{name}.{key}")
+        module.load_state_dict(keep)
+    return fresh
+
+
+def _load_strict(module: torch.nn.Module, state: dict, name: str, model: str) -> None:
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as e:
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        raise GanvasError(f"cannot fine-tune from {model}: its {name} does not fit "
+                          f"({lines[-1]})") from None
+
+
+def console_lines(source: FinetuneSource, cfg, fresh: list[str]) -> list[str]:
+    """What the console says of a fine-tuning start."""
+    lines = [f"fine-tuning from {source.name}"
+             + (f", counting on from its {source.start_kimg:g} kimg"
+                if source.start_kimg else "")]
+    if source.augment_p is not None and cfg.augment.mode in ("ada", "fixed"):
+        lines.append(f"augmentation p starts at {cfg.augment.p:g} (the source's)"
+                     if cfg.augment.p == source.augment_p else
+                     f"augmentation p starts at {cfg.augment.p:g} (the source reached "
+                     f"{source.augment_p:g})")
+    if fresh:
+        was = source.info["model"].get("num_classes")
+        lines.append(f"a new class embedding for {cfg.model.num_classes} classes (the source "
+                     f"had {was}): {len(fresh)} tensors start fresh ({', '.join(fresh[:4])}"
+                     + (", ..." if len(fresh) > 4 else "") + ")")
+    return lines

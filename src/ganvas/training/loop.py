@@ -100,10 +100,12 @@ class Loop:
     """Drives a Trainer and writes the run directory: stats, grids, snapshots, log."""
 
     def __init__(self, trainer: Trainer, run_dir: Path, data_info: dict,
-                 metrics: TrainingMetrics, progress: bool, watch: Watch | None = None):
+                 metrics: TrainingMetrics, progress: bool, watch: Watch | None = None,
+                 notes: list[str] | tuple = ()):
         self.watch = watch or Watch()
         self.watch.run_dir = run_dir
         self.trainer, self.run_dir, self.data_info = trainer, run_dir, data_info
+        self.notes = notes             # lines said after the start's (fine-tuning)
         self.t = trainer.cfg.train
         self.world = world = trainer.world
         # The main process alone writes files and prints; the others take every decision
@@ -127,7 +129,7 @@ class Loop:
 
     def run(self) -> Path:
         tr, t = self.trainer, self.t
-        target = None if t.kimg is None else round(t.kimg * 1000)
+        target = t.target_images()
         deadline = None if t.minutes is None else time.monotonic() + t.minutes * 60
         if target is not None and tr.images_seen >= target:
             self.log.info(f"already at {tr.images_seen / 1000:.3f} kimg; nothing to do")
@@ -141,6 +143,8 @@ class Loop:
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())
         self.log.info(tr.cfg.train.precision_line())
+        for note in self.notes:
+            self.log.info(note)
         if self.data_info.get("upscaled"):
             res = tr.cfg.model.resolution
             self.log.info(f"warning: {self.data_info['upscaled']} of the images were smaller "

@@ -67,15 +67,16 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
     (loop.Watch)."""
     cfg = plan.config
     with processes(pick_device(cfg.train.device)) as world:
-        source = None
-        if cfg.train.init_from:
-            source, info = finetune_source(cfg.train.init_from)
+        source = finetune_source(cfg.train.init_from) if cfg.train.init_from else None
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        notes = []
         if source is not None:
-            finetune.check_compatible(cfg.model, info["model"], cfg.train.init_from)
+            new_classes = finetune.check_compatible(cfg.model, source.info["model"],
+                                                    cfg.train.init_from)
         trainer = make_trainer(cfg, bank, world)
         if source is not None:
-            finetune.load_weights(trainer, source)
+            fresh = finetune.load_weights(trainer, source, new_classes)
+            notes = finetune.console_lines(source, trainer.cfg, fresh)
         # Extractors (and their weight files) now: a missing file stops the run before a folder.
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         run_dir = world.from_main(lambda: new_run_dir(
@@ -83,7 +84,7 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
         with main_lock(world, run_dir):
             if world.main:
                 ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
-            return Loop(trainer, run_dir, data_info, metrics, progress, watch).run()
+            return Loop(trainer, run_dir, data_info, metrics, progress, watch, notes).run()
 
 
 def main_lock(world: World, run_dir: Path):

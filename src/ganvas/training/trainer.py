@@ -132,7 +132,7 @@ class Trainer:
         self.pipe, self.ada = make_augment_pipe(cfg, world)
         self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
                          if t.precision == "bf16" else nullcontext())
-        self.images_seen = 0
+        self.images_seen = round(t.start_kimg * 1000)   # fine-tuning an NVlabs snapshot
         self.step = 0
         self.lr_scale = 1.0            # lowered by each rollback after NaN/Inf losses
 
