@@ -239,7 +239,8 @@ def test_fine_tuning_mismatches_say_what_differs(options, needle, tiny_run, tmp_
 
 def test_fine_tuning_other_channels_or_an_export_is_refused(tiny_run, tmp_path, capsys):
     grey = make_toy_archive(tmp_path / "grey.zip", channels=1, n=8)
-    with pytest.raises(GanvasError, match="it makes 16x16 px RGB pictures, this run's are 16x16 px grey"):
+    with pytest.raises(GanvasError, match="it makes 16x16 px RGB pictures, this run's are "
+                       "16x16 px grey"):
         ganvas.train(str(grey), out=tmp_path, init_from=str(tiny_run), kimg=0.016, **RUN)
     export = tmp_path / "export"
     export.mkdir()

@@ -82,7 +82,7 @@ def finetune_source(model: str) -> FinetuneSource:
         raise GanvasError(f"cannot fine-tune from {model}: it has no {missing[0]} (exported "
                           f"models keep only G_ema; give a run, a snapshot or a network "
                           f"snapshot pickle)")
-    imported = info.get("imported") if isinstance(info.get("imported"), dict) else {}
-    p = _number(imported.get("augment_p"), None)
+    facts = info.get("imported") if isinstance(info.get("imported"), dict) else {}
+    p = _number(facts.get("augment_p"), None)
     return FinetuneSource(str(model), info, state, p if p is None or p <= 1 else None,
-                          _number(imported.get("kimg"), 0.0))
+                          _number(facts.get("kimg"), 0.0))
