@@ -4,6 +4,7 @@ refusals."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -102,10 +103,16 @@ DATA = Path(__file__).parent / "data"
 ALL_SG2 = [*TORCH_SG2, "tf-sg2-32"]
 
 
-def _generator(name):
+@functools.lru_cache(maxsize=None)
+def _g_ema(name):
     converted = convert_pickle(read_network_pickle(FIXTURES / f"{name}.pkl"))
-    G = Generator(converted.cfg).eval()
-    G.load_state_dict(converted.G_ema)
+    return converted.cfg, converted.G_ema
+
+
+def _generator(name):
+    cfg, state = _g_ema(name)
+    G = Generator(cfg).eval()
+    G.load_state_dict(state)
     return G, np.load(FIXTURES / f"{name}.expected.npz")
 
 

@@ -161,7 +161,7 @@ def discriminator_state(sd: dict, cfg: ModelConfig) -> dict:
 def convert_networks(net: NvlabsPickle) -> Converted:
     """An NvlabsPickle of architecture stylegan2 -> Converted (TensorFlow's records are first
     rewritten into NVlabs' PyTorch layout by tensorflow.py)."""
-    net = as_torch_records(net)
+    net = as_torch_records(net, check=stylegan2_config)
     cfg = stylegan2_config(net.G_ema.init_kwargs, net.D.init_kwargs if net.D else None)
     return Converted(
         cfg, generator_state(net.G_ema.state_dict, cfg),

@@ -23,6 +23,7 @@ Anything else (another layout, a variable of the wrong shape or type) is one Gan
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -154,12 +155,24 @@ def _layer(v: _Variables, tf: str, out: dict, pt: str, noise: int | None,
         out[pt + "noise_const"] = _tensor(v.get(f"synthesis/noise{noise}", 4)[0, 0])
 
 
-def generator(net: TensorFlowNetwork, role: str = "G") -> TorchNetwork:
-    """A TF generator (G or Gs) as NVlabs' PyTorch Generator's record."""
+def generator_kwargs(net: TensorFlowNetwork, role: str = "G") -> dict:
+    """A TF generator's static kwargs as NVlabs' PyTorch Generator's constructor arguments."""
     if net.version < 4:
         raise GanvasError(f"TensorFlow {role} has network version {net.version}: "
                           "not supported")
-    kwargs = _kwargs(net, _G_KWARGS, role)
+    return _kwargs(net, _G_KWARGS, role)
+
+
+def discriminator_kwargs(net: TensorFlowNetwork) -> dict:
+    """A TF discriminator's static kwargs as NVlabs' PyTorch Discriminator's arguments."""
+    if net.version < 4:
+        raise GanvasError(f"TensorFlow D has network version {net.version}: not supported")
+    return _kwargs(net, _D_KWARGS, "D")
+
+
+def generator(net: TensorFlowNetwork, role: str = "G") -> TorchNetwork:
+    """A TF generator (G or Gs) as NVlabs' PyTorch Generator's record."""
+    kwargs = generator_kwargs(net, role)
     v = _Variables(net, role)
     sd = {"mapping.w_avg": v.vector("dlatent_avg")}
     for i in range(kwargs["mapping_kwargs"]["num_layers"]):
@@ -183,9 +196,7 @@ def generator(net: TensorFlowNetwork, role: str = "G") -> TorchNetwork:
 
 def discriminator(net: TensorFlowNetwork) -> TorchNetwork:
     """A TF discriminator as NVlabs' PyTorch Discriminator's record."""
-    if net.version < 4:
-        raise GanvasError(f"TensorFlow D has network version {net.version}: not supported")
-    kwargs = _kwargs(net, _D_KWARGS, "D")
+    kwargs = discriminator_kwargs(net)
     v = _Variables(net, "D")
     sd = {}
     resolutions = _resolutions(kwargs, "D")
@@ -214,10 +225,16 @@ def discriminator(net: TensorFlowNetwork) -> TorchNetwork:
     return TorchNetwork("Discriminator", (), kwargs, sd, "")
 
 
-def as_torch_records(net: NvlabsPickle) -> NvlabsPickle:
-    """A TensorFlow NvlabsPickle with its networks rewritten as NVlabs' PyTorch records."""
+def as_torch_records(net: NvlabsPickle,
+                     check: Callable[[dict, dict | None], object] | None = None) -> NvlabsPickle:
+    """A TensorFlow NvlabsPickle with its networks rewritten as NVlabs' PyTorch records;
+    check(G_kwargs, D_kwargs), where given, sees the constructor arguments before any variable
+    is read (so that an argument ganvas cannot follow is named, not a variable it lacks)."""
     if net.format != "tensorflow":
         return net
+    if check is not None:
+        check(generator_kwargs(net.G_ema, "Gs"),
+              discriminator_kwargs(net.D) if net.D is not None else None)
     return replace(net, G_ema=generator(net.G_ema, "Gs"),
                    G=generator(net.G, "G") if net.G is not None else None,
                    D=discriminator(net.D) if net.D is not None else None)
