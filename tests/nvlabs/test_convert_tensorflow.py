@@ -83,6 +83,16 @@ def test_known_values_come_through_transposed_where_pytorch_keeps_them_so(tmp_pa
     assert torch.equal(dd["fc.weight"], _t(d["4x4/Dense0/weight"].T))
     assert torch.equal(dd["out.bias"], _t(d["Output/bias"]))
     assert converted.cfg.mbstd_group == TF_D_KWARGS["mbstd_group_size"]
+    # fmap_base is half of channel_base: 2 * 64 / 8 px = 16 channels (capped at 8)
+    assert (converted.cfg.g_width, converted.cfg.d_width, converted.cfg.max_width) == (16, 16, 8)
+
+
+def test_absent_kwargs_take_tensorflows_defaults(tmp_path):
+    d_kwargs = {k: v for k, v in TF_D_KWARGS.items() if k != "mbstd_group_size"}
+    g_kwargs = {k: v for k, v in TF_G_KWARGS.items() if k != "mapping_layers"}
+    assert _convert(tmp_path, tf_stylegan2(d_kwargs=d_kwargs)).cfg.mbstd_group == 4
+    assert "lacks the variable mapping/Dense2/weight" in _refused(   # 8 mapping layers
+        tmp_path, tf_stylegan2(g_kwargs=g_kwargs))
 
 
 def test_the_mapping_computes_what_tensorflow_stylegan2s_does(tmp_path):
