@@ -1,5 +1,6 @@
 """NVlabs' PyTorch StyleGAN2 (stylegan2-ada-pytorch's `training.networks`, stylegan3's
-`training.networks_stylegan2`) as a ganvas stylegan2 ModelConfig and state dicts.
+`training.networks_stylegan2`) as a ganvas stylegan2 ModelConfig and state dicts; TensorFlow
+StyleGAN2 files come here as the same records, rewritten by tensorflow.py.
 
 The two architectures are the same functions with other parameter names, except:
 - the class embedding: NVlabs maps a one-hot c through a linear layer (weight (w_dim, c_dim),
