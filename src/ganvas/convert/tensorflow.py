@@ -2,11 +2,13 @@
 rewritten as the records of NVlabs' PyTorch StyleGAN2, so that stylegan2.py converts them as it
 converts PyTorch files. The facts (as NVlabs' own legacy conversion states them):
 
-- static kwargs are renamed (latent_size -> z_dim, dlatent_size -> w_dim, fmap_base -> half of
-  channel_base, nonlinearity -> activation, resample_kernel -> resample_filter, ...); absent
-  ones take TensorFlow StyleGAN2's defaults. truncation_psi / truncation_cutoff /
-  style_mixing_prob / structure / conditioning / fused_modconv only steer how TensorFlow ran
-  the graph and are dropped. D's minibatch-std group, when absent, is TensorFlow's default 4;
+- static kwargs are renamed (latent_size -> z_dim, dlatent_size -> w_dim, fmap_base -> a
+  channel_base twice as large, nonlinearity -> activation, resample_kernel -> resample_filter,
+  w_avg_beta None -> 1, ...); absent ones take TensorFlow StyleGAN2's defaults.
+  truncation_psi / truncation_cutoff / style_mixing_prob / structure / conditioning /
+  fused_modconv only steer how TensorFlow ran the graph and are dropped. D's minibatch-std
+  group, when absent, is TensorFlow's default 4 (NVlabs' conversion passes None there, which
+  groups the whole batch: ganvas keeps what the network was trained with);
 - TF keeps convolution kernels as [kh, kw, in, out] and dense weights as [in, out]: PyTorch's
   are [out, in, kh, kw] and [out, in]. G's upsampling kernels (Conv0_up) are also flipped in
   both spatial axes (TF runs them as a transposed convolution of the flipped kernel);
