@@ -15,7 +15,7 @@ import torch
 from ganvas.errors import GanvasError
 from ganvas.nvlabs import read_network_pickle
 from ganvas.nvlabs.unpickle import restricted_loads
-from tests.nvlabs.layouts import snapshot
+from tests.nvlabs.layouts import Network, dumps, snapshot, tf_stylegan2
 
 
 class RunsCommand:
@@ -34,6 +34,16 @@ class Reduces:
 
     def __reduce__(self):
         return (self.fn, self.args)
+
+
+class WithStateOf:
+    """Pickles as fn(*args) followed by setting the state."""
+
+    def __init__(self, fn, args, state):
+        self.fn, self.args, self.state = fn, args, state
+
+    def __reduce__(self):
+        return (self.fn, self.args, self.state)
 
 
 class WithState:
@@ -121,3 +131,45 @@ def test_not_a_pickle_and_no_file(tmp_path):
     assert "not a pickle" in _refused(b"", tmp_path / "empty.pkl")
     with pytest.raises(GanvasError, match="no such network pickle"):
         read_network_pickle(tmp_path / "absent.pkl")
+
+
+def _tf_networks(g_state: dict) -> bytes:
+    """(G, D, Gs) in TensorFlow's layout with G's state replaced by g_state's entries."""
+    state = {"version": 4, "name": "G", "static_kwargs": {"resolution": 8}, "components": {},
+             "build_module_src": "", "build_func_name": "G_main", "variables": []}
+    return dumps((Network({**state, **g_state}), Network(state), Network(state)))
+
+
+def test_a_command_in_a_tensorflow_network_does_not_run(tmp_path):
+    marker = tmp_path / "pwned"
+    for g_state in ({"variables": [("dlatent_avg", RunsCommand(marker))]},
+                    {"static_kwargs": {"resolution": RunsCommand(marker)}}):
+        message = _refused(_tf_networks(g_state), tmp_path / "evil-tf.pkl")
+        assert f"{os.system.__module__}.system" in message
+    assert not marker.exists()
+
+
+def test_a_global_outside_the_list_in_a_tensorflow_network_is_refused(tmp_path):
+    data = _tf_networks({"components": {"mapping": Reduces(eval, "1")}})
+    assert "builtins.eval" in _refused(data, tmp_path / "other-tf.pkl")
+
+
+def test_an_array_whose_bytes_are_too_few_is_refused(tmp_path):
+    """numpy's own reduction of an array, with 16 bytes for 100 float32 values."""
+    reconstruct, args, _ = np.zeros(1).__reduce__()
+    short = WithStateOf(reconstruct, args, (1, (100,), np.dtype("float32"), False, bytes(16)))
+    message = _refused(_tf_networks({"variables": [("dlatent_avg", short)]}),
+                       tmp_path / "short-tf.pkl")
+    assert "buffer size does not match array size" in message
+
+
+def test_tensorflow_variables_of_a_wrong_kind_are_refused(tmp_path):
+    objects = _tf_networks({"variables": [("dlatent_avg", np.array([1, None], dtype=object))]})
+    assert "object dtype" in _refused(objects, tmp_path / "objects-tf.pkl")
+    assert "not a (name, array) pair" in _refused(
+        _tf_networks({"variables": [("dlatent_avg", [1.0, 2.0])]}), tmp_path / "list-tf.pkl")
+
+
+def test_a_tensorflow_network_with_unknown_static_kwargs_is_refused(tmp_path):
+    data = tf_stylegan2(d_kwargs={"resolution": 8, "mbstd_group_size": 2, "fancy": 1})
+    assert "unknown kwarg 'fancy'" in _refused(data, tmp_path / "kwargs-tf.pkl")

@@ -1,5 +1,6 @@
 """Networks read from other tools' files (ganvas.nvlabs) turned into ganvas families' configs
-and state dicts: stylegan2.py (NVlabs' PyTorch StyleGAN2 onto ganvas's stylegan2 family).
+and state dicts: stylegan2.py (NVlabs' PyTorch StyleGAN2 onto ganvas's stylegan2 family),
+tensorflow.py (TensorFlow StyleGAN2's records rewritten into NVlabs' PyTorch layout first).
 
 `convert_pickle(net)` is the one entry: an NvlabsPickle -> `Converted` (a ModelConfig and the
 state dicts of G_ema and, where the file has them, G and D, with the augmentation p). A new

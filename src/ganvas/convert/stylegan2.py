@@ -1,5 +1,6 @@
 """NVlabs' PyTorch StyleGAN2 (stylegan2-ada-pytorch's `training.networks`, stylegan3's
-`training.networks_stylegan2`) as a ganvas stylegan2 ModelConfig and state dicts.
+`training.networks_stylegan2`) as a ganvas stylegan2 ModelConfig and state dicts; TensorFlow
+StyleGAN2 files come here as the same records, rewritten by tensorflow.py.
 
 The two architectures are the same functions with other parameter names, except:
 - the class embedding: NVlabs maps a one-hot c through a linear layer (weight (w_dim, c_dim),
@@ -27,6 +28,7 @@ from ganvas.models.stylegan2_layers import lowpass_filter
 from ganvas.nvlabs import NvlabsPickle
 
 from .converted import Converted
+from .tensorflow import as_torch_records
 
 # Constructor arguments and the only values ganvas's stylegan2 family has for them.
 _FIXED = {"resample_filter": ([1, 3, 3, 1],),
@@ -158,9 +160,9 @@ def discriminator_state(sd: dict, cfg: ModelConfig) -> dict:
 
 
 def convert_networks(net: NvlabsPickle) -> Converted:
-    """An NvlabsPickle of architecture stylegan2 (PyTorch records) -> Converted."""
-    if net.format == "tensorflow":
-        raise GanvasError("TensorFlow StyleGAN2 pickles cannot be converted yet")
+    """An NvlabsPickle of architecture stylegan2 -> Converted (TensorFlow's records are first
+    rewritten into NVlabs' PyTorch layout by tensorflow.py)."""
+    net = as_torch_records(net, check=stylegan2_config)
     cfg = stylegan2_config(net.G_ema.init_kwargs, net.D.init_kwargs if net.D else None)
     return Converted(
         cfg, generator_state(net.G_ema.state_dict, cfg),
