@@ -99,6 +99,12 @@ def _embedding(sd: dict, prefix: str) -> torch.Tensor:
     return (weight / math.sqrt(weight.shape[1]) + bias[:, None]).t()
 
 
+def on_meta(cls, cfg: ModelConfig) -> torch.nn.Module:
+    """A module built on the meta device: its state dict's names and shapes, no weights."""
+    with torch.device("meta"):
+        return cls(cfg)
+
+
 def _check(sd: dict, out: dict, model: torch.nn.Module, who: str) -> dict:
     for key, tensor in sd.items():
         if key.endswith("resample_filter") and not torch.allclose(tensor, lowpass_filter()):
@@ -134,7 +140,7 @@ def generator_state(sd: dict, cfg: ModelConfig) -> dict:
                 if name == "conv0.weight":
                     tensor = tensor.flip((2, 3))     # NVlabs convolves, ganvas correlates
                 out[dst + name] = tensor
-    return _check(sd, out, Generator(cfg), "G")
+    return _check(sd, out, on_meta(Generator, cfg), "G")
 
 
 def discriminator_state(sd: dict, cfg: ModelConfig) -> dict:
@@ -156,7 +162,7 @@ def discriminator_state(sd: dict, cfg: ModelConfig) -> dict:
             for p in ("weight", "bias"):
                 if f"mapping.fc{i}.{p}" in sd:
                     out[f"cmap_layers.{i}.{p}"] = sd[f"mapping.fc{i}.{p}"]
-    return _check(sd, out, Discriminator(cfg), "D")
+    return _check(sd, out, on_meta(Discriminator, cfg), "D")
 
 
 def convert_networks(net: NvlabsPickle) -> Converted:

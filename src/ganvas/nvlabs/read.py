@@ -112,17 +112,20 @@ def _from_tensorflow(nets: tuple) -> NvlabsPickle:
     return NvlabsPickle("tensorflow", "stylegan2", Gs, G, D, None, None)
 
 
-def read_network_pickle(path) -> NvlabsPickle:
-    """Read an NVlabs network pickle without running anything in it."""
+def read_network_pickle(path, content: bytes | None = None) -> NvlabsPickle:
+    """Read an NVlabs network pickle without running anything in it (`content`: the file's
+    bytes, already read and checked by the caller)."""
     path = Path(path)
-    if not path.is_file():
-        raise GanvasError(f"no such network pickle: {path}")
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise GanvasError(f"{path.name}: {size} bytes is larger than any network pickle "
-                          f"(limit {MAX_FILE_BYTES})")
+    if content is None:
+        if not path.is_file():
+            raise GanvasError(f"no such network pickle: {path}")
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise GanvasError(f"{path.name}: {size} bytes is larger than any network pickle "
+                              f"(limit {MAX_FILE_BYTES})")
+        content = path.read_bytes()
     try:
-        data = restricted_loads(path.read_bytes())
+        data = restricted_loads(content)
         if isinstance(data, tuple) and len(data) == 3 and all(
                 isinstance(net, TFNetwork) for net in data):
             return _from_tensorflow(data)

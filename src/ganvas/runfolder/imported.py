@@ -22,6 +22,7 @@ from ..download import download
 from ..errors import GanvasError
 from ..models import build_discriminator, build_generator, check_model
 from ..nvlabs import read_network_pickle
+from ..nvlabs.read import MAX_FILE_BYTES
 from ..outputs import check_new_folder
 from ..paths import cache_dir
 from .snapshots import write_snapshot
@@ -135,10 +136,14 @@ def read_imported(spec: str | os.PathLike) -> Imported:
 @lru_cache(maxsize=2)           # a verb and --init-from may ask for the same file twice
 def _read(path_text: str, mtime_ns: int, size: int, pin: str | None) -> Imported:
     path = Path(path_text)
-    digest = file_sha256(path)
+    if size > MAX_FILE_BYTES:
+        raise GanvasError(f"{path.name}: {size:,} bytes is larger than any network pickle "
+                          f"(limit {MAX_FILE_BYTES:,})")
+    content = path.read_bytes()         # the bytes hashed are the bytes read
+    digest = hashlib.sha256(content).hexdigest()
     if pin is not None and digest != pin:
         raise GanvasError(f"{path.name} has sha256 {digest[:16]}..., expected {pin}")
-    net = read_network_pickle(path)
+    net = read_network_pickle(path, content)
     converted = convert_pickle(net)
     try:
         check_model(converted.cfg)
