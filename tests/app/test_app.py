@@ -592,3 +592,16 @@ def test_every_tab_opens_on_a_wide_stylegan2(tmp_path):
                  "Projection", "Model card"):
         open_tab(at, name)
     assert "64x32 (2:1)" in at.caption[0].value
+
+
+def test_the_page_opens_a_network_pickle(tmp_path):
+    """An NVlabs pickle is a MODEL like any other: the gallery shows the imported model's
+    pictures, the card says where it came from."""
+    from tests.nvlabs.from_ganvas import stylegan2_pickle, tiny_stylegan2
+    path = tmp_path / "network-snapshot-000012.pkl"
+    path.write_bytes(stylegan2_pickle(*tiny_stylegan2()))
+    at = open_page(path)
+    assert len(gallery_captions(at)) > 0
+    at = open_tab(at, "Model card")
+    table = "\n".join(m.value for m in at.markdown)
+    assert "stylegan2-ada-pytorch StyleGAN2 (network-snapshot-000012.pkl, sha256" in table

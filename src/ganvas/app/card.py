@@ -66,6 +66,11 @@ def facts(model: ganvas.Model, path: str) -> dict[str, str]:
     if model.num_classes:
         rows["classes"] = ", ".join(model.class_names)
     rows["loaded from"] = f"{path} -> {model.path.name}" if run_dir(path) else path
+    imported = model.info.get("imported")
+    if isinstance(imported, dict):
+        rows["imported"] = (f"{imported.get('network')} ({imported.get('file')}, sha256 "
+                            f"{str(imported.get('sha256'))[:16]}...), read without running "
+                            "its code")
     return rows
 
 
