@@ -146,7 +146,7 @@ def test_fine_tuning_with_classes_and_freeze_d(pkl, tmp_path):
     run = ganvas.train(str(data), out=tmp_path / "runs", init_from=str(pkl), kimg=0.008,
                        conditional=True, freeze_d=1, **{**RUN, "snap_kimg": 0.008})
     log = (run / "log.txt").read_text()
-    assert "a new class embedding for 2 classes (the source had 0)" in log
+    assert "a new class embedding for 2 classes (the source had none)" in log
     model = ganvas.load(run, "cpu")
     assert model.num_classes == 2 and model.generate([0], label=1).shape == (1, 32, 32, 3)
 

@@ -48,26 +48,22 @@ def check_compatible(cfg: ModelConfig, source: dict, model: str) -> bool:
 def load_weights(trainer, source: FinetuneSource, new_classes: bool) -> list[str]:
     """G, G_ema and D of the source into the trainer (optimisers start fresh). With another
     number of classes, tensors whose shape the classes decide (the class embeddings and the
-    layers reading them) keep their fresh initialisation; returns their names."""
-    fresh = []
+    layers reading them) keep their fresh initialisation and a class embedding the new model
+    lacks is left out; returns the names of both."""
+    changed = []
     for name in NETWORKS:
         module = getattr(trainer, name)
         state = source.state(name)
-        ours = module.state_dict()
-        unknown = sorted(set(state) - set(ours))
-        if not new_classes or unknown:
+        if not new_classes:
             _load_strict(module, state, name, source.name)
             continue
-        keep = {}
-        for key, tensor in ours.items():
-            theirs = state.get(key)
-            if theirs is not None and theirs.shape == tensor.shape:
-                keep[key] = theirs
-            else:
-                keep[key] = tensor
-                fresh.append(f"{name}.{key}")
+        ours = module.state_dict()
+        keep = {key: state[key] if key in state and state[key].shape == tensor.shape
+                else tensor for key, tensor in ours.items()}
+        changed += [f"{name}.{key}" for key in ours if keep[key] is ours[key]]
+        changed += [f"{name}.{key}" for key in state if key not in ours]
         module.load_state_dict(keep)
-    return fresh
+    return changed
 
 
 def _load_strict(module: torch.nn.Module, state: dict, name: str, model: str) -> None:
@@ -90,8 +86,10 @@ def console_lines(source: FinetuneSource, cfg, fresh: list[str]) -> list[str]:
                      f"augmentation p starts at {cfg.augment.p:g} (the source reached "
                      f"{source.augment_p:g})")
     if fresh:
-        was = source.info["model"].get("num_classes")
-        lines.append(f"a new class embedding for {cfg.model.num_classes} classes (the source "
-                     f"had {was}): {len(fresh)} tensors start fresh ({', '.join(fresh[:4])}"
+        was, now = source.info["model"].get("num_classes"), cfg.model.num_classes
+        what = (f"a new class embedding for {now} classes" if now else
+                "unconditional (no --conditional), its class embedding left out")
+        lines.append(f"{what} (the source had {was or 'none'}): {len(fresh)} tensors start "
+                     f"fresh or are left out ({', '.join(fresh[:4])}"
                      + (", ..." if len(fresh) > 4 else "") + ")")
     return lines
