@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 from ..errors import GanvasError
+from .options import MODEL_HELP
 
 
 def add_blend(sub) -> None:
@@ -15,7 +16,7 @@ def add_blend(sub) -> None:
                                    "FINE (Pinkney & Adler 2020): BASE's layout, FINE's detail "
                                    "and colour. BASE and FINE must share one architecture, "
                                    "e.g. a model and its copy fine-tuned with --init-from.")
-    p.add_argument("base", help="run directory, snapshot or exported model: the coarse layers")
+    p.add_argument("base", help=MODEL_HELP + ": the coarse layers")
     p.add_argument("fine", help="the same architecture: the layers above --swap-at")
     p.add_argument("--swap-at", type=int, required=True, metavar="RES",
                    help="last resolution (px) taken from BASE, e.g. 16; 0 = all from FINE")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .options import add_device_option
+from .options import MODEL_HELP, add_device_option
 
 
 def add_eval(sub) -> None:
@@ -12,7 +12,7 @@ def add_eval(sub) -> None:
                        description="Generate --num images and compare them with all the "
                                    "training images (up to 50,000); write a metrics JSON, "
                                    "print a table with both counts.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
                    "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
     p.add_argument("--num", type=int, help="generated images, 2 to 50,000, compared with all "

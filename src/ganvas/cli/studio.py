@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import GanvasError
-from .options import add_device_option
+from .options import MODEL_HELP, add_device_option
 
 
 def add_look_options(p) -> None:
@@ -22,8 +22,8 @@ def add_look_options(p) -> None:
 
 def add_generate(sub) -> None:
     p = sub.add_parser("generate", help="make pictures from seeds",
-                       description="MODEL is a run directory, a snapshot or an exported model.")
-    p.add_argument("model")
+                       description="pictures by seed from MODEL")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--seeds", default="0-15", help="e.g. 0-63 or 1,5,9 (default 0-15)")
     p.add_argument("--out", help="folder for one PNG per seed (seed0003.png, ...)")
     p.add_argument("--grid", help="also (or only) write all pictures as one grid PNG")
@@ -52,7 +52,7 @@ def add_interpolate(sub) -> None:
                                    "--audio SONG, a music video: one frame per 1/fps s of the "
                                    "song, moving on its onsets and loudness, the whole song "
                                    "covering the keyframes, and the song in the MP4.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--seeds", help="keyframe seeds, e.g. 3,7,11 or 0-5")
     p.add_argument("--latents", metavar="FILE.npz",
                    help='keyframes from a file: "z" (K, z_dim) [+ "labels"], or "w" '
@@ -115,7 +115,7 @@ def add_explore(sub) -> None:
                        description="One row per dimension: the seed's latent with that "
                                    "dimension moved across --range in --steps steps (z; w for "
                                    "StyleGAN2, in units of w's standard deviation).")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--seed", default="0", help="the seed to start from (default 0)")
     p.add_argument("--dims", help="dimensions, one row each: e.g. 0,10,20 (with --directions: "
                                   "which directions, default the first 10)")
@@ -178,7 +178,7 @@ def add_directions(sub) -> None:
                                    "takes the principal components of sampled w (StyleGAN2) "
                                    "or first-layer activations. Writes an .npz for "
                                    "`explore --directions`.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--method", default="sefa", help="sefa (default) or pca")
     p.add_argument("--num", type=int, default=10, help="directions to keep (default 10)")
     p.add_argument("--layers", help="StyleGAN2: the w indices the directions act on, e.g. "
@@ -206,7 +206,7 @@ def add_style_mix(sub) -> None:
                        description="Top row: the --cols seeds; left column: the --rows seeds; "
                                    "each cell: the row seed with the --styles layers taken "
                                    "from the column seed.")
-    p.add_argument("model", help="run directory, snapshot or exported model (StyleGAN2)")
+    p.add_argument("model", help=MODEL_HELP + " (a family with style mixing)")
     p.add_argument("--rows", required=True, help="row seeds, e.g. 1,2,3")
     p.add_argument("--cols", required=True, help="column seeds, e.g. 4,5,6")
     p.add_argument("--styles", default="coarse",
@@ -233,7 +233,7 @@ def add_project(sub) -> None:
                                    "for interpolate --latents), reconstruction.png (target "
                                    "beside reconstruction), projection.json and, with "
                                    "--save-video, the optimisation.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("targets", nargs="+", metavar="TARGET", help="image file(s) to reproduce")
     p.add_argument("--steps", type=int, default=1000, help="optimisation steps (default 1000)")
     p.add_argument("--out", default="projection", help="folder to write (default projection)")
@@ -276,7 +276,7 @@ def add_export(sub) -> None:
                                    "taking z (N, z_dim) [+ labels (N,) int64] + truncation "
                                    "(1,) (psi, as --truncation), giving float32 NCHW images in "
                                    "[-1, 1], checked against PyTorch with onnxruntime.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--format", default="safetensors", help="safetensors (default) or onnx")
     p.add_argument("--out", required=True, help="folder to write")
     p.add_argument("--uint8", action="store_true",
@@ -313,7 +313,7 @@ def add_app(sub) -> None:
                        description="Serve a page with a gallery, latent sliders, walks, style "
                                    "mixing and the model card of MODEL; open the printed "
                                    "address in a browser. Local only unless --host is given.")
-    p.add_argument("model", help="run directory, snapshot or exported model")
+    p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--host", default="127.0.0.1",
                    help="address to listen on (default 127.0.0.1: this computer only)")
     p.add_argument("--port", type=int, default=8501, help="port (default 8501)")

@@ -180,8 +180,9 @@ class TrainConfig:
                             "CUDA GPUs with it, unless the model has its own float16 layers; "
                             "else fp32), fp32, or bf16", choices=PRECISIONS)
     precision_chosen_by: str = internal("", "why precision is what it is when auto chose it")
-    init_from: str | None = option(None, "fine-tune: start from this run's or snapshot's G, "
-                                   "G_ema and D", metavar="MODEL")
+    init_from: str | None = option(None, "fine-tune: start from this run's, snapshot's, "
+                                   "imported folder's or NVlabs .pkl's G, G_ema and D (its "
+                                   "ADA p and a snapshot's kimg carried on)", metavar="MODEL")
     freeze_d: int = option(0, "with --init-from: keep D's first N blocks frozen (FreezeD)",
                            metavar="N")
     start_kimg: float = internal(0.0, "with --init-from: the kimg the run counts on from (an "
