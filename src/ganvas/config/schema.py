@@ -101,6 +101,14 @@ class ModelConfig:
                                "float16 (StyleGAN2)", metavar="N")
     conv_clamp: float | None = option(None, "clamp conv outputs to +-this (with float16; 256 "
                                       "in the papers; StyleGAN2)")
+    # StyleGAN3's (stylegan3-t, stylegan3-r).
+    synthesis_layers: int = option(14, "layers of the synthesis network between the Fourier "
+                                   "input and toRGB (StyleGAN3; 14 in the paper)", metavar="N")
+    magnitude_ema_beta: float = option(0.999, "decay per step of each synthesis layer's running "
+                                       "input magnitude (StyleGAN3; 0.5 ** (batch / 20,000) "
+                                       "in its recipe)")
+    g_max_width: int | None = option(None, "cap on G's channels when it differs from D's "
+                                     "max_width (StyleGAN3-R doubles G's; none: max_width)")
 
     def check(self, classes_from_data: bool = False) -> None:
         """A ConfigError for the first bad value the record shows by itself (the family's

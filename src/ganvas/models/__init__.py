@@ -51,13 +51,15 @@ import torch.nn as nn
 from ..config.schema import ModelConfig, is_power_of_two
 from ..errors import ConfigError
 from ..registry import Registry
-from . import dcgan, fastgan, stylegan2
+from . import dcgan, fastgan, stylegan2, stylegan3
 from .contract import COMMON_FIELDS, NOISE_MODES, Family
 
 MODELS: Registry[Family] = Registry("model family")
 MODELS.register("dcgan")(dcgan.FAMILY)
 MODELS.register("stylegan2")(stylegan2.FAMILY)
 MODELS.register("fastgan")(fastgan.FAMILY)
+MODELS.register("stylegan3-t")(stylegan3.FAMILY_T)
+MODELS.register("stylegan3-r")(stylegan3.FAMILY_R)
 
 
 def family_of(name: str) -> Family:
