@@ -1,5 +1,6 @@
 """Networks read from other tools' files (ganvas.nvlabs) turned into ganvas families' configs
-and state dicts: stylegan2.py (NVlabs' PyTorch StyleGAN2 onto ganvas's stylegan2 family).
+and state dicts: stylegan2.py (NVlabs' PyTorch StyleGAN2 onto ganvas's stylegan2 family),
+stylegan3.py (NVlabs' StyleGAN3-T and -R onto ganvas's stylegan3-t and stylegan3-r).
 
 `convert_pickle(net)` is the one entry: an NvlabsPickle -> `Converted` (a ModelConfig and the
 state dicts of G_ema and, where the file has them, G and D, with the augmentation p). A new
@@ -13,7 +14,7 @@ from typing import Callable
 
 from ..errors import GanvasError
 from ..nvlabs import NvlabsPickle
-from . import stylegan2
+from . import stylegan2, stylegan3
 from .converted import Converted
 
 __all__ = ["Converted", "convert_pickle"]
@@ -22,6 +23,8 @@ __all__ = ["Converted", "convert_pickle"]
 # NvlabsPickle.architecture -> its converter
 CONVERTERS: dict[str, Callable[[NvlabsPickle], Converted]] = {
     "stylegan2": stylegan2.convert_networks,
+    "stylegan3-t": stylegan3.convert_networks,
+    "stylegan3-r": stylegan3.convert_networks,
 }
 
 
