@@ -98,6 +98,35 @@ def upsample_pad(x: Tensor, up: int, padding: tuple[int, int, int, int]) -> Tens
     return x[:, :, max(-y0, 0):x.shape[2] - max(-y1, 0), max(-x0, 0):x.shape[3] - max(-x1, 0)]
 
 
+def _crop_or_pad(z: Tensor, start: int, length: int, dim: int) -> Tensor:
+    """z[start : start + length] along `dim` (-1 or -2), zeros where that runs off z."""
+    end = start + length
+    lo, hi = max(-start, 0), max(end - z.shape[dim], 0)
+    if lo or hi:
+        z = F.pad(z, [lo, hi] if dim == -1 else [0, 0, lo, hi])
+    return z.narrow(dim, start + lo, length)
+
+
+def upsample_filter(x: Tensor, f: Tensor | None, up: int,
+                    padding: tuple[int, int, int, int]) -> Tensor:
+    """upsample_pad(x, up, padding) filtered (valid) by the separable f (K,) with gain up per
+    axis, computed polyphase: a transposed convolution of stride `up` per axis never
+    multiplies the inserted zeros (a quarter of the work of filtering the zero-stuffed maps
+    at up 2, a sixteenth at 4). Output sample o of an axis is the transposed convolution's
+    sample o + K - 1 - pad_lo (f is symmetric)."""
+    if f is None:
+        return upsample_pad(x, up, padding) * (up * up) if up > 1 else upsample_pad(x, 1, padding)
+    c, k = x.shape[1], f.shape[0]
+    w = (f * up).to(x.dtype)[None, None]                          # (1, 1, K)
+    x0, x1, y0, y1 = padding
+    out_w = x.shape[3] * up + x0 + x1 - k + 1
+    out_h = x.shape[2] * up + y0 + y1 - k + 1
+    x = F.conv_transpose2d(x, w[:, :, None, :].expand(c, 1, 1, -1), stride=(1, up), groups=c)
+    x = _crop_or_pad(x, k - 1 - x0, out_w, -1)
+    x = F.conv_transpose2d(x, w[:, :, :, None].expand(c, 1, -1, 1), stride=(up, 1), groups=c)
+    return _crop_or_pad(x, k - 1 - y0, out_h, -2)
+
+
 def filtered_lrelu(x: Tensor, fu: Tensor | None, fd: Tensor | None, bias: Tensor, up: int,
                    down: int, padding: tuple[int, int, int, int], gain: float, slope: float,
                    clamp: float | None) -> Tensor:
@@ -105,7 +134,7 @@ def filtered_lrelu(x: Tensor, fu: Tensor | None, fd: Tensor | None, bias: Tensor
     fu (gain up^2 overall), pad, leaky ReLU (slope 0.2 and gain sqrt(2), or slope 1: linear
     with `gain`), clamp to +-clamp, low-pass by fd and keep every `down`-th sample."""
     x = x + bias.to(x.dtype)[None, :, None, None]
-    x = _filter_axes(upsample_pad(x, up, padding), fu, float(up), 1)
+    x = upsample_filter(x, fu, up, padding)
     if slope == LRELU_SLOPE:
         x = bias_act(x, None, "lrelu", gain / math.sqrt(2), clamp)
     else:
