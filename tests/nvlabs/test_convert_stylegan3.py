@@ -65,15 +65,16 @@ def _pickle(architecture="stylegan3-t", g=None, d=None, state=None) -> NvlabsPic
 def test_the_configuration_follows_the_constructor():
     cfg = stylegan3_config("stylegan3-r", {**T_KWARGS, "conv_kernel": 1,
                                            "use_radial_filters": True, "channel_base": 4096,
-                                           "channel_max": 128, "num_layers": 6}, D_KWARGS)
+                                           "channel_max": 128, "num_layers": 6,
+                                           "margin_size": 4}, D_KWARGS)
     check_model(cfg)
     assert (cfg.family, cfg.g_width, cfg.d_width, cfg.max_width, cfg.g_max_width,
-            cfg.synthesis_layers, cfg.magnitude_ema_beta, cfg.conv_clamp) == (
-        "stylegan3-r", 128, 64, 64, 128, 6, 0.99, 256.0)
+            cfg.synthesis_layers, cfg.synthesis_margin, cfg.magnitude_ema_beta,
+            cfg.conv_clamp) == ("stylegan3-r", 128, 64, 64, 128, 6, 4, 0.99, 256.0)
 
 
 @pytest.mark.parametrize("g,d,message", [
-    ({**T_KWARGS, "margin_size": 12}, None, "margin_size=12"),
+    ({**T_KWARGS, "first_cutoff": 3}, None, "first_cutoff=3"),
     ({**T_KWARGS, "output_scale": 1.0}, None, "output_scale=1.0"),
     ({**T_KWARGS, "mapping_kwargs": {"num_layers": 2, "w_avg_beta": 0.99}}, None,
      "w_avg_beta=0.99"),

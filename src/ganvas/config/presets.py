@@ -117,14 +117,14 @@ def stylegan3_recipe(resolution: int, batch: int | None = None, radial: bool = F
     0.05, no style mixing or path length, magnitude EMAs with beta 0.5 ** (batch / 20,000),
     float16 D blocks on CUDA and clamp 256, ADA (target 0.6, bgc); R blurs D's inputs with
     sigma 10 px fading out over 200 batch / 32 kimg. Batch 32, as the paper's runs. `tiny`
-    (tests, laptop CPUs): z/w 64, 5 synthesis layers, widths res-independent small, batch 16,
-    G's cap not doubled. A `batch` asked for replaces 32 in those rules."""
+    (tests, laptop CPUs): z/w 64, 5 synthesis layers with margins of 2 px, widths 8 (cap 64),
+    batch 16, G's cap not doubled. A `batch` asked for replaces 32 in those rules."""
     res = resolution or 256
     batch = batch or (16 if tiny else 32)
     g_width = d_width = max(32768 // res, 1)
-    max_width, z_dim, layers = 512, 512, 14
+    max_width, z_dim, layers, margin = 512, 512, 14, 10
     if tiny:
-        g_width, d_width, max_width, z_dim, layers = 8, 8, 64, 64, 5
+        g_width, d_width, max_width, z_dim, layers, margin = 8, 8, 64, 64, 5, 2
     g_max_width = None
     if radial:
         g_width *= 2
@@ -140,7 +140,7 @@ def stylegan3_recipe(resolution: int, batch: int | None = None, radial: bool = F
                   "w_dim": z_dim, "mapping_layers": 2, "g_width": g_width, "d_width": d_width,
                   "max_width": max_width, "g_max_width": g_max_width, "d_norm": "none",
                   "mbstd_group": min(batch, 4), "num_fp16_res": 4, "conv_clamp": 256.0,
-                  "synthesis_layers": layers,
+                  "synthesis_layers": layers, "synthesis_margin": margin,
                   "magnitude_ema_beta": 0.5 ** (batch / 20_000)},
         "train": train,
         "augment": {**auto_augment("ada", "ada"), "target": 0.6, "augpipe": "bgc"},

@@ -104,6 +104,8 @@ class ModelConfig:
     # StyleGAN3's (stylegan3-t, stylegan3-r).
     synthesis_layers: int = option(14, "layers of the synthesis network between the Fourier "
                                    "input and toRGB (StyleGAN3; 14 in the paper)", metavar="N")
+    synthesis_margin: int = option(10, "pixels the synthesis maps extend beyond the picture on "
+                                   "each side (StyleGAN3; 10 in the paper)", metavar="PX")
     magnitude_ema_beta: float = option(0.999, "decay per step of each synthesis layer's running "
                                        "input magnitude (StyleGAN3; 0.5 ** (batch / 20,000) "
                                        "in its recipe)")

@@ -10,7 +10,8 @@ The generators are the same functions with other parameter names:
   saves are checked equal to the ones ganvas designs from the configuration (they are not
   saved by ganvas);
 - G's channel_base / resolution -> g_width, its channel_max -> g_max_width where it differs
-  from D's (StyleGAN3-R doubles G's), num_layers -> synthesis_layers, magnitude_ema_beta as
+  from D's (StyleGAN3-R doubles G's), num_layers -> synthesis_layers, margin_size ->
+  synthesis_margin, magnitude_ema_beta as
   it is. G's num_fp16_res is accepted and means nothing (ganvas's G computes in float32 or
   the run's autocast); D's is the config's.
 D is StyleGAN2's, converted by convert.stylegan2.discriminator_state.
@@ -25,7 +26,7 @@ from ganvas.config.schema import ModelConfig
 from ganvas.errors import GanvasError
 from ganvas.models.stylegan2 import MAPPING_LR_MUL
 from ganvas.models.stylegan3 import (FILTER_SIZE, FIRST_CUTOFF, FIRST_STOPBAND,
-                                     LAST_STOPBAND_REL, LRELU_UPSAMPLING, MARGIN, NUM_CRITICAL,
+                                     LAST_STOPBAND_REL, LRELU_UPSAMPLING, NUM_CRITICAL,
                                      OUTPUT_SCALE, W_AVG_BETA, Generator)
 from ganvas.nvlabs import NvlabsPickle
 
@@ -35,12 +36,12 @@ from .stylegan2 import _embedding, _flat, _width, discriminator_state
 # G's constructor arguments with the only values ganvas's families have for them.
 _FIXED = {"num_critical": NUM_CRITICAL, "first_cutoff": FIRST_CUTOFF,
           "first_stopband": FIRST_STOPBAND, "last_stopband_rel": LAST_STOPBAND_REL,
-          "margin_size": MARGIN, "output_scale": OUTPUT_SCALE, "filter_size": FILTER_SIZE,
+          "output_scale": OUTPUT_SCALE, "filter_size": FILTER_SIZE,
           "lrelu_upsampling": LRELU_UPSAMPLING, "lr_multiplier": MAPPING_LR_MUL,
           "w_avg_beta": W_AVG_BETA}
 _FOLLOWED = {"z_dim", "c_dim", "w_dim", "img_resolution", "img_channels", "channel_base",
              "channel_max", "num_layers", "mapping.num_layers", "num_fp16_res", "conv_clamp",
-             "magnitude_ema_beta", "conv_kernel", "use_radial_filters"}
+             "magnitude_ema_beta", "conv_kernel", "use_radial_filters", "margin_size"}
 _KERNEL = {"stylegan3-t": (3, False), "stylegan3-r": (1, True)}   # conv_kernel, radial
 _FILTER_TOLERANCE = 1e-6
 
@@ -98,6 +99,7 @@ def stylegan3_config(architecture: str, G_kwargs: dict, D_kwargs: dict | None) -
         d_width=_width(d.get("channel_base", 32768), res, "D"), max_width=cmax,
         g_max_width=None if g_cmax == cmax else g_cmax,
         mapping_layers=g.get("mapping.num_layers", 2), synthesis_layers=g.get("num_layers", 14),
+        synthesis_margin=g.get("margin_size", 10),
         magnitude_ema_beta=float(beta), num_fp16_res=d.get("num_fp16_res", 0),
         conv_clamp=None if clamp is None else float(clamp),
         mbstd_group=d.get("mbstd_group_size", 4), d_norm="none")

@@ -10,10 +10,11 @@ rotation and translation from w), `synthesis_layers` (14) modulated convolutions
 cutoff frequencies rise geometrically from 2 to resolution / 2 (reached `NUM_CRITICAL` layers
 before the end, which are critically sampled) and whose minimum stopbands rise from 2^2.1 to
 2^0.3 times the last cutoff; each layer's sampling rate is the power of two at or above twice
-its stopband (at most the resolution), and its maps carry `MARGIN` extra pixels a side but
-the last two, which are the picture; then a 1x1 toRGB and the output times 1/4. Channels:
-min(channel_base / 2 / cutoff, channel cap), channel_base = g_width * resolution (as
-StyleGAN2's g_width, G's width at its last layers), the cap g_max_width or max_width.
+its stopband (at most the resolution), and its maps carry `synthesis_margin` (10) extra
+pixels a side but the last two, which are the picture; then a 1x1 toRGB and the output
+times 1/4. Channels: min(channel_base / 2 / cutoff, channel cap), channel_base = g_width *
+resolution (as StyleGAN2's g_width, G's width at its last layers), the cap g_max_width or
+max_width.
 There are no noise inputs; w has num_ws = synthesis_layers + 2 entries (the input's, each
 layer's, toRGB's).
 
@@ -49,7 +50,6 @@ NUM_CRITICAL = 2             # critically sampled layers at the end
 FIRST_CUTOFF = 2.0           # f_c of the first layer
 FIRST_STOPBAND = 2 ** 2.1    # minimum stopband f_t of the first layer
 LAST_STOPBAND_REL = 2 ** 0.3  # the last layer's minimum stopband over its cutoff
-MARGIN = 10                  # extra pixels a side of the maps (but the last two layers')
 OUTPUT_SCALE = 0.25
 FILTER_SIZE = 6              # filter taps per unit of the lower rate when resampling
 LRELU_UPSAMPLING = 2         # the leaky ReLU runs at twice the higher rate
@@ -73,11 +73,11 @@ def schedule(cfg: ModelConfig) -> dict[str, np.ndarray]:
 
 
 def layer_sizes(cfg: ModelConfig, rates: np.ndarray) -> list[tuple[int, int]]:
-    """(W, H) of each layer's maps: the rate over the picture plus MARGIN a side; the last two
-    layers the picture's (H, W) as (W, H)."""
+    """(W, H) of each layer's maps: the rate over the picture plus synthesis_margin a side;
+    the last two layers the picture's (H, W) as (W, H)."""
     h, w = cfg.image_shape
-    sizes = [(int(r * w / cfg.resolution) + 2 * MARGIN, int(r * h / cfg.resolution) + 2 * MARGIN)
-             for r in rates]
+    m = 2 * cfg.synthesis_margin
+    sizes = [(int(r * w / cfg.resolution) + m, int(r * h / cfg.resolution) + m) for r in rates]
     sizes[-2:] = [(w, h), (w, h)]
     return sizes
 
@@ -220,6 +220,7 @@ def check_fields(cfg: ModelConfig) -> None:
     check_range("mbstd-group", cfg.mbstd_group, 1, 64)
     check_range("num-fp16-res", cfg.num_fp16_res, 0, 16)
     check_range("synthesis-layers", cfg.synthesis_layers, NUM_CRITICAL + 1, 64)
+    check_range("synthesis-margin", cfg.synthesis_margin, 0, 256)
     if not 0 <= cfg.magnitude_ema_beta < 1:
         raise ConfigError(f"magnitude-ema-beta must be from 0 to below 1, not "
                           f"{cfg.magnitude_ema_beta:g}")
@@ -239,7 +240,8 @@ CAPABILITIES = Capabilities(w_space=True, noise_inputs=False, style_mixing=True,
                             path_length=False, d_norms=("none",), spectral_norm=False,
                             truncation_space="w")
 READS = frozenset({"d_norm", "w_dim", "mapping_layers", "mbstd_group", "num_fp16_res",
-                   "conv_clamp", "synthesis_layers", "magnitude_ema_beta", "g_max_width"})
+                   "conv_clamp", "synthesis_layers", "synthesis_margin", "magnitude_ema_beta",
+                   "g_max_width"})
 
 
 def family(radial: bool) -> Family:
