@@ -133,13 +133,16 @@ def filtered_lrelu(x: Tensor, fu: Tensor | None, fd: Tensor | None, bias: Tensor
     """StyleGAN3's alias-free nonlinearity on x (N, C, H, W): + bias, upsample by `up` with
     fu (gain up^2 overall), pad, leaky ReLU (slope 0.2 and gain sqrt(2), or slope 1: linear
     with `gain`), clamp to +-clamp, low-pass by fd and keep every `down`-th sample."""
-    x = x + bias.to(x.dtype)[None, :, None, None]
-    x = upsample_filter(x, fu, up, padding)
-    if slope == LRELU_SLOPE:
-        x = bias_act(x, None, "lrelu", gain / math.sqrt(2), clamp)
-    else:
-        x = bias_act(x, None, "linear", gain, clamp)
-    return _filter_axes(x, fd, 1.0, down)
+    # In float32 outside autocast: on the CPU bfloat16 depthwise (transposed) convolutions are
+    # slower than float32 ones, and the filters' long sums keep their precision.
+    with torch.autocast(x.device.type, enabled=False):
+        x = x.float() + bias.float()[None, :, None, None]
+        x = upsample_filter(x, fu, up, padding)
+        if slope == LRELU_SLOPE:
+            x = bias_act(x, None, "lrelu", gain / math.sqrt(2), clamp)
+        else:
+            x = bias_act(x, None, "linear", gain, clamp)
+        return _filter_axes(x, fd, 1.0, down)
 
 
 # ---- layers ------------------------------------------------------------------------------
@@ -164,7 +167,13 @@ def modulated_conv(x: Tensor, weight: Tensor, styles: Tensor, demodulate: bool,
     else:
         w, s, dcoefs = weight, styles, None
     x = x * (s * input_gain).to(x.dtype)[:, :, None, None]
-    x = F.conv2d(x, w.to(x.dtype), padding=padding)
+    if w.shape[-1] == 1:
+        # A 1x1 convolution as the matrix product it is (StyleGAN3-R, toRGB): under CPU
+        # bfloat16 autocast the convolution's backward was 7x slower than float32's.
+        w = w[:, :, 0, 0].to(x.dtype)
+        x = (x.permute(0, 2, 3, 1) @ w.t()).permute(0, 3, 1, 2)
+    else:
+        x = F.conv2d(x, w.to(x.dtype), padding=padding)
     if dcoefs is not None:
         x = x * dcoefs.to(x.dtype)[:, :, None, None]
     return x
