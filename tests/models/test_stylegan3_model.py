@@ -14,7 +14,7 @@ import torch
 from ganvas.config.resolve import preset
 from ganvas.config.schema import ModelConfig
 from ganvas.errors import ConfigError
-from ganvas.models import build_generator, check_model
+from ganvas.models import MODELS, build_generator, check_model
 from ganvas.models.stylegan3 import schedule
 from ganvas.models.stylegan3_layers import (_filter_axes, lowpass_taps, radial_taps,
                                             upsample_filter, upsample_pad)
@@ -124,3 +124,30 @@ def test_blur_is_a_normalised_gaussian_of_base_two():
     assert y.sum().item() == pytest.approx(1.0) and y[12].abs().max() == 0
     assert blur_images(x, 0.2) is x                         # under one whole pixel: no blur
     assert math.isclose(blur_images(x, 0.4).sum().item(), 1.0, abs_tol=1e-6)
+
+
+@pytest.mark.parametrize("family", ["stylegan3-t", "stylegan3-r"])
+def test_input_transform_moves_and_turns_the_picture(family):
+    torch.manual_seed(0)
+    G = build_generator(small(family, synthesis_margin=10)).eval()    # the paper's margin
+    assert MODELS.get(family).capabilities.input_transform
+    z = torch.randn(2, 16)
+    with torch.no_grad():
+        a = G.synthesize(z)
+        G.input_transform((4 / 32, 0))                  # 4 px right at 32 px
+        right = G.synthesize(z)
+        G.input_transform((0, -4 / 32))                 # 4 px up
+        up = G.synthesize(z)
+        G.input_transform(rotate=90)
+        turned = G.synthesize(z)
+        G.input_transform()
+        assert torch.equal(G.synthesize(z), a)
+    inner = a[..., 8:24, 8:24]
+    assert (right[..., 8:24, 12:28] - inner).abs().max() < 1e-4        # whole pixels: exact
+    assert (up[..., 4:20, 8:24] - inner).abs().max() < 1e-4
+    assert (right[..., 8:24, 8:24] - inner).abs().max() > 0.1 * a.abs().max()   # it moved
+    if family == "stylegan3-r":                         # rotation equivariant: exactly a turn
+        assert (turned - torch.rot90(a, 1, dims=(2, 3))).abs().max() < 1e-4
+    with pytest.raises(ConfigError, match="finite"):
+        G.input_transform((float("nan"), 0))
+    assert not MODELS.get("stylegan2").capabilities.input_transform

@@ -31,6 +31,9 @@ images float (N, C, H, W) in about [-1, 1]):
     G.latent_weights(None)               (F, z_dim): the first layer's weights on z
   with capabilities.path_length also:
     G.path_length_penalty(z, labels)     the scalar penalty (training)
+  with capabilities.input_transform also:
+    G.input_transform(translate, rotate) moves and turns the picture (StyleGAN3: the Fourier
+                                         features' coordinates); no arguments: the identity
   with capabilities.style_mixing also:
     G.mixing_prob                        style-mixing probability during training
 D(images, labels) -> logits (N,), or patch logits (N, P) each with the sample's target;

@@ -203,6 +203,27 @@ class Generator(nn.Module):
                   **{f"synthesis.layers.{i}": r for i, r in enumerate(res[1:])}}
         return state_resolutions(self, owners)
 
+    def input_transform(self, translate: tuple[float, float] = (0.0, 0.0),
+                        rotate: float = 0.0) -> Tensor:
+        """Move the picture by `translate` (x right, y down, in units of its short side: 0.25
+        is a quarter of a 256 px picture, 64 px) and turn it by `rotate` degrees
+        (counter-clockwise), by transforming the Fourier features' coordinates (what the
+        network's equivariance carries to the picture; content from outside the frame is
+        made up). Sets the buffer synthesis.input.transform (saved with the weights, as in
+        NVlabs' networks) to the inverse of that motion; no arguments restore the identity.
+        Returns the (3, 3) matrix set."""
+        tx, ty, angle = float(translate[0]), float(translate[1]), math.radians(float(rotate))
+        for value in (tx, ty, angle):
+            if not math.isfinite(value) or abs(value) > 1e6:
+                raise ConfigError(f"input transform values must be finite and at most 1e6, "
+                                  f"not {value!r}")
+        c, s = math.cos(angle), math.sin(angle)
+        motion = torch.tensor([[c, s, tx], [-s, c, ty], [0.0, 0.0, 1.0]], dtype=torch.float64)
+        inverse = torch.linalg.inv(motion).float()
+        buffer = self.synthesis.input.transform
+        buffer.copy_(inverse.to(buffer.device))
+        return inverse
+
     def mix_styles(self, ws: Tensor, z: Tensor, labels: Tensor | None = None) -> Tensor:
         """Style mixing (as StyleGAN2's): with probability mixing_prob, the ws from a random
         index in [1, num_ws) on come from a second z. Draws nothing when mixing_prob is 0."""
@@ -238,7 +259,7 @@ def runs_float16(cfg: ModelConfig) -> bool:
 
 CAPABILITIES = Capabilities(w_space=True, noise_inputs=False, style_mixing=True,
                             path_length=False, d_norms=("none",), spectral_norm=False,
-                            truncation_space="w")
+                            truncation_space="w", input_transform=True)
 READS = frozenset({"d_norm", "w_dim", "mapping_layers", "mbstd_group", "num_fp16_res",
                    "conv_clamp", "synthesis_layers", "synthesis_margin", "magnitude_ema_beta",
                    "g_max_width"})
