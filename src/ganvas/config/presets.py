@@ -12,6 +12,7 @@ config file and the options, and config.validation checks the result.
 from __future__ import annotations
 
 import math
+from functools import partial
 from typing import Callable
 
 from ..models import family_of
@@ -105,6 +106,52 @@ def stylegan2_auto(resolution: int, batch: int | None = None, tiny: bool = False
 PRESETS.register("stylegan2")(stylegan2_auto)
 PRESETS.register("stylegan2-tiny")(
     lambda resolution, batch=None: stylegan2_auto(resolution, batch, tiny=True))
+
+
+def stylegan3_recipe(resolution: int, batch: int | None = None, radial: bool = False,
+                     tiny: bool = False) -> dict:
+    """StyleGAN3's recipe (Karras et al. 2021; NVlabs' stylegan3 train.py and loss.py) for
+    config T (radial False) or R: cbase 32768 and cmax 512 (G's both doubled for R), mapping
+    depth 2, Adam(0, 0.99) with lr 0.0025 for G and 0.002 for D, R1 every 16 steps with the
+    README's starting gamma 0.0002 res^2 / batch, G_ema half-life batch * 10 / 32 kimg, ramp-up
+    0.05, no style mixing or path length, magnitude EMAs with beta 0.5 ** (batch / 20,000),
+    float16 D blocks on CUDA and clamp 256, ADA (target 0.6, bgc); R blurs D's inputs with
+    sigma 10 px fading out over 200 batch / 32 kimg. Batch 32, as the paper's runs. `tiny`
+    (tests, laptop CPUs): z/w 64, 5 synthesis layers with margins of 2 px, widths 8 (cap 64),
+    batch 16, G's cap not doubled. A `batch` asked for replaces 32 in those rules."""
+    res = resolution or 256
+    batch = batch or (16 if tiny else 32)
+    g_width = d_width = max(32768 // res, 1)
+    max_width, z_dim, layers, margin = 512, 512, 14, 10
+    if tiny:
+        g_width, d_width, max_width, z_dim, layers, margin = 8, 8, 64, 64, 5, 2
+    g_max_width = None
+    if radial:
+        g_width *= 2
+        g_max_width = None if tiny else 2 * max_width
+    train = {"loss": "nonsaturating", "batch": batch, "beta1": 0.0, "beta2": 0.99,
+             "lr_g": 0.0025, "lr_d": 0.002, "r1_gamma": 0.0002 * res ** 2 / batch,
+             "r1_interval": 16, "pl_weight": 0.0, "style_mixing": 0.0,
+             "ema_kimg": batch * 10 / 32, "ema_rampup": 0.05}
+    if radial:
+        train.update(blur_sigma=10.0, blur_fade_kimg=batch * 200 / 32)
+    return {
+        "model": {"family": "stylegan3-r" if radial else "stylegan3-t", "z_dim": z_dim,
+                  "w_dim": z_dim, "mapping_layers": 2, "g_width": g_width, "d_width": d_width,
+                  "max_width": max_width, "g_max_width": g_max_width, "d_norm": "none",
+                  "mbstd_group": min(batch, 4), "num_fp16_res": 4, "conv_clamp": 256.0,
+                  "synthesis_layers": layers, "synthesis_margin": margin,
+                  "magnitude_ema_beta": 0.5 ** (batch / 20_000)},
+        "train": train,
+        "augment": {**auto_augment("ada", "ada"), "target": 0.6, "augpipe": "bgc"},
+    }
+
+
+for _config, _radial in (("t", False), ("r", True)):
+    PRESETS.register(f"stylegan3-{_config}")(
+        partial(stylegan3_recipe, radial=_radial))
+    PRESETS.register(f"stylegan3-{_config}-tiny")(
+        partial(stylegan3_recipe, radial=_radial, tiny=True))
 
 
 # Liu et al. 2021 (FastGAN), as its code trains (train.py): the hinge with margins drawn in

@@ -101,6 +101,16 @@ class ModelConfig:
                                "float16 (StyleGAN2)", metavar="N")
     conv_clamp: float | None = option(None, "clamp conv outputs to +-this (with float16; 256 "
                                       "in the papers; StyleGAN2)")
+    # StyleGAN3's (stylegan3-t, stylegan3-r).
+    synthesis_layers: int = option(14, "layers of the synthesis network between the Fourier "
+                                   "input and toRGB (StyleGAN3; 14 in the paper)", metavar="N")
+    synthesis_margin: int = option(10, "pixels the synthesis maps extend beyond the picture on "
+                                   "each side (StyleGAN3; 10 in the paper)", metavar="PX")
+    magnitude_ema_beta: float = option(0.999, "decay per step of each synthesis layer's running "
+                                       "input magnitude (StyleGAN3; 0.5 ** (batch / 20,000) "
+                                       "in its recipe)")
+    g_max_width: int | None = option(None, "cap on G's channels when it differs from D's "
+                                     "max_width (StyleGAN3-R doubles G's; none: max_width)")
 
     def check(self, classes_from_data: bool = False) -> None:
         """A ConfigError for the first bad value the record shows by itself (the family's
@@ -172,6 +182,10 @@ class TrainConfig:
     gate_g: float | None = option(None, "skip G's update while its loss is under this")
     instance_noise: float = option(0.0, "std of Gaussian noise on D's inputs at the start ...")
     instance_noise_kimg: float = option(50.0, "... annealed linearly to 0 over this many kimg")
+    blur_sigma: float = option(0.0, "std (px) of a Gaussian blur of every image D sees, at the "
+                               "start ... (StyleGAN3-R: 10)")
+    blur_fade_kimg: float = option(0.0, "... faded linearly to 0 over this many kimg "
+                                   "(StyleGAN3-R: 200 batch / 32)")
     ema_kimg: float = option(10.0, "half-life of G_ema in kimg ...")
     ema_rampup: float | None = option(0.05, "... capped at this fraction of the images seen")
     grid_size: int = option(64, "images in the snapshot grids (seeds 0..N-1)", metavar="N")
@@ -253,6 +267,10 @@ class TrainConfig:
         check_range("max-rollbacks", self.max_rollbacks, 0, 1000)
         if self.instance_noise < 0 or self.instance_noise_kimg <= 0:
             raise ConfigError("instance noise and its annealing length must be positive")
+        check_range("blur-sigma", self.blur_sigma, 0, 1000)
+        check_range("blur-fade-kimg", self.blur_fade_kimg, 0, 1e6)
+        if self.blur_sigma > 0 and self.blur_fade_kimg <= 0:
+            raise ConfigError("--blur-sigma needs --blur-fade-kimg, the kimg it fades over")
         if self.keep_snapshots < 1:
             raise ConfigError("keep-snapshots must be at least 1")
         check_range("keep-snapshots", self.keep_snapshots, 1, 10_000)

@@ -1,6 +1,7 @@
 """Networks read from other tools' files (ganvas.nvlabs) turned into ganvas families' configs
 and state dicts: stylegan2.py (NVlabs' PyTorch StyleGAN2 onto ganvas's stylegan2 family),
-tensorflow.py (TensorFlow StyleGAN2's records rewritten into NVlabs' PyTorch layout first).
+tensorflow.py (TensorFlow StyleGAN2's records rewritten into NVlabs' PyTorch layout first),
+stylegan3.py (NVlabs' StyleGAN3-T and -R onto ganvas's stylegan3-t and stylegan3-r).
 
 `convert_pickle(net)` is the one entry: an NvlabsPickle -> `Converted` (a ModelConfig and the
 state dicts of G_ema and, where the file has them, G and D, with the augmentation p). A new
@@ -14,7 +15,7 @@ from typing import Callable
 
 from ..errors import GanvasError
 from ..nvlabs import NvlabsPickle
-from . import stylegan2
+from . import stylegan2, stylegan3
 from .converted import Converted
 
 __all__ = ["Converted", "convert_pickle"]
@@ -23,6 +24,8 @@ __all__ = ["Converted", "convert_pickle"]
 # NvlabsPickle.architecture -> its converter
 CONVERTERS: dict[str, Callable[[NvlabsPickle], Converted]] = {
     "stylegan2": stylegan2.convert_networks,
+    "stylegan3-t": stylegan3.convert_networks,
+    "stylegan3-r": stylegan3.convert_networks,
 }
 
 

@@ -32,7 +32,9 @@ def parse_styles(text: str, per_res: dict[int, list[int]]) -> list[int]:
     (G.style_layers(), covering every w); a GanvasError if empty or out of range."""
     resolution = max(per_res)
     num_ws = 1 + max(i for ids in per_res.values() for i in ids)
-    table = "; ".join(f"{r}x{r}: {a}-{b}" for r, (a, b) in per_res.items())
+    # Any number of indices per resolution (StyleGAN2 has two, StyleGAN3 one to several).
+    table = "; ".join(f"{r}x{r}: {ids[0]}" + (f"-{ids[-1]}" if len(ids) > 1 else "")
+                      for r, ids in per_res.items())
     chosen: set[int] = set()
     for part in str(text).replace(" ", "").lower().split(","):
         if part in GROUPS:

@@ -31,6 +31,9 @@ images float (N, C, H, W) in about [-1, 1]):
     G.latent_weights(None)               (F, z_dim): the first layer's weights on z
   with capabilities.path_length also:
     G.path_length_penalty(z, labels)     the scalar penalty (training)
+  with capabilities.input_transform also:
+    G.input_transform(translate, rotate) moves and turns the picture (StyleGAN3: the Fourier
+                                         features' coordinates); no arguments: the identity
   with capabilities.style_mixing also:
     G.mixing_prob                        style-mixing probability during training
 D(images, labels) -> logits (N,), or patch logits (N, P) each with the sample's target;
@@ -51,13 +54,15 @@ import torch.nn as nn
 from ..config.schema import ModelConfig, is_power_of_two
 from ..errors import ConfigError
 from ..registry import Registry
-from . import dcgan, fastgan, stylegan2
+from . import dcgan, fastgan, stylegan2, stylegan3
 from .contract import COMMON_FIELDS, NOISE_MODES, Family
 
 MODELS: Registry[Family] = Registry("model family")
 MODELS.register("dcgan")(dcgan.FAMILY)
 MODELS.register("stylegan2")(stylegan2.FAMILY)
 MODELS.register("fastgan")(fastgan.FAMILY)
+MODELS.register("stylegan3-t")(stylegan3.FAMILY_T)
+MODELS.register("stylegan3-r")(stylegan3.FAMILY_R)
 
 
 def family_of(name: str) -> Family:

@@ -42,6 +42,7 @@ class Capabilities:
     truncation_space: str = "z"    # where truncation psi acts: "z" (z * psi) or "w"
     d_reconstruction: bool = False  # D.reconstruct: D decodes its features (FastGAN)
     two_views: bool = False        # G.views: D sees an image and G's own small image
+    input_transform: bool = False  # G.input_transform: translate and rotate the picture (SG3)
 
     def latent_spaces(self) -> tuple[str, ...]:
         """The spaces walks and sweeps can move in."""

@@ -92,8 +92,9 @@ def batch_randn(like: torch.Tensor, channels: int | None = None) -> torch.Tensor
 
 
 # Buffers that training updates from the batch (BatchNorm's running statistics, StyleGAN2's
-# w_avg and path-length mean): the ones processes average after each step.
-RUNNING_BUFFERS = ("running_mean", "running_var", "w_avg", "pl_mean")
+# w_avg and path-length mean, StyleGAN3's input magnitudes): the ones processes average after
+# each step.
+RUNNING_BUFFERS = ("running_mean", "running_var", "w_avg", "pl_mean", "magnitude_ema")
 
 
 def running_buffers(module: nn.Module) -> list[torch.Tensor]:

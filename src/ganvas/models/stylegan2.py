@@ -64,9 +64,9 @@ class MappingNetwork(nn.Module):
     `w_avg` (w_dim,) that truncation pulls towards. labels may also be float class embeddings
     (N, w_dim): rows of embed.weight or points between them (a walk from class to class)."""
 
-    def __init__(self, cfg: ModelConfig, num_ws: int):
+    def __init__(self, cfg: ModelConfig, num_ws: int, w_avg_beta: float = W_AVG_BETA):
         super().__init__()
-        self.num_classes, self.num_ws = cfg.num_classes, num_ws
+        self.num_classes, self.num_ws, self.w_avg_beta = cfg.num_classes, num_ws, w_avg_beta
         self.embed = nn.Embedding(cfg.num_classes, cfg.w_dim) if cfg.num_classes else None
         z_in = cfg.z_dim + (cfg.w_dim if cfg.num_classes else 0)
         dims = [z_in] + [cfg.w_dim] * cfg.mapping_layers
@@ -89,7 +89,8 @@ class MappingNetwork(nn.Module):
         w = self.layers(x)
         if update_w_avg and self.training:
             with torch.no_grad():
-                self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg, W_AVG_BETA))
+                self.w_avg.copy_(w.detach().float().mean(dim=0).lerp(self.w_avg,
+                                                                     self.w_avg_beta))
         ws = w[:, None].repeat(1, self.num_ws, 1)
         if truncation_psi != 1:
             avg = self.w_avg.to(ws.dtype)

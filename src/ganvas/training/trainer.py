@@ -13,6 +13,7 @@ from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from ..augment import AUGMENTS, diff_augment, parse_policy
 from ..augment.ada import AdaController, AugmentPipe
@@ -37,6 +38,21 @@ Views = Tensor | tuple[Tensor, ...]     # what D sees of one batch: images, or G
 def image_of(x: Views) -> Tensor:
     """The images of what D sees (the first of G.views' pair)."""
     return x[0] if isinstance(x, tuple) else x
+
+
+def blur_images(x: Tensor, sigma: float) -> Tensor:
+    """x (N, C, H, W) low-passed as StyleGAN3's loss blurs D's inputs: the separable filter
+    2^-(k / sigma)^2 for k = -3 sigma .. 3 sigma (whole pixels), normalised to sum 1, over
+    zero padding (same size out); x itself when that leaves one tap. Differentiable."""
+    size = int(3 * sigma)
+    if size <= 0:
+        return x
+    k = torch.arange(-size, size + 1, device=x.device, dtype=torch.float32)
+    f = (k / sigma).square().neg().exp2()
+    f = (f / f.sum()).to(x.dtype)
+    c = x.shape[1]
+    x = F.conv2d(x, f.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), padding=(0, size), groups=c)
+    return F.conv2d(x, f.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), padding=(size, 0), groups=c)
 
 
 def detach(x: Views) -> Views:
@@ -148,8 +164,17 @@ class Trainer:
         left = 1.0 - self.images_seen / (t.instance_noise_kimg * 1000.0)
         return t.instance_noise * max(0.0, left)
 
+    def blur_sigma(self) -> float:
+        """The std (px) of the blur of D's inputs at the current kimg (StyleGAN3-R's recipe):
+        linear from --blur-sigma down to 0 over --blur-fade-kimg."""
+        t = self.cfg.train
+        if t.blur_sigma <= 0:
+            return 0.0
+        return t.blur_sigma * max(0.0, 1.0 - self.images_seen / (t.blur_fade_kimg * 1000.0))
+
     def d_view(self, x: Views, sigma: float) -> Views:
-        """Images as D sees them: instance noise, then the DiffAugment policy or the ADA pipe
+        """Images as D sees them: blurred (--blur-sigma), instance noise, then the DiffAugment
+        policy or the ADA pipe
         (all differentiable, so G learns through them). x: (N, C, H, W) in [-1, 1], or G's
         views, each augmented with draws of its own (as FastGAN's code does).
 
@@ -158,7 +183,7 @@ class Trainer:
         follows runs under autocast)."""
         if isinstance(x, tuple):
             return tuple(self.d_view(v, sigma) for v in x)
-        x = x.float()
+        x = blur_images(x.float(), self.blur_sigma())
         if sigma > 0:
             noise = torch.randn((self.cfg.train.batch, *x.shape[1:]), generator=self.rng["noise"])
             x = x + sigma * noise[self.shard].to(self.device)
