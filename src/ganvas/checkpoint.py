@@ -88,14 +88,14 @@ def model_info(cfg: ModelConfig, images_seen: int, dataset: dict, preset: str = 
             "dataset": dataset}
 
 
-def check_architecture(info: dict, path: Path) -> None:
+def check_architecture(info: dict, cfg: ModelConfig, path: Path) -> None:
     """A model.json's recorded layer layout (1 where it predates the field) must be the one
     its family builds now: older weights would not fit (a GanvasError saying why)."""
-    family = family_of(info["model"]["family"])
+    family = family_of(cfg.family)
     recorded = info.get("architecture", 1)
     if recorded != family.architecture:
         note = f" ({family.architecture_note})" if family.architecture_note else ""
-        raise GanvasError(f"{path}: a {info['model']['family']} model of architecture "
+        raise GanvasError(f"{path}: a {cfg.family} model of architecture "
                           f"{recorded!r}; this ganvas builds architecture "
                           f"{family.architecture}{note}: retrain, or open it with the ganvas "
                           f"that made it")
@@ -115,8 +115,7 @@ def read_model_json(folder: Path) -> dict:
     if info.get("format") != MODEL_FORMAT or info.get("version") != MODEL_VERSION:
         raise GanvasError(f"{path} is not a ganvas model (format {info.get('format')!r}, "
                           f"version {info.get('version')!r})")
-    model_config(info.get("model"), path)
-    check_architecture(info, path)
+    check_architecture(info, model_config(info.get("model"), path), path)
     if not isinstance(info.get("dataset", {}), dict):
         raise GanvasError(f"{path}: 'dataset' is not an object")
     return info

@@ -226,3 +226,14 @@ def test_half_written_metrics_line_is_skipped_by_load_best(run_copy, toy_archive
     m.load_best(run_copy)
     assert m.best_value == 2.0
     assert len(read_run(run_copy).metrics) == 2
+
+
+def test_a_model_json_without_its_fields_is_one_line(model_dir):
+    """An empty "model" object once reached a KeyError (the architecture check read the raw
+    family): the checked config's defaults now say what does not fit."""
+    info = json.loads((model_dir / "model.json").read_text())
+    info["model"] = {}
+    (model_dir / "model.json").write_text(json.dumps(info))
+    with pytest.raises(GanvasError) as e:
+        ganvas.load(model_dir, device="cpu")
+    assert "\n" not in str(e.value) and "G_ema.safetensors" in str(e.value)

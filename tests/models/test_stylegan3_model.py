@@ -151,3 +151,38 @@ def test_input_transform_moves_and_turns_the_picture(family):
     with pytest.raises(ConfigError, match="finite"):
         G.input_transform((float("nan"), 0))
     assert not MODELS.get("stylegan2").capabilities.input_transform
+
+
+def test_a_look_translates_and_rotates_through_the_verbs(tmp_path, capsys):
+    """--translate / --rotate (a Look): the pictures of G with that input transform, G as it
+    was afterwards; a model without an input transform refuses them in one line."""
+    import ganvas
+    from ganvas.api import Model
+    from ganvas.cli import main
+    from ganvas.export import export_safetensors
+    from tests.helpers import usage_error
+    torch.manual_seed(0)
+    from ganvas.checkpoint import model_info
+    cfg = small(synthesis_margin=10)
+    G = build_generator(cfg).eval().requires_grad_(False)
+    model = Model(G, model_info(cfg, 0, {}), tmp_path / "m")
+    plain = model.generate([0, 1])
+    moved = model.generate([0, 1], look=ganvas.Look(translate=(0.125, 0), rotate=0))
+    assert np.array_equal(model.generate([0, 1]), plain)            # G restored
+    assert np.array_equal(moved[:, 8:24, 12:28], plain[:, 8:24, 8:24])  # 4 px right
+    folder = export_safetensors(model, tmp_path / "exported")
+    assert main(["generate", str(folder), "--seeds", "0-1", "--rotate", "90",
+                 "--translate", "0,0.125", "--out", str(tmp_path / "pics")]) == 0
+    assert main(["interpolate", str(folder), "--seeds", "0,1", "--frames", "2",
+                 "--translate", "0.25,0", "--out", str(tmp_path / "walk.gif")]) == 0
+    with pytest.raises(ganvas.GanvasError, match="translate must be finite"):
+        ganvas.Look(translate=(float("inf"), 0))
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", str(folder), "--translate", "1"])
+    assert exit_.value.code == 2 and "need X,Y" in capsys.readouterr().err
+    dc_cfg = preset("dcgan-tiny").config.model
+    dc = export_safetensors(Model(build_generator(dc_cfg).eval(), model_info(dc_cfg, 0, {}),
+                                  tmp_path / "d"), tmp_path / "dc")
+    line = usage_error(["generate", str(dc), "--rotate", "10", "--out", str(tmp_path / "x")],
+                       capsys)
+    assert "--translate / --rotate needs a model with input transform" in line

@@ -18,6 +18,21 @@ def add_look_options(p) -> None:
     p.add_argument("--noise-mode", choices=("const", "random", "none"),
                    help="noise inputs, for models that have them (StyleGAN2; default const)")
     p.add_argument("--scale", type=int, default=1, help="enlarge pixels N times (crisp)")
+    p.add_argument("--translate", type=_pair, default=(0.0, 0.0), metavar="X,Y",
+                   help="models with an input transform (StyleGAN3): move the picture by X "
+                        "right and Y down, in picture short sides (0.25 = a quarter)")
+    p.add_argument("--rotate", type=float, default=0.0, metavar="DEG",
+                   help="models with an input transform (StyleGAN3): turn the picture by DEG "
+                        "degrees counter-clockwise")
+
+
+def _pair(text: str) -> tuple[float, float]:
+    import argparse
+    try:
+        x, y = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"need X,Y (two numbers), not {text!r}") from None
+    return x, y
 
 
 def add_generate(sub) -> None:
@@ -162,7 +177,7 @@ def run_explore(a) -> None:
 def look_of(a):
     """The ganvas.Look of the parsed --class, --truncation and --noise-mode."""
     from ..latent.look import Look
-    return Look(a.label, a.truncation, a.noise_mode)
+    return Look(a.label, a.truncation, a.noise_mode, a.translate, a.rotate)
 
 
 def grid_look(a) -> dict:

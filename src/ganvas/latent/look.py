@@ -1,6 +1,7 @@
-"""How a picture is made from its latent: the class, the truncation and the noise mode.
+"""How a picture is made from its latent: the class, the truncation, the noise mode and, for
+models with an input transform (StyleGAN3), a translation and rotation of the picture.
 
-The three travel together through every verb that makes pictures (generate, walks, sweeps,
+They travel together through every verb that makes pictures (generate, walks, sweeps,
 style mixing, the page), so they travel as one frozen value: a Look. Its truncation is checked
 when it is made; the class and the noise mode depend on the model, so `check(sampler)` checks
 them against one (the Sampler's own checks, with their messages).
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from ..errors import GanvasError
 
 MAX_TRUNCATION = 10.0        # |psi|: beyond it the pictures are only saturated noise
+MAX_TRANSLATE = 100.0        # picture sides: far beyond it is only made-up content
 
 
 def check_truncation(truncation) -> None:
@@ -37,9 +39,28 @@ class Look:
     label: int | str | None = None
     truncation: float = 1.0
     noise_mode: str | None = None
+    translate: tuple[float, float] = (0.0, 0.0)   # x right, y down, in picture short sides
+    rotate: float = 0.0                           # degrees, counter-clockwise
 
     def __post_init__(self):
         check_truncation(self.truncation)
+        try:
+            x, y = (float(v) for v in self.translate)
+            angle = float(self.rotate)
+        except (TypeError, ValueError):
+            raise GanvasError(f"translate must be two numbers (x, y) and rotate one, not "
+                              f"{self.translate!r} and {self.rotate!r}") from None
+        if not all(math.isfinite(v) for v in (x, y, angle)) or max(abs(x), abs(y)) > \
+                MAX_TRANSLATE or abs(angle) > 36000:
+            raise GanvasError(f"translate must be finite and within +-{MAX_TRANSLATE:g} picture "
+                              f"sides, rotate finite and within +-36000 degrees")
+        object.__setattr__(self, "translate", (x, y))
+        object.__setattr__(self, "rotate", angle)
+
+    @property
+    def moved(self) -> bool:
+        """Whether the look translates or rotates the picture."""
+        return self.translate != (0.0, 0.0) or self.rotate != 0.0
 
     def check(self, sampler) -> Look:
         """This look, after a clear GanvasError for a class or noise mode `sampler`'s model
@@ -47,4 +68,6 @@ class Look:
         if self.label is not None:
             sampler.class_index(self.label)
         sampler.noise_mode(self.noise_mode)
+        if self.moved:
+            sampler.need("input_transform", "--translate / --rotate")
         return self

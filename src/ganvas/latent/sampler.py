@@ -16,6 +16,8 @@ Inputs besides z (N, z_dim): classes, either int64 labels (N,) or float class em
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -132,7 +134,8 @@ class Sampler:
         classes are the rows' own (the look's label is what chose them, see `labels`)."""
         mode = self.noise_mode(look.noise_mode)
         psi = look.truncation
-        return self.run(lambda zb, cb: self.G.synthesize(zb, cb, psi, mode), z, classes)
+        with self.transformed(look):
+            return self.run(lambda zb, cb: self.G.synthesize(zb, cb, psi, mode), z, classes)
 
     def to_w(self, z: Tensor, classes: Tensor | None = None, truncation: float = 1.0) -> Tensor:
         """z (N, z_dim) [+ classes] -> ws (N, num_ws, w_dim), truncated towards w_avg by psi."""
@@ -145,7 +148,25 @@ class Sampler:
         carry their class and truncation already)."""
         self.need("w_space", "w space")
         mode = self.noise_mode(look.noise_mode)
-        return self.run(lambda wb: self.G.from_w(wb, mode), ws)
+        with self.transformed(look):
+            return self.run(lambda wb: self.G.from_w(wb, mode), ws)
+
+    @contextmanager
+    def transformed(self, look: Look):
+        """G with the look's translation and rotation for the duration (the model's own
+        input transform, as saved, afterwards); nothing to do for a look that does not move."""
+        if not look.moved:
+            yield
+            return
+        self.need("input_transform", "--translate / --rotate")
+        saved = [(b, b.clone()) for b in self.G.buffers()]   # the transform is a buffer
+        try:
+            self.G.input_transform(look.translate, look.rotate)
+            yield
+        finally:
+            with torch.no_grad():
+                for buffer, value in saved:
+                    buffer.copy_(value)
 
     def truncate_w(self, ws: Tensor, truncation: float) -> Tensor:
         """ws (N, num_ws, w_dim) lerped towards G's w_avg by psi (1 = unchanged)."""
