@@ -30,7 +30,8 @@ from tests.helpers import same, usage_error, weights
 from tests.helpers import export_random
 
 RES = 32
-SMALL = dict(g_width=8, d_width=8, max_width=32, z_dim=32, batch=8, progress=False)
+SMALL = dict(g_width=8, d_width=8, max_width=32, z_dim=32, batch=8, grid_size=16,
+             progress=False)
 
 
 # --- which shapes ----------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def test_every_family_trains_wide_and_every_verb_keeps_the_shape(wide_run, tmp_p
     images = model.generate([0, 1, 2])
     assert images.shape == (3, RES, 2 * RES, 3)
     grid = sorted((run / "samples").glob("*.png"))[-1]
-    with Image.open(grid) as g:                                      # 8 x 8 cells, scale 2
+    with Image.open(grid) as g:                                      # 4 x 4 cells, scale 2
         assert g.size[0] > g.size[1] * 1.8
 
     walk = model.interpolate(tmp_path / "walk.gif", seeds=[0, 1], frames_per_step=2,

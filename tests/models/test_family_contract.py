@@ -22,7 +22,7 @@ from ganvas.runfolder import snapshots
 from tests.helpers import make_toy_archive, same, usage_error, weights
 
 RES = 32                                   # every family supports 32 px
-SMALL = dict(g_width=8, d_width=8, max_width=32, z_dim=32, batch=8, progress=False)
+SMALL = dict(g_width=8, d_width=8, max_width=32, z_dim=32, batch=8, grid_size=16, progress=False)
 # A train option that needs each capability, and a value that asks for it.
 NEEDS = {"path_length": ("--pl-weight", "2"), "style_mixing": ("--style-mixing", "0.9"),
          "spectral_norm": ("--spectral-norm", None)}
