@@ -477,6 +477,7 @@ def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
     model = model if isinstance(model, Model) else load(model, device)
     result = ev.evaluate(model, names, num, extractor, weights, device=device)
     if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         ev.write_json(result, out)
     return result
 
