@@ -10,8 +10,10 @@ from .options import MODEL_HELP, add_device_option
 def add_eval(sub) -> None:
     p = sub.add_parser("eval", help="measure a model against its training images",
                        description="Generate --num images and compare them with all the "
-                                   "training images (up to 50,000); write a metrics JSON, "
-                                   "print a table with both counts.")
+                                   "training images (up to 50,000); write a metrics JSON "
+                                   "into the run (or --out), print a table with both counts, "
+                                   "which way each metric is better and what two halves of "
+                                   "the training images score against each other.")
     p.add_argument("model", help=MODEL_HELP)
     p.add_argument("--metrics", help="comma-separated: swd (no weights needed), fid, kid, "
                    "is (Inception-v3), pr (VGG-16); default swd, none with --memorization")
