@@ -38,7 +38,8 @@ FIDELITY_SEED = 2020          # torch-fidelity's seed for KID subsets and the IS
 # `ganvas eval`'s generated images by default (README: how samples are counted): 5,000 on a GPU,
 # as FastGAN and DiffAugment report; 1,000 where the features are computed on a CPU, which
 # stays practical there: on a 2-core CPU SWD took 51 s for 300 reals vs 1,000 generated and
-# 246 s vs 5,000 (64 px), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
+# 246 s vs 5,000 (64 px) before issue 30's faster sort (about 5x less since:
+# benchmarks/swd_speed.py), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
 GPU_EVAL_NUM = 5_000
 CPU_EVAL_NUM = 1_000
 
