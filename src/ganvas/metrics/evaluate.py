@@ -340,8 +340,8 @@ def real_halves(reals: int, generated: int) -> tuple[np.ndarray, np.ndarray]:
 def real_reference(metrics: list[str], reals: np.ndarray, generated: int,
                    outputs: dict[str, tuple[dict, dict, bool]], plan: dict[str, str],
                    real_key: dict | None, weights: dict) -> dict:
-    """What the real images themselves score, to read each figure against (README: What is
-    measured), by result key: {"value": float | None, "kind", "images": [counts], "cached"}.
+    """What the real images themselves score, to read each figure against (README: Measuring a
+    model), by result key: {"value": float | None, "kind", "images": [counts], "cached"}.
 
     SWD, FID, KID, precision and recall: the same metric between two disjoint halves of the
     reals ("real vs real"), each as many as the generated images or half the reals when
