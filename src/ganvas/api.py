@@ -464,9 +464,12 @@ def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
     extractor: one feature network for all feature metrics instead of the standard ones
     (e.g. "random-conv", offline; numbers not comparable with papers). feature_weights:
     local weight files, "[NAME=]PATH,..." or {name: path}. out: also write the result as
-    JSON there. Returns {"metrics": {...}, "generated", "reals" (the two counts), "note" (when
-    few reals bias FID/IS/PR), "extractors", "weights", ...} (ganvas.metrics.evaluate; its
-    `table` prints it)."""
+    JSON there, atomically (`ganvas eval`'s default, RUN/eval/...: runfolder.locate.eval_out).
+    Returns {"metrics": {...}, "generated", "reals" (the two counts), "better" (key -> "lower
+    is better" / "higher is better"), "real_reference" (key -> what the training images score:
+    real vs real on two disjoint halves; IS: of the reals), "note" (when few reals bias
+    FID/IS/PR), "extractors", "weights", ...} (ganvas.metrics.evaluate; its `table` prints
+    it)."""
     from .limits import check_generated
     from .metrics import evaluate as ev
     if num is not None:
@@ -477,6 +480,7 @@ def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
     model = model if isinstance(model, Model) else load(model, device)
     result = ev.evaluate(model, names, num, extractor, weights, device=device)
     if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
         ev.write_json(result, out)
     return result
 

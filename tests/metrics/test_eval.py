@@ -145,3 +145,124 @@ def test_eval_reads_an_image_folder_as_training_did(tmp_path):
     model = ganvas.load(run)
     assert ev.evaluate(model, ["swd"], 8)["metrics"]["swd"] > 0
     assert sorted(cache_dir("prepared").glob("*.zip")) == prepared
+
+
+# Issue 30: eval's output goes into the run it measured, with directions and real references.
+
+@pytest.fixture
+def own_run(tiny_run, tmp_path):
+    """A private copy of the tiny run (eval writes into it)."""
+    import shutil
+    return shutil.copytree(tiny_run, tmp_path / "runs" / tiny_run.name)
+
+
+def test_eval_writes_into_the_run_and_its_report_shows_it(own_run, tmp_path, monkeypatch,
+                                                          capsys):
+    """`ganvas eval RUN` leaves the working folder alone, writes RUN/eval/<snapshot>-<metrics>
+    .json (and the path it printed), and the report then shows the result instead of "No
+    metrics yet"; eval of an earlier snapshot is another file beside it."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["report", str(own_run)]) == 0
+    assert "No metrics yet" in (own_run / "report.html").read_text()
+    capsys.readouterr()
+    assert main(["eval", str(own_run), "--num", "8"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert list(work.iterdir()) == []                           # nothing in the working folder
+    out = own_run / "eval" / "kimg-000000.256-swd.json"
+    assert printed[-1] == str(out)
+    result = json.loads(out.read_text())
+    assert result["kimg"] == 0.256 and result["generated"] == 8
+    first = own_run / "checkpoints" / "kimg-000000.128"
+    assert main(["eval", str(first), "--num", "8"]) == 0
+    assert (own_run / "eval" / "kimg-000000.128-swd.json").is_file()
+    assert main(["report", str(own_run)]) == 0
+    page = (own_run / "report.html").read_text()
+    assert "No metrics yet" not in page and "Measured by ganvas eval" in page
+    section = page[page.index('id="metrics"'):page.index('id="augment"')]
+    assert f"<td>{result['metrics']['swd']:.6g}</td><td>lower is better</td>" in section
+    assert "kimg-000000.256-swd.json" in section and "kimg-000000.128" not in section
+    assert "real vs real: " in section
+
+
+def test_eval_of_a_model_that_is_no_run_asks_for_out(tmp_path, monkeypatch, capsys):
+    """An exported model is not a run: eval writes nowhere without --out (exit 2, one line,
+    before any work)."""
+    from tests.helpers import DC, export_random
+    model = export_random(tmp_path / "exported", **DC)
+    before = sorted(p.name for p in model.iterdir())
+    monkeypatch.chdir(tmp_path)
+    err = usage_error(["eval", str(model), "--num", "8"], capsys)
+    assert "--out" in err and "not a run" in err
+    assert sorted(p.name for p in model.iterdir()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exported"]
+    err = usage_error(["eval", str(tmp_path / "x.pkl"), "--num", "8"], capsys)
+    assert "--out" in err
+
+
+def test_eval_prints_each_metric_with_its_direction_and_real_reference(own_run, capsys):
+    """Every figure says which way is better and what two disjoint halves of the training
+    images score against each other (the same metric code, on the halves: as many as the
+    generated images, or half the reals); a second eval reads the references from the
+    cache and prints the same."""
+    import ganvas
+    from ganvas.metrics import evaluate as ev
+    from ganvas.metrics.distances import frechet_distance, statistics
+    from ganvas.metrics.extractors import EXTRACTORS
+    from ganvas.metrics.swd import swd
+    argv = ["eval", str(own_run), "--metrics", "swd,fid,kid,pr", "--num", "48",
+            "--extractor", "random-conv"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    out = own_run / "eval" / "kimg-000000.256-swd-fid-kid-pr-random-conv.json"
+    assert printed.splitlines()[-1] == str(out)
+    result = json.loads(out.read_text())
+    ref = result["real_reference"]
+    lines = {line.split()[0]: line for line in printed.splitlines()}
+    for key, better in (("swd", "lower"), ("fid", "lower"), ("kid", "lower"),
+                        ("precision", "higher"), ("recall", "higher")):
+        assert result["better"][key] == f"{better} is better"
+        assert ref[key]["images"] == [32, 32] and ref[key]["kind"] == "real vs real"
+        assert lines[ev.label(key)].endswith(
+            f"({better} is better; real vs real: {ref[key]['value']:.4g})")
+    assert "kid_std" in lines and "better" not in lines["kid_std"]
+    assert ("real vs real: two disjoint halves of the training images, 32 vs 32 (as many as "
+            "the generated images, or half the training images when there are fewer)") in printed
+    # the references are the metrics themselves on two disjoint halves of the reals
+    reals = ev.model_real_subset(ganvas.load(own_run))[0]
+    a, b = ev.real_halves(len(reals), 48)
+    assert len(a) == len(b) == 32 and not set(a) & set(b)
+    assert ref["swd"]["value"] == swd(reals[a], reals[b])["mean"]
+    feats = EXTRACTORS.get("random-conv")().extract(reals)["features"]
+    fid = frechet_distance(*statistics(feats[a]), *statistics(feats[b]))
+    assert ref["fid"]["value"] == pytest.approx(fid, rel=1e-4)       # cached as float32
+    assert not any(e["cached"] for e in ref.values())
+    # another generated count: halves of that size; the first count again: from the cache
+    few = ev.evaluate(ganvas.load(own_run), ["swd"], 8)["real_reference"]["swd"]
+    assert few["images"] == [8, 8] and few["value"] != ref["swd"]["value"]
+    assert main(argv) == 0
+    again = capsys.readouterr().out
+    assert again.splitlines()[:-1] == printed.splitlines()[:-1]
+    result = json.loads((own_run / "eval" / "kimg-000000.256-swd-fid-kid-pr-random-conv.json")
+                        .read_text())
+    assert all(e["cached"] for e in result["real_reference"].values())
+
+
+def test_is_reference_is_the_is_of_the_reals_and_too_few_are_said():
+    """IS compares no sets: its reference is the IS of as many reals as generated images
+    (all when fewer). A reference that cannot be computed says why instead of a number."""
+    import numpy as np
+    from ganvas.metrics import evaluate as ev
+    logits = np.random.default_rng(0).normal(size=(30, 10)) * 3
+    outputs = {"inception-v3": ({"logits": logits}, {}, False)}
+    reals = np.zeros((30, 16, 16, 3), np.uint8)
+    ref = ev.real_reference(["is"], reals, 12, outputs, {"is": "inception-v3"}, None, {})
+    assert ref["is"]["kind"] == "real images" and ref["is"]["images"] == [12]
+    idx = np.sort(np.random.default_rng(ev.FLOOR_SEED).permutation(30)[:12])
+    assert ref["is"]["value"] == ev.inception_score_metric(None, logits[idx])["is"]
+    assert ev.direction("is") == "higher is better" and ev.direction("is_std") is None
+    assert ev.reference_text(ref["is"]) == f"real images: {ref['is']['value']:.4g}"
+    one = ev.real_reference(["swd"], reals[:1], 12, {}, {}, None, {})["swd"]
+    assert one["value"] is None
+    assert ev.reference_text(one).startswith("real vs real: not computed (needs at least 4")

@@ -126,7 +126,18 @@ def test_eval_with_local_inception_weights(tiny_run, tmp_path, inception_file, c
     result = json.loads(out.read_text())
     assert set(result["metrics"]) >= {"fid", "kid", "is"} and result["metrics"]["is"] >= 1
     assert result["weights"]["inception-v3"]["official"] is False
-    assert "not comparable with papers" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "not comparable with papers" in printed
+    # IS's reference is the IS of as many training images; FID's and KID's real vs real
+    lines = {line.split()[0]: line for line in printed.splitlines()}
+    ref = result["real_reference"]
+    assert ref["is"]["kind"] == "real images" and ref["is"]["images"] == [12]
+    assert lines["IS"].endswith(f"(higher is better; real images: {ref['is']['value']:.4g})")
+    assert "real images: IS of 12 training images" in printed
+    for key in ("fid", "kid"):
+        assert ref[key]["images"] == [12, 12]
+        assert lines[key.upper()].endswith(
+            f"(lower is better; real vs real: {ref[key]['value']:.4g})")
 
 
 # --- pinned hashes, the bytes loaded are the bytes checked, a capped download ---------------

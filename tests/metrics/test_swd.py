@@ -247,3 +247,14 @@ def test_positions_cover_every_valid_neighbourhood():
     pos = descriptor_positions(50, 16, 64, sub_generator(0, 0, 0))
     assert pos.shape == (50, 64, 2) and pos.dtype == torch.int64
     assert pos.min() == 0 and pos.max() == 16 - 7  # the last 7x7 window ends on the border
+
+
+def test_the_cpu_sort_gives_torch_sorts_values_bit_for_bit():
+    """SWD sorts with numpy on the CPU (issue 30, benchmarks/swd_speed.py): the same values
+    as torch.sort, ties included, so no SWD value moved."""
+    from ganvas.metrics.swd import _sorted_rows
+    x = torch.randn(6, 999, generator=torch.Generator().manual_seed(0))
+    x[:, ::7] = 0.5                                   # ties
+    x[0, :3] = torch.tensor([0.0, -0.0, 0.0])
+    assert torch.equal(_sorted_rows(x), torch.sort(x, dim=1).values)
+    assert torch.equal(_sorted_rows(x.double()), torch.sort(x.double(), dim=1).values)

@@ -257,3 +257,29 @@ def test_training_ends_with_a_report_and_tensorboard_events(run):
     import importlib.util
     if importlib.util.find_spec("tensorboard"):
         assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_report_shows_eval_results_apart_from_training_metrics(run):
+    """RUN/eval/*.json (ganvas eval) appear under their own heading, beside the metrics
+    measured during training: the newest of each metric, its direction and real reference;
+    an unreadable file is skipped."""
+    write_jsonl(run / "metrics.jsonl", METRICS)
+    (run / "eval").mkdir()
+    base = {"generated": 1000, "reals": 64, "extractors": {"fid": "inception-v3"},
+            "real_reference": {"fid": {"value": 7.5, "kind": "real vs real",
+                                       "images": [32, 32], "cached": False}}}
+    (run / "eval" / "kimg-000000.128-fid.json").write_text(json.dumps(
+        {**base, "kimg": 0.128, "metrics": {"fid": 111.0}}))
+    (run / "eval" / "kimg-000000.256-fid.json").write_text(json.dumps(
+        {**base, "kimg": 0.256, "metrics": {"fid": 55.25}}))
+    (run / "eval" / "broken.json").write_text("{")
+    assert [e["file"] for e in read_run(run).evals] == ["kimg-000000.128-fid.json",
+                                                         "kimg-000000.256-fid.json"]
+    page = write_report(run).read_text()
+    section = page[page.index('id="metrics"'):page.index('id="augment"')]
+    assert section.index("Measured during training") < section.index("Measured by ganvas eval")
+    evals = section[section.index("Measured by ganvas eval"):]
+    assert ("<td>FID</td><td>55.25</td><td>lower is better</td><td>real vs real: 7.5</td>"
+            "<td>0.256</td><td>1,000 generated vs 64 training images</td>"
+            "<td>inception-v3</td><td>eval/kimg-000000.256-fid.json</td>") in evals
+    assert "111" not in evals

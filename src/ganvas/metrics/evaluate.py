@@ -29,15 +29,17 @@ from .distances import (frechet_distance, inception_score, kernel_inception_dist
                         precision_recall, statistics)
 from .extractors import EXTRACTORS
 from .features import FeatureExtractor
-from .reference import cached_outputs, reference_key
+from .reference import cached_outputs, cached_values, reference_key
 from .swd import swd
 
 REAL_SEED = 0                 # which training images are compared above MAX_REALS: a subset
+FLOOR_SEED = 1                # which reals form the two halves of the real-vs-real reference
 FIDELITY_SEED = 2020          # torch-fidelity's seed for KID subsets and the IS shuffle
 # `ganvas eval`'s generated images by default (README: how samples are counted): 5,000 on a GPU,
 # as FastGAN and DiffAugment report; 1,000 where the features are computed on a CPU, which
 # stays practical there: on a 2-core CPU SWD took 51 s for 300 reals vs 1,000 generated and
-# 246 s vs 5,000 (64 px), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
+# 246 s vs 5,000 (64 px) before issue 30's faster sort (about 5x less since:
+# benchmarks/swd_speed.py), and Inception-v3 embeds about 12 images/s (benchmarks/README.md).
 GPU_EVAL_NUM = 5_000
 CPU_EVAL_NUM = 1_000
 
@@ -185,7 +187,8 @@ def build_extractor(name: str, feature_weights: dict[str | None, str]) -> Featur
 def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
             extractors: dict[str, FeatureExtractor], plan: dict[str, str],
             real_key: dict | None = None, device: str | torch.device | None = "auto",
-            fake_outputs: dict[str, dict] | None = None) -> dict:
+            fake_outputs: dict[str, dict] | None = None,
+            real_outputs: dict[str, dict] | None = None) -> dict:
     """Compare uint8 (N, H, W, C) fakes with reals on `metrics`.
 
     extractors/plan: from build_extractors/extractor_plan. real_key: what identifies `reals`
@@ -193,22 +196,10 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
     device: where the feature passes run (ganvas.device.pick_device; auto: the GPU if any).
     fake_outputs: the fakes' extractor outputs (by extractor name) when they were computed
     elsewhere (by many processes); `fakes` may then be None unless a metric reads pixels.
+    real_outputs: the reals' extractor outputs when already computed (`embed`).
     Returns {"metrics": {...}, "extractors": {metric: name}, "weights": {name: file info}}.
     """
-    device = pick_device(device)
-    outputs = {}
-    for name, ex in extractors.items():
-        def real_pass(ex=ex):
-            return ex.extract(reals, device=device)
-        if real_key is None:
-            real_out, cached = real_pass(), False
-        else:
-            key = reference_key(**real_key, extractor=name, weights=(ex.weights or {}).get(
-                "sha256"))
-            real_out, cached = cached_outputs(key, real_pass)
-        fake_out = (fake_outputs[name] if fake_outputs is not None
-                    else ex.extract(fakes, device=device))
-        outputs[name] = real_out, fake_out, cached
+    outputs = embed(reals, fakes, extractors, real_key, device, fake_outputs, real_outputs)
     result = {"metrics": {}, "extractors": dict(plan),
               "weights": {n: ex.weights for n, ex in extractors.items() if ex.weights},
               "reference_cached": {n: o[2] for n, o in outputs.items()}}
@@ -221,6 +212,31 @@ def measure(metrics: list[str], reals: np.ndarray, fakes: np.ndarray,
             args = real_out.get(m.needs), fake_out[m.needs]
         result["metrics"].update(m.compute(*args))
     return result
+
+
+def embed(reals: np.ndarray, fakes: np.ndarray | None, extractors: dict[str, FeatureExtractor],
+          real_key: dict | None = None, device: str | torch.device | None = "auto",
+          fake_outputs: dict[str, dict] | None = None,
+          real_outputs: dict[str, dict] | None = None) -> dict[str, tuple[dict, dict, bool]]:
+    """Each extractor's outputs: name -> (the reals', the fakes', whether the reals' came from
+    the reference cache); the arguments as `measure` takes them."""
+    device = pick_device(device)
+    outputs = {}
+    for name, ex in extractors.items():
+        def real_pass(ex=ex):
+            return ex.extract(reals, device=device)
+        if real_outputs is not None:
+            real_out, cached = real_outputs[name], False
+        elif real_key is None:
+            real_out, cached = real_pass(), False
+        else:
+            key = reference_key(**real_key, extractor=name, weights=(ex.weights or {}).get(
+                "sha256"))
+            real_out, cached = cached_outputs(key, real_pass)
+        fake_out = (fake_outputs[name] if fake_outputs is not None
+                    else ex.extract(fakes, device=device))
+        outputs[name] = real_out, fake_out, cached
+    return outputs
 
 
 def real_subset(dataset: str, resolution: int, channels: int = 3,
@@ -285,12 +301,121 @@ def evaluate(model, metrics: list[str], num: int | None = None, extractor: str |
     fakes = model.generate(range(num))
     result = {"model": str(model.path), "kimg": model.kimg,
               "dataset": model.info["dataset"]["name"], "generated": num, "reals": len(reals)}
-    result.update(measure(metrics, reals, fakes, extractors, plan, real_key=key,
-                          device=device))
+    outputs = embed(reals, fakes, extractors, key, device)
+    result.update(measure(metrics, reals, fakes, extractors, plan, device=device,
+                          fake_outputs={n: o[1] for n, o in outputs.items()},
+                          real_outputs={n: o[0] for n, o in outputs.items()}))
+    result["reference_cached"] = {n: o[2] for n, o in outputs.items()}
+    result["better"] = {k: direction(k) for k in result["metrics"] if direction(k)}
+    result["real_reference"] = real_reference(metrics, reals, num, outputs, plan, key,
+                                              result["weights"])
     note = bias_note(result["metrics"], len(reals))
     if note:
         result["note"] = note
     return result
+
+
+def metric_of(key: str) -> str | None:
+    """The metric a headline result key belongs to ('precision' -> 'pr'), None for others
+    (kid_std, swd_levels, ...)."""
+    return next((n for n in METRICS.names() if key in METRICS.get(n).better), None)
+
+
+def direction(key: str) -> str | None:
+    """'lower is better' / 'higher is better' for a headline result key, None for others."""
+    name = metric_of(key)
+    if name is None:
+        return None
+    return "higher is better" if METRICS.get(name).better[key] > 0 else "lower is better"
+
+
+def real_halves(reals: int, generated: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint halves of the reals' indices for the real-vs-real reference, each of
+    min(generated, reals // 2) images, drawn with FLOOR_SEED (the same halves every time)."""
+    half = min(generated, reals // 2)
+    perm = np.random.default_rng(FLOOR_SEED).permutation(reals)
+    return np.sort(perm[:half]), np.sort(perm[half:2 * half])
+
+
+def real_reference(metrics: list[str], reals: np.ndarray, generated: int,
+                   outputs: dict[str, tuple[dict, dict, bool]], plan: dict[str, str],
+                   real_key: dict | None, weights: dict) -> dict:
+    """What the real images themselves score, to read each figure against (README: Measuring a
+    model), by result key: {"value": float | None, "kind", "images": [counts], "cached"}.
+
+    SWD, FID, KID, precision and recall: the same metric between two disjoint halves of the
+    reals ("real vs real"), each as many as the generated images or half the reals when
+    there are fewer (real_halves); what a model that draws new images from the training
+    distribution would score at this sample size. IS: the IS of as many reals as the
+    generated images (all of them when fewer; "real images"). Feature metrics reuse the
+    reals' outputs (cached); every value is cached by the reals' key. value None: too few
+    images (the reason in "why")."""
+    n = len(reals)
+    a, b = real_halves(n, generated)
+    found = {}
+    for name in metrics:
+        m = METRICS.get(name)
+        if m.needs == "logits":
+            count = min(generated, n)
+            kind, images = "real images", [count]
+        else:
+            kind, images = "real vs real", [len(a), len(a)]
+
+        def compute(name=name, m=m, count=images[0]) -> dict[str, float]:
+            if m.needs == "pixels":
+                return m.compute(reals[a], reals[b])
+            out = outputs[plan[name]][0][m.needs]
+            if m.needs == "logits":
+                return m.compute(None, out[np.sort(np.random.default_rng(FLOOR_SEED)
+                                                   .permutation(n)[:count])])
+            return m.compute(out[a], out[b])
+
+        values, cached, why = {}, False, None
+        if images[0] < 2:
+            why = f"needs at least {2 * len(images)} training images, there are {n}"
+        else:
+            try:
+                if real_key is None:
+                    values = compute()
+                else:
+                    ex = plan.get(name)
+                    key = reference_key(**real_key, reference=name, images=images,
+                                        halves_seed=FLOOR_SEED, extractor=ex,
+                                        weights=(weights.get(ex) or {}).get("sha256"))
+                    values, cached = cached_values(key, compute)
+            except (ValueError, GanvasError) as e:      # e.g. too few for k-NN balls
+                why = str(e)
+        for key in m.better:
+            entry = {"value": values.get(key), "kind": kind, "images": images,
+                     "cached": cached}
+            if why:
+                entry["why"] = why
+            found[key] = entry
+    return found
+
+
+def reference_text(entry: dict | None) -> str:
+    """'real vs real: 12.1' / 'real images: 5.3' / 'real vs real: not computed (...)'."""
+    if not entry:
+        return ""
+    if entry.get("value") is None:
+        return f"{entry['kind']}: not computed ({entry.get('why', 'too few images')})"
+    return f"{entry['kind']}: {entry['value']:.4g}"
+
+
+def reference_counts(result: dict) -> list[str]:
+    """The lines that say what the real references compared."""
+    lines, ref = [], result.get("real_reference") or {}
+    pairs = {tuple(e["images"]) for e in ref.values() if e["kind"] == "real vs real"}
+    singles = {e["images"][0] for e in ref.values() if e["kind"] == "real images"}
+    for pair in sorted(pairs):
+        lines.append(f"real vs real: two disjoint halves of the training images, "
+                     f"{pair[0]:,} vs {pair[1]:,} (as many as the generated images, or half "
+                     f"the training images when there are fewer)")
+    for count in sorted(singles):
+        lines.append(f"real images: IS of {count:,} training images (as many as the "
+                     f"generated images, or all)")
+    return lines
 
 
 def write_json(result: dict, path: str | os.PathLike) -> Path:
@@ -299,15 +424,27 @@ def write_json(result: dict, path: str | os.PathLike) -> Path:
     return atomic_save(path, lambda tmp: Path(tmp).write_text(text))
 
 
+def label(key: str) -> str:
+    """'swd' -> 'SWD' (the acronyms in capitals), other keys as they are."""
+    return key.upper() if key in ("fid", "kid", "swd", "is") else key
+
+
 def table(result: dict) -> str:
     """A small text table of the scalar metrics."""
     rows = [(k, v) for k, v in result["metrics"].items() if isinstance(v, (int, float))]
     width = max(len(k) for k, _ in rows)
-    main = ", ".join(f"{k.upper() if k in ('fid', 'kid', 'swd', 'is') else k} {v:.4g}"
-                     for k, v in rows if k in METRIC_KEYS)
+    main = ", ".join(f"{label(k)} {v:.4g}" for k, v in rows if k in METRIC_KEYS)
     lines = [f"{main}: {counts(result['generated'], result['reals'])} of "
              f"{result['dataset']} at {result['kimg']:g} kimg"]
-    lines += [f"{k:<{width}}  {v:.6g}" for k, v in rows]
+    ref = result.get("real_reference") or {}
+    for k, v in rows:
+        better = direction(k)
+        if better:             # the figure, which way is better and what reals score
+            extra = "; ".join(t for t in (better, reference_text(ref.get(k))) if t)
+            lines.append(f"{label(k):<{width}}  {v:.6g}  ({extra})")
+        else:
+            lines.append(f"{k:<{width}}  {v:.6g}")
+    lines += reference_counts(result)
     if result.get("note"):
         lines.append(result["note"])
     used = sorted(set(result["extractors"].values()))

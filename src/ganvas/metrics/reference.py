@@ -52,5 +52,25 @@ def cached_outputs(key: str, compute: Callable[[], dict[str, np.ndarray]]
     return outputs, False
 
 
+def cached_values(key: str, compute: Callable[[], dict[str, float]]
+                  ) -> tuple[dict[str, float], bool]:
+    """Scalar results computed once from the real images (the real-vs-real references of
+    `ganvas eval`) under `key`, as JSON (floats kept exactly) -> (values, was_cached); a
+    damaged entry is computed again."""
+    path = cache_dir("reference") / f"{key}.json"
+    if path.is_file():
+        try:
+            values = json.loads(path.read_text())
+            if isinstance(values, dict):
+                return values, True
+        except (OSError, ValueError):
+            pass
+        path.unlink(missing_ok=True)
+    values = compute()
+    text = json.dumps(values)
+    atomic_save(path, lambda tmp: Path(tmp).write_text(text))
+    return values, False
+
+
 def cache_path(key: str) -> Path:
     return cache_dir("reference") / f"{key}.npz"

@@ -8,7 +8,8 @@ import html
 import time
 from pathlib import Path
 
-from ..metrics.evaluate import bias_note, counts
+from ..metrics.evaluate import (bias_note, counts, direction, label, metric_of,
+                                reference_text)
 from ..runfolder.hints import HINTS
 from ..runfolder.read import RunData
 from .pictures import kimg_of
@@ -120,6 +121,35 @@ def metrics_table(run: RunData) -> str:
     return f"<table>{head}{''.join(rows)}</table>" + (f"<p>{esc(note)}</p>" if note else "")
 
 
+def eval_table(run: RunData) -> str:
+    """`ganvas eval`'s results (RUN/eval/*.json): the newest of each metric, which way is
+    better, what the real images score against each other, where it was measured and with
+    what, and the file."""
+    newest: dict[str, dict] = {}
+    for entry in run.evals:                   # oldest first: the newest of each wins
+        for key, value in entry["metrics"].items():
+            if direction(key) and isinstance(value, (int, float)):
+                newest[key] = entry
+    rows, notes = [], []
+    for key, entry in newest.items():
+        ex = entry.get("extractors", {}).get(metric_of(key), "")
+        ref = reference_text((entry.get("real_reference") or {}).get(key)) or "not recorded"
+        rows.append(f"<tr><td>{esc(label(key))}</td><td>{entry['metrics'][key]:.6g}</td>"
+                    f"<td>{esc(direction(key))}</td><td>{esc(ref)}</td>"
+                    f"<td>{entry['kimg']:g}</td><td>{esc(sample_counts(entry))}</td>"
+                    f"<td>{esc(ex)}</td><td>{esc('eval/' + entry['file'])}</td></tr>")
+        if isinstance(entry.get("reals"), int):
+            notes.append((key, entry["reals"]))
+    head = ("<tr><th>metric</th><th>value</th><th>which way</th><th>real reference</th>"
+            "<th>at kimg</th><th>images</th><th>features</th><th>file</th></tr>")
+    note = bias_note({k for k, _ in notes}, min(r for _, r in notes)) if notes else None
+    return (f"<h3>Measured by ganvas eval</h3><table>{head}{''.join(rows)}</table>"
+            "<p>real reference: the same metric between two disjoint halves of the training "
+            "images (real vs real; for IS, the IS of the training images): what a model "
+            "drawing new images from the training distribution would score.</p>"
+            + (f"<p>{esc(note)}</p>" if note else ""))
+
+
 def section(title: str, anchor: str, body: str) -> str:
     return f'<section id="{anchor}"><h2>{esc(title)}</h2>\n{body}\n</section>'
 
@@ -136,11 +166,17 @@ def render(run: RunData, files: dict[str, Path | None], reals_error: str | None)
     else:
         parts.append(section("Losses", "losses", img(files["loss"], "loss curves")
                              if files.get("loss") else note("No ticks in stats.jsonl yet.")))
+        evals = eval_table(run) if run.evals else ""
         if files.get("metrics"):
-            body = img(files["metrics"], "metric curves") + metrics_table(run)
+            body = ("<h3>Measured during training</h3>" * bool(evals)
+                    + img(files["metrics"], "metric curves") + metrics_table(run) + evals)
+        elif evals:
+            body = note("No metrics measured during training (metrics.jsonl is absent or "
+                        "empty).") + evals
         else:
-            body = note("No metrics yet (metrics.jsonl is absent or empty): run `ganvas eval`, "
-                        "or train with metrics enabled, to measure the run.")
+            body = note("No metrics yet (metrics.jsonl is absent or empty and eval/ holds no "
+                        "results): run `ganvas eval RUN`, or train with metrics enabled, to "
+                        "measure the run.")
         parts.append(section("Metrics", "metrics", body))
         mode = run.config.get("augment", {}).get("mode", "none")
         parts.append(section("Augmentation probability", "augment",

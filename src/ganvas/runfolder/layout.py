@@ -12,6 +12,7 @@ LOG_FILE = "log.txt"                # the console lines, time-stamped
 LOCK_FILE = "lock"                  # held by the one process that writes (lock.RunLock)
 SAMPLES_DIR = "samples"             # kimg-NNNNNN.png grids from the fixed latents
 CHECKPOINTS_DIR = "checkpoints"     # snapshot folders (snapshots.py)
+EVAL_DIR = "eval"                   # `ganvas eval`'s results: kimg-NNNNNN-METRICS.json
 
 RUN_RE = re.compile(r"^(\d{5})-")
 

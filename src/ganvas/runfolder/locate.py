@@ -14,8 +14,8 @@ import torch
 from .. import checkpoint as ckpt
 from ..errors import GanvasError
 from .imported import is_network_pickle, read_imported
-from .layout import CHECKPOINTS_DIR
-from .snapshots import existing, list_snapshots
+from .layout import CHECKPOINTS_DIR, CONFIG_FILE, EVAL_DIR
+from .snapshots import existing, list_snapshots, snapshot_name
 
 
 def resolve_model_dir(path: str | os.PathLike) -> Path:
@@ -37,6 +37,34 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         return snaps[-1]
     raise GanvasError(f"{p} is not a run directory, snapshot or exported model "
                       f"(expected model.json or checkpoints/)")
+
+
+def run_of(folder: Path) -> Path | None:
+    """The run a model folder belongs to (RUN for RUN/checkpoints/NAME), None for an exported
+    or imported model."""
+    folder = Path(folder)
+    run = folder.parent.parent
+    if folder.parent.name == CHECKPOINTS_DIR and (run / CONFIG_FILE).is_file():
+        return run
+    return None
+
+
+def eval_out(model_arg: str | os.PathLike, folder: Path | None, kimg: float,
+             metrics: list[str], extractor: str | None = None) -> Path:
+    """Where `ganvas eval MODEL` writes its JSON without --out: into the run it measured,
+    RUN/eval/kimg-NNNNNN-METRICS[-EXTRACTOR].json (the report reads that folder), for a run
+    or one of its snapshots. Anything else (an exported or imported model, a network pickle)
+    or a run that cannot be written is a GanvasError asking for --out: eval writes into no
+    folder but the model's run unless told."""
+    run = None if folder is None or is_network_pickle(model_arg) else run_of(folder)
+    if run is None:
+        raise GanvasError(f"{model_arg} is not a run or one of its snapshots: say where the "
+                          f"metrics go with --out FILE.json")
+    if not os.access(run, os.W_OK):
+        raise GanvasError(f"cannot write into the run {run}: say where the metrics go with "
+                          f"--out FILE.json")
+    name = "-".join([snapshot_name(round(kimg * 1000)), *metrics, *filter(None, [extractor])])
+    return run / EVAL_DIR / f"{name}.json"
 
 
 NETWORKS = ("G", "G_ema", "D")

@@ -13,7 +13,7 @@ from pathlib import Path
 from .. import checkpoint as ckpt
 from ..aspect import SQUARE, describe
 from ..errors import ConfigError, GanvasError
-from .layout import CONFIG_FILE, LOG_FILE, METRICS_FILE, SAMPLES_DIR, STATS_FILE
+from .layout import CONFIG_FILE, EVAL_DIR, LOG_FILE, METRICS_FILE, SAMPLES_DIR, STATS_FILE
 from .log import read_jsonl as jsonl_entries
 from .snapshots import list_snapshots
 
@@ -34,6 +34,7 @@ class RunData:
     metrics: list[dict] = field(default_factory=list)      # metrics.jsonl lines, by kimg
     samples: list[Path] = field(default_factory=list)      # snapshot grids, training order
     snapshot_info: dict = field(default_factory=dict)      # newest model.json ({} if none)
+    evals: list[dict] = field(default_factory=list)        # eval/*.json, by kimg, then time
     seconds: float | None = None                           # training wall time, see below
 
     @property
@@ -121,7 +122,25 @@ def read_run(run_dir: str | Path) -> RunData:
     metrics.sort(key=lambda m: m["kimg"])
     samples = sorted((path / SAMPLES_DIR).glob("kimg-*.png"))   # names sort in training order
     return RunData(path=path, config=config, ticks=ticks, rollbacks=rollbacks, metrics=metrics,
-                   samples=samples, snapshot_info=info, seconds=training_seconds(path / LOG_FILE))
+                   samples=samples, snapshot_info=info, seconds=training_seconds(path / LOG_FILE),
+                   evals=read_evals(path / EVAL_DIR))
+
+
+def read_evals(folder: Path) -> list[dict]:
+    """`ganvas eval`'s results in RUN/eval/ (each with "file": its name), oldest kimg first
+    and, at one kimg, oldest file first; unreadable files and ones without kimg and metrics
+    are skipped."""
+    found = []
+    for f in folder.glob("*.json") if folder.is_dir() else []:
+        try:
+            entry = json.loads(f.read_text())
+            stamp = f.stat().st_mtime
+        except (OSError, ValueError):
+            continue
+        if (isinstance(entry, dict) and isinstance(entry.get("kimg"), (int, float))
+                and isinstance(entry.get("metrics"), dict)):
+            found.append((entry["kimg"], stamp, f.name, {**entry, "file": f.name}))
+    return [e for *_, e in sorted(found, key=lambda t: t[:3])]
 
 
 def read_jsonl(path: Path) -> list[dict]:
