@@ -388,9 +388,10 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
           config: str | os.PathLike | None = None, dry_run: bool = False,
           **options) -> Path | Resolved:
     """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
-    (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2, fastgan and their -tiny twins; default
-    dcgan-tiny on a CPU, on a GPU the data's recipe (config.presets.default_preset: fastgan
-    below 2,000 images, stylegan2 from there), with init_from the source model's preset);
+    (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2, fastgan, stylegan3-t, stylegan3-r and their
+    -tiny twins; default dcgan-tiny on a CPU, on a GPU the data's recipe
+    (config.presets.default_preset: fastgan below 2,000 images, stylegan2 from there), with
+    init_from the source model's preset);
     returns the run directory.
 
     `options` are the training options (ganvas.config.options; `ganvas train --help` lists them with
