@@ -7,11 +7,13 @@ stdout and a table on stderr.
     python benchmarks/import_speed.py                         # StyleGAN2 at 256 px
     python benchmarks/import_speed.py --resolution 512 --rounds 5
     python benchmarks/import_speed.py --family stylegan3-t    # generate speed of StyleGAN3
+    python benchmarks/import_speed.py --pickle network-snapshot-000480.pkl   # a file you have
 
 The pickle is a stylegan2-ada-pytorch snapshot (G, G_ema, D, augment pipe) of the StyleGAN2
 its `auto` configuration builds at that resolution, with random weights, written in NVlabs'
-layout by the tests' writer (tests/nvlabs/from_ganvas.py) into ./bench-data/. Generate runs
-G_ema on 16 seeds at truncation 0.7 (`Model.generate`), fp32 and bf16 autocast.
+layout by the tests' writer (tests/nvlabs/from_ganvas.py) into ./bench-data/, or the file
+given with --pickle (any NVlabs snapshot: StyleGAN2, StyleGAN3 T or R, TensorFlow). Generate
+runs G_ema on 16 seeds at truncation 0.7 (`Model.generate`), fp32 and bf16 autocast.
 """
 
 from __future__ import annotations
@@ -88,9 +90,10 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--family", default="stylegan2",
-                    help="generate speed of this preset's model at --resolution too "
-                         "(e.g. stylegan3-t, stylegan3-r)")
+                    help="generate speed of this preset's model at the imported model's "
+                         "resolution too, beside the imported one (e.g. stylegan3-t)")
     ap.add_argument("--data", default=str(REPO / "bench-data" / "nvlabs"))
+    ap.add_argument("--pickle", help="time this NVlabs pickle instead of a generated one")
     args = ap.parse_args()
 
     import torch
@@ -100,32 +103,33 @@ def main() -> None:
     from ganvas.config import resolve
     from ganvas.models import build_generator
 
-    path = make_pickle(args.resolution, Path(args.data))
+    path = Path(args.pickle) if args.pickle else make_pickle(args.resolution, Path(args.data))
     data = path.read_bytes()
     plain, ours = [], []
     for _ in range(args.rounds):                  # alternate, so machine load hits both
         plain.append(plain_unpickle_s(data))
         ours.append(ganvas_import_s(path))
     model = ganvas.load(path, device="cpu")
-    result = {"bench": "import_speed", "resolution": args.resolution,
+    result = {"bench": "import_speed", "file": path.name, "network": model.family,
+              "resolution": model.resolution,
               "file_mb": round(len(data) / 2 ** 20, 1),
               "plain_unpickle_s": round(statistics.median(plain), 3),
               "ganvas_import_s": round(statistics.median(ours), 3),
               "import_ratio": round(statistics.median(ours) / statistics.median(plain), 2),
               "threads": torch.get_num_threads()}
     for precision in ("fp32", "bf16"):
-        result[f"stylegan2_generate_s_per_image_{precision}"] = round(
+        result[f"imported_generate_s_per_image_{precision}"] = round(
             generate_s(model, precision), 4)
-    if args.family != "stylegan2":
-        cfg = resolve.preset(args.family, resolution=args.resolution).config.model
+    if args.family != model.family:
+        cfg = resolve.preset(args.family, resolution=model.resolution).config.model
         other = Model(build_generator(cfg).eval().requires_grad_(False),
                       {"model": {}}, args.family)
         for precision in ("fp32", "bf16"):
             result[f"{args.family}_generate_s_per_image_{precision}"] = round(
                 generate_s(other, precision), 4)
-            result[f"{args.family}_vs_stylegan2_{precision}"] = round(
+            result[f"{args.family}_vs_imported_{precision}"] = round(
                 result[f"{args.family}_generate_s_per_image_{precision}"]
-                / result[f"stylegan2_generate_s_per_image_{precision}"], 2)
+                / result[f"imported_generate_s_per_image_{precision}"], 2)
     print(json.dumps(result))
     for key, value in result.items():
         print(f"{key:45s} {value}", file=sys.stderr)
