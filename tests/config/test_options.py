@@ -67,6 +67,7 @@ def test_every_field_is_an_option_or_internal():
                 for f in dataclasses.fields(getattr(RunConfig(), s)) if "internal" in f.metadata}
     assert internal == {"model.family", "model.channels", "model.aspect", "train.data",
                         "train.preset", "train.preset_chosen_by", "train.precision_chosen_by",
+                        "train.start_kimg",
                         "augment.small_data", "augment.large_data", "augment.chosen_by"}
     every = {f"{s}.{f.name}" for s in ("model", "train", "augment", "metrics")
              for f in dataclasses.fields(getattr(RunConfig(), s))}

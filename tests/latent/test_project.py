@@ -234,5 +234,5 @@ def test_model_w_is_the_w_space_keyframe_of_a_seed(sg2, tiny_run):
     walk = model.walk(latents=None, seeds=[3, 5], space="w", truncation=0.7,
                       frames_per_step=2)
     assert np.array_equal(walk.frames(0, 1)[0], model.generate([3], truncation=0.7)[0])
-    with pytest.raises(GanvasError, match=r"needs a model with w space \(stylegan2\)"):
+    with pytest.raises(GanvasError, match=r"needs a model with w space \(stylegan2, stylegan3-t"):
         ganvas.load(tiny_run).w([0])

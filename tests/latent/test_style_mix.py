@@ -87,7 +87,8 @@ def test_style_mix_verb(sg2, tiny_run, tmp_path, capsys):
     assert main(["style-mix", str(tiny_run), "--rows", "1", "--cols", "2", "--out",
                  str(tmp_path / "c.png")]) == 2
     err = capsys.readouterr().err
-    assert "style-mix needs a model with style mixing (stylegan2)" in err and err.count("\n") == 1
+    assert "style-mix needs a model with style mixing (stylegan2, stylegan3-t, stylegan3-r)" \
+        in err and err.count("\n") == 1
     assert main(["style-mix", str(sg2), "--rows", "1", "--cols", "2", "--styles", "fine",
                  "--out", str(tmp_path / "c.png")]) == 2
     assert "no fine layers" in capsys.readouterr().err
