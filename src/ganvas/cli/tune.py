@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..errors import GanvasError
 from .data import add_option_flags
 
-FINAL_NUM, SNAPSHOT_NUM = 1000, 256      # search's defaults (imported lazily, with Optuna)
+FINAL_NUM, SNAPSHOT_NUM = 500, 128      # search's defaults (imported lazily, with Optuna)
 
 
 def add_tune(sub) -> None:
@@ -31,10 +31,10 @@ def add_tune(sub) -> None:
                                                    "(default; needs Inception weights), fid "
                                                    "or swd (needs none: works offline)")
     p.add_argument("--final-num", type=int, default=FINAL_NUM, metavar="N",
-                   help="generated images of the measurement of each trial's best snapshot "
-                        f"that is its value (default {FINAL_NUM}); the snapshots' measurements "
-                        f"use --metrics-num (default {SNAPSHOT_NUM} in tune) against as many "
-                        "training images")
+                   help="generated images (against as many training images) of the "
+                        "measurement of each trial's best snapshot that is its value (default "
+                        f"{FINAL_NUM}); the snapshots' measurements use --metrics-num (default "
+                        f"{SNAPSHOT_NUM} in tune) against as many training images")
     p.add_argument("--space", metavar="FILE", help="search space (JSON or YAML) replacing the "
                                                    "preset's default one")
     p.add_argument("--storage", metavar="URL", help="Optuna database, e.g. postgresql://user:"
