@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -27,9 +28,10 @@ from ganvas.search import study as study_module  # noqa: E402
 from tests.helpers import make_toy_archive, usage_error  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
-# 4 snapshots (a measurement each) of 4 steps of batch 16 at 16 px; SWD on 32 samples.
+# 4 snapshots (a measurement each) of 4 steps of batch 16 at 16 px; SWD on 32 samples at
+# each snapshot (against 32 of the 64 training images), the final one on 64 against all 64.
 TRIAL = dict(model="dcgan-tiny", resolution=16, kimg_per_trial=0.064, metric="swd",
-             metrics_num=32, tick_kimg=0.016, progress=False)
+             metrics_num=32, final_num=64, tick_kimg=0.016, progress=False)
 SPACE = {"lr_g": {"low": 1e-4, "high": 1e-3, "log": True}, "label_smoothing": [0.0, 0.1]}
 
 
@@ -79,10 +81,20 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["train"]["lr_g"] == pytest.approx(complete["params"]["lr_g"])
     assert cfg["train"]["label_smoothing"] == complete["params"]["label_smoothing"]
-    measured = [json.loads(line)["metrics"]["swd"]
-                for line in (run / "metrics.jsonl").read_text().splitlines()]
-    # Its value is the best measurement, not the last (the pruners read curves as best-so-far).
-    assert len(measured) == 4 and complete["value"] == pytest.approx(min(measured))
+    entries = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    # The snapshots are measured cheaply: 32 generated against 32 of the 64 training images.
+    assert len(entries) == 4
+    assert {(e["generated"], e["reals"]) for e in entries} == {(32, 32)}
+    # Its value is its best snapshot (checkpoints/best, the lowest of those) measured on 64
+    # generated against as many training images (here all 64: as `ganvas eval --num 64`).
+    flagged = [e for e in entries if e.get("best")]
+    assert flagged[-1] == min(entries, key=lambda e: e["metrics"]["swd"])
+    evaluated = ganvas.evaluate(str(run / "checkpoints" / "best"), "swd", num=64)
+    assert evaluated["reals"] == 64
+    assert complete["value"] == pytest.approx(evaluated["metrics"]["swd"])
+    # The time of each trial and the part of it spent measuring, measured.
+    assert complete["measuring_seconds"] >= sum(e["seconds"] for e in entries)
+    assert 0 < complete["measuring_seconds"] < complete["seconds"]
     # The pruned trial stopped at its first measurement, its snapshot kept.
     assert [s.name for s in list_snapshots(Path(pruned["run"]))] == ["kimg-000000.016"]
     assert pruned["note"].startswith("pruned after 1 measurement(s), at 0.016 kimg: ")
@@ -90,8 +102,8 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert summary["best"]["trial"] == 0
     assert summary["best"]["config"] == str(run / "config.json")
     # The value says what it was measured on: 32 generated against all 64 training images.
-    assert complete["samples"] == "32 generated vs 64 training images"
-    assert "(32 generated vs 64 training images)" in search.table(summary)
+    assert complete["samples"] == "64 generated vs 64 training images"
+    assert "(64 generated vs 64 training images)" in search.table(summary)
     assert json.loads((tmp_path / "study.json").read_text()) == summary
     # A second call continues the same study to 4 finished trials, with the pruner and the
     # start of runs as they are (undo() would also drop the test's own cache folder).
@@ -104,10 +116,12 @@ def test_a_study_of_real_runs_records_best_pruned_and_failed_trials_and_continue
     assert ganvas.show_study(tmp_path)["trials"] == again["trials"]
     page = (tmp_path / "tune.html").read_text()
     for part in ("Objective over trials", "Parameter importances", "Best trial", "data:image",
-                 "(32 generated vs 64 training images)"):
+                 "(64 generated vs 64 training images)"):
         assert part in page
-    assert (tmp_path / "tune" / "objective.png").is_file()
-    assert (tmp_path / "tune" / "importance.png").is_file()     # 2 complete trials by now
+    assert (tmp_path / "plots" / "objective.png").is_file()
+    # 2 complete trials by now: too few for importances, and the page says so.
+    assert not (tmp_path / "plots" / "importance.png").exists()
+    assert "Not shown: 2 completed trials; importances need at least 8" in page
     # The same study over another space is a mistake, said before any trial.
     with pytest.raises(GanvasError, match="searches another space"):
         ganvas.tune(str(toy16), out=tmp_path, trials=5, space={"lr_g": SPACE["lr_g"]},
@@ -188,10 +202,14 @@ def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch)
                                           capsys)
     assert "no study database" in usage_error(["tune", "--show", "--out",
                                                str(tmp_path / "none")], capsys)
-    # KID's Inception weights cannot be downloaded here: said once, before any trial.
+    assert "--final-num 1: give a whole number" in usage_error(
+        [*base, "--kimg-per-trial", "1", "--final-num", "1"], capsys)
+    # KID's Inception weights cannot be found or downloaded here: said once, before any
+    # trial, naming the metric that needs none; for the default metric (kid) too.
     monkeypatch.setenv("GANVAS_WEIGHTS_INCEPTION_V3", str(tmp_path / "missing.pth"))
-    assert "inception" in usage_error([*base, "--kimg-per-trial", "1", "--metric", "kid"],
-                                      capsys).lower()
+    for metric in (["--metric", "kid"], []):
+        err = usage_error([*base, "--kimg-per-trial", "1", *metric], capsys)
+        assert "inception" in err.lower() and "--metric swd needs none" in err
     assert not (tmp_path / "t").exists()
 
 
@@ -199,7 +217,7 @@ def test_tune_option_mistakes_are_one_line(toy16, tmp_path, capsys, monkeypatch)
 # with 4 kimg to go), short enough that the test continues the study with the same budget
 # (the budget is part of the study's identity).
 KILLED_BUDGET = ["--kimg-per-trial", "4", "--tick-kimg", "0.016", "--snap-kimg", "1",
-                 "--metric", "swd", "--metrics-num", "32"]
+                 "--metric", "swd", "--metrics-num", "32", "--final-num", "32"]
 
 
 def tune_in_a_subprocess(toy, out: Path, sig: int, trials: int) -> tuple[int, str]:
@@ -234,7 +252,7 @@ def test_a_killed_worker_loses_only_its_trial(toy16, tmp_path, monkeypatch):
     # The same study: data, model, metric, default space, budget and fixed options.
     summary = ganvas.tune(str(toy16), out=out, trials=2, model="dcgan-tiny", resolution=16,
                           kimg_per_trial=4.0, tick_kimg=0.016, snap_kimg=1.0, metric="swd",
-                          metrics_num=32, pruner="none", progress=False)
+                          metrics_num=32, final_num=32, pruner="none", progress=False)
     assert [t["state"] for t in summary["trials"]] == ["FAIL", "COMPLETE"], summary["trials"]
     assert summary["trials"][0]["note"] == "its worker stopped answering (killed?)"
     assert summary["best"]["trial"] == 1
@@ -342,7 +360,7 @@ class FakeTrial:
 
 
 def test_a_trial_s_value_is_its_best_measurement_not_its_last():
-    from ganvas.search.study import SAMPLES_ATTR, TrialWatch
+    from ganvas.search.study import TrialWatch
     trial = FakeTrial()
     watch = TrialWatch(trial, "kid", every=1000)
     for kimg, value, generated in ((1.0, 3.0, 10), (2.0, 1.0, 20), (3.0, 2.0, 30)):
@@ -350,7 +368,7 @@ def test_a_trial_s_value_is_its_best_measurement_not_its_last():
                         "reals": 64})
     assert trial.reported == [(1000, 3.0), (2000, 1.0), (3000, 2.0)]    # each as measured
     assert (watch.best, watch.last) == (1.0, 2.0)
-    assert trial.attrs[SAMPLES_ATTR] == "20 generated vs 64 training images"
+    assert watch.samples == "20 generated vs 64 training images"
 
 
 def measured_at(every: int, kimgs, end: int | None = None) -> list[int]:
@@ -413,3 +431,81 @@ def test_a_study_made_with_measurement_counts_as_steps_is_not_continued(tmp_path
     assert "\n" not in str(err.value)
     assert open_study(url, "new", key, make_pruner("median", 16, 64)).user_attrs["steps"] == \
         key.steps
+
+
+def test_the_console_shows_the_trials_bar_and_the_measuring_share(toy16, tmp_path, capsys):
+    """`ganvas tune` on the console: the trial runs quiet, one bar over the trials with the
+    running trial's kimg (one kimg figure, no img/s), each trial's time and the part of it
+    measuring (measured), the study's share; study.json keeps it, the plots lie in
+    OUT/plots (OUT named tune: not tune/tune)."""
+    from ganvas.cli import main
+    from ganvas.cli import tune as tune_cli
+    out = tmp_path / "tune"
+    code = main(["tune", str(toy16), "--out", str(out), "--model", "dcgan-tiny",
+                 "--resolution", "16", "--kimg-per-trial", "0.064", "--tick-kimg", "0.016",
+                 "--metric", "swd", "--metrics-num", "32", "--final-num", "32", "--trials",
+                 "1", "--pruner", "none"])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    assert ("each trial: swd of 32 generated vs up to 32 training images at each snapshot "
+            "(every 0.016 of 0.064 kimg), then its best snapshot's of 32 generated vs up to 32 "
+            "training images (its value)") in lines
+    done = next(line for line in lines if line.startswith("trial 0: swd "))
+    assert "(32 generated vs 32 training images; its best snapshot): ran in " in done
+    assert re.search(r"ran in [\d.:]+( s)?, measuring [\d.:]+( s)? of it \(\d+%; \d "
+                     r"snapshot\(s\) [\d.:]+( s)?, the final [\d.:]+( s)?\)$", done), done
+    summary = json.loads((out / "study.json").read_text())
+    spent = summary["time"]
+    assert spent["trials"] == 1 and 0 < spent["measuring_share"] < 1
+    trial = summary["trials"][0]
+    assert spent["measuring_seconds"] == trial["measuring_seconds"]
+    # A trial mostly measuring (as at this tiny budget) is told what would change that.
+    mostly = any(line.startswith("note: measuring was most of this trial") for line in lines)
+    share = trial["measuring_seconds"] / trial["seconds"]
+    assert mostly if share >= 0.6 else (not mostly if share <= 0.4 else True)
+    assert f"({100 * spent['measuring_share']:.0f}%)" in next(
+        line for line in lines if line.startswith("measuring took "))
+    # The runs say nothing themselves (their log.txt has it); the bar is the trials'.
+    console = captured.out + captured.err
+    for chatter in ("snapshot checkpoints/", "img/s", "training dcgan-tiny", "metrics at"):
+        assert chatter not in console
+    assert "snapshot checkpoints/" in (Path(trial["run"]) / "log.txt").read_text()
+    bars = [b for b in captured.err.replace("\r", "\n").splitlines() if b.strip()]
+    assert bars and all(b.startswith("trials ") for b in bars), bars
+    assert any("trial 0: 0.0" in b and "/0.064 kimg" in b for b in bars), bars
+    assert all(b.count("kimg") <= 1 for b in bars), bars
+    assert bars[-1].startswith("trials 1/1 ")
+    assert (out / "plots" / "objective.png").is_file() and not (out / "tune").exists()
+    assert (tune_cli.FINAL_NUM, tune_cli.SNAPSHOT_NUM) == (search.FINAL_NUM,
+                                                           search.SNAPSHOT_NUM)
+
+
+def test_tune_html_shows_importances_from_enough_complete_trials_only(tmp_path):
+    """fANOVA from 3 trials ranks noise: the page shows importances from 8 complete trials
+    on, saying how many, and below that says why not."""
+    from ganvas.search.report import MIN_IMPORTANCE_TRIALS, write_tune_report
+    from ganvas.search.summary import summarize
+    url = f"sqlite:///{tmp_path / 'tune.db'}"
+    study = optuna.create_study(storage=url, study_name="s",
+                                sampler=optuna.samplers.RandomSampler(seed=0))
+    study.set_user_attr("metric", "swd")
+
+    def objective(trial):
+        return trial.suggest_float("lr_g", 1e-4, 1e-3) * 1e3 + trial.suggest_int("batch", 8, 9)
+
+    def page(out):
+        summary = summarize(study, url)
+        write_tune_report(summary, study, out)
+        return (out / "tune.html").read_text()
+
+    study.optimize(objective, n_trials=3)
+    study.enqueue_trial({"lr_g": 1e-4, "batch": 8})
+    study.optimize(lambda t: (_ for _ in ()).throw(optuna.TrialPruned()), n_trials=1)
+    few = page(tmp_path / "few")
+    assert "Not shown: 3 completed trials; importances need at least 8" in few
+    assert not (tmp_path / "few" / "plots" / "importance.png").exists()
+    study.optimize(objective, n_trials=MIN_IMPORTANCE_TRIALS - 3)
+    enough = page(tmp_path / "enough")
+    assert f"Importance from {MIN_IMPORTANCE_TRIALS} completed trials" in enough
+    assert (tmp_path / "enough" / "plots" / "importance.png").is_file()

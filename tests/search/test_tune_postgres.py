@@ -41,7 +41,8 @@ def test_two_workers_share_one_study_on_postgresql(postgres, tmp_path):
     workers = [subprocess.Popen(
         [sys.executable, "-m", "ganvas", "tune", str(archive), "--out", str(tmp_path / f"w{i}"),
          "--model", "dcgan-tiny", "--trials", str(TRIALS), "--kimg-per-trial", "0.032",
-         "--metric", "swd", "--metrics-num", "32", "--pruner", "none", "--storage", postgres,
+         "--metric", "swd", "--metrics-num", "32", "--final-num", "32", "--pruner", "none",
+         "--storage", postgres,
          "--study", "shared"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env=env) for i in range(WORKERS)]
     try:

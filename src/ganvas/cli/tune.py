@@ -5,6 +5,8 @@ from __future__ import annotations
 from ..errors import GanvasError
 from .data import add_option_flags
 
+FINAL_NUM, SNAPSHOT_NUM = 500, 128      # search's defaults (imported lazily, with Optuna)
+
 
 def add_tune(sub) -> None:
     p = sub.add_parser(
@@ -24,9 +26,15 @@ def add_tune(sub) -> None:
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes-per-trial", type=float, metavar="M")
     budget.add_argument("--kimg-per-trial", type=float, metavar="K",
-                        help="(a snapshot and a measurement every K/4 unless --snap-kimg)")
+                        help="(a snapshot and a cheap measurement every K/4 unless --snap-kimg)")
     p.add_argument("--metric", default="kid", help="the objective, lower is better: kid "
-                                                   "(default), fid or swd")
+                                                   "(default; needs Inception weights), fid "
+                                                   "or swd (needs none: works offline)")
+    p.add_argument("--final-num", type=int, default=FINAL_NUM, metavar="N",
+                   help="generated images (against as many training images) of the "
+                        "measurement of each trial's best snapshot that is its value (default "
+                        f"{FINAL_NUM}); the snapshots' measurements use --metrics-num (default "
+                        f"{SNAPSHOT_NUM} in tune) against as many training images")
     p.add_argument("--space", metavar="FILE", help="search space (JSON or YAML) replacing the "
                                                    "preset's default one")
     p.add_argument("--storage", metavar="URL", help="Optuna database, e.g. postgresql://user:"
@@ -54,4 +62,4 @@ def run_tune(a) -> None:
     tune(a.data, out=a.out, model=a.model, trials=a.trials,
          minutes_per_trial=a.minutes_per_trial, kimg_per_trial=a.kimg_per_trial,
          metric=a.metric, space=a.space, storage=a.storage, study=a.study, pruner=a.pruner,
-         **options)
+         final_num=a.final_num, **options)

@@ -1,6 +1,6 @@
 """The tune report: OUT/tune.html, one self-contained page (like a run's report.html) with the
 objective over the trials, the parameters' importances, the trials' table and the best
-trial's newest sample grid; its pictures go to OUT/tune/."""
+trial's newest sample grid; its pictures (embedded in the page) are also OUT/plots/*.png."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from pathlib import Path
 from ..durable import atomic_save
 from ..report.html import CSS, esc, img, note, section
 from ..report.plots import pyplot, save_figure
+from .progress import clock
 from .study import optuna
+
+PLOTS_DIR = "plots"          # OUT/plots/objective.png, importance.png
+# fANOVA's importances from fewer complete trials rank noise (from 3 trials any option can
+# come first): below this many the page says why they are not shown.
+MIN_IMPORTANCE_TRIALS = 8
 
 STATE_STYLE = {"COMPLETE": ("tab:blue", "o", "complete"),
                "PRUNED": ("tab:orange", "x", "pruned (its last value)"),
@@ -19,15 +25,20 @@ STATE_STYLE = {"COMPLETE": ("tab:blue", "o", "complete"),
 
 
 def importances(study) -> tuple[dict[str, float], str]:
-    """Optuna's parameter importances (fANOVA) and '' , or {} and why there are none."""
+    """Optuna's parameter importances (fANOVA) and the line that says how many complete
+    trials they come from, or {} and why there are none (fewer than MIN_IMPORTANCE_TRIALS
+    complete trials: a ranking from so few would be noise)."""
     done = [t for t in study.get_trials(deepcopy=False)
             if t.state.name == "COMPLETE" and t.value is not None]
-    if len(done) < 2:
-        return {}, "Importances need at least 2 complete trials."
+    if len(done) < MIN_IMPORTANCE_TRIALS:
+        return {}, (f"Not shown: {len(done)} completed trial{'s' * (len(done) != 1)}; "
+                    f"importances need at least {MIN_IMPORTANCE_TRIALS}, as fewer rank "
+                    f"noise (pruned and failed trials do not count).")
     try:
-        return dict(optuna().importance.get_param_importances(study)), ""
+        values = dict(optuna().importance.get_param_importances(study))
     except Exception as e:                     # noqa: BLE001 (e.g. every value the same)
         return {}, f"No importances: {type(e).__name__}: {e}"
+    return values, f"Importance from {len(done)} completed trials (fANOVA)."
 
 
 def objective_plot(summary: dict, path: Path) -> Path | None:
@@ -108,8 +119,8 @@ def best_grid(summary: dict) -> str:
 
 
 def write_tune_report(summary: dict, study, out: Path) -> Path:
-    """OUT/tune.html and OUT/tune/*.png for `summary` (of `study`); returns the page."""
-    folder = out / "tune"
+    """OUT/tune.html and OUT/plots/*.png for `summary` (of `study`); returns the page."""
+    folder = out / PLOTS_DIR
     values, why = importances(study)
     objective = objective_plot(summary, folder / "objective.png")
     importance = importance_plot(values, folder / "importance.png")
@@ -117,12 +128,18 @@ def write_tune_report(summary: dict, study, out: Path) -> Path:
     head = (f"<p>Objective: {esc(summary['metric'])} (lower is better), model "
             f"{esc(summary['model'])} on {esc(summary['data'])}; trials: {esc(counts)}; "
             f"database {esc(summary['storage'])}.</p>")
+    spent = summary.get("time")
+    if spent and spent["measuring_share"] is not None:
+        head += note(f"Measuring took {clock(spent['measuring_seconds'])} of the "
+                     f"{spent['trials']} trial(s)' {clock(spent['seconds'])} "
+                     f"({100 * spent['measuring_share']:.0f}%).")
     parts = [section("Study", "study", head),
              section("Objective over trials", "objective",
                      img(objective, "objective over trials") if objective
                      else note("No trial has a value yet.")),
              section("Parameter importances", "importance",
-                     img(importance, "parameter importances") if importance else note(why)),
+                     (note(why) + img(importance, "parameter importances")) if importance
+                     else note(why)),
              section("Best trial", "best", best_grid(summary)),
              section("Trials", "trials", trials_table(summary))]
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")

@@ -31,6 +31,8 @@ PRUNERS = ("median", "hyperband", "none")
 METRICS = ("kid", "fid", "swd")     # lower is better for all three
 ERROR_ATTR, RUN_ATTR = "error", "run"
 SAMPLES_ATTR = "samples"     # '1,000 generated vs 64 training images': behind the value
+# A trial's time and the part of it spent measuring (snapshots' and final), in seconds.
+SECONDS_ATTR, MEASURING_ATTR = "seconds", "measuring_seconds"
 # What a reported step counts (TrialWatch): a study is continued only with the same unit.
 STEP_UNIT = "images seen, on the snapshot schedule"
 OPEN_ATTEMPTS = 3           # a new database's tables: one of several workers creates them
@@ -140,9 +142,11 @@ def schedule_step(images: int, every: int, end: int | None, last: int | None) ->
 class TrialWatch(Watch):
     """Reports each measurement of a trial's run to Optuna at its step (schedule_step, with
     the run's snapshot interval `every` and kimg budget `end`, in images) and ends the run
-    when pruned. The trial's value is the best (lowest) measurement: the pruners compare the
-    curves' values as if they were the best so far, and the run keeps that snapshot as
-    checkpoints/best."""
+    when pruned. `best` is the best (lowest) measurement: the pruners compare the curves'
+    values as if they were the best so far, and the run keeps that snapshot as
+    checkpoints/best (whose final measurement is the trial's value, search.objective).
+    `seconds` sums the measurements' own times (metrics.jsonl's "seconds"); `on_images`
+    hears the images seen after each training step (the progress bar)."""
 
     trial: object
     metric: str
@@ -153,8 +157,18 @@ class TrialWatch(Watch):
     step: int | None = None
     pruned_at: tuple[float, float] | None = field(default=None)
     samples: str = ""            # the counts behind `best`
+    seconds: float = 0.0         # spent measuring snapshots
+    measurements: int = 0
+    reals_limit: int | None = None
+    on_images: object = None
+
+    def trained(self, images_seen: int) -> None:
+        if self.on_images is not None:
+            self.on_images(images_seen)
 
     def measured(self, entry: dict) -> bool:
+        self.seconds += float(entry.get("seconds", 0.0))
+        self.measurements += 1
         value = entry["metrics"].get(self.metric)
         if value is None or not math.isfinite(value):
             return False
@@ -163,7 +177,6 @@ class TrialWatch(Watch):
             self.best = self.last
             if "generated" in entry and "reals" in entry:
                 self.samples = counts(entry["generated"], entry["reals"])
-                self.trial.set_user_attr(SAMPLES_ATTR, self.samples)
         self.step = schedule_step(round(entry["kimg"] * 1000), self.every, self.end, self.step)
         self.trial.report(self.last, step=self.step)
         if self.trial.should_prune():

@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from .. import checkpoint as ckpt
-from .study import ERROR_ATTR, RUN_ATTR, SAMPLES_ATTR, redacted
+from .progress import clock
+from .study import ERROR_ATTR, MEASURING_ATTR, RUN_ATTR, SAMPLES_ATTR, SECONDS_ATTR, redacted
 
 
 def summarize(study, url: str) -> dict:
     """The study's trials (state, value, parameters, run folder, why it failed or was
-    pruned) and its best trial, as plain JSON values."""
+    pruned, its time and the part of it spent measuring), its best trial and the time of
+    all (`time`: seconds, measuring_seconds, measuring_share), as plain JSON values."""
     trials = []
     for t in study.get_trials(deepcopy=False):
         state = t.state.name
@@ -23,7 +25,9 @@ def summarize(study, url: str) -> dict:
             note = "its worker stopped answering (killed?)"
         trials.append({"trial": t.number, "state": state, "value": t.value,
                        "params": dict(t.params), "run": t.user_attrs.get(RUN_ATTR),
-                       "samples": t.user_attrs.get(SAMPLES_ATTR, ""), "note": note})
+                       "samples": t.user_attrs.get(SAMPLES_ATTR, ""), "note": note,
+                       "seconds": t.user_attrs.get(SECONDS_ATTR),
+                       "measuring_seconds": t.user_attrs.get(MEASURING_ATTR)})
     counts = {}
     for t in trials:
         counts[t["state"].lower()] = counts.get(t["state"].lower(), 0) + 1
@@ -33,11 +37,25 @@ def summarize(study, url: str) -> dict:
                "metric": study.user_attrs.get("metric"), "direction": "minimize",
                "data": study.user_attrs.get("data"), "model": study.user_attrs.get("model"),
                "space": study.user_attrs.get("space"), "counts": counts, "trials": trials,
-               "best": None}
+               "best": None, "time": time_spent(trials)}
     if best is not None:
         summary["best"] = {**best, "config": (str(Path(best["run"]) / "config.json")
                                               if best["run"] else None)}
     return summary
+
+
+def time_spent(trials: list[dict]) -> dict | None:
+    """The trials' time and the part measuring, summed over the trials that recorded both
+    (a trial of a killed worker records neither)."""
+    timed = [t for t in trials if t["seconds"] is not None and t["measuring_seconds"]
+             is not None]
+    if not timed:
+        return None
+    total = sum(t["seconds"] for t in timed)
+    measuring = sum(t["measuring_seconds"] for t in timed)
+    return {"trials": len(timed), "seconds": round(total, 2),
+            "measuring_seconds": round(measuring, 2),
+            "measuring_share": round(measuring / total, 4) if total > 0 else None}
 
 
 def write_study_json(summary: dict, path: Path) -> Path:
@@ -60,6 +78,11 @@ def table(summary: dict) -> str:
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     counts = ", ".join(f"{n} {k}" for k, n in sorted(summary["counts"].items())) or "no trials"
     lines.append(f"study {summary['study']}: {counts}")
+    spent = summary.get("time")
+    if spent and spent["measuring_share"] is not None:
+        lines.append(f"measuring took {clock(spent['measuring_seconds'])} of the "
+                     f"{spent['trials']} trial(s)' {clock(spent['seconds'])} "
+                     f"({100 * spent['measuring_share']:.0f}%)")
     best = summary["best"]
     if best is not None:
         samples = f" ({best['samples']})" if best.get("samples") else ""

@@ -90,6 +90,12 @@ class Watch:
 
     interrupted = False
     run_dir: Path | None = None           # set as the run starts
+    # Measurements compare with a fixed subset of this many training images (ganvas tune's
+    # cheap per-snapshot objective); None: all of them, as `ganvas eval` does.
+    reals_limit: int | None = None
+
+    def trained(self, images_seen: int) -> None:
+        """After each training step, the images seen so far (ganvas tune's progress bar)."""
 
     def measured(self, entry: dict) -> bool:
         """A metrics.jsonl entry was just written; True ends the run after this snapshot."""
@@ -123,6 +129,7 @@ class Loop:
         self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
         self.metrics = metrics
+        metrics.reals_limit = self.watch.reals_limit
         self.said_bias = False              # the small-sample note, once a run
         if world.main:
             (run_dir / SAMPLES_DIR).mkdir(exist_ok=True)
@@ -188,6 +195,7 @@ class Loop:
                 tick.add(tr.train_step(), tr.images_seen)
                 done = finished()
                 self.update_bar(bar, tick, deadline)
+                self.watch.trained(tr.images_seen)
                 if tr.images_seen >= next_tick or tr.images_seen >= next_snap or done:
                     if not self.end_tick(tick.close(tr)):
                         self.roll_back()           # to last_snap's state, lower learning rates

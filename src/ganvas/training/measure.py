@@ -64,6 +64,7 @@ class TrainingMetrics:
         self.extractors = build_extractors(self.plan, parse_feature_weights(cfg.feature_weights))
         self.bank, self.dataset_hash, self.num = bank, dataset_hash, cfg.num
         self.reals: tuple[np.ndarray, dict] | None = None       # loaded at the first use
+        self.reals_limit: int | None = None      # a fixed subset of the reals (ganvas tune)
         self.best_key = best_key(cfg)
         self.sign = next((METRICS.get(n).better[self.best_key] for n in self.names
                           if self.best_key in METRICS.get(n).better), -1)
@@ -118,7 +119,7 @@ class TrainingMetrics:
         started = time.monotonic()
         with (interruptible or contextlib.nullcontext)():
             if self.reals is None:
-                self.reals = real_subset_of(self.bank, self.dataset_hash)
+                self.reals = real_subset_of(self.bank, self.dataset_hash, self.reals_limit)
             reals, key = self.reals
             fakes, fake_outputs = self.fakes(G_ema, world)
             if not world.main:
