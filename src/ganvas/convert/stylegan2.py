@@ -109,6 +109,12 @@ def _check(sd: dict, out: dict, model: torch.nn.Module, who: str) -> dict:
     for key, tensor in sd.items():
         if key.endswith("resample_filter") and not torch.allclose(tensor, lowpass_filter()):
             raise GanvasError(f"{who}'s {key} is not the [1, 3, 3, 1] filter: not supported")
+    return matched_state(out, model, who)
+
+
+def matched_state(out: dict, model: torch.nn.Module, who: str) -> dict:
+    """`out` as `model`'s state dict (float32, contiguous), after a one-line GanvasError for
+    a tensor it lacks or one whose shape is not the recorded architecture's."""
     expected = model.state_dict()
     for key, tensor in expected.items():
         if key not in out:

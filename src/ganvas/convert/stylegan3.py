@@ -31,7 +31,7 @@ from ganvas.models.stylegan3 import (FILTER_SIZE, FIRST_CUTOFF, FIRST_STOPBAND,
 from ganvas.nvlabs import NvlabsPickle
 
 from .converted import Converted
-from .stylegan2 import _embedding, _flat, _width, discriminator_state
+from .stylegan2 import _embedding, _flat, _width, discriminator_state, matched_state
 
 # G's constructor arguments with the only values ganvas's families have for them.
 _FIXED = {"num_critical": NUM_CRITICAL, "first_cutoff": FIRST_CUTOFF,
@@ -128,17 +128,10 @@ def generator_state(sd: dict, cfg: ModelConfig) -> dict:
         if "mapping.embed.weight" not in sd:
             raise GanvasError("G is conditional but has no class embedding")
         out["mapping.embed.weight"] = _embedding(sd, "mapping.")
-    expected = model.state_dict()
-    for key, tensor in expected.items():
-        if key not in out:
-            raise GanvasError(f"G lacks the weights of {key}")
-        if tuple(out[key].shape) != tuple(tensor.shape):
-            raise GanvasError(f"G's {key} has shape {list(out[key].shape)}, not "
-                              f"{list(tensor.shape)} as its recorded architecture makes")
-    extra = sorted(set(out) - set(expected))
+    extra = sorted(set(out) - set(model.state_dict()))
     if extra:
         raise GanvasError(f"G has weights ganvas's {cfg.family} has no place for: {extra[0]}")
-    return {key: out[key].float().contiguous() for key in expected}
+    return matched_state(out, model, "G")
 
 
 def convert_networks(net: NvlabsPickle) -> Converted:

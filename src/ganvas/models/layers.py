@@ -180,3 +180,12 @@ def state_resolutions(module: nn.Module, owners: dict[str, int]) -> dict[str, in
                              f"for {key}")
         out[key] = owners[owner]
     return out
+
+
+def truncate_w(ws: torch.Tensor, w_avg: torch.Tensor, truncation) -> torch.Tensor:
+    """ws lerped towards w_avg by psi (a float, or a (1,) tensor as in an exported graph):
+    the truncation of the families with a w space."""
+    if isinstance(truncation, torch.Tensor) or truncation != 1:
+        avg = w_avg.to(ws.dtype)
+        ws = avg + truncation * (ws - avg)
+    return ws

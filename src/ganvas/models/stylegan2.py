@@ -28,7 +28,7 @@ from ..aspect import image_shape
 from ..config.schema import ModelConfig, check_range, check_widths
 from ..errors import ConfigError
 from .contract import Capabilities, Family
-from .layers import batch_randn, state_resolutions
+from .layers import batch_randn, state_resolutions, truncate_w
 from .stylegan2_layers import (Conv2dLayer, DiscriminatorBlock, FullyConnected, MinibatchStd,
                                SynthesisBlock, normalize_2nd_moment)
 
@@ -178,11 +178,7 @@ class Generator(nn.Module):
              truncation: float | Tensor = 1.0) -> Tensor:
         """z (N, z_dim) [+ labels] -> ws (N, num_ws, w_dim), lerped towards w_avg by psi (a
         float, or a (1,) tensor as in an exported graph)."""
-        ws = self.mapping(z, labels)
-        if isinstance(truncation, Tensor) or truncation != 1:
-            avg = self.w_avg.to(ws.dtype)
-            ws = avg + truncation * (ws - avg)
-        return ws
+        return truncate_w(self.mapping(z, labels), self.w_avg, truncation)
 
     def from_w(self, ws: Tensor, noise_mode: str = "const") -> Tensor:
         """ws (N, num_ws, w_dim) -> images."""

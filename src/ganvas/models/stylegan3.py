@@ -41,7 +41,7 @@ from torch import Tensor
 from ..config.schema import MAX_WIDTH, ModelConfig, check_range, check_widths
 from ..errors import ConfigError
 from .contract import Capabilities, Family
-from .layers import batch_randn, state_resolutions
+from .layers import batch_randn, state_resolutions, truncate_w
 from .stylegan2 import Discriminator, MappingNetwork
 from .stylegan3_layers import AliasFreeLayer, FourierInput
 
@@ -168,11 +168,7 @@ class Generator(nn.Module):
     def to_w(self, z: Tensor, labels: Tensor | None = None,
              truncation: float | Tensor = 1.0) -> Tensor:
         """z (N, z_dim) [+ labels] -> ws (N, num_ws, w_dim), lerped towards w_avg by psi."""
-        ws = self.mapping(z, labels)
-        if isinstance(truncation, Tensor) or truncation != 1:
-            avg = self.w_avg.to(ws.dtype)
-            ws = avg + truncation * (ws - avg)
-        return ws
+        return truncate_w(self.mapping(z, labels), self.w_avg, truncation)
 
     def from_w(self, ws: Tensor, noise_mode: str = "const") -> Tensor:
         """ws (N, num_ws, w_dim) -> images."""
