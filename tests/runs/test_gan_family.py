@@ -256,3 +256,16 @@ def test_bf16_precision_trains(toy_archive, tmp_path):
     assert all(np.isfinite(e["loss_d"]) for e in stats(run))
     assert json.loads((run / "config.json").read_text())["train"]["precision"] == "bf16"
 
+
+
+def test_labels_an_unconditional_run_ignores_are_said(labelled_archive, conditional_run,
+                                                      tmp_path, capsys):
+    """Issue 30: a labelled dataset trained without --conditional says so, in one line with
+    the way to use the classes; a conditional run does not."""
+    assert main(["train", str(labelled_archive), "--model", "dcgan-tiny", "--kimg", "0.016",
+                 "--batch", "8", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr()
+    line = ("the data has 2 classes (red, blue); this run ignores them: --conditional trains "
+            "a model that draws by class")
+    assert line in out.out + out.err
+    assert "ignores them" not in (conditional_run / "log.txt").read_text()

@@ -49,6 +49,16 @@ def open_data(cfg: RunConfig) -> tuple[RunConfig, ImageBank, dict]:
     return cfg, bank, info
 
 
+def unused_labels(cfg: RunConfig, data_info: dict) -> list[str]:
+    """The console's line when the data has classes an unconditional run leaves unused."""
+    names = data_info.get("class_names") or []
+    if cfg.model.num_classes or len(names) < 2:
+        return []
+    shown = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return [f"the data has {len(names)} classes ({shown}); this run ignores them: "
+            f"--conditional trains a model that draws by class"]
+
+
 def prepare_data(cfg: RunConfig) -> Path:
     """The run's dataset archive, prepared from an image folder when it is one (cached):
     what open_data opens, checked to exist."""
@@ -69,14 +79,14 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
     with processes(pick_device(cfg.train.device)) as world:
         source = finetune_source(cfg.train.init_from) if cfg.train.init_from else None
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
-        notes = []
+        notes = unused_labels(cfg, data_info)
         if source is not None:
             new_classes = finetune.check_compatible(cfg.model, source.info["model"],
                                                     cfg.train.init_from)
         trainer = make_trainer(cfg, bank, world)
         if source is not None:
             fresh = finetune.load_weights(trainer, source, new_classes)
-            notes = finetune.console_lines(source, trainer.cfg, fresh)
+            notes += finetune.console_lines(source, trainer.cfg, fresh)
         # Extractors (and their weight files) now: a missing file stops the run before a folder.
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         run_dir = world.from_main(lambda: new_run_dir(
