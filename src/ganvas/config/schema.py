@@ -168,6 +168,16 @@ class TrainConfig:
     seed: int = option(0, "seed of the weights, the latents and the data order")
     snap_kimg: float = option(10.0, "a checkpoint and a sample grid every N kimg")
     tick_kimg: float = option(1.0, "a stats.jsonl line every N kimg")
+    grid_minutes: float = option(1.0, "a sample grid by wall time too: N minutes in, then "
+                                 "spaced out as the run grows (0 = only at snapshots)",
+                                 metavar="N")
+    snap_minutes: float = option(10.0, "a snapshot at least every N minutes too (0 = only "
+                                 "every --snap-kimg)", metavar="N")
+    health_warmup_kimg: float = option(5.0, "no d_won/mode_collapse warnings in a run's "
+                                       "first N kimg (early G and D look like both)",
+                                       metavar="N")
+    print_seconds: float = option(15.0, "the console's tick line at most every S seconds "
+                                  "(spaced out as the run grows; 0 = every tick)", metavar="S")
     keep_snapshots: int = option(3, "newest checkpoints kept (older ones are deleted)",
                                  metavar="N")
     mirror: bool = option(False, "random x-flips of the reals")
@@ -238,6 +248,8 @@ class TrainConfig:
         for name in ("snap_kimg", "tick_kimg", "lr_g", "lr_d", "ema_kimg"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        for name in ("grid_minutes", "snap_minutes", "print_seconds", "health_warmup_kimg"):
+            check_range(name.replace("_", "-"), getattr(self, name), 0, 1e6)
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:
             raise ConfigError("Adam betas must be in [0, 1)")
         if not 0 <= self.label_smoothing < 0.5:

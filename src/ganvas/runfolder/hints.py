@@ -10,6 +10,7 @@ HINTS = {
                  "learning rates; if it repeats, lower --lr-g/--lr-d or use --loss hinge",
     "d_won": "D separates reals from fakes perfectly and G's loss keeps rising: lower --lr-d, "
              "add --diffaug color,translation,cutout or --label-smoothing 0.1",
-    "mode_collapse": "samples are losing diversity (mode collapse): try --loss hinge or "
-                     "wgan-gp, a lower --lr-g, or --diffaug",
+    "mode_collapse": "the fixed samples are becoming near copies of each other (mode "
+                     "collapse; 'diversity' in the tick lines): look at the newest grid; try "
+                     "--loss hinge or wgan-gp, a lower --lr-g, or --diffaug",
 }

@@ -28,6 +28,7 @@ from ..runfolder import snapshots
 from ..runfolder.hints import HINTS
 from ..runfolder.layout import CHECKPOINTS_DIR, SAMPLES_DIR, STATS_FILE
 from ..runfolder.log import RunLog
+from .console import Cadence, RunClock, tick_line
 from .health import Health, probe
 from .measure import MeasurementStopped, TrainingMetrics
 from .samples import SampleGrid
@@ -123,11 +124,13 @@ class Loop:
         self.progress = progress and world.main
         m = trainer.cfg.model
         self.grid = SampleGrid(m, self.t.grid_size)
-        self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes))
+        self.health = Health(*probe(trainer.bank, m.z_dim, m.num_classes),
+                             warmup_kimg=self.t.health_warmup_kimg)
         self.warned: set[str] = set()
         # The last good state: the start (a CPU copy), then the newest snapshot folder.
         self.good: dict | Path = trainer.capture()
         self.rollbacks = 0
+        self.ticks = 0                      # ticks this session (the tick line's number)
         self.metrics = metrics
         metrics.reals_limit = self.watch.reals_limit
         self.said_bias = False              # the small-sample note, once a run
@@ -165,6 +168,9 @@ class Loop:
                 self.report()
         self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
                       + (" (interrupted)" if interrupted else ""))
+        still = self.health.still_near_copies()
+        if still:
+            self.log.info(f"note: {still}")
         return self.run_dir
 
     def where(self) -> str:
@@ -184,7 +190,12 @@ class Loop:
         next_metrics = self.next_metrics()
         next_tick = self.next_multiple(t.tick_kimg)
         tick = TickStats(tr.images_seen)
-        with self.progress_bar(target, t.minutes) as bar, stop_requests() as stop_requested:
+        clock = self.clock = RunClock(tr.images_seen, target, t.minutes)
+        # By wall time: the console's tick line, grids between snapshots, snapshots.
+        lines = Cadence(t.print_seconds, 1 / 30, clock.start, always=True)
+        grids = Cadence(t.grid_minutes * 60, 0.5, clock.start)
+        snaps = Cadence(t.snap_minutes * 60, 0.0, clock.start)
+        with self.progress_bar(clock) as bar, stop_requests() as stop_requested:
             def finished() -> bool:                  # decided by all processes together
                 return self.world.any(
                     (target is not None and tr.images_seen >= target)
@@ -194,29 +205,44 @@ class Loop:
             while True:
                 tick.add(tr.train_step(), tr.images_seen)
                 done = finished()
-                self.update_bar(bar, tick, deadline)
+                self.update_bar(bar, tick)
                 self.watch.trained(tr.images_seen)
+                snap_by_time = grid_by_time = False
                 if tr.images_seen >= next_tick or tr.images_seen >= next_snap or done:
-                    if not self.end_tick(tick.close(tr)):
+                    entry = tick.close(tr)
+                    if not self.end_tick(entry):
                         self.roll_back()           # to last_snap's state, lower learning rates
                         done = finished()
+                    else:
+                        self.ticks += 1
+                        now = time.monotonic()
+                        if done or lines.due(now) or self.ticks == 1:
+                            self.log.info(tick_line(entry, self.ticks, clock))
+                            lines.done(now)
+                        # Decided by all processes together, once a tick.
+                        snap_by_time = self.world.any(snaps.due(now))
+                        grid_by_time = self.world.any(grids.due(now))
                     tick = TickStats(tr.images_seen)
                     next_tick = self.next_multiple(t.tick_kimg)
                 metrics_due = self.metrics.enabled and (tr.images_seen >= next_metrics or done)
-                if (tr.images_seen >= next_snap or metrics_due
+                if (tr.images_seen >= next_snap or metrics_due or snap_by_time
                         or (done and tr.images_seen != last_snap)):
                     folder = self.snapshot()
                     last_snap = tr.images_seen
                     next_snap = self.next_multiple(t.snap_kimg)
+                    snaps.done(time.monotonic())
+                    grids.done(time.monotonic())
                     if metrics_due or (self.metrics.enabled and not self.metrics.every_kimg):
                         entry = self.measure(folder,
                                              None if self.world.distributed else stop_requested)
                         next_metrics = self.next_metrics()
                         ended = entry is not None and self.watch.measured(entry)
                         done = done or self.world.any(ended) or finished()
+                elif grid_by_time:
+                    self.grid_only()
+                    grids.done(time.monotonic())
                 if done:
                     break
-            bar.close()
             assert last_snap == tr.images_seen
             self.watch.interrupted = self.world.any(stop_requested())
             return self.watch.interrupted
@@ -312,11 +338,7 @@ class Loop:
         self.good = folder = self.run_dir / CHECKPOINTS_DIR / name
         if not self.world.main:
             return folder
-        grid_image = self.grid.render(G_ema)
-        grid = save_png(grid_image, self.run_dir / SAMPLES_DIR / f"{name}.png",
-                        scale=max(1, 64 // tr.cfg.model.resolution))
-        self.tb.image("samples", grid_image, tr.images_seen / 1000)
-        self.tb.flush()
+        grid = self.write_grid(G_ema, name)
         info = ckpt.model_info(tr.cfg.model, tr.images_seen, self.data_info, self.t.preset)
         folder = snapshots.write_snapshot(folder, {"G": tr.G, "G_ema": tr.G_ema, "D": tr.D},
                                           info, trainer=state)
@@ -325,29 +347,43 @@ class Loop:
                       f"grid {grid.relative_to(self.run_dir)}")
         return folder
 
-    def progress_bar(self, target: int | None, minutes: float | None) -> tqdm:
-        # A log file (no terminal) gets a line every 30 s instead of ten redraws a second.
-        every = 0.2 if sys.stderr.isatty() else 30.0
-        if target is not None:
-            return tqdm(total=target / 1000, initial=self.trainer.images_seen / 1000,
-                        unit="kimg", disable=not self.progress, dynamic_ncols=True,
-                        mininterval=every,
-                        bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} kimg "
-                                   "[{elapsed}<{remaining}{postfix}]")
-        return tqdm(total=round(minutes * 60), unit="s", disable=not self.progress,
-                    dynamic_ncols=True, mininterval=every,
-                    bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} s [{elapsed}{postfix}]")
+    def write_grid(self, G_ema, name: str) -> Path:
+        """samples/NAME.png from the fixed latents (and the TensorBoard image)."""
+        tr = self.trainer
+        grid_image = self.grid.render(G_ema)
+        grid = save_png(grid_image, self.run_dir / SAMPLES_DIR / f"{name}.png",
+                        scale=max(1, 64 // tr.cfg.model.resolution))
+        self.tb.image("samples", grid_image, tr.images_seen / 1000)
+        self.tb.flush()
+        return grid
 
-    def update_bar(self, bar: tqdm, tick: "TickStats", deadline: float | None) -> None:
+    def progress_bar(self, clock: RunClock) -> tqdm:
+        """A bar on a terminal only (a log file gets the tick lines, which say as much): in
+        kimg when the run is bounded in kimg, else in time."""
+        show = self.progress and sys.stderr.isatty()
+        total = clock.target / 1000 if clock.target is not None else clock.minutes * 60
+        unit = "kimg" if clock.target is not None else "s"
+        return tqdm(total=total, disable=not show, dynamic_ncols=True, mininterval=0.2,
+                    leave=False, bar_format="{percentage:3.0f}%|{bar}| {postfix}",
+                    unit=unit)
+
+    def update_bar(self, bar: tqdm, tick: "TickStats") -> None:
         if bar.disable:
             return
-        tr = self.trainer
-        if deadline is None:
-            bar.update(min(tr.images_seen / 1000, bar.total) - bar.n)
-        else:
-            bar.update(bar.total - max(0.0, deadline - time.monotonic()) - bar.n)
-        bar.set_postfix_str(f"{tr.images_seen / 1000:.2f} kimg, {tick.rate():.0f} img/s",
+        tr, clock = self.trainer, self.clock
+        n = tr.images_seen / 1000 if clock.target is not None else clock.elapsed()
+        bar.update(min(n, bar.total) - bar.n)
+        bar.set_postfix_str(f"{clock.position(tr.images_seen)}, {tick.rate():.0f} img/s",
                             refresh=False)
+
+    def grid_only(self) -> None:
+        """A sample grid between snapshots (by wall time), named like a snapshot's."""
+        tr = self.trainer
+        G_ema = tr.prepare_ema_for_sampling()
+        if not self.world.main:
+            return
+        grid = self.write_grid(G_ema, snapshots.snapshot_name(tr.images_seen))
+        self.log.info(f"grid {grid.relative_to(self.run_dir)}")
 
 
 class TickStats:
