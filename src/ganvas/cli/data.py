@@ -115,8 +115,8 @@ def run_train(a) -> None:
     result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
                    **options)
     if a.dry_run:
-        print(f"dry run: nothing written; resolved configuration (value, source):\n"
-              f"{result.render(given='flag')}")
+        from .dry_run import dry_run_table
+        print(dry_run_table(result))
     elif main_process():
         print(result)
 
