@@ -6,14 +6,12 @@ from __future__ import annotations
 import pytest
 
 from ganvas.cli import main
+from ganvas.cli.short_help import HELP_ALL
 from ganvas.config import resolve
 from ganvas.config.presets import PRESETS
 from ganvas.config.schema import SECTION_TYPES, all_options
 from ganvas.errors import ConfigError
 from ganvas.models import MODELS
-
-HELP_ALL = "--help-all"
-
 
 def dry_run_rows(out: str) -> dict[str, list[str]]:
     return {line.split()[0]: line.split()[1:] for line in out.splitlines()[1:]

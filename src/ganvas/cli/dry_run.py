@@ -12,6 +12,7 @@ def dry_run_table(result) -> str:
     """The dry run's text for `result` (a config.resolve.Resolved): a heading, the aligned
     table of the values the run's family reads, and a line on those left out."""
     from ..models import family_of
+    from .short_help import HELP_ALL
     family = result.config.model.family
     reads = family_of(family).uses
     table = result.render(given="flag", only=reads)
@@ -19,6 +20,6 @@ def dry_run_table(result) -> str:
     text = f"dry run: nothing written; resolved configuration (value, source):\n{table}"
     if left_out:
         text += (f"\n({left_out} options a {family} model does not read are left out, each at "
-                 f"its default;\n --help-all lists every option, config.json keeps every "
+                 f"its default;\n {HELP_ALL} lists every option, config.json keeps every "
                  f"value)")
     return text
