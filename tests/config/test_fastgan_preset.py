@@ -47,7 +47,7 @@ def test_rec_distance_auto_is_vgg_only_with_weights_at_hand(tmp_path, monkeypatc
 
 
 @pytest.mark.parametrize("model,value,needle", [
-    ("dcgan-tiny", "laplacian-l1", "--rec-distance is for a model whose D reconstructs"),
+    ("dcgan-tiny", "laplacian-l1", r"--rec-distance laplacian-l1 needs .* \(fastgan\); dcgan"),
     ("fastgan-tiny", "lpips", "unknown --rec-distance 'lpips'"),
 ])
 def test_rec_distance_mistakes_are_one_line_errors(model, value, needle):

@@ -15,17 +15,27 @@ import os
 import sys
 
 from ..errors import GanvasError
-from . import blend, data, measure, studio, tune
+from . import blend, data, measure, short_help, studio, tune
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (no usage dump) and exit code 2."""
+    """argparse, but a usage error is one line (no usage dump) and exit code 2, and a verb
+    with many options shows its common ones under --help, every one under --help-all
+    (`common`: the headings and names of short_help.COMMON; empty: every option)."""
+
+    common: tuple = ()
 
     def error(self, message: str) -> None:  # noqa: D401 (argparse API)
         self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+    def format_help(self) -> str:
+        return short_help.common_help(self) if self.common else super().format_help()
+
+    def print_help_all(self) -> None:
+        self._print_message(super().format_help(), sys.stdout)
 
 
 def build_parser() -> Parser:
@@ -40,6 +50,8 @@ def build_parser() -> Parser:
                 measure.add_report, studio.add_project, studio.add_export,
                 studio.add_import, blend.add_blend, studio.add_app, tune.add_tune):
         add(sub)
+    for verb, verb_parser in sub.choices.items():
+        short_help.shorten(verb_parser, verb)
     return parser
 
 

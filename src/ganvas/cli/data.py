@@ -41,12 +41,11 @@ SECTION_TITLES = {"model": "model options", "train": "training options",
 
 
 def add_train(sub) -> None:
-    from ..config.presets import (CPU_DEFAULT_PRESET, FEW_SHOT_MAX_IMAGES, FEW_SHOT_PRESET,
-                                  LIMITED_DATA_PRESET, PRESETS)
+    from .options import model_help
     p = sub.add_parser("train", help="train a GAN on a dataset (or resume a run)",
                        description="Train on DATA (archive, image folder or demo:emoji), or "
-                                   "continue a run with --resume RUN_DIR. Every option below "
-                                   "defaults to the preset's; --dry-run shows the values.")
+                                   "continue a run with --resume RUN_DIR. Each option says its "
+                                   "default; --dry-run shows the values a run would use.")
     p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME "
                                            "(with --config: default its train.data)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue this run from its last snapshot")
@@ -55,12 +54,9 @@ def add_train(sub) -> None:
     p.add_argument("--dry-run", action="store_true",
                    help="print the resolved configuration and where each value came from, "
                         "then exit without writing anything")
-    p.add_argument("--out", default="runs", help="folder for numbered run directories")
-    p.add_argument("--model", help=f"preset: {', '.join(PRESETS.names())} (default: "
-                                   f"{CPU_DEFAULT_PRESET} on a CPU; on a GPU {FEW_SHOT_PRESET} "
-                                   f"below {FEW_SHOT_MAX_IMAGES:,} images, "
-                                   f"{LIMITED_DATA_PRESET} from there; with --init-from "
-                                   f"the source model's)")
+    p.add_argument("--out", default="runs", help="folder for numbered run directories "
+                                                 "(default runs)")
+    p.add_argument("--model", metavar="PRESET", help=model_help("a preset"))
     p.add_argument("--gpus", type=int, metavar="N",
                    help="train on N GPUs of this machine: starts N processes with torchrun "
                         "(--batch stays the global batch); with --device cpu, N processes "
@@ -68,12 +64,15 @@ def add_train(sub) -> None:
     p.set_defaults(run=run_train, options=add_option_flags(p))
 
 
-def add_option_flags(p) -> list[str]:
-    """One flag per training option (config.options), grouped by section; returns the
-    keywords of ganvas.train they set (argparse dests)."""
+def add_option_flags(p, defaults: dict[str, str] | None = None) -> list[str]:
+    """One flag per training option (config.options), grouped by section, each help with its
+    real default (option_defaults; `defaults`: keyword -> the default a verb sets itself);
+    returns the keywords of ganvas.train they set (argparse dests)."""
     from ..config.options import argparse_spec
     from ..config.schema import all_options
     from ..config.validation import registered_names
+    from .option_defaults import default_text
+    defaults = defaults or {}
     groups, exclusive = {}, {}
     for opt in all_options().values():
         if opt.section not in groups:
@@ -83,7 +82,9 @@ def add_option_flags(p) -> list[str]:
             if opt.exclusive not in exclusive:
                 exclusive[opt.exclusive] = group.add_mutually_exclusive_group()
             group = exclusive[opt.exclusive]
-        group.add_argument(opt.flag, dest=opt.api, **argparse_spec(opt, registered_names(opt)))
+        default = default_text(opt, defaults.get(opt.api))
+        group.add_argument(opt.flag, dest=opt.api,
+                           **argparse_spec(opt, registered_names(opt), default))
     return list(all_options())
 
 
@@ -115,8 +116,8 @@ def run_train(a) -> None:
     result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
                    **options)
     if a.dry_run:
-        print(f"dry run: nothing written; resolved configuration (value, source):\n"
-              f"{result.render(given='flag')}")
+        from .dry_run import dry_run_table
+        print(dry_run_table(result))
     elif main_process():
         print(result)
 

@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from ..errors import GanvasError
 from .data import add_option_flags
+from .options import model_help
 
 FINAL_NUM, SNAPSHOT_NUM = 500, 128      # search's defaults (imported lazily, with Optuna)
+# The defaults tune's help shows where they differ from train's: the length and the metric,
+# which tune sets itself (search.OWN_OPTIONS), and its cheaper snapshot measurements.
+TUNE_DEFAULTS = {"kimg": "set by --kimg-per-trial", "minutes": "set by --minutes-per-trial",
+                 "metrics": "set by --metric", "metrics_num": f"default {SNAPSHOT_NUM}",
+                 "snap_kimg": "default: K/4 with --kimg-per-trial K, else train's"}
 
 
 def add_tune(sub) -> None:
@@ -20,7 +26,7 @@ def add_tune(sub) -> None:
     p.add_argument("data", nargs="?", help="dataset archive, image folder or demo:NAME")
     p.add_argument("--out", default="tune", help="folder for the trial runs, tune.db and "
                                                  "study.json (default tune)")
-    p.add_argument("--model", help="preset of every trial (default: train's default)")
+    p.add_argument("--model", metavar="PRESET", help=model_help("the preset of every trial"))
     p.add_argument("--trials", type=int, default=20,
                    help="finished trials the study should have in all (default 20)")
     budget = p.add_mutually_exclusive_group()
@@ -43,7 +49,7 @@ def add_tune(sub) -> None:
     p.add_argument("--pruner", default="median", help="median (default), hyperband or none")
     p.add_argument("--show", action="store_true",
                    help="print the study's trials and best one, run nothing")
-    p.set_defaults(run=run_tune, options=add_option_flags(p))
+    p.set_defaults(run=run_tune, options=add_option_flags(p, TUNE_DEFAULTS))
 
 
 def run_tune(a) -> None:

@@ -192,19 +192,24 @@ def check_fields(cls, values: dict, origin: str) -> dict:
     return {k: check_type(k, v, *field_kind(known[k].type), origin) for k, v in values.items()}
 
 
-def argparse_spec(opt: Option, names: list[str] | None = None) -> dict:
+def argparse_spec(opt: Option, names: list[str] | None = None, default: str = "") -> dict:
     """The add_argument keywords of an option's flag: booleans are --x / --no-x with None =
     not given; optional ones also take 'none' (= OFF). names: the entries of the option's
-    registry, listed in the help."""
+    registry, listed in the help; default: what the help says of its default ("default
+    500"), if anything."""
     help_text = opt.help
     if names:
         help_text += f": {', '.join(names)}"
+    notes = [default] if default else []
+    if opt.optional and opt.kind is not bool:
+        notes.append("'none' = off")
+    if notes:
+        help_text += f" ({'; '.join(notes)})"
     if opt.kind is bool:
         return {"action": argparse.BooleanOptionalAction, "default": None, "help": help_text}
     parse = {int: int, float: parse_number, str: str}[opt.kind]
     if opt.optional:
         parse = parse_off(parse)
-        help_text += " ('none' = off)"
     metavar = opt.metavar or {int: "N", float: "X"}.get(opt.kind)
     spec = {"type": parse, "default": None, "help": help_text, "metavar": metavar}
     if opt.choices:

@@ -22,7 +22,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..data.archive import read_meta
 from ..data.dataset import locate_dataset, peek_image_count, peek_resolution
@@ -53,10 +53,11 @@ class Resolved:
     config: RunConfig
     sources: dict[str, str]
 
-    def rows(self, given: str = GIVEN) -> list[tuple[str, str, str]]:
-        """(name, value, source) of every value, preset and data first, then section by
-        section; options are named by keyword, or by flag when `given` is "flag" (internal
-        fields by section.field)."""
+    def rows(self, given: str = GIVEN, only: Callable[[str], bool] | None = None
+             ) -> list[tuple[str, str, str]]:
+        """(name, value, source) of every value (or of those whose "section.field" key
+        `only` keeps), preset and data first, then section by section; options are named by
+        keyword, or by flag when `given` is "flag" (internal fields by section.field)."""
         table = {opt.key: opt for opt in all_options().values()}
         t = self.config.train
         rows = [("preset", t.preset, self.label("train.preset", given)),
@@ -64,14 +65,14 @@ class Resolved:
         for section in SECTIONS:
             for name, value in dataclasses.asdict(getattr(self.config, section)).items():
                 key, opt = f"{section}.{name}", table.get(f"{section}.{name}")
-                if key not in ("train.preset", "train.data"):
+                if key not in ("train.preset", "train.data") and (only is None or only(key)):
                     shown = key if opt is None else opt.flag if given == "flag" else opt.api
                     rows.append((shown, show_value(key, value), self.label(key, given)))
         return rows
 
-    def render(self, given: str = GIVEN) -> str:
-        """The rows as aligned text, one line each."""
-        rows = self.rows(given)
+    def render(self, given: str = GIVEN, only: Callable[[str], bool] | None = None) -> str:
+        """The rows (`only`: as rows) as aligned text, one line each."""
+        rows = self.rows(given, only)
         name_width = max(len(r[0]) for r in rows) + 2
         value_width = max(len(r[1]) for r in rows) + 2
         return "\n".join(f"{n:<{name_width}}{v:<{value_width}}{s}" for n, v, s in rows)

@@ -15,9 +15,9 @@ from ..augment.classic import validate_classic
 from ..errors import ConfigError
 from ..losses import LOSSES
 from ..metrics.evaluate import METRICS, extractor_plan
-from ..models import check_model, check_options, family_of
+from ..models import check_model, check_options
 from .options import Option
-from .schema import AUTO, AugmentConfig, MetricsConfig, RunConfig
+from .schema import AugmentConfig, MetricsConfig, RunConfig
 
 # Options whose value names an entry of a registry (Option.registry -> the registry).
 REGISTRIES = {"loss": LOSSES}
@@ -66,10 +66,6 @@ def check_metrics(metrics: MetricsConfig) -> None:
 def check_combination(cfg: RunConfig) -> None:
     """Options that are valid alone but not together."""
     check_options(cfg.model, cfg.train)                    # what the family cannot do
-    if cfg.train.rec_distance != AUTO and \
-            not family_of(cfg.model.family).capabilities.d_reconstruction:
-        raise ConfigError(f"--rec-distance is for a model whose D reconstructs the reals "
-                          f"(fastgan), not {cfg.model.family}")
     loss = LOSSES.get(cfg.train.loss)
     if loss.gradient_penalty and cfg.model.d_norm == "batch":
         raise ConfigError(f"loss {cfg.train.loss} penalises D's gradient per sample, which "

@@ -55,7 +55,7 @@ from ..config.schema import ModelConfig, is_power_of_two
 from ..errors import ConfigError
 from ..registry import Registry
 from . import dcgan, fastgan, stylegan2, stylegan3
-from .contract import COMMON_FIELDS, NOISE_MODES, Family
+from .contract import CAPABILITY_OPTIONS, NOISE_MODES, Family
 
 MODELS: Registry[Family] = Registry("model family")
 MODELS.register("dcgan")(dcgan.FAMILY)
@@ -86,12 +86,13 @@ def check_options(model: ModelConfig, train) -> None:
     is silently ignored and nothing fails mid-training."""
     fam = family_of(model.family)
     caps = fam.capabilities
-    if train.pl_weight > 0 and not caps.path_length:
-        raise refuse(f"--pl-weight {train.pl_weight:g}", "path_length", model.family)
-    if train.style_mixing > 0 and not caps.style_mixing:
-        raise refuse(f"--style-mixing {train.style_mixing:g}", "style_mixing", model.family)
-    if train.freeze_d > 0 and not caps.freeze_d:
-        raise refuse(f"--freeze-d {train.freeze_d}", "freeze_d", model.family)
+    defaults = type(train)()
+    for capability, names in CAPABILITY_OPTIONS.items():
+        for name in names:
+            value = getattr(train, name)
+            if value != getattr(defaults, name) and not getattr(caps, capability):
+                shown = f"{value:g}" if isinstance(value, float) else value
+                raise refuse(f"--{name.replace('_', '-')} {shown}", capability, model.family)
     if model.num_classes and not caps.conditional:
         raise refuse("a conditional model", "conditional", model.family)
     if model.spectral_norm and not caps.spectral_norm:
@@ -127,8 +128,7 @@ def check_model(cfg: ModelConfig, classes_from_data: bool = False) -> None:
                           f"{cfg.family}, not {cfg.resolution}")
     cfg.check(classes_from_data)
     defaults = ModelConfig()
-    unused = [f.name for f in fields(ModelConfig)
-              if f.name not in COMMON_FIELDS | fam.reads
+    unused = [f.name for f in fields(ModelConfig) if not fam.uses(f"model.{f.name}")
               and getattr(cfg, f.name) != getattr(defaults, f.name)]
     if unused:
         flags = ", ".join("--" + n.replace("_", "-") for n in unused)

@@ -25,6 +25,12 @@ NOISE_MODES = ("const", "random", "none")
 # ModelConfig fields every family reads; a family lists the others it reads in `reads`.
 COMMON_FIELDS = frozenset({"family", "resolution", "aspect", "channels", "num_classes",
                            "z_dim", "g_width", "d_width", "max_width"})
+# TrainConfig options that only a family with the capability uses: models.check_options
+# refuses any value but the default elsewhere, and a dry run lists them only where read.
+CAPABILITY_OPTIONS = {"path_length": ("pl_weight", "pl_interval"),
+                      "style_mixing": ("style_mixing",),
+                      "freeze_d": ("freeze_d",),
+                      "d_reconstruction": ("rec_distance",)}
 
 
 @dataclass(frozen=True)
@@ -74,3 +80,14 @@ class Family:
     # saying what changed) when weights saved before cannot load any more.
     architecture: int = 1
     architecture_note: str = ""
+
+    def uses(self, key: str) -> bool:
+        """Whether a run of this family reads configuration value `key` ("section.field"):
+        a model field only if in COMMON_FIELDS or `reads`, a training option of
+        CAPABILITY_OPTIONS only with its capability, any other value always."""
+        section, name = key.split(".", 1)
+        if section == "model":
+            return name in COMMON_FIELDS | self.reads
+        return section != "train" or all(getattr(self.capabilities, capability)
+                                         for capability, names in CAPABILITY_OPTIONS.items()
+                                         if name in names)
