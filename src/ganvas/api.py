@@ -18,6 +18,7 @@ from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.explore import along_directions, explore_directions as sweep_directions
+from .latent.explore import dim_labels, direction_labels, value_labels
 from .latent.look import Look
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
@@ -169,12 +170,14 @@ class Model:
                 truncation: float = 1.0, noise_mode: str | None = None,
                 out: str | os.PathLike | None = None, scale: int = 1,
                 latents_out: str | os.PathLike | None = None,
-                look: Look | None = None) -> np.ndarray:
+                look: Look | None = None, labels: bool = True) -> np.ndarray:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
         seed by linspace(lo, hi, steps), by default in the family's default space (w, in units
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
-        cells as one grid PNG there, enlarged `scale` (1-16) times. `latents_out`: also save
-        the cells' latents, row by row, as a keyframes .npz for `interpolate(latents=...)`."""
+        cells as one grid PNG there, enlarged `scale` (1-16) times, each row labelled with its
+        dimension ("z[10]") and each column with its shift ("-3.0") in a margin (labels=False:
+        the bare grid). `latents_out`: also save the cells' latents, row by row, as a
+        keyframes .npz for `interpolate(latents=...)`."""
         check_grid_out(out, scale)
         check_keyframes_out(latents_out)
         look = look_of(look, label, truncation, noise_mode)
@@ -183,7 +186,10 @@ class Model:
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, look,
                            latents_out)
         if out is not None:
-            save_cells(cells, out, scale)
+            space = space or self.capabilities.default_space()
+            names = (dim_labels(list(dims), space), value_labels(lo, hi, steps)) if labels \
+                else ()
+            save_cells(cells, out, scale, *names)
         return cells
 
     def directions(self, method: str = "sefa", num: int = 10, layers: list[int] | None = None,
@@ -203,10 +209,11 @@ class Model:
                            truncation: float = 1.0, noise_mode: str | None = None,
                            out: str | os.PathLike | None = None, scale: int = 1,
                            latents_out: str | os.PathLike | None = None,
-                           look: Look | None = None) -> np.ndarray:
+                           look: Look | None = None, labels: bool = True) -> np.ndarray:
         """uint8 (rows, steps, H, W, C): row r moves the seed along direction rows[r] (default
         the first 10) of `directions` (a Directions or its .npz) by linspace(lo, hi, steps) in
-        units of the latent's spread along it. `out`: also write the grid PNG. `latents_out`:
+        units of the latent's spread along it. `out`: also write the grid PNG, rows labelled
+        "dir 2" and columns "-3.0" in a margin (labels=False: the bare grid). `latents_out`:
         also save the cells' latents, row by row, as keyframes for `interpolate(latents=...)`
         (a walk along the direction)."""
         check_grid_out(out, scale)
@@ -218,7 +225,8 @@ class Model:
         cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, look,
                                  latents_out)
         if out is not None:
-            save_cells(cells, out, scale)
+            names = (direction_labels(rows), value_labels(lo, hi, steps)) if labels else ()
+            save_cells(cells, out, scale, *names)
         return cells
 
     def along_directions(self, seed: int, directions: Directions | str | os.PathLike,

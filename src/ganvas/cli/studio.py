@@ -146,6 +146,9 @@ def add_explore(sub) -> None:
                         "interpolate --latents (a walk along the sweep)")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2; then the default)")
+    p.add_argument("--no-labels", dest="labels", action="store_false",
+                   help="the bare grid: no margin naming each row's dimension or direction "
+                        "(z[10], dir 2) and each column's shift (-3.0 ... +3.0)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_explore)
@@ -164,13 +167,13 @@ def run_explore(a) -> None:
         rows = parse_dims(a.dims) if a.dims else None
         load(a.model, a.device).explore_directions(
             seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, **grid_look(a),
-            latents_out=a.save_latents)
+            latents_out=a.save_latents, labels=a.labels)
     else:
         if not a.dims:
             raise GanvasError("give --dims (dimensions to sweep) or --directions DIRS_NPZ")
         load(a.model, a.device).explore(seeds[0], parse_dims(a.dims), a.range[0], a.range[1],
                                         a.steps, space=a.space, **grid_look(a),
-                                        latents_out=a.save_latents)
+                                        latents_out=a.save_latents, labels=a.labels)
     print(Path(a.out))
 
 

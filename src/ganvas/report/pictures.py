@@ -7,10 +7,10 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..data.dataset import open_training_images, subset_indices
-from ..imaging import make_grid, save_gif, save_png, to_uint8
+from ..imaging import label_font, make_grid, save_gif, save_png, to_uint8
 from ..runfolder.read import RunData
 
 REAL_SEED = 0            # which training images are shown: a fixed random subset
@@ -50,14 +50,6 @@ def write_reals(run: RunData, path: Path) -> Path:
     return save_png(real_grid(run), path, scale=grid_scale(run.resolution))
 
 
-def caption_font():
-    """Pillow's built-in font at a readable size (Pillow >= 10.1), else its small bitmap one."""
-    try:
-        return ImageFont.load_default(size=CAPTION - 4)
-    except TypeError:
-        return ImageFont.load_default()
-
-
 def kimg_of(sample: Path) -> str:
     """samples/kimg-000012.500.png -> '12.5 kimg' (an odd name is shown as it is)."""
     try:
@@ -85,7 +77,7 @@ def frame(sample: Path, size: tuple[int, int] | None) -> np.ndarray:
     canvas = Image.new("RGB", (pil.width, pil.height + CAPTION), "white")
     canvas.paste(pil, (0, 0))
     ImageDraw.Draw(canvas).text((4, pil.height + 1), kimg_of(sample), fill="black",
-                                font=caption_font())
+                                font=label_font(CAPTION - 4))
     return np.asarray(canvas)
 
 
