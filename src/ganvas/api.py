@@ -19,6 +19,7 @@ from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.explore import along_directions, explore_directions as sweep_directions
 from .latent.explore import dim_labels, direction_labels, value_labels
+from .latent.frames import check_frames_folder, is_frames_folder, write_walk_frames
 from .latent.look import Look
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
@@ -128,8 +129,10 @@ class Model:
                     truncation: float = 1.0, fps: float = 24, scale: int = 1,
                     progress: bool = True, audio: str | os.PathLike | None = None,
                     audio_react=None, look: Look | None = None, **options) -> Path:
-        """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif or
-        .png (a grid, one row per step from keyframe to keyframe); atomically.
+        """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif,
+        .png (a grid, one row per step from keyframe to keyframe), or a folder (a name
+        ending in "/", or an existing empty folder) of one PNG per frame of the animation,
+        frame00000.png ... (ganvas.latent.frames); atomically.
 
         Keyframes, exactly one of: `seeds` (ints); `latents`, a .npz file with "z" (K, z_dim)
         [+ "labels" (K,)] or "w" (K, num_ws, w_dim) or (K, w_dim) (ganvas.latent.keyframes);
@@ -151,10 +154,15 @@ class Model:
         average latent), direction ("dirs.npz:INDEX[:BAND]": the band moves the latent along
         that direction), strength (see ganvas.latent.audio)."""
         from .latent import audio as music
-        walk_format(out)
+        frames = is_frames_folder(out)
+        if frames:
+            check_frames_folder(out, scale)
+        else:
+            walk_format(out)
         if audio is not None:
             check_audio_output(out)
-        check_out_file(out)
+        if not frames:
+            check_out_file(out)
         check_scale(scale)
         check_fps(fps)
         look = look_of(look, label, truncation, options.pop("noise_mode", None))
@@ -162,6 +170,9 @@ class Model:
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, space, look)
         walk_options = WalkOptions(look=look, **options)
         song = None if audio is None else music.analyse(audio, fps)
+        if frames:
+            return write_walk_frames(Walk(self.sampler, keys, walk_options), out, scale,
+                                     progress)
         return write_walk(self.sampler, keys, walk_options, out, fps=fps, scale=scale,
                           progress=progress, music=song, react=react)
 

@@ -60,10 +60,12 @@ def run_generate(a) -> None:
 
 
 def add_interpolate(sub) -> None:
-    p = sub.add_parser("interpolate", help="a walk through latent space as MP4, GIF or PNG grid",
+    p = sub.add_parser("interpolate",
+                       help="a walk through latent space as MP4, GIF, PNG grid or PNG frames",
                        description="Walk from keyframe to keyframe (seeds, a latents .npz "
                                    "file, or one seed across classes) and write --out: .mp4 "
-                                   "(H.264), .gif, or .png (a grid, one row per step). With "
+                                   "(H.264), .gif, .png (a grid, one row per step), or a "
+                                   "folder/ of PNG frames. With "
                                    "--audio SONG, a music video: one frame per 1/fps s of the "
                                    "song, moving on its onsets and loudness, the whole song "
                                    "covering the keyframes, and the song in the MP4.")
@@ -82,7 +84,9 @@ def add_interpolate(sub) -> None:
                    help="smooth: ease in and out of every keyframe")
     p.add_argument("--loop", action="store_true", help="return to the first keyframe, seamlessly")
     p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
-    p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
+    p.add_argument("--out", required=True,
+                   help="walk.mp4, walk.gif, grid.png, or frames/ (a new or empty folder: "
+                        "one PNG per frame, frame00000.png ...)")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2)")
     p.add_argument("--audio", metavar="SONG",
