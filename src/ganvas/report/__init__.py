@@ -1,6 +1,7 @@
 """The run's report: report.html (one self-contained page) and its pictures beside it.
 
     run_dir/report.html      summary, curves, reals beside fakes, latest grid, progress GIF
+                             (with one sample grid: that grid, still)
     run_dir/report/          loss.png, metrics.png, augment_p.png, reals.png, progress.gif
 
 `write_report` may be called at any time, also while the run trains: it only reads the run's
