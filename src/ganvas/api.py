@@ -18,6 +18,8 @@ from .latent.animate import Walk, WalkOptions, write_walk
 from .latent.directions import Directions, find_directions, load_directions
 from .latent.explore import MAX_DIMS, explore as sweep_dims
 from .latent.explore import along_directions, explore_directions as sweep_directions
+from .latent.explore import dim_labels, direction_labels, value_labels
+from .latent.frames import check_frames_folder, is_frames_folder, write_walk_frames
 from .latent.look import Look
 from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
@@ -127,8 +129,10 @@ class Model:
                     truncation: float = 1.0, fps: float = 24, scale: int = 1,
                     progress: bool = True, audio: str | os.PathLike | None = None,
                     audio_react=None, look: Look | None = None, **options) -> Path:
-        """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif or
-        .png (a grid, one row per step from keyframe to keyframe); atomically.
+        """Write a walk through keyframes to `out`: .mp4 (H.264, streamed to disk), .gif,
+        .png (a grid, one row per step from keyframe to keyframe), or a folder (a name
+        ending in "/", or an existing empty folder) of one PNG per frame of the animation,
+        frame00000.png ... (ganvas.latent.frames); atomically.
 
         Keyframes, exactly one of: `seeds` (ints); `latents`, a .npz file with "z" (K, z_dim)
         [+ "labels" (K,)] or "w" (K, num_ws, w_dim) or (K, w_dim) (ganvas.latent.keyframes);
@@ -150,10 +154,15 @@ class Model:
         average latent), direction ("dirs.npz:INDEX[:BAND]": the band moves the latent along
         that direction), strength (see ganvas.latent.audio)."""
         from .latent import audio as music
-        walk_format(out)
+        frames = is_frames_folder(out)
+        if frames:
+            check_frames_folder(out, scale)
+        else:
+            walk_format(out)
         if audio is not None:
             check_audio_output(out)
-        check_out_file(out)
+        if not frames:
+            check_out_file(out)
         check_scale(scale)
         check_fps(fps)
         look = look_of(look, label, truncation, options.pop("noise_mode", None))
@@ -161,6 +170,9 @@ class Model:
         keys = keyframes.build(self.sampler, seeds, latents, class_walk, space, look)
         walk_options = WalkOptions(look=look, **options)
         song = None if audio is None else music.analyse(audio, fps)
+        if frames:
+            return write_walk_frames(Walk(self.sampler, keys, walk_options), out, scale,
+                                     progress)
         return write_walk(self.sampler, keys, walk_options, out, fps=fps, scale=scale,
                           progress=progress, music=song, react=react)
 
@@ -169,12 +181,14 @@ class Model:
                 truncation: float = 1.0, noise_mode: str | None = None,
                 out: str | os.PathLike | None = None, scale: int = 1,
                 latents_out: str | os.PathLike | None = None,
-                look: Look | None = None) -> np.ndarray:
+                look: Look | None = None, labels: bool = True) -> np.ndarray:
         """uint8 (len(dims), steps, H, W, C): row r moves latent dimension dims[r] of the
         seed by linspace(lo, hi, steps), by default in the family's default space (w, in units
         of w's std, where it has one; else z) (ganvas.latent.explore). `out`: also write the
-        cells as one grid PNG there, enlarged `scale` (1-16) times. `latents_out`: also save
-        the cells' latents, row by row, as a keyframes .npz for `interpolate(latents=...)`."""
+        cells as one grid PNG there, enlarged `scale` (1-16) times, each row labelled with its
+        dimension ("z[10]") and each column with its shift ("-3.0") in a margin (labels=False:
+        the bare grid). `latents_out`: also save the cells' latents, row by row, as a
+        keyframes .npz for `interpolate(latents=...)`."""
         check_grid_out(out, scale)
         check_keyframes_out(latents_out)
         look = look_of(look, label, truncation, noise_mode)
@@ -183,7 +197,10 @@ class Model:
         cells = sweep_dims(self.sampler, seed, list(dims), lo, hi, steps, space, look,
                            latents_out)
         if out is not None:
-            save_cells(cells, out, scale)
+            space = space or self.capabilities.default_space()
+            names = (dim_labels(list(dims), space), value_labels(lo, hi, steps)) if labels \
+                else ()
+            save_cells(cells, out, scale, *names)
         return cells
 
     def directions(self, method: str = "sefa", num: int = 10, layers: list[int] | None = None,
@@ -203,10 +220,11 @@ class Model:
                            truncation: float = 1.0, noise_mode: str | None = None,
                            out: str | os.PathLike | None = None, scale: int = 1,
                            latents_out: str | os.PathLike | None = None,
-                           look: Look | None = None) -> np.ndarray:
+                           look: Look | None = None, labels: bool = True) -> np.ndarray:
         """uint8 (rows, steps, H, W, C): row r moves the seed along direction rows[r] (default
         the first 10) of `directions` (a Directions or its .npz) by linspace(lo, hi, steps) in
-        units of the latent's spread along it. `out`: also write the grid PNG. `latents_out`:
+        units of the latent's spread along it. `out`: also write the grid PNG, rows labelled
+        "dir 2" and columns "-3.0" in a margin (labels=False: the bare grid). `latents_out`:
         also save the cells' latents, row by row, as keyframes for `interpolate(latents=...)`
         (a walk along the direction)."""
         check_grid_out(out, scale)
@@ -218,7 +236,8 @@ class Model:
         cells = sweep_directions(self.sampler, seed, directions, rows, lo, hi, steps, look,
                                  latents_out)
         if out is not None:
-            save_cells(cells, out, scale)
+            names = (direction_labels(rows), value_labels(lo, hi, steps)) if labels else ()
+            save_cells(cells, out, scale, *names)
         return cells
 
     def along_directions(self, seed: int, directions: Directions | str | os.PathLike,

@@ -1,5 +1,6 @@
-"""Pictures at the edge: float NCHW [-1, 1] <-> uint8 NHWC, grids, PNG and GIF files; the
-Laplacian pyramid L1 distance that projection and FastGAN's self-supervised D share."""
+"""Pictures at the edge: float NCHW [-1, 1] <-> uint8 NHWC, grids (with row and column
+labels in a margin), PNG and GIF files; the Laplacian pyramid L1 distance that projection
+and FastGAN's self-supervised D share."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 from .durable import atomic_save
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 PYRAMID_MIN_SIZE = 4
+LABEL_SIZE = 11          # pixels: the text of grid labels (Pillow's built-in font)
+LABEL_PAD = 3            # pixels between a label and the grid or the picture's edge
 
 
 def to_uint8(x: torch.Tensor) -> np.ndarray:
@@ -43,12 +46,17 @@ def to_pil(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image[:, :, 0] if c == 1 else image, MODES[c])
 
 
+def enlarged(pil: Image.Image, scale: int) -> Image.Image:
+    """`pil` enlarged `scale` times with nearest neighbour (crisp pixels for small models)."""
+    if scale > 1:
+        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    return pil
+
+
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
     """Write uint8 (H, W, C) as PNG, optionally enlarged `scale` times with nearest neighbour
     (crisp pixels for small models)."""
-    pil = to_pil(image)
-    if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+    pil = enlarged(to_pil(image), scale)
     return atomic_save(path, lambda tmp: pil.save(tmp, format="PNG"))
 
 
@@ -62,9 +70,7 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
             bg = Image.new("RGB", pil.size, "white")
             bg.paste(pil, mask=pil.getchannel("A"))
             pil = bg
-        if scale > 1:
-            pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-        pils.append(pil)
+        pils.append(enlarged(pil, scale))
     duration = max(20, round(1000 / fps))
     return atomic_save(path, lambda tmp: pils[0].save(
         tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration, loop=0))
@@ -85,11 +91,67 @@ def save_seed_images(images: np.ndarray, seeds: list[int], folder: str | os.Path
             for seed, img in zip(seeds, images)]
 
 
-def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
+def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1,
+               row_labels: list[str] | None = None,
+               col_labels: list[str] | None = None) -> Path:
     """uint8 (rows, cols, H, W, C) cells -> one grid PNG at `path` (a row of cells per grid
-    row), enlarged `scale` times."""
+    row), enlarged `scale` times; with `row_labels` and `col_labels` (one text per row and per
+    column), written in a margin by label_grid, the enlarged cells unchanged."""
     grid = make_grid(cells.reshape(-1, *cells.shape[2:]), cols=cells.shape[1])
-    return save_png(grid, path, scale=scale)
+    if row_labels is None and col_labels is None:
+        return save_png(grid, path, scale=scale)
+    big = np.asarray(enlarged(to_pil(grid), scale)).reshape(
+        grid.shape[0] * scale, grid.shape[1] * scale, grid.shape[2])
+    labelled = label_grid(big, row_labels or [""] * cells.shape[0],
+                          col_labels or [""] * cells.shape[1])
+    return save_png(labelled, path)
+
+
+def label_font(size: int = LABEL_SIZE):
+    """Pillow's built-in font (nothing to download) at `size` pixels (Pillow >= 10.1 with
+    FreeType), else its small bitmap font."""
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def label_grid(grid: np.ndarray, row_labels: list[str], col_labels: list[str]) -> np.ndarray:
+    """uint8 (H, W, C) grid of len(row_labels) x len(col_labels) equal cells -> uint8
+    (top + H, left + W, C): a white margin on the left with each row's label beside its row,
+    and on top with each column's label above its column (turned a quarter counter-clockwise
+    when the widest is wider than a column). The grid's pixels are the bottom-right H x W,
+    unchanged."""
+    font = label_font()
+    height, width = grid.shape[:2]
+    row_h, col_w = height / len(row_labels), width / len(col_labels)
+    widths = {t: font.getbbox(t)[2] for t in [*row_labels, *col_labels]}
+    text_h = max(font.getbbox("Ag[0]")[3], 1)
+    widest_col = max(widths[t] for t in col_labels)
+    turned = widest_col + LABEL_PAD > col_w
+    top = (widest_col if turned else text_h) + 2 * LABEL_PAD
+    left = max(widths[t] for t in row_labels) + 2 * LABEL_PAD
+    pil = to_pil(grid)
+    white, ink = ((255,) * len(pil.mode), (0,) * 3 + (255,) * (pil.mode == "RGBA"))
+    if pil.mode == "L":
+        white, ink = 255, 0
+    canvas = Image.new(pil.mode, (left + width, top + height), white)
+    canvas.paste(pil, (left, top))
+    draw = ImageDraw.Draw(canvas)
+    for r, text in enumerate(row_labels):
+        y = top + (r + 0.5) * row_h - text_h / 2
+        draw.text((left - LABEL_PAD - widths[text], round(y)), text, fill=ink, font=font)
+    for c, text in enumerate(col_labels):
+        centre = left + (c + 0.5) * col_w
+        if not turned:
+            draw.text((round(centre - widths[text] / 2), LABEL_PAD), text, fill=ink, font=font)
+            continue
+        mask = Image.new("L", (max(widths[text], 1), text_h), 0)
+        ImageDraw.Draw(mask).text((0, 0), text, fill=255, font=font)
+        mask = mask.rotate(90, expand=True)
+        canvas.paste(ink, (round(centre - text_h / 2), top - LABEL_PAD - mask.height), mask)
+    out = np.asarray(canvas)
+    return out.reshape(*out.shape[:2], grid.shape[2])
 
 
 def laplacian_pyramid(x: torch.Tensor) -> list[torch.Tensor]:

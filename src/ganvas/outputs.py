@@ -24,7 +24,7 @@ def walk_format(path: str | os.PathLike) -> str:
     ext = Path(path).suffix.lower()
     if ext not in WALK_FORMATS:
         raise GanvasError(f"cannot write {Path(path).name!r}: the output must end in "
-                          f"{', '.join(WALK_FORMATS)}")
+                          f"{', '.join(WALK_FORMATS)}, or / (a folder of PNG frames)")
     return ext
 
 

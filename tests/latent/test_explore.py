@@ -59,7 +59,8 @@ def test_explore_verb_writes_the_grid_deterministically(tiny_run, tmp_path):
     outs = [tmp_path / "a.png", tmp_path / "b.png"]
     for out in outs:
         assert main(["explore", str(tiny_run), "--seed", "5", "--dims", "0,10,20", "--range",
-                     "-3", "3", "--steps", "7", "--scale", "2", "--out", str(out)]) == 0
+                     "-3", "3", "--steps", "7", "--scale", "2", "--out", str(out),
+                     "--no-labels"]) == 0
     assert outs[0].read_bytes() == outs[1].read_bytes()
     grid = np.asarray(Image.open(outs[0]))[::2, ::2]
     assert grid.shape == (3 * 16, 7 * 16, 3)

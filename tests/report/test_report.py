@@ -193,7 +193,11 @@ def test_cli_report_and_its_errors(run, tmp_path, capsys):
     assert main(["report", str(run), "--out", str(out)]) == 0
     assert capsys.readouterr().out.strip() == str(out)
     assert out.is_file() and (tmp_path / "elsewhere" / "page" / "loss.png").is_file()
-    for bad, needle in ((tmp_path / "nope", "not found"), (tmp_path, "not a run directory")):
+    (tmp_path / "empty").mkdir()
+    for bad, needle in ((tmp_path / "nope", "not found"),
+                        (tmp_path / "empty", "not a run directory"),
+                        (tmp_path, f"holds runs rather than being one: name one of them, "
+                                   f"e.g. {run}")):
         assert main(["report", str(bad)]) == 2
         err = capsys.readouterr().err
         assert needle in err and err.count("\n") == 1

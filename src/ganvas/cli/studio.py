@@ -60,10 +60,12 @@ def run_generate(a) -> None:
 
 
 def add_interpolate(sub) -> None:
-    p = sub.add_parser("interpolate", help="a walk through latent space as MP4, GIF or PNG grid",
+    p = sub.add_parser("interpolate",
+                       help="a walk through latent space as MP4, GIF, PNG grid or PNG frames",
                        description="Walk from keyframe to keyframe (seeds, a latents .npz "
                                    "file, or one seed across classes) and write --out: .mp4 "
-                                   "(H.264), .gif, or .png (a grid, one row per step). With "
+                                   "(H.264), .gif, .png (a grid, one row per step), or a "
+                                   "folder/ of PNG frames. With "
                                    "--audio SONG, a music video: one frame per 1/fps s of the "
                                    "song, moving on its onsets and loudness, the whole song "
                                    "covering the keyframes, and the song in the MP4.")
@@ -82,7 +84,9 @@ def add_interpolate(sub) -> None:
                    help="smooth: ease in and out of every keyframe")
     p.add_argument("--loop", action="store_true", help="return to the first keyframe, seamlessly")
     p.add_argument("--fps", type=float, default=24.0, help="frames per second (default 24)")
-    p.add_argument("--out", required=True, help="walk.mp4, walk.gif or grid.png")
+    p.add_argument("--out", required=True,
+                   help="walk.mp4, walk.gif, grid.png, or frames/ (a new or empty folder: "
+                        "one PNG per frame, frame00000.png ...)")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2)")
     p.add_argument("--audio", metavar="SONG",
@@ -146,6 +150,9 @@ def add_explore(sub) -> None:
                         "interpolate --latents (a walk along the sweep)")
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2; then the default)")
+    p.add_argument("--no-labels", dest="labels", action="store_false",
+                   help="the bare grid: no margin naming each row's dimension or direction "
+                        "(z[10], dir 2) and each column's shift (-3.0 ... +3.0)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_explore)
@@ -164,13 +171,13 @@ def run_explore(a) -> None:
         rows = parse_dims(a.dims) if a.dims else None
         load(a.model, a.device).explore_directions(
             seeds[0], a.directions, rows, a.range[0], a.range[1], a.steps, **grid_look(a),
-            latents_out=a.save_latents)
+            latents_out=a.save_latents, labels=a.labels)
     else:
         if not a.dims:
             raise GanvasError("give --dims (dimensions to sweep) or --directions DIRS_NPZ")
         load(a.model, a.device).explore(seeds[0], parse_dims(a.dims), a.range[0], a.range[1],
                                         a.steps, space=a.space, **grid_look(a),
-                                        latents_out=a.save_latents)
+                                        latents_out=a.save_latents, labels=a.labels)
     print(Path(a.out))
 
 

@@ -8,6 +8,8 @@ linspace(lo, hi, steps), the other dimensions fixed:
       over W_STD_SAMPLES latents drawn from a fixed seed (so values are in units of w's own
       spread, like z's).
 A symmetric range with an odd number of steps has value 0, the unchanged seed, in the middle.
+A sweep's grid PNG names its rows ("z[10]", "w[3]", "dir 2": dim_labels, direction_labels)
+and columns ("-3.0", "0", "+1.5": value_labels) in a margin (imaging.label_grid).
 """
 
 from __future__ import annotations
@@ -61,6 +63,28 @@ def check_sweep(dims: list[int], size: int, space: str, lo: float, hi: float,
         raise GanvasError(f"steps must be from 2 to {MAX_STEPS}, not {steps}")
     if not (np.isfinite(lo) and np.isfinite(hi)) or lo == hi:
         raise GanvasError(f"bad range {lo:g} {hi:g}: need two different finite numbers")
+
+
+def value_labels(lo: float, hi: float, steps: int) -> list[str]:
+    """The column labels of a sweep: each shift of linspace(lo, hi, steps), signed, e.g.
+    -3 3 7 -> ['-3.0', '-2.0', '-1.0', '0', '+1.0', '+2.0', '+3.0']."""
+    tiny = 1e-6 * max(abs(lo), abs(hi))
+    labels = []
+    for v in torch.linspace(lo, hi, steps).tolist():
+        text = f"{v:+.3g}"
+        labels.append("0" if abs(v) <= tiny else text if "." in text or "e" in text
+                      else f"{text}.0")
+    return labels
+
+
+def dim_labels(dims: list[int], space: str) -> list[str]:
+    """The row labels of a sweep of dimensions: [10, 20] in z -> ['z[10]', 'z[20]']."""
+    return [f"{space}[{d}]" for d in dims]
+
+
+def direction_labels(rows: list[int]) -> list[str]:
+    """The row labels of a sweep along directions: [0, 2] -> ['dir 0', 'dir 2']."""
+    return [f"dir {r}" for r in rows]
 
 
 def w_samples(sampler) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """The run's report: report.html (one self-contained page) and its pictures beside it.
 
     run_dir/report.html      summary, curves, reals beside fakes, latest grid, progress GIF
+                             (with one sample grid: that grid, still)
     run_dir/report/          loss.png, metrics.png, augment_p.png, reals.png, progress.gif
 
 `write_report` may be called at any time, also while the run trains: it only reads the run's
@@ -14,6 +15,7 @@ from pathlib import Path
 from ..durable import atomic_save
 from .html import render
 from .pictures import write_progress, write_reals
+from ..runfolder.locate import check_not_a_folder_of_runs
 from ..runfolder.read import read_run
 from .plots import augment_plot, loss_plot, metrics_plot
 
@@ -29,7 +31,9 @@ def assets_dir(out: Path) -> Path:
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write the report of `run_dir` to `out` (default run_dir/report.html) and its PNG/GIF
     pictures into a folder beside it; returns the HTML path. A path that is no run directory
-    raises GanvasError; a dataset that cannot be opened only leaves a note in the page."""
+    (or a folder of runs: the error names them) raises GanvasError; a dataset that cannot
+    be opened only leaves a note in the page."""
+    check_not_a_folder_of_runs(Path(run_dir))
     run = read_run(run_dir)
     out = Path(out) if out is not None else run.path / "report.html"
     files: dict[str, Path | None] = {}

@@ -63,10 +63,7 @@ def duration(seconds: float | None) -> str:
 
 def summary(run: RunData) -> str:
     """The run's facts as a two-column table."""
-    t = run.config.get("train", {})
     m = run.config.get("model", {})
-    target = (f"{t['kimg']:g} kimg" if t.get("kimg") is not None
-              else f"{t['minutes']:g} minutes" if t.get("minutes") is not None else "?")
     last = run.ticks[-1] if run.ticks else {}
     speed = f"{last['img_per_s']:g} img/s" if isinstance(last.get("img_per_s"), (int, float)) \
         else "unknown"
@@ -79,8 +76,8 @@ def summary(run: RunData) -> str:
                    f"{m.get('channels', '?')} channels"
                    + (f", {m['num_classes']} classes" if m.get("num_classes") else "") + ")"),
         ("dataset", run.dataset or "unknown"),
-        ("kimg reached", f"{run.kimg:g} of {target}"),
-        ("ticks / snapshot grids", f"{len(run.ticks)} / {len(run.samples)}"),
+        ("kimg reached", reached(run)),
+        ("ticks / sample grids", f"{len(run.ticks)} / {len(run.samples)}"),
         ("training time", f"{duration(run.seconds)} (wall clock, from log.txt)"),
         ("last speed", speed),
         ("rollbacks", str(len(run.rollbacks))),
@@ -89,6 +86,36 @@ def summary(run: RunData) -> str:
     body = "".join(f"<tr><th>{esc(k)}</th><td>{esc(v)}</td></tr>" for k, v in rows)
     body += f"<tr><th>last health flags</th><td>{flag_html}</td></tr>"
     return f"<table>{body}</table>"
+
+
+def reached(run: RunData) -> str:
+    """How far the run got against its bound: '7.168 of 10 kimg' for a --kimg run (a
+    fine-tuned snapshot's start counted in), '7.168 kimg in a run of 2 minutes (bounded in
+    time, not in kimg)' for a --minutes run."""
+    t = run.config.get("train", {})
+    kimg, minutes = t.get("kimg"), t.get("minutes")
+    if isinstance(kimg, (int, float)):
+        start = t.get("start_kimg") if isinstance(t.get("start_kimg"), (int, float)) else 0
+        return f"{run.kimg:g} of {start + kimg:g} kimg"
+    if isinstance(minutes, (int, float)):
+        return f"{run.kimg:g} kimg in a run of {minutes:g} minutes (bounded in time, not in kimg)"
+    return f"{run.kimg:g} kimg"
+
+
+def progress(run: RunData, animation: Path | None) -> str:
+    """The progress section: the animation of the sample grids, or with one grid that grid
+    as a still picture (an animation of one frame shows nothing move), or a note."""
+    if animation is not None:
+        first, last = kimg_of(run.samples[0]), kimg_of(run.samples[-1])
+        return (img(animation, "progress animation", grid=True)
+                + f"<p>The same latents in each of the {len(run.samples)} sample grids, "
+                  f"from {esc(first)} to {esc(last)}, in order.</p>")
+    if len(run.samples) == 1:
+        only = run.samples[0]
+        return (img(only, "the one sample grid", grid=True)
+                + f"<p>One sample grid so far ({esc(only.name)}, at {esc(kimg_of(only))}), "
+                  f"shown as a still picture: the progress animation starts at two grids.</p>")
+    return note("No sample grids yet.")
 
 
 def sample_counts(entry: dict) -> str:
@@ -189,11 +216,8 @@ def render(run: RunData, files: dict[str, Path | None], reals_error: str | None)
         parts.append(section("Latest grid", "latest", (
             img(latest, "latest sample grid", grid=True)
             + f"<p>{esc(latest.name)}: the fixed latents at {esc(kimg_of(latest))}.</p>")
-            if latest else note("No sample grid yet (one is written at every snapshot).")))
-        parts.append(section("Progress", "progress", (
-            img(files["progress"], "progress animation", grid=True)
-            + f"<p>The same latents at each of {len(run.samples)} snapshots, in order.</p>")
-            if files.get("progress") else note("No snapshot grids yet.")))
+            if latest else note("No sample grid yet (grids are written as training goes).")))
+        parts.append(section("Progress", "progress", progress(run, files.get("progress"))))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
             f'<meta name="viewport" content="width=device-width, initial-scale=1">'

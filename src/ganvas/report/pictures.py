@@ -1,5 +1,6 @@
 """The report's pictures: a grid of training images beside the samples, and the progress GIF
-made of the snapshot grids."""
+made of the sample grids (samples/kimg-*.png, written at snapshots or as time passes: a grid
+need not have a snapshot)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,15 @@ import math
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from ..data.dataset import open_training_images, subset_indices
-from ..imaging import make_grid, save_gif, save_png, to_uint8
+from ..imaging import label_font, make_grid, save_gif, save_png, to_uint8
 from ..runfolder.read import RunData
 
 REAL_SEED = 0            # which training images are shown: a fixed random subset
 MAX_REALS = 64
-MAX_FRAMES = 120         # longer runs show evenly spaced snapshots (always the last one)
+MAX_FRAMES = 120         # longer runs show evenly spaced grids (always the last one)
 MAX_FRAME_SIDE = 512     # larger grids are shrunk for the GIF (pixels)
 CAPTION = 16             # height of the "N kimg" band under each frame (pixels)
 
@@ -50,14 +51,6 @@ def write_reals(run: RunData, path: Path) -> Path:
     return save_png(real_grid(run), path, scale=grid_scale(run.resolution))
 
 
-def caption_font():
-    """Pillow's built-in font at a readable size (Pillow >= 10.1), else its small bitmap one."""
-    try:
-        return ImageFont.load_default(size=CAPTION - 4)
-    except TypeError:
-        return ImageFont.load_default()
-
-
 def kimg_of(sample: Path) -> str:
     """samples/kimg-000012.500.png -> '12.5 kimg' (an odd name is shown as it is)."""
     try:
@@ -67,7 +60,7 @@ def kimg_of(sample: Path) -> str:
 
 
 def frame(sample: Path, size: tuple[int, int] | None) -> np.ndarray:
-    """A snapshot grid as an RGB uint8 (H, W, 3) frame with its kimg written underneath;
+    """A sample grid as an RGB uint8 (H, W, 3) frame with its kimg written underneath;
     resized to `size` (W, H) when given, so every frame matches the first."""
     pil = Image.open(sample)
     pil.load()
@@ -85,7 +78,7 @@ def frame(sample: Path, size: tuple[int, int] | None) -> np.ndarray:
     canvas = Image.new("RGB", (pil.width, pil.height + CAPTION), "white")
     canvas.paste(pil, (0, 0))
     ImageDraw.Draw(canvas).text((4, pil.height + 1), kimg_of(sample), fill="black",
-                                font=caption_font())
+                                font=label_font(CAPTION - 4))
     return np.asarray(canvas)
 
 
@@ -98,11 +91,13 @@ def pick_frames(samples: list[Path], limit: int = MAX_FRAMES) -> list[Path]:
 
 
 def write_progress(run: RunData, path: Path, fps: float = 4) -> Path | None:
-    """progress.gif: one frame per snapshot grid, in training order (None without grids).
-    Pillow merges identical consecutive frames, so a run whose grid stopped changing has
-    fewer frames than grids."""
+    """progress.gif: one frame per sample grid, in training order; None (and no GIF, an
+    earlier one removed) with fewer than 2 grids, where nothing would move. Pillow merges
+    identical consecutive frames, so a run whose grid stopped changing has fewer frames
+    than grids."""
     chosen = pick_frames(run.samples)
-    if not chosen:
+    if len(chosen) < 2:
+        path.unlink(missing_ok=True)
         return None
     first = frame(chosen[0], None)
     size = (first.shape[1], first.shape[0] - CAPTION)

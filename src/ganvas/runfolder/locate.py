@@ -14,7 +14,7 @@ import torch
 from .. import checkpoint as ckpt
 from ..errors import GanvasError
 from .imported import is_network_pickle, read_imported
-from .layout import CHECKPOINTS_DIR, CONFIG_FILE, EVAL_DIR
+from .layout import CHECKPOINTS_DIR, CONFIG_FILE, EVAL_DIR, RUN_RE
 from .snapshots import existing, list_snapshots, snapshot_name
 
 
@@ -35,8 +35,54 @@ def resolve_model_dir(path: str | os.PathLike) -> Path:
         if not snaps:
             raise GanvasError(f"run {p} has no snapshot yet")
         return snaps[-1]
+    check_not_a_folder_of_runs(p)
     raise GanvasError(f"{p} is not a run directory, snapshot or exported model "
                       f"(expected model.json or checkpoints/)")
+
+
+RUNS_NAMED = 5              # a folder of runs: the newest runs its error names
+
+
+def is_run(folder: Path) -> bool:
+    """A run directory: a folder with a config.json or a checkpoints/ folder."""
+    return folder.is_dir() and ((folder / CONFIG_FILE).is_file()
+                                or (folder / CHECKPOINTS_DIR).is_dir())
+
+
+def runs_inside(folder: Path) -> list[Path]:
+    """The runs directly inside `folder` (a --out of `ganvas train`), newest first: by run
+    number (00007-...), then by time of change for runs named otherwise."""
+    try:
+        found = [child for child in Path(folder).iterdir() if is_run(child)]
+    except OSError:
+        return []
+
+    def age(run: Path) -> tuple[int, float]:
+        m = RUN_RE.match(run.name)
+        try:
+            changed = run.stat().st_mtime
+        except OSError:
+            changed = 0.0
+        return (int(m.group(1)) if m else -1, changed)
+
+    return sorted(found, key=age, reverse=True)
+
+
+def check_not_a_folder_of_runs(folder: Path) -> None:
+    """A GanvasError naming the runs when `folder` is no run but holds runs (runs/ instead of
+    runs/00003-dcgan-frogs): the newest RUNS_NAMED, "and N more", and one to give instead
+    (the newest that has a snapshot, where one has)."""
+    folder = Path(folder)
+    if is_run(folder):
+        return
+    runs = runs_inside(folder)
+    if not runs:
+        return
+    example = next((r for r in runs if list_snapshots(r)), runs[0])
+    named = ", ".join(r.name for r in runs[:RUNS_NAMED])
+    more = f" and {len(runs) - RUNS_NAMED} more" if len(runs) > RUNS_NAMED else ""
+    raise GanvasError(f"{folder} holds runs rather than being one: name one of them, e.g. "
+                      f"{example} (newest first: {named}{more})")
 
 
 def run_of(folder: Path) -> Path | None:
