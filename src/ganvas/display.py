@@ -140,6 +140,8 @@ class Animation:
                               f"{' or '.join(ANIMATION_FORMATS)}")
         check_out_file(path)
         check_scale(scale)
+        if ext == ".gif":
+            gif_fits(len(self), *self.frames.shape[1:3], scale)
         write = write_gif if ext == ".gif" else write_mp4
         return write(path, [self.frames], fps=self.fps, scale=scale)
 

@@ -82,6 +82,12 @@ def test_animation_frames_are_the_walks_frames(model, tmp_path):
     assert all(np.array_equal(got, want) for got, want in zip(saved, frames))
     with pytest.raises(GanvasError, match="saved as .gif or .mp4"):
         animation.save(tmp_path / "walk.png")
+    long = Animation(np.zeros((2000, 64, 64, 3), np.uint8), scale=1)
+    with pytest.raises(GanvasError, match="too many for a GIF"):
+        long.save(tmp_path / "long.gif", scale=16)
+    mp4 = animation.save(tmp_path / "walk.mp4", scale=2)
+    assert mp4.read_bytes()[4:8] == b"ftyp"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["walk.gif", "walk.mp4"]
     with pytest.raises(GanvasError, match="without sound"):
         model.animate(seeds=[1, 2], storyboard=True)
 
