@@ -6,7 +6,8 @@
 """
 
 from .api import (Model, demo, evaluate, import_pickle, load, memorization, report, resume,
-                  train)
+                  samples, train)
+from .display import Animation, Picture
 from .data.prepare import prepare
 from .errors import ConfigError, GanvasError
 from .imaging import make_grid
@@ -18,6 +19,7 @@ from .search import tune
 
 __version__ = "0.1.0"
 
-__all__ = ["MAX_SEED", "ConfigError", "GanvasError", "Look", "Model", "demo", "evaluate",
-           "import_pickle", "load", "make_grid", "memorization", "parse_seeds", "prepare",
-           "report", "resume", "show_study", "train", "tune"]
+__all__ = ["MAX_SEED", "Animation", "ConfigError", "GanvasError", "Look", "Model", "Picture",
+           "demo", "evaluate", "import_pickle", "load", "make_grid", "memorization",
+           "parse_seeds", "prepare", "report", "resume", "samples", "show_study", "train",
+           "tune"]

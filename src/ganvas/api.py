@@ -11,6 +11,7 @@ import torch
 
 from . import checkpoint
 from .aspect import describe
+from .display import Animation, Picture, newest_samples
 from .errors import GanvasError
 from .imaging import make_grid, save_cells, save_png, save_seed_images, to_uint8
 from .latent import keyframes
@@ -103,6 +104,34 @@ class Model:
         `label`: class name or index for conditional models; truncation and noise_mode as in
         `synthesize`; or the three as one `look` (ganvas.Look)."""
         return self.sampler.generate(seeds, look_of(look, label, truncation, noise_mode))
+
+    def grid(self, seeds, label: int | str | None = None, truncation: float = 1.0,
+             noise_mode: str | None = None, cols: int | None = None, pad: int = 0,
+             scale: int | None = None, look: Look | None = None) -> Picture:
+        """The seeds' pictures as one grid (make_grid's layout: `cols`, default about sqrt(N),
+        `pad` white pixels between cells) that a notebook shows inline, enlarged `scale` times
+        (None: to about 512 px; ganvas.display.Picture). np.asarray(grid) gives its pixels,
+        grid.save("grid.png") writes them. label, truncation and noise_mode (or `look`) as in
+        `generate`."""
+        look = look_of(look, label, truncation, noise_mode)
+        seeds = check_seeds(seeds)
+        if not seeds:
+            raise GanvasError("give at least 1 seed for a grid")
+        self.check_batch(len(seeds))
+        return Picture(make_grid(self.generate(seeds, look=look), cols=cols, pad=pad), scale)
+
+    def animate(self, seeds=None, latents=None, class_walk=None, fps: float = 12,
+                scale: int | None = None, **options) -> Animation:
+        """A walk (as `walk` makes it from seeds, latents or class_walk, with its `options`:
+        label, space, truncation, look, frames_per_step, loop, method, easing, noise_mode)
+        rendered whole as an Animation that a notebook shows inline as a looping GIF at `fps`,
+        enlarged `scale` times (None: to about 256 px; ganvas.display.Animation).
+        np.asarray(animation) gives the frames, animation.save("walk.gif") writes them."""
+        if options.get("audio") is not None or options.get("storyboard"):
+            raise GanvasError("an animation is the walk's frames without sound: for a music "
+                              "video or a storyboard use interpolate(out=...)")
+        walk = self.walk(seeds=seeds, latents=latents, class_walk=class_walk, **options)
+        return Animation.of_walk(walk, fps, scale)
 
     def walk(self, seeds=None, latents=None, class_walk=None, label: int | str | None = None,
              space: str | None = None, truncation: float = 1.0, storyboard: bool = False,
@@ -392,6 +421,13 @@ def load(model: str | os.PathLike, device: str = "auto") -> Model:
     folder = resolve_model_dir(model)
     G, info = checkpoint.load_generator(folder)
     return Model(G.to(pick_device(device)), info, folder)
+
+
+def samples(run_dir: str | os.PathLike, scale: int | None = None) -> Picture:
+    """The run's newest sample grid (the fixed latents drawn at every snapshot, as training
+    goes) as a Picture a notebook shows inline, enlarged `scale` times (None: to about 512 px;
+    ganvas.display.Picture)."""
+    return newest_samples(run_dir, scale)
 
 
 def import_pickle(source: str | os.PathLike, out: str | os.PathLike) -> Path:

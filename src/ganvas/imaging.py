@@ -4,6 +4,7 @@ and FastGAN's self-supervised D share."""
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -48,21 +49,27 @@ def to_pil(image: np.ndarray) -> Image.Image:
 
 def enlarged(pil: Image.Image, scale: int) -> Image.Image:
     """`pil` enlarged `scale` times with nearest neighbour (crisp pixels for small models)."""
-    if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-    return pil
+    if scale <= 1:
+        return pil
+    return pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """uint8 (H, W, C) -> the bytes of a PNG file, enlarged `scale` times."""
+    buffer = io.BytesIO()
+    enlarged(to_pil(image), scale).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
-    """Write uint8 (H, W, C) as PNG, optionally enlarged `scale` times with nearest neighbour
-    (crisp pixels for small models)."""
-    pil = enlarged(to_pil(image), scale)
-    return atomic_save(path, lambda tmp: pil.save(tmp, format="PNG"))
+    """Write uint8 (H, W, C) as PNG (png_bytes), enlarged `scale` times."""
+    data = png_bytes(image, scale)
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
-             scale: int = 1) -> Path:
-    """Write uint8 (H, W, C) frames as a looping GIF (alpha is flattened on white)."""
+def gif_bytes(frames: list[np.ndarray], fps: float = 12, scale: int = 1) -> bytes:
+    """uint8 (H, W, C) frames -> the bytes of a looping GIF, enlarged `scale` times (alpha is
+    flattened on white; frame durations are whole centiseconds, at least 2)."""
     pils = []
     for f in frames:
         pil = to_pil(f)
@@ -72,8 +79,17 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
             pil = bg
         pils.append(enlarged(pil, scale))
     duration = max(20, round(1000 / fps))
-    return atomic_save(path, lambda tmp: pils[0].save(
-        tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration, loop=0))
+    buffer = io.BytesIO()
+    pils[0].save(buffer, format="GIF", save_all=True, append_images=pils[1:],
+                 duration=duration, loop=0)
+    return buffer.getvalue()
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
+             scale: int = 1) -> Path:
+    """Write uint8 (H, W, C) frames as a looping GIF (gif_bytes)."""
+    data = gif_bytes(frames, fps, scale)
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def seed_filename(seed: int) -> str:
