@@ -441,13 +441,17 @@ def import_pickle(source: str | os.PathLike, out: str | os.PathLike) -> Path:
 def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs",
           model: str | None = None, progress: bool = True,
           config: str | os.PathLike | None = None, dry_run: bool = False,
-          **options) -> Path | Resolved:
-    """Train a new run on `data` (archive, image folder or demo:NAME) with preset `model`
+          new_run: bool = False, **options) -> Path | Resolved:
+    """Train a run on `data` (archive, image folder or demo:NAME) with preset `model`
     (dcgan, wgan-gp, cgan, cwgan-gp, stylegan2, fastgan, stylegan3-t, stylegan3-r and their
     -tiny twins; default dcgan-tiny on a CPU, on a GPU the data's recipe
     (config.presets.default_preset: fastgan below 2,000 images, stylegan2 from there), with
     init_from the source model's preset);
-    returns the run directory.
+    returns the run directory. Called again with the same data and options into the same
+    `out`, it continues the run it made (the newest there with this configuration, whatever
+    its kimg, minutes or device: to the new kimg total, or for the minutes again), which is
+    how a notebook cell run again after a disconnect goes on; `new_run=True` starts a new
+    run anyway.
 
     `options` are the training options (ganvas.config.options; `ganvas train --help` lists them with
     their flags): ModelConfig / TrainConfig fields (resolution, kimg, minutes, batch, seed,
@@ -471,7 +475,7 @@ def train(data: str | os.PathLike | None = None, out: str | os.PathLike = "runs"
     if dry_run:
         return plan
     check_out_folder(out)
-    return runs.start(plan, out, progress=progress)
+    return runs.start(plan, out, progress=progress, new_run=new_run)
 
 
 def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float | None = None,

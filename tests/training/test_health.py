@@ -77,7 +77,8 @@ def test_mode_collapse_is_a_loss_of_diversity():
         G.spread.fill_(0.01)                       # every sample nearly the same picture
     collapsed = tick()
     assert h.check(collapsed, G) == ["mode_collapse"] and collapsed["diversity"] < 0.1
-    assert h.still_near_copies() and "near copies" in h.still_near_copies()
+    assert h.still_near_copies() == pytest.approx(collapsed["diversity"], abs=1e-4)
+    assert monitor().still_near_copies() is None
 
 
 def test_near_copies_from_the_start_are_collapse_only_when_they_fool_d():

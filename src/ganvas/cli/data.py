@@ -55,7 +55,10 @@ def add_train(sub) -> None:
                    help="print the resolved configuration and where each value came from, "
                         "then exit without writing anything")
     p.add_argument("--out", default="runs", help="folder for numbered run directories "
-                                                 "(default runs)")
+                                                 "(default runs); the same command run again "
+                                                 "into it continues the run it made")
+    p.add_argument("--new-run", action="store_true",
+                   help="start a new run even if --out holds one with these data and options")
     p.add_argument("--model", metavar="PRESET", help=model_help("a preset"))
     p.add_argument("--gpus", type=int, metavar="N",
                    help="train on N GPUs of this machine: starts N processes with torchrun "
@@ -109,12 +112,16 @@ def run_train(a) -> None:
         raise SystemExit(launch(a.gpus, a.argv))
     if a.resume:
         check_resume(a, options)
+        if a.dry_run:
+            from ..training.runs import resume_dry_run
+            print(resume_dry_run(Path(a.resume), a.kimg, a.minutes, a.device))
+            return
         run = resume(a.resume, kimg=a.kimg, minutes=a.minutes, device=a.device)
         if main_process():
             print(run)
         return
     result = train(a.data, out=a.out, model=a.model, config=a.config, dry_run=a.dry_run,
-                   **options)
+                   new_run=a.new_run, **options)
     if a.dry_run:
         from .dry_run import dry_run_table
         print(dry_run_table(result))
@@ -126,8 +133,8 @@ def check_resume(a, options: dict):
     """--resume's own rules: only --kimg, --minutes, --device (and --gpus) beside it; with
     --gpus, the run's configuration (checked before the processes start)."""
     from ..config.options import OFF
-    if a.data or a.config or a.dry_run or set(options) - {"kimg", "minutes", "device"}:
-        raise GanvasError("--resume takes only --kimg, --minutes or --device; "
+    if a.data or a.config or a.new_run or set(options) - {"kimg", "minutes", "device"}:
+        raise GanvasError("--resume takes only --kimg, --minutes, --device or --dry-run; "
                           "the rest comes from the run")
     if OFF in (a.kimg, a.minutes):
         raise GanvasError("--resume needs a number of --kimg or --minutes, not none")

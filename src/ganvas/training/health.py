@@ -114,14 +114,12 @@ class Health:
                 and sum(t.get("d_acc", 0.0) for t in ticks) / len(ticks) >= D_WON_ACC
                 and ticks[-1]["loss_g"] > ticks[0]["loss_g"])
 
-    def still_near_copies(self) -> str | None:
-        """A line for the end of a run whose newest samples are near copies of each other
-        (early or collapsed: either way its pictures are not what the data holds yet)."""
+    def still_near_copies(self) -> float | None:
+        """The newest diversity when the samples are near copies of each other (early or
+        collapsed: either way the pictures are not what the data holds yet), else None."""
         if self.ratio is None or self.ratio >= COLLAPSE_FLOOR:
             return None
-        return (f"the samples are still near copies of each other (diversity {self.ratio:.2f} "
-                f"of the reals'; healthy runs reach 0.25 and more): train longer (ganvas train "
-                f"--resume RUN --minutes N) or see the health flags above")
+        return self.ratio
 
     @torch.no_grad()
     def diversity_ratio(self, G: nn.Module) -> float:

@@ -168,9 +168,14 @@ class Loop:
                 self.report()
         self.log.info(f"stopped at {tr.images_seen / 1000:.3f} kimg"
                       + (" (interrupted)" if interrupted else ""))
-        still = self.health.still_near_copies()
-        if still:
-            self.log.info(f"note: {still}")
+        ratio = self.health.still_near_copies()
+        if ratio is not None:
+            why = ("mode collapse was flagged above" if "mode_collapse" in self.warned
+                   else "an early run looks like this")
+            self.log.info(f"note: the samples are still near copies of each other (diversity "
+                          f"{ratio:.2f} of the reals'; healthy runs pass 0.25 after a few "
+                          f"kimg; {why}): look at the newest grid; to train longer: ganvas "
+                          f"train --resume {self.run_dir} --minutes N")
         return self.run_dir
 
     def where(self) -> str:

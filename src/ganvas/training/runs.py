@@ -20,7 +20,7 @@ from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..device import pick_device
 from ..errors import GanvasError
 from ..runfolder.layout import CONFIG_FILE, new_run_dir
-from ..runfolder.locate import finetune_source
+from ..runfolder.locate import finetune_source, runs_inside
 from ..runfolder.lock import RunLock
 from ..runfolder.log import RunLog
 from ..runfolder.snapshots import list_snapshots, read_snapshot, remove_stale_temporaries
@@ -68,17 +68,28 @@ def prepare_data(cfg: RunConfig) -> Path:
 
 
 def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
-          watch: Watch | None = None) -> Path:
-    """Train a new run of `plan` (config.resolve: validated, so every option was checked
-    before this) under `out`, from scratch or fine-tuned from its train.init_from; returns
-    its run directory. What the data decides is checked when it opens, and only then is the
-    run directory made. Under torchrun every process calls this; the main one makes the run
-    directory and writes into it. `watch` sees each measurement and may end the run there
-    (loop.Watch)."""
+          watch: Watch | None = None, new_run: bool = False) -> Path:
+    """Train `plan` (config.resolve: validated, so every option was checked before this)
+    under `out`, from scratch or fine-tuned from its train.init_from; returns its run
+    directory. The same plan started again into the same `out` continues the run it made
+    (`continuable`: the newest run there with this configuration, whatever its length or
+    device) to the new --kimg total or for --minutes more; `new_run` starts a new one anyway,
+    as every run of a `watch` (ganvas tune's trials) does. What the data decides is checked
+    when it opens, and only then is a run directory made. Under torchrun every process calls
+    this; the main one makes the run directory and writes into it. `watch` sees each
+    measurement and may end the run there (loop.Watch)."""
     cfg = plan.config
     with processes(pick_device(cfg.train.device)) as world:
         source = finetune_source(cfg.train.init_from) if cfg.train.init_from else None
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        if not new_run and watch is None:
+            previous, why = world.from_main(lambda: continuable(out, cfg, data_info))
+            if why and world.main and progress:
+                print(why, flush=True)
+            if previous is not None:
+                again = resume_config(previous, cfg.train.kimg, cfg.train.minutes,
+                                      cfg.train.device)
+                return resume_in(world, previous, again, progress, continuing=True)
         notes = unused_labels(cfg, data_info)
         if source is not None:
             new_classes = finetune.check_compatible(cfg.model, source.info["model"],
@@ -110,7 +121,15 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     if not (run_dir / CONFIG_FILE).is_file():
         raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
     cfg = resume_config(run_dir, kimg, minutes, device)
-    with processes(pick_device(cfg.train.device)) as world, main_lock(world, run_dir):
+    with processes(pick_device(cfg.train.device)) as world:
+        return resume_in(world, run_dir, cfg, progress)
+
+
+def resume_in(world: World, run_dir: Path, cfg: RunConfig, progress: bool,
+              continuing: bool = False) -> Path:
+    """resume()'s work in a process group already started; `continuing`: a start that found
+    its run (the console says so)."""
+    with main_lock(world, run_dir):
         if world.main:
             remove_stale_temporaries(run_dir)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
@@ -121,11 +140,84 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
         if not world.main:
             trainer.restore(state)
         del state
+        RunLog(run_dir, echo=progress, write=world.main).info(
+            f"{'continuing' if continuing else 'resuming'} {run_dir} from "
+            f"{restart_point(run_dir, folder, trainer.images_seen, cfg)}"
+            + ("; the same data and options (--new-run starts a new run)" if continuing
+               else ""))
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         if world.main:
             metrics.load_best(run_dir)
             ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
         return Loop(trainer, run_dir, data_info, metrics, progress).run()
+
+
+def resume_dry_run(run_dir: Path, kimg: float | None, minutes: float | None,
+                   device: str | None) -> str:
+    """What `train --resume RUN --dry-run` prints: where the run would restart and to what,
+    from its files alone (nothing is loaded, built or written)."""
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
+    cfg = resume_config(run_dir, kimg, minutes, device)
+    newest = list_snapshots(run_dir)[-1]
+    try:
+        images = int(ckpt.read_model_json(newest)["images_seen"])
+    except (GanvasError, KeyError, TypeError, ValueError):
+        raise GanvasError(f"{newest}: its model.json does not say how far it trained") from None
+    t = cfg.train
+    return (f"would resume {run_dir} from {restart_point(run_dir, newest, images, cfg)} "
+            f"(the newest snapshot; one that fails its checks is skipped for the one before)\n"
+            f"model {t.preset} ({cfg.model.family}) on {t.data}, device {t.device}, batch "
+            f"{t.batch}, precision {t.precision}; the rest: {run_dir / CONFIG_FILE}\n"
+            f"dry run: nothing was written")
+
+
+def restart_point(run_dir: Path, snapshot: Path, images_seen: int, cfg: RunConfig) -> str:
+    """'checkpoints/kimg-000020 (20.000 kimg), to 40 kimg' or '..., for 5 more minutes'."""
+    t = cfg.train
+    where = f"{snapshot.relative_to(run_dir)} ({images_seen / 1000:.3f} kimg)"
+    if t.minutes is not None:
+        return f"{where}, for {t.minutes:g} more minutes"
+    return f"{where}, to {t.target_images() / 1000:g} kimg"
+
+
+# Where two configurations may differ and still be one run: its length and the machine.
+NOT_THE_RUN = {("train", "kimg"), ("train", "minutes"), ("train", "device")}
+
+
+def same_run(a: dict, b: dict) -> bool:
+    """Two config.json contents that describe one run (they differ at most in NOT_THE_RUN)."""
+    def kept(cfg: dict) -> dict:
+        return {section: {k: v for k, v in values.items() if (section, k) not in NOT_THE_RUN}
+                if isinstance(values, dict) else values for section, values in cfg.items()}
+    return kept(a) == kept(b)
+
+
+def continuable(out: str | Path, cfg: RunConfig, data_info: dict) -> tuple[Path | None,
+                                                                            str | None]:
+    """The run under `out` that starting `cfg` again continues: the newest with the same
+    configuration (same_run), when it has a snapshot of this data. Returns it (or None) and
+    a line saying why a matching run is not continued (or None)."""
+    wanted = cfg.to_dict()
+    for run in runs_inside(Path(out)):
+        try:
+            stored = json.loads((run / CONFIG_FILE).read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            continue
+        if not isinstance(stored, dict) or not same_run(stored, wanted):
+            continue
+        snaps = list_snapshots(run)
+        if not snaps:
+            return None, (f"{run} has these options but no snapshot yet (it stopped before "
+                          f"its first): a new run")
+        try:
+            sha = ckpt.read_model_json(snaps[-1]).get("dataset", {}).get("sha256")
+        except GanvasError:
+            sha = data_info["sha256"]          # restore_newest says what is wrong with it
+        if sha != data_info["sha256"]:
+            return None, f"the data changed since {run} was trained on it: a new run"
+        return run, None
+    return None, None
 
 
 def resume_config(run_dir: Path, kimg: float | None, minutes: float | None,
