@@ -4,6 +4,7 @@ they use are in tests/helpers.py)."""
 from __future__ import annotations
 
 import pytest
+import torch
 
 from tests.helpers import TINY, make_toy_archive
 
@@ -14,6 +15,9 @@ def session_cache(tmp_path_factory):
     trained run) computes, so no test reads or writes the user's ~/.cache/ganvas."""
     with pytest.MonkeyPatch.context() as patched:
         patched.setenv("GANVAS_CACHE", str(tmp_path_factory.mktemp("session-cache")))
+        # --threads auto measures how busy the machine is; runs a test compares bit for bit
+        # (also with a subprocess) must use one count: torch's, as before auto existed.
+        patched.setenv("GANVAS_THREADS", str(torch.get_num_threads()))
         yield
 
 

@@ -31,6 +31,7 @@ from ..errors import ConfigError, GanvasError
 from ..metrics.weights import at_hand
 from ..models import family_of
 from ..runfolder.locate import finetune_source
+from ..threads import auto_threads, many_processes
 from .options import OFF, check_fields, check_type
 from .presets import PRESETS, default_preset
 from .schema import AUTO, FROM_DATA, SECTION_TYPES, SECTIONS, RunConfig, all_options
@@ -191,6 +192,9 @@ def settle(cfg: RunConfig, device, num_images: int | None = None) -> RunConfig:
     if train.precision == AUTO:
         precision, why = fast_precision(device, family.own_fp16(cfg.model))
         train = dataclasses.replace(train, precision=precision, precision_chosen_by=why)
+    if train.threads == 0 and device.type == "cpu" and not many_processes():
+        threads, why = auto_threads()
+        train = dataclasses.replace(train, threads=threads, threads_chosen_by=why)
     if train.rec_distance == AUTO and family.capabilities.d_reconstruction:
         train = dataclasses.replace(train, rec_distance=("vgg16-lpips" if at_hand("vgg16")
                                                          else "laplacian-l1"))
@@ -205,6 +209,8 @@ def changed(before: RunConfig, after: RunConfig) -> dict[str, str]:
         old, new = dataclasses.asdict(getattr(before, section)), dataclasses.asdict(
             getattr(after, section))
         out.update({f"{section}.{k}": DERIVED for k in new if new[k] != old[k]})
+    if "train.threads" in out:
+        out["train.threads"] = after.train.threads_chosen_by
     if "train.precision" in out:
         out["train.precision"] = after.train.precision_chosen_by
     if "augment.mode" in out:

@@ -204,6 +204,10 @@ class TrainConfig:
                             "CUDA GPUs with it, unless the model has its own float16 layers; "
                             "else fp32), fp32, or bf16", choices=PRECISIONS)
     precision_chosen_by: str = internal("", "why precision is what it is when auto chose it")
+    threads: int = option(0, "CPU threads of a CPU run: 0 = auto (the cores other programs "
+                          "leave free when it starts; a resumed run keeps its count)",
+                          metavar="N")
+    threads_chosen_by: str = internal("", "why threads is what it is when auto chose it")
     init_from: str | None = option(None, "fine-tune: start from this run's, snapshot's, "
                                    "imported folder's or NVlabs .pkl's G, G_ema and D (its "
                                    "ADA p and a snapshot's kimg carried on)", metavar="MODEL")
@@ -223,6 +227,14 @@ class TrainConfig:
         """The images seen at which a --kimg run ends: its start (a fine-tuned NVlabs
         snapshot's kimg, else 0) plus kimg; None for a --minutes run."""
         return None if self.kimg is None else round((self.start_kimg + self.kimg) * 1000)
+
+    def threads_line(self) -> str | None:
+        """The one line training says about CPU threads (None when auto left torch's)."""
+        if not self.threads:
+            return None
+        why = f" ({self.threads_chosen_by}; --threads to choose)" if self.threads_chosen_by \
+            else ""
+        return f"threads: {self.threads}{why}"
 
     def precision_line(self) -> str:
         """The one line training says about precision, with why when auto chose it."""
@@ -248,6 +260,7 @@ class TrainConfig:
         for name in ("snap_kimg", "tick_kimg", "lr_g", "lr_d", "ema_kimg"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be positive")
+        check_range("threads", self.threads, 0, 4096)
         for name in ("grid_minutes", "snap_minutes", "print_seconds", "health_warmup_kimg"):
             check_range(name.replace("_", "-"), getattr(self, name), 0, 1e6)
         if not 0 <= self.beta1 < 1 or not 0 <= self.beta2 < 1:

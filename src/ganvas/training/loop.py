@@ -153,6 +153,8 @@ class Loop:
                       f"run directory {self.run_dir}")
         self.log.info(tr.cfg.augment.console_line())
         self.log.info(tr.cfg.train.precision_line())
+        if tr.device.type == "cpu" and tr.cfg.train.threads_line():
+            self.log.info(tr.cfg.train.threads_line())
         for note in self.notes:
             self.log.info(note)
         if self.data_info.get("upscaled"):

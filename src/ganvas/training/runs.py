@@ -23,6 +23,7 @@ from ..runfolder.layout import CONFIG_FILE, new_run_dir
 from ..runfolder.locate import finetune_source, runs_inside
 from ..runfolder.lock import RunLock
 from ..runfolder.log import RunLog
+from ..threads import using_threads
 from ..runfolder.snapshots import list_snapshots, read_snapshot, remove_stale_temporaries
 from . import finetune
 from .distributed import SINGLE, World, processes
@@ -79,7 +80,7 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
     this; the main one makes the run directory and writes into it. `watch` sees each
     measurement and may end the run there (loop.Watch)."""
     cfg = plan.config
-    with processes(pick_device(cfg.train.device)) as world:
+    with processes(pick_device(cfg.train.device)) as world, run_threads(world, cfg):
         source = finetune_source(cfg.train.init_from) if cfg.train.init_from else None
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
         if not new_run and watch is None:
@@ -108,6 +109,11 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
             return Loop(trainer, run_dir, data_info, metrics, progress, watch, notes).run()
 
 
+def run_threads(world: World, cfg: RunConfig) -> using_threads:
+    """The run's CPU threads while it trains (many processes: the launcher's)."""
+    return using_threads(0 if world.distributed else cfg.train.threads)
+
+
 def main_lock(world: World, run_dir: Path):
     """The run directory's lock, held by the main process (the one that writes)."""
     return RunLock(run_dir) if world.main else nullcontext()
@@ -129,7 +135,7 @@ def resume_in(world: World, run_dir: Path, cfg: RunConfig, progress: bool,
               continuing: bool = False) -> Path:
     """resume()'s work in a process group already started; `continuing`: a start that found
     its run (the console says so)."""
-    with main_lock(world, run_dir):
+    with main_lock(world, run_dir), run_threads(world, cfg):
         if world.main:
             remove_stale_temporaries(run_dir)
         cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
@@ -181,8 +187,10 @@ def restart_point(run_dir: Path, snapshot: Path, images_seen: int, cfg: RunConfi
     return f"{where}, to {t.target_images() / 1000:g} kimg"
 
 
-# Where two configurations may differ and still be one run: its length and the machine.
-NOT_THE_RUN = {("train", "kimg"), ("train", "minutes"), ("train", "device")}
+# Where two configurations may differ and still be one run: its length and the machine (a
+# continued run keeps its own thread count: resume_config replays its config.json).
+NOT_THE_RUN = {("train", "kimg"), ("train", "minutes"), ("train", "device"),
+               ("train", "threads"), ("train", "threads_chosen_by")}
 
 
 def same_run(a: dict, b: dict) -> bool:
