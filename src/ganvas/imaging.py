@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .durable import atomic_save
+from .durable import atomic_save, atomic_save_all, removed_on_failure
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 PYRAMID_MIN_SIZE = 4
@@ -45,11 +46,16 @@ def to_pil(image: np.ndarray) -> Image.Image:
 
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
     """Write uint8 (H, W, C) as PNG, optionally enlarged `scale` times with nearest neighbour
-    (crisp pixels for small models)."""
+    (crisp pixels for small models), atomically."""
+    return atomic_save(path, lambda tmp: write_png(image, tmp, scale))
+
+
+def write_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
+    """save_png's writing, straight into `path` (for a temporary that is published later)."""
     pil = to_pil(image)
     if scale > 1:
         pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-    return atomic_save(path, lambda tmp: pil.save(tmp, format="PNG"))
+    pil.save(path, format="PNG")
 
 
 def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
@@ -78,11 +84,15 @@ def seed_filename(seed: int) -> str:
 def save_seed_images(images: np.ndarray, seeds: list[int], folder: str | os.PathLike,
                      scale: int = 1) -> list[Path]:
     """uint8 (N, H, W, C) pictures of N `seeds` -> one PNG per seed in `folder`
-    (seed_filename), enlarged `scale` times; returns the paths in seed order."""
+    (seed_filename), enlarged `scale` times; returns the paths in seed order. All appear or
+    none: a full disk half-way leaves no new picture (and no new folder)."""
     if len(images) != len(seeds):
         raise ValueError(f"{len(images)} pictures for {len(seeds)} seeds")
-    return [save_png(img, Path(folder) / seed_filename(seed), scale=scale)
-            for seed, img in zip(seeds, images)]
+    paths = [Path(folder) / seed_filename(seed) for seed in seeds]
+    with removed_on_failure(folder):
+        atomic_save_all({path: partial(write_png, img, scale=scale)
+                         for path, img in zip(paths, images)})
+    return paths
 
 
 def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:

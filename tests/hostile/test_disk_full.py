@@ -1,0 +1,73 @@
+"""A full disk under every verb that writes (issue 31): one line naming the user's path, exit 1
+(the machine's fault), nothing partial at the destination (no temporary, no half file, no new
+folder) and nothing earlier lost. The disk is a real tmpfs filled to the last page
+(tests/hostile/disks.py), so the writes of Pillow, safetensors and ffmpeg fail for real."""
+
+from __future__ import annotations
+
+import errno
+
+import numpy as np
+import pytest
+
+from ganvas.latent import video
+from tests.hostile import disks as shared
+from tests.hostile.disks import CASES, EARLIER, contents, error_line
+
+disks, inputs = shared.disks, shared.inputs       # the fixtures
+
+
+@pytest.mark.parametrize("verb", CASES)
+def test_a_full_disk_is_one_line_exit_1_and_loses_nothing(verb, inputs, tiny_run, disks,
+                                                          capsys):
+    argv, destination, earlier = CASES[verb]
+    disk = disks.full(earlier)
+    line = error_line(argv(inputs, tiny_run, disk), capsys, code=1)
+    assert "No space left on device" in line
+    assert str(disk / destination) in line                      # the user's path, no temp
+    assert contents(disk) == {**{name.split("/")[0]: b"/" for name in earlier if "/" in name},
+                              **earlier}                         # nothing new, nothing lost
+
+
+def test_an_mp4_that_fills_the_disk_half_way_is_not_left_behind(inputs, disks, capsys):
+    """Room for part of the video (the issue's "Error writing trailer: No space left on
+    device", which once exited 0 and left a corrupt MP4)."""
+    disk = disks.full({"w.mp4": EARLIER}, room=8 << 10)
+    line = error_line(["interpolate", inputs["model"], "--seeds", "1,2,3,4,5,6",
+                       "--frames-per-step", "12", "--scale", "16", "--out", disk / "w.mp4"],
+                      capsys, code=1)
+    assert line.endswith(f"cannot use {str(disk / 'w.mp4')!r}: No space left on device")
+    assert contents(disk) == {"w.mp4": EARLIER}
+
+
+# An ffmpeg that reads every frame, writes part of its output, then fails with `message`.
+FAKE_FFMPEG = """#!/bin/sh
+cat > /dev/null
+for out; do :; done
+echo partial > "$out"
+echo "[out#0/mp4 @ 0x1] {message}" >&2
+exit 228
+"""
+
+
+@pytest.mark.parametrize("message,code", [
+    ("Error writing trailer of w.mp4: No space left on device", errno.ENOSPC),
+    ("Conversion failed!", errno.EIO),
+])
+def test_ffmpegs_exit_status_is_checked(message, code, tmp_path, monkeypatch, capsys):
+    """Also where no tmpfs can be mounted (the fault in the pipe): ffmpeg's failure is an
+    OSError naming the output with ffmpeg's reason, its message is not printed, the partial
+    file is gone and the earlier one kept."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(FAKE_FFMPEG.format(message=message))
+    fake.chmod(0o755)
+    monkeypatch.setattr(video, "ffmpeg_exe", lambda: str(fake))
+    out = tmp_path / "w.mp4"
+    out.write_bytes(EARLIER)
+    with pytest.raises(OSError) as failed:
+        video.write_mp4(out, [np.zeros((4, 8, 8, 3), np.uint8)], fps=12)
+    assert failed.value.errno == code and failed.value.filename == str(out)
+    assert code == errno.ENOSPC or "Conversion failed!" in failed.value.strerror
+    assert capsys.readouterr().err == ""
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ffmpeg", "w.mp4"]
+    assert out.read_bytes() == EARLIER
