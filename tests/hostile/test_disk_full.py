@@ -5,7 +5,10 @@ folder) and nothing earlier lost. The disk is a real tmpfs filled to the last pa
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -71,3 +74,27 @@ def test_ffmpegs_exit_status_is_checked(message, code, tmp_path, monkeypatch, ca
     assert capsys.readouterr().err == ""
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ffmpeg", "w.mp4"]
     assert out.read_bytes() == EARLIER
+
+
+def open_files_under(folder) -> list[str]:
+    """The files this process still holds open below `folder` (Linux's /proc)."""
+    fds = Path("/proc/self/fd")
+    if not fds.is_dir():
+        pytest.skip("no /proc/self/fd to list open files")
+    held = []
+    for fd in fds.iterdir():
+        with contextlib.suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith(f"{folder}/"):
+                held.append(target)
+    return held
+
+
+def test_train_on_a_full_disk_is_one_line_and_lets_go_of_its_files(inputs, disks, capsys):
+    """The run's lock could not be written: one line naming it, exit 1, no lock left and no
+    file held open (the disk could not be unmounted)."""
+    disk = disks.full()
+    line = error_line(["train", inputs["toy"], "--out", disk / "runs", "--model", "dcgan-tiny",
+                       "--kimg", "0.032", "--batch", "16"], capsys, code=1)
+    assert f"cannot use '{disk / 'runs'}/" in line and "No space left on device" in line
+    assert not list((disk / "runs").rglob("lock")) and open_files_under(disk) == []
