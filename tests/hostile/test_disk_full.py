@@ -98,3 +98,18 @@ def test_train_on_a_full_disk_is_one_line_and_lets_go_of_its_files(inputs, disks
                        "--kimg", "0.032", "--batch", "16"], capsys, code=1)
     assert f"cannot use '{disk / 'runs'}/" in line and "No space left on device" in line
     assert not list((disk / "runs").rglob("lock")) and open_files_under(disk) == []
+
+
+def test_a_runs_logs_on_a_full_disk_name_their_file(disks):
+    """Training appends to stats.jsonl and log.txt as it goes: a full disk there is an
+    OSError naming the file (it named none), and the lines already written stay."""
+    from ganvas.runfolder.log import RunLog
+    earlier = b'{"kimg": 0.032}\n' * 256           # one whole page: the next byte needs one more
+    disk = disks.full({"stats.jsonl": earlier, "log.txt": earlier})
+    log = RunLog(disk, echo=False)
+    for write, name in ((lambda: log.record("stats.jsonl", {"kimg": 0.064}), "stats.jsonl"),
+                        (lambda: log.info("tick"), "log.txt")):
+        with pytest.raises(OSError) as failed:
+            write()
+        assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(disk / name)
+        assert (disk / name).read_bytes() == earlier
