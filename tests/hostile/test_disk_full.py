@@ -113,3 +113,31 @@ def test_a_runs_logs_on_a_full_disk_name_their_file(disks):
             write()
         assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(disk / name)
         assert (disk / name).read_bytes() == earlier
+
+
+# An ffmpeg that encodes (reads the frames, writes its output) but fails to mux the song in.
+FAKE_FFMPEG_MUX = """#!/bin/sh
+for out; do :; done
+case " $* " in
+  *" aac "*) echo partial > "$out"
+             echo "[out#0/mp4 @ 0x1] Error writing trailer of $out: No space left on device" >&2
+             exit 228 ;;
+  *) cat > /dev/null; echo video > "$out" ;;
+esac
+"""
+
+
+def test_a_music_video_whose_mux_fills_the_disk_is_exit_1_and_not_left(tmp_path, monkeypatch):
+    """The song is muxed in by a second ffmpeg: its full disk is the machine's fault (an
+    OSError naming the output, exit 1), not a bad song (GanvasError), and both temporaries go."""
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(FAKE_FFMPEG_MUX)
+    fake.chmod(0o755)
+    monkeypatch.setattr(video, "ffmpeg_exe", lambda: str(fake))
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"RIFF")                       # never read: the stand-in ffmpeg fails
+    out = tmp_path / "v.mp4"
+    with pytest.raises(OSError) as failed:
+        video.write_mp4(out, [np.zeros((4, 8, 8, 3), np.uint8)], fps=4, audio=song)
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ffmpeg", "song.wav"]
