@@ -12,6 +12,7 @@ in the fixture's teardown, lazily if a test left a file open on it.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from tests.nvlabs.from_ganvas import stylegan2_pickle, tiny_stylegan2
 TMPFS_SIZE = "2m"
 FILLER = ".filler"
 EARLIER = b"an earlier version, which must survive"
+PROGRESS = re.compile(r"^([\w ]+: *)?\d+%\|")       # a tqdm bar ("prepare:  12%|#2  | 1/8")
 
 
 def _mount(folder: Path, options: str) -> str | None:
@@ -104,7 +106,7 @@ def error_line(argv: list, capsys, code: int) -> str:
     aside) and no traceback; returns the line."""
     got = run(argv)
     err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.strip() and "img/s]" not in line]
+    lines = [line for line in err.splitlines() if line.strip() and not PROGRESS.match(line)]
     assert got == code, err
     assert len(lines) == 1 and "Traceback" not in err, err
     return lines[0]
@@ -153,6 +155,8 @@ CASES = {
                {"r.html": EARLIER}),
     "eval": (lambda i, run, d: ["eval", run, "--metrics", "swd", "--num", "64",
                                 "--out", d / "m.json"], "m.json", {"m.json": EARLIER}),
+    "project": (lambda i, run, d: ["project", i["model"], i["pics"] / "0.png", "--steps", "5",
+                                   "--out", d / "proj"], "proj", {}),
     "eval-memorization": (lambda i, run, d: ["eval", run, "--memorization", "--num", "16",
                                              "--extractor", "random-conv",
                                              "--memorization-dir", d / "mem"], "mem",
