@@ -146,8 +146,8 @@ def naming(path: str | os.PathLike, *temporaries: str | os.PathLike):
     try:
         yield
     except OSError as e:
-        if e.filename is not None and not _within(e.filename, temporaries):
-            raise
+        if e.errno is None or (e.filename is not None and not _within(e.filename, temporaries)):
+            raise                                # no system error, or about another file
         raise user_path_error(e.errno, e.strerror or str(e), path) from e
     except Exception as e:
         found = RUST_OS_ERROR.search(str(e))
