@@ -125,7 +125,7 @@ def encode(ffmpeg: str, chunks: Iterable[np.ndarray], tmp: str, fps: float, scal
                          "-movflags", "+faststart", "-f", "mp4", tmp],
                         stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
                 try:
-                    proc.stdin.write(frames.tobytes())
+                    proc.stdin.write(frames.data)        # C-contiguous: no copy
                 except BrokenPipeError:                 # ffmpeg gave up: its log says why
                     break
                 count += len(frames)
