@@ -86,7 +86,7 @@ def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
         if audio is None:
             encode(ffmpeg, chunks, tmp, fps, scale, path)
             return
-        silent = temporary_beside(Path(tmp), suffix=".video.mp4")
+        silent = temporary_beside(Path(path), suffix=".video.mp4")   # beside tmp, too
         try:
             count = encode(ffmpeg, chunks, str(silent), fps, scale, path)
             mux(silent, audio, tmp, count / fps, path)
