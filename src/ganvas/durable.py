@@ -87,17 +87,17 @@ def atomic_save(path: str | os.PathLike, write_fn) -> Path:
     return path
 
 
-def atomic_save_all(writes: dict) -> list[Path]:
-    """atomic_save for several files that belong together ({path: write_fn}): every file is
+def atomic_write_all(files: dict) -> list[Path]:
+    """atomic_save for several files that belong together ({path: bytes}): every file is
     written to its temporary first, and only when all are written are they published, so a
     full disk half-way leaves the earlier files (or none) and no temporaries."""
     temps: dict[Path, Path] = {}
     try:
-        for path, write_fn in writes.items():
+        for path, data in files.items():
             path = Path(path)
             temps[path] = temporary_beside(path)
             with naming(path, temps[path]):
-                write_fn(str(temps[path]))
+                temps[path].write_bytes(data)
         for path, tmp in temps.items():
             with naming(path, tmp):
                 publish(tmp, path)

@@ -3,9 +3,9 @@ Laplacian pyramid L1 distance that projection and FastGAN's self-supervised D sh
 
 from __future__ import annotations
 
+import io
 import math
 import os
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .durable import atomic_save, atomic_save_all, removed_on_failure
+from .durable import atomic_save, atomic_write_all, removed_on_failure
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 PYRAMID_MIN_SIZE = 4
@@ -44,23 +44,29 @@ def to_pil(image: np.ndarray) -> Image.Image:
     return Image.fromarray(image[:, :, 0] if c == 1 else image, MODES[c])
 
 
+def enlarged(pil: Image.Image, scale: int) -> Image.Image:
+    """`pil` enlarged `scale` times with nearest neighbour (crisp pixels for small models)."""
+    if scale <= 1:
+        return pil
+    return pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
+
+
+def png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """uint8 (H, W, C) -> the bytes of a PNG file, enlarged `scale` times."""
+    buffer = io.BytesIO()
+    enlarged(to_pil(image), scale).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 def save_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> Path:
-    """Write uint8 (H, W, C) as PNG, optionally enlarged `scale` times with nearest neighbour
-    (crisp pixels for small models), atomically."""
-    return atomic_save(path, lambda tmp: write_png(image, tmp, scale))
+    """Write uint8 (H, W, C) as PNG (png_bytes), enlarged `scale` times."""
+    data = png_bytes(image, scale)
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
-def write_png(image: np.ndarray, path: str | os.PathLike, scale: int = 1) -> None:
-    """save_png's writing, straight into `path` (for a temporary that is published later)."""
-    pil = to_pil(image)
-    if scale > 1:
-        pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-    pil.save(path, format="PNG")
-
-
-def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
-             scale: int = 1) -> Path:
-    """Write uint8 (H, W, C) frames as a looping GIF (alpha is flattened on white)."""
+def gif_bytes(frames: list[np.ndarray], fps: float = 12, scale: int = 1) -> bytes:
+    """uint8 (H, W, C) frames -> the bytes of a looping GIF, enlarged `scale` times (alpha is
+    flattened on white; frame durations are whole centiseconds, at least 2)."""
     pils = []
     for f in frames:
         pil = to_pil(f)
@@ -68,12 +74,19 @@ def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
             bg = Image.new("RGB", pil.size, "white")
             bg.paste(pil, mask=pil.getchannel("A"))
             pil = bg
-        if scale > 1:
-            pil = pil.resize((pil.width * scale, pil.height * scale), Image.Resampling.NEAREST)
-        pils.append(pil)
+        pils.append(enlarged(pil, scale))
     duration = max(20, round(1000 / fps))
-    return atomic_save(path, lambda tmp: pils[0].save(
-        tmp, format="GIF", save_all=True, append_images=pils[1:], duration=duration, loop=0))
+    buffer = io.BytesIO()
+    pils[0].save(buffer, format="GIF", save_all=True, append_images=pils[1:],
+                 duration=duration, loop=0)
+    return buffer.getvalue()
+
+
+def save_gif(frames: list[np.ndarray], path: str | os.PathLike, fps: float = 12,
+             scale: int = 1) -> Path:
+    """Write uint8 (H, W, C) frames as a looping GIF (gif_bytes)."""
+    data = gif_bytes(frames, fps, scale)
+    return atomic_save(path, lambda tmp: Path(tmp).write_bytes(data))
 
 
 def seed_filename(seed: int) -> str:
@@ -90,8 +103,7 @@ def save_seed_images(images: np.ndarray, seeds: list[int], folder: str | os.Path
         raise ValueError(f"{len(images)} pictures for {len(seeds)} seeds")
     paths = [Path(folder) / seed_filename(seed) for seed in seeds]
     with removed_on_failure(folder):
-        atomic_save_all({path: partial(write_png, img, scale=scale)
-                         for path, img in zip(paths, images)})
+        atomic_write_all({path: png_bytes(img, scale) for path, img in zip(paths, images)})
     return paths
 
 

@@ -42,7 +42,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -52,8 +51,8 @@ import torch.nn.functional as F
 from ..data.dataset import open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
-from ..durable import atomic_save_all, removed_on_failure
-from ..imaging import make_grid, to_uint8, write_png
+from ..durable import atomic_write_all, removed_on_failure
+from ..imaging import make_grid, png_bytes, to_uint8
 from ..outputs import check_out_folder
 from .features import FeatureExtractor
 
@@ -124,9 +123,8 @@ def memorization(model, num: int, extractor: FeatureExtractor, out_dir,
     scale = max(1, 64 // samples.shape[1])
     # The grids and the JSON appear together or not at all (a full disk half-way).
     with removed_on_failure(out_dir):
-        atomic_save_all({**{path: partial(write_png, grid, scale=scale)
-                            for path, grid in grids.items()},
-                         out_dir / "memorization.json": lambda tmp: Path(tmp).write_text(text)})
+        atomic_write_all({**{path: png_bytes(grid, scale) for path, grid in grids.items()},
+                          out_dir / "memorization.json": text.encode()})
     return result
 
 
