@@ -535,6 +535,7 @@ def evaluate(model: Model | str | os.PathLike, metrics: str | list[str] = "swd",
     if num is not None:
         num = check_generated(num, "num")       # the limit before any work
     device = pick_device(device)                # a device error before any work
+    check_out_file(out)                         # and one about where the JSON goes
     names = ev.parse_metrics(metrics if isinstance(metrics, str) else ",".join(metrics))
     weights = ev.as_feature_weights(feature_weights)
     model = model if isinstance(model, Model) else load(model, device)

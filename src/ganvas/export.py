@@ -19,7 +19,8 @@
   depends only on z.
   The ganvas model.json is stored in the ONNX metadata under "ganvas_model".
 
-Both are written atomically: a temporary file or folder, renamed into place when complete.
+Both are written atomically: a temporary file or folder, renamed into place when complete,
+never over an earlier export (or anything else).
 """
 
 from __future__ import annotations
@@ -45,7 +46,6 @@ FORMATS = ("safetensors", "onnx")
 ONNX_FILE = "generator.onnx"
 ONNX_ATOL = 1e-4              # max |onnxruntime - PyTorch| allowed on float images in [-1, 1]
 CHECK_SEEDS = range(5)        # latents the check compares on (batch 5: not the traced 2)
-EXPORT_FILES = {"model.json", "G_ema.safetensors", ONNX_FILE}
 ONNX_PIP = "pip install onnx onnxscript onnxruntime"
 
 
@@ -64,18 +64,17 @@ def export(model, out: str | os.PathLike, format: str = "safetensors",
 
 def export_safetensors(model, out: Path) -> Path:
     """Atomically make `out` a model folder: model.json (the source's, kimg and dataset facts
-    included) + G_ema.safetensors. An existing `out` is replaced only when it holds nothing
-    but exported files (it is then replaced as a whole), so a run folder or any other folder
-    is never overwritten."""
+    included) + G_ema.safetensors. `out` must be new or empty: an earlier export, a run folder
+    or any other folder is never overwritten (a GanvasError naming what it holds)."""
     if out.exists() and not out.is_dir():
         raise GanvasError(f"{out} exists and is not a folder")
     if out.exists() and out.resolve() == Path(model.path).resolve():
         raise GanvasError(f"{out} is the model being exported; choose another folder")
     if out.is_dir():
-        extra = sorted(p.name for p in out.iterdir() if p.name not in EXPORT_FILES)
-        if extra:
-            raise GanvasError(f"{out} exists and holds other files ({', '.join(extra[:3])}); "
-                              f"export into a new or empty folder")
+        held = sorted(p.name for p in out.iterdir())
+        if held:
+            raise GanvasError(f"{out} already holds files ({', '.join(held[:3])}); export "
+                              f"into a new or empty folder (nothing is overwritten)")
     info = {k: v for k, v in model.info.items() if k not in ("format", "version")}
     return write_snapshot(out, {"G_ema": cpu_copy(model.G)}, info)
 
@@ -133,9 +132,12 @@ def example_inputs(model, seeds, truncation: float = 1.0) -> dict[str, Tensor]:
 def export_onnx(model, out: Path, uint8: bool = False) -> Path:
     """Write out/generator.onnx (see the module docstring) after checking it with
     onnxruntime; returns its path."""
-    onnx, _ = need_onnx()
     if out.exists() and not out.is_dir():
         raise GanvasError(f"{out} exists and is not a folder")
+    if (out / ONNX_FILE).exists():
+        raise GanvasError(f"{out / ONNX_FILE} exists; export into another folder (nothing is "
+                          f"overwritten)")
+    onnx, _ = need_onnx()
     G = copy.deepcopy(model.G).cpu().eval()
     net = OnnxGenerator(G, uint8).eval()
     names = input_names(model)

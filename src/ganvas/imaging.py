@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
 
-from .durable import atomic_save
+from .durable import atomic_save, atomic_write_all, removed_on_failure
 
 MODES = {1: "L", 3: "RGB", 4: "RGBA"}
 PYRAMID_MIN_SIZE = 4
@@ -100,11 +100,14 @@ def seed_filename(seed: int) -> str:
 def save_seed_images(images: np.ndarray, seeds: list[int], folder: str | os.PathLike,
                      scale: int = 1) -> list[Path]:
     """uint8 (N, H, W, C) pictures of N `seeds` -> one PNG per seed in `folder`
-    (seed_filename), enlarged `scale` times; returns the paths in seed order."""
+    (seed_filename), enlarged `scale` times; returns the paths in seed order. All appear or
+    none: a full disk half-way leaves no new picture (and no new folder)."""
     if len(images) != len(seeds):
         raise ValueError(f"{len(images)} pictures for {len(seeds)} seeds")
-    return [save_png(img, Path(folder) / seed_filename(seed), scale=scale)
-            for seed, img in zip(seeds, images)]
+    paths = [Path(folder) / seed_filename(seed) for seed in seeds]
+    with removed_on_failure(folder):
+        atomic_write_all({path: png_bytes(img, scale) for path, img in zip(paths, images)})
+    return paths
 
 
 def save_cells(cells: np.ndarray, path: str | os.PathLike, scale: int = 1,

@@ -73,7 +73,9 @@ def test_safetensors_export_is_a_standalone_model(tiny_run, tmp_path):
     source, exported = ganvas.load(tiny_run), ganvas.load(out)
     assert exported.kimg == source.kimg and exported.info["model"] == source.info["model"]
     assert np.array_equal(exported.generate(range(5)), source.generate(range(5)))
-    assert run(["export", tiny_run, "--out", out]) == 0        # an old export is replaced
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert run(["export", tiny_run, "--out", out]) == 2        # an old export is kept (issue 31)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.parametrize("argv,needle", [
@@ -92,7 +94,7 @@ def test_missing_model_and_occupied_folder_exit_2(models, tiny_run, tmp_path, ca
     (tmp_path / "mine").mkdir()
     (tmp_path / "mine" / "notes.txt").write_text("keep me")
     assert run(["export", models["dcgan"], "--out", tmp_path / "mine"]) == 2
-    assert "holds other files" in capsys.readouterr().err
+    assert "already holds files (notes.txt)" in capsys.readouterr().err
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
     assert run(["export", tiny_run, "--out", tiny_run]) == 2           # never over a run
 

@@ -2,10 +2,10 @@
 
 One module per group of verbs (data, measure, studio); each verb is an add_VERB function that
 declares its arguments and a run_VERB function that calls the API. A user's mistake
-(GanvasError, bad arguments) prints one line and exits with 2. What the machine refuses
-(OSError: a read-only folder, a full disk, a path that is a file where a folder is needed;
-MemoryError) is also one line, with exit code 1: the verbs check the paths they can up
-front (GanvasError, exit 2), so what is left is the environment's failure.
+(GanvasError, bad arguments) prints one line and exits with 2, and so does an OSError saying a
+path cannot be used (a read-only folder, a file where a folder is needed: durable.UNUSABLE_PATH,
+for what the verbs' up-front checks could not see). What the machine refuses (any other OSError:
+a full disk; MemoryError) is also one line, with exit code 1.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import argparse
 import os
 import sys
 
+from ..durable import UNUSABLE_PATH
 from ..errors import GanvasError
 from . import blend, data, measure, short_help, studio, tune
 
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_FAILURE
     except OSError as e:
         print(f"{verb}: error: {describe_os_error(e)}", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_USAGE if e.errno in UNUSABLE_PATH else EXIT_FAILURE
     except KeyboardInterrupt:
         print(f"{verb}: interrupted", file=sys.stderr)
         return 130

@@ -29,7 +29,6 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -39,7 +38,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from ..aspect import SQUARE, image_shape
-from ..durable import publish
+from ..durable import naming, publish, temporary_beside
 from ..errors import GanvasError
 from .checks import (FORMAT, JSON_CAP, MODES, VERSION, brief, check_meta, member_limit,
                      read_member)
@@ -88,11 +87,7 @@ class ArchiveWriter:
         self.class_names = list(class_names or [])
         self.entries: list[dict] = []
         self.upscaled = 0
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp",
-                                   dir=self.path.parent)
-        os.close(fd)
-        self._tmp = Path(tmp)
+        self._tmp = temporary_beside(self.path, suffix=".tmp")
         self._zip = zipfile.ZipFile(self._tmp, "w", compression=zipfile.ZIP_STORED)
 
     def add(self, image: np.ndarray, label: int | None = None, source: str = "",
@@ -122,7 +117,8 @@ class ArchiveWriter:
         info.compress_type = zipfile.ZIP_STORED
         info.external_attr = 0o600 << 16
         info.create_system = 3                          # Unix, whatever machine writes it
-        self._zip.writestr(info, data)
+        with naming(self.path, self._tmp):              # a full disk names the archive
+            self._zip.writestr(info, data)
 
     def close(self, manifest: dict | None = None, extra: dict | None = None) -> Path:
         """Write the metadata and rename the archive into place; returns its path."""
@@ -135,13 +131,19 @@ class ArchiveWriter:
         }
         self._write("dataset.json", json.dumps(meta, indent=1).encode())
         self._write("manifest.json", json.dumps(manifest or {}, indent=1).encode())
-        self._zip.close()
-        return publish(self._tmp, self.path)
+        with naming(self.path, self._tmp):
+            self._zip.close()
+            return publish(self._tmp, self.path)
 
     def abort(self) -> None:
-        """Drop the temporary file; the target path is untouched."""
-        self._zip.close()
-        self._tmp.unlink(missing_ok=True)
+        """Drop the temporary file; the target path is untouched (even when closing the zip
+        fails again, as it does on a full disk)."""
+        try:
+            self._zip.close()
+        except (OSError, ValueError):
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> "ArchiveWriter":
         return self

@@ -38,6 +38,7 @@ from tqdm import tqdm
 from ..aspect import SQUARE, image_shape, nearest, parse
 from ..errors import ConfigError, GanvasError
 from ..paths import cache_dir
+from ..outputs import check_out_file
 from .archive import ArchiveWriter, read_meta
 from .checks import MAX_RES, MIN_RES
 from .images import CROPS, DEFAULT_MAX_PIXELS, MODES, LoadedImage, load_image
@@ -200,7 +201,8 @@ def _usable(path: Path) -> bool:
 # --- validation --------------------------------------------------------------------------
 
 def _check_paths(src, out) -> tuple[Path, Path | None]:
-    """The source must be an existing folder; the output must not be a folder."""
+    """The source must be an existing folder; the output a file name in a folder that can be
+    written (before any picture is decoded)."""
     src = Path(src)
     if not src.exists():
         raise GanvasError(f"source folder not found: {src}")
@@ -211,6 +213,7 @@ def _check_paths(src, out) -> tuple[Path, Path | None]:
         if out.is_dir():
             raise GanvasError(f"output {out} is an existing folder; give a file name such as "
                               f"{out / 'dataset.zip'}")
+        check_out_file(out)
     return src, out
 
 

@@ -39,7 +39,7 @@ from tqdm import tqdm
 
 from ..data.images import load_image
 from ..errors import GanvasError
-from ..durable import atomic_save
+from ..durable import atomic_save, removed_on_failure
 from ..imaging import make_grid, save_png, to_uint8
 from ..limits import check_seed
 from .keyframes import save_latents
@@ -312,26 +312,27 @@ def project(sampler, targets: list, out: str | os.PathLike, options: ProjectOpti
     proj = Projector(sampler, x, distance, options)
     target_u8 = to_uint8(x)
     start_mse = pixel_mse(proj.current(), x)
-    if video is None:
-        for _ in proj.run(progress, callback=callback):
-            pass
-    else:
-        frames = (side_by_side(target_u8, to_uint8(img))[None]
-                  for img in proj.run(progress, frames=True, callback=callback))
-        write = write_gif if video.lower().endswith(".gif") else write_mp4
-        write(out / video, frames, fps=fps, scale=scale)
-    final = proj.final_images()
-    with torch.no_grad():
-        dist = proj.distances(final.to(proj.device)).cpu()
-    mse = pixel_mse(final, x)
-    latents = proj.result()
-    atomic_save(out / "latent.npz", lambda tmp: save_latents(tmp, **latents))
-    save_png(side_by_side(target_u8, to_uint8(final)), out / "reconstruction.png", scale=scale)
-    report = summary(sampler, targets, proj, options, distance, dist, mse, start_mse)
-    report.update(seconds=round(time.perf_counter() - started, 2), latents="latent.npz",
-                  reconstruction="reconstruction.png", video=video)
-    atomic_save(out / "projection.json",
-                lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
+    with removed_on_failure(out):           # a failed projection leaves no new folder
+        if video is None:
+            for _ in proj.run(progress, callback=callback):
+                pass
+        else:
+            frames = (side_by_side(target_u8, to_uint8(img))[None]
+                      for img in proj.run(progress, frames=True, callback=callback))
+            write = write_gif if video.lower().endswith(".gif") else write_mp4
+            write(out / video, frames, fps=fps, scale=scale)
+        final = proj.final_images()
+        with torch.no_grad():
+            dist = proj.distances(final.to(proj.device)).cpu()
+        mse = pixel_mse(final, x)
+        latents = proj.result()
+        atomic_save(out / "latent.npz", lambda tmp: save_latents(tmp, **latents))
+        save_png(side_by_side(target_u8, to_uint8(final)), out / "reconstruction.png", scale=scale)
+        report = summary(sampler, targets, proj, options, distance, dist, mse, start_mse)
+        report.update(seconds=round(time.perf_counter() - started, 2), latents="latent.npz",
+                      reconstruction="reconstruction.png", video=video)
+        atomic_save(out / "projection.json",
+                    lambda tmp: Path(tmp).write_text(json.dumps(report, indent=1)))
     return report
 
 

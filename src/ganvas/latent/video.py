@@ -1,5 +1,9 @@
 """Frames to files: H.264 MP4 streamed to ffmpeg, GIF through Pillow, all written atomically.
 
+ffmpeg (the binary imageio-ffmpeg ships) is run directly, its messages captured and its exit
+status checked, so a write it could not finish (a full disk while writing the trailer) fails
+like any other write: an OSError naming the output, and no file at the destination.
+
 Frames arrive as uint8 (N, H, W, C) chunks with C in 1, 3, 4. MP4 frames are made RGB (alpha
 flattened on white, grey repeated), enlarged `scale` times with nearest neighbour, padded to
 even width and height (repeating the last row/column; H.264 in yuv420p needs both even) and
@@ -11,6 +15,8 @@ length (frames / fps) so both end together.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import subprocess
 import tempfile
@@ -20,12 +26,14 @@ from typing import Iterable
 import numpy as np
 
 from ..errors import GanvasError
-from ..durable import atomic_save
+from ..durable import atomic_save, temporary_beside
 from ..imaging import save_gif
 
 MP4_CRF = 17                        # x264 constant quality: visually lossless, not crf 0
 AAC_BITRATE = "192k"
 GIF_MAX_BYTES = 1 << 30             # GIFs are built in memory: refuse above ~1 GiB of frames
+# What ffmpeg's last line may end with when it could not write its output (the machine's fault).
+WRITE_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO)
 
 
 def check_fps(fps: float) -> None:
@@ -70,65 +78,116 @@ def write_mp4(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,
               scale: int = 1, audio: str | os.PathLike | None = None) -> Path:
     """Stream uint8 (N, H, W, C) chunks into an H.264 MP4 (never all frames in memory).
     audio: a sound file (WAV, FLAC, MP3, OGG, ...) to carry as AAC, cut to the video's length.
-    The file appears only once complete: a failure or Ctrl-C leaves no partial file."""
-    try:
-        import imageio.v2 as imageio
-        import imageio_ffmpeg  # noqa: F401  (the ffmpeg binary imageio's writer runs)
-    except ImportError:
-        raise GanvasError("writing MP4 needs imageio and imageio-ffmpeg: "
-                          "pip install imageio imageio-ffmpeg") from None
-
-    def encode(tmp: str) -> int:
-        writer, count = None, 0
-        try:
-            for chunk in chunks:
-                for frame in video_frames(chunk, scale):
-                    if writer is None:
-                        writer = imageio.get_writer(
-                            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264",
-                            pixelformat="yuv420p", quality=None, macro_block_size=2,
-                            ffmpeg_log_level="error",
-                            output_params=["-crf", str(MP4_CRF), "-movflags", "+faststart"])
-                    writer.append_data(frame)
-                    count += 1
-        finally:
-            if writer is not None:
-                writer.close()
-        if writer is None:
-            raise GanvasError("no frames to write")
-        return count
+    The file appears only once ffmpeg has written it whole: a failure (ffmpeg's, a full disk:
+    an OSError naming `path`) or Ctrl-C leaves no partial file."""
+    ffmpeg = ffmpeg_exe()
 
     def save(tmp: str) -> None:
         if audio is None:
-            encode(tmp)
+            encode(ffmpeg, chunks, tmp, fps, scale, path)
             return
-        fd, silent = tempfile.mkstemp(prefix=f".{Path(path).stem}.video.", suffix=".mp4",
-                                      dir=Path(tmp).parent)
-        os.close(fd)
+        silent = temporary_beside(Path(path), suffix=".video.mp4")   # beside tmp, too
         try:
-            count = encode(silent)
-            mux(silent, audio, tmp, count / fps)
+            count = encode(ffmpeg, chunks, str(silent), fps, scale, path)
+            mux(silent, audio, tmp, count / fps, path)
         finally:
-            Path(silent).unlink(missing_ok=True)
+            silent.unlink(missing_ok=True)
 
     return atomic_save(path, save)
 
 
+def ffmpeg_exe() -> str:
+    """The ffmpeg binary imageio-ffmpeg ships; a GanvasError when it is not installed."""
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise GanvasError("writing MP4 needs imageio-ffmpeg: pip install imageio-ffmpeg") \
+            from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def encode(ffmpeg: str, chunks: Iterable[np.ndarray], tmp: str, fps: float, scale: int,
+           path: str | os.PathLike) -> int:
+    """Pipe the frames to ffmpeg as raw RGB, encoded into `tmp`; returns the frame count.
+    ffmpeg's exit status is checked: its failure (a full disk while writing the trailer) is an
+    OSError naming `path` (ffmpeg_failure), never a quiet corrupt file."""
+    proc, count = None, 0
+    with tempfile.TemporaryFile() as log:               # ffmpeg's messages, never the console
+        try:
+            for chunk in chunks:
+                frames = video_frames(chunk, scale)
+                if proc is None:
+                    proc = subprocess.Popen(
+                        [ffmpeg, "-y", "-nostdin", "-v", "error", "-f", "rawvideo",
+                         "-pix_fmt", "rgb24", "-s", f"{frames.shape[2]}x{frames.shape[1]}",
+                         "-r", f"{fps}", "-i", "-", "-an", "-c:v", "libx264",
+                         "-pix_fmt", "yuv420p", "-crf", str(MP4_CRF),
+                         "-movflags", "+faststart", "-f", "mp4", tmp],
+                        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+                try:
+                    proc.stdin.write(frames.data)        # C-contiguous: no copy
+                except BrokenPipeError:                 # ffmpeg gave up: its log says why
+                    break
+                count += len(frames)
+            if proc is None:
+                raise GanvasError("no frames to write")
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            code = proc.wait()
+        except BaseException:
+            if proc is not None:
+                proc.kill()
+                proc.wait()
+            raise
+        if code != 0:
+            log.seek(0)
+            raise ffmpeg_failure(log.read().decode(errors="replace"), code, path)
+    return count
+
+
+def ffmpeg_failure(messages: str, code: int, path: str | os.PathLike) -> OSError:
+    """ffmpeg failed writing `path`: the OSError its messages name (ffmpeg_write_error), or
+    EIO with its last line."""
+    last = last_line(messages) or f"ffmpeg exit {code}"
+    return ffmpeg_write_error(messages, path) or OSError(
+        errno.EIO, f"ffmpeg could not write the video ({last})", str(path))
+
+
+def ffmpeg_write_error(messages: str, path: str | os.PathLike) -> OSError | None:
+    """An OSError naming `path` when one of ffmpeg's lines (the last such) ends with the reason
+    of a failed write (ffmpeg prints strerror's text: "Error writing trailer of x.mp4: No
+    space left on device"), else None."""
+    for line in reversed(messages.splitlines()):
+        for number in WRITE_ERRNOS:
+            if line.strip().endswith(os.strerror(number)):
+                return OSError(number, os.strerror(number), str(path))
+    return None
+
+
+def last_line(messages: str) -> str:
+    """The last non-blank line of a program's messages ("" when there is none)."""
+    lines = [line.strip() for line in messages.splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def mux(video: str | os.PathLike, audio: str | os.PathLike, out: str | os.PathLike,
-        seconds: float) -> None:
-    """Write `out` (.mp4): the video stream of `video`, copied, and the first audio stream of
-    `audio`, encoded AAC, both cut at `seconds`; a GanvasError with ffmpeg's reason."""
-    import imageio_ffmpeg
-    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
+        seconds: float, path: str | os.PathLike) -> None:
+    """Write `out` (.mp4, published as `path`): the video stream of `video`, copied, and the
+    first audio stream of `audio`, encoded AAC, both cut at `seconds`. A file ffmpeg cannot
+    write is an OSError (ffmpeg_failure); anything else a GanvasError with ffmpeg's reason
+    (an audio file it cannot read)."""
+    cmd = [ffmpeg_exe(), "-y", "-nostdin", "-v", "error",
            "-i", str(video), "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0",
            "-c:v", "copy", "-c:a", "aac", "-b:a", AAC_BITRATE, "-t", f"{seconds:.6f}",
-           "-movflags", "+faststart", str(out)]
+           "-movflags", "+faststart", "-f", "mp4", str(out)]
     done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
                           errors="replace")
     if done.returncode != 0:
-        lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
+        failure = ffmpeg_write_error(done.stderr, path)
+        if failure is not None:
+            raise failure
         raise GanvasError(f"could not add the audio of {audio} to the video: "
-                          f"{lines[-1] if lines else f'ffmpeg exit {done.returncode}'}")
+                          f"{last_line(done.stderr) or f'ffmpeg exit {done.returncode}'}")
 
 
 def write_gif(path: str | os.PathLike, chunks: Iterable[np.ndarray], fps: float,

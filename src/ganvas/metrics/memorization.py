@@ -51,8 +51,9 @@ import torch.nn.functional as F
 from ..data.dataset import open_training_images, recorded_dataset, subset_indices
 from ..device import pick_device
 from ..errors import GanvasError
-from ..durable import atomic_save
-from ..imaging import make_grid, save_png, to_uint8
+from ..durable import atomic_write_all, removed_on_failure
+from ..imaging import make_grid, png_bytes, to_uint8
+from ..outputs import check_out_folder
 from .features import FeatureExtractor
 
 SUBSET_SEED = 0          # fixed random subsets (train_limit, calibration), as `ganvas eval`
@@ -85,6 +86,7 @@ def memorization(model, num: int, extractor: FeatureExtractor, out_dir,
     out_dir/memorization.json. Returns the JSON's content (see `table` for a summary).
     """
     device = pick_device(device)                 # a device error before any work
+    check_out_folder(out_dir)                    # and one about the folder
     if num < 2:
         raise GanvasError(f"the memorization check needs at least 2 samples, got {num}")
     if neighbours < 1:
@@ -108,18 +110,21 @@ def memorization(model, num: int, extractor: FeatureExtractor, out_dir,
               "extractor": extractor.name, "spaces": {}, "files": {}}
     spaces = {"features": lambda x: feature_vectors(extractor, x, device),
               "pixels": pixel_vectors}
+    grids = {}
     for space, embed in spaces.items():
         s = _space(embed, samples, train, index, sources, neighbours, mirror)
-        grid = comparison_grid(samples, train, s.pop("_idx"), s.pop("_mirrored"),
-                               s.pop("_order"), neighbours)
-        scale = max(1, 64 // samples.shape[1])
-        path = save_png(grid, out_dir / f"memorization-{space}.png", scale=scale)
+        grids[out_dir / f"memorization-{space}.png"] = comparison_grid(
+            samples, train, s.pop("_idx"), s.pop("_mirrored"), s.pop("_order"), neighbours)
         result["spaces"][space] = s
-        result["files"][f"{space}_grid"] = str(path)
+        result["files"][f"{space}_grid"] = str(out_dir / f"memorization-{space}.png")
     result["files"]["json"] = str(out_dir / "memorization.json")
     result["verdict"] = verdict(result)
     text = json.dumps(result, indent=1)
-    atomic_save(out_dir / "memorization.json", lambda tmp: Path(tmp).write_text(text))
+    scale = max(1, 64 // samples.shape[1])
+    # The grids and the JSON appear together or not at all (a full disk half-way).
+    with removed_on_failure(out_dir):
+        atomic_write_all({**{path: png_bytes(grid, scale) for path, grid in grids.items()},
+                          out_dir / "memorization.json": text.encode()})
     return result
 
 

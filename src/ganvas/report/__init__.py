@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..durable import atomic_save
+from ..durable import atomic_save, removed_on_failure
+from ..outputs import check_out_file, check_out_folder
 from .html import render
 from .pictures import write_progress, write_reals
 from ..runfolder.locate import check_not_a_folder_of_runs
@@ -36,6 +37,14 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     check_not_a_folder_of_runs(Path(run_dir))
     run = read_run(run_dir)
     out = Path(out) if out is not None else run.path / "report.html"
+    check_out_file(out)                          # a folder, a read-only one: before any work
+    check_out_folder(assets_dir(out))
+    with removed_on_failure(assets_dir(out)):    # a failed report leaves no new folder
+        return _write(run, out)
+
+
+def _write(run, out: Path) -> Path:
+    """write_report's work, once the paths are known to be usable."""
     files: dict[str, Path | None] = {}
     reals_error = None
     if run.ticks or run.samples:

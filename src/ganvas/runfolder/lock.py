@@ -13,7 +13,7 @@ import socket
 from pathlib import Path
 
 from ..errors import GanvasError
-from ..durable import _umask
+from ..durable import _umask, naming
 from .layout import LOCK_FILE
 
 try:
@@ -59,9 +59,15 @@ class RunLock:
             if not same:                 # its holder removed it as we opened it
                 os.close(fd)
                 continue
-            os.ftruncate(fd, 0)
-            os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
-            os.fsync(fd)
+            try:
+                with naming(self.path):              # a full disk names the lock file
+                    os.ftruncate(fd, 0)
+                    os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
+                    os.fsync(fd)
+            except BaseException:
+                self.path.unlink(missing_ok=True)    # while still holding it, as release()
+                os.close(fd)
+                raise
             self.fd = fd
             return
         raise GanvasError(f"could not lock {self.path}")

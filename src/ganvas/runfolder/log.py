@@ -9,6 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..durable import naming
 from .layout import LOG_FILE
 
 
@@ -27,7 +28,7 @@ class RunLog:
             return
         if self.echo:
             tqdm.write(message)
-        with open(self.run_dir / LOG_FILE, "a") as f:
+        with naming(self.run_dir / LOG_FILE), open(self.run_dir / LOG_FILE, "a") as f:
             f.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
 
     def record(self, filename: str, entry: dict) -> None:
@@ -41,7 +42,7 @@ def append_jsonl(path: Path, entry: dict) -> None:
     """Append `entry` as one JSON line; after a half-written last line (a crash mid-append)
     a newline first, so the new line stays whole and only the broken one is skipped."""
     line = (json.dumps(entry) + "\n").encode()
-    with open(path, "ab+") as f:
+    with naming(path), open(path, "ab+") as f:       # a full disk names the file
         if f.tell() > 0:
             f.seek(-1, 2)
             if f.read(1) != b"\n":

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch.nn as nn
 
 from .. import checkpoint as ckpt
-from ..durable import _umask, fsync_path, fsync_tree, publish
+from ..durable import follow_umask, fsync_path, fsync_tree, naming, publish
 from .layout import CHECKPOINTS_DIR, SAMPLES_DIR
 
 SNAPSHOT_RE = re.compile(r"^kimg-\d{6}(\.\d{3})?$")
@@ -36,11 +36,13 @@ def write_snapshot(folder: Path, modules: dict[str, nn.Module], info: dict,
                    trainer: dict | None = None) -> Path:
     """Atomically create `folder` with NAME.safetensors per module, model.json from `info`
     and trainer.pt; an existing `folder` is replaced as a whole."""
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    with naming(folder):
+        folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_folder(folder)
     try:
-        ckpt.write_model_files(tmp, modules, info, trainer)
-        return _move_into_place(tmp, folder)
+        with naming(folder, tmp):                # a full disk names `folder`, not .tmp-
+            ckpt.write_model_files(tmp, modules, info, trainer)
+            return _move_into_place(tmp, folder)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -73,8 +75,9 @@ def read_snapshot(folder: Path, like=None) -> dict:
 def _temporary_folder(folder: Path) -> Path:
     """A new hidden folder next to `folder`, with the permissions of the rest of the run
     (mkdtemp makes 0700)."""
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
-    os.chmod(tmp, 0o777 & ~_umask())
+    with naming(folder, folder.parent):
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{folder.name}-", dir=folder.parent))
+    follow_umask(tmp)
     return tmp
 
 
