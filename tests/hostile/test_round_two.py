@@ -4,6 +4,8 @@ runs through the CLI and must be one line on stderr, exit 2, nothing written."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 from safetensors.torch import load_file, save_file
 
@@ -39,3 +41,46 @@ def test_weights_that_are_not_finite_are_refused(poisoned, kind, verb, tmp_path,
     assert "G_ema.safetensors" in err and tensor in err
     assert ("NaN" if kind == "nan" else "infinite") in err
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.json").exists()
+
+
+def tune_argv(toy, out, *more):
+    return ["tune", str(toy), "--out", str(out), "--model", "dcgan-tiny", "--metric", "swd",
+            "--kimg-per-trial", "0.064", "--trials", "1", *map(str, more)]
+
+
+@pytest.mark.parametrize("line, flag", [
+    ("kimg: [100000000]", "--kimg-per-trial"),
+    ("minutes: {low: 1, high: 100000}", "--minutes-per-trial"),
+    ("snap_kimg: [0.001, 0.002]", "--snap-kimg"),
+    ("grid_size: [16, 4096]", "--grid-size"),
+    ("metrics_num: [2, 50000]", "--metrics-num"),
+])
+def test_a_search_space_cannot_set_a_trials_budget_or_output(toy_archive, tmp_path, capsys,
+                                                             line, flag):
+    pytest.importorskip("optuna")
+    space = tmp_path / "space.yaml"
+    space.write_text(f"lr_g: default\n{line}\n")
+    err = usage_error(tune_argv(toy_archive, tmp_path / "t", "--space", space), capsys)
+    name = line.split(":")[0]
+    assert f"--space {name}: not searchable" in err and flag in err
+    assert not (tmp_path / "t").exists()
+
+
+def test_a_foreign_database_is_not_made_a_study(toy_archive, tmp_path, capsys):
+    pytest.importorskip("optuna")
+    db = tmp_path / "shop.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+        con.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    con.close()
+    before = db.read_bytes()
+    url = f"sqlite:///{db}"
+    for argv in (tune_argv(toy_archive, tmp_path / "t", "--storage", url),
+                 ["tune", "--show", "--storage", url, "--out", str(tmp_path / "t")]):
+        err = usage_error(argv, capsys)
+        assert "another program's tables (customers)" in err and str(db) in err
+    assert db.read_bytes() == before
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
+    con.close()
+    assert tables == ["customers"]
