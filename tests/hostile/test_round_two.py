@@ -84,3 +84,34 @@ def test_a_foreign_database_is_not_made_a_study(toy_archive, tmp_path, capsys):
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
     con.close()
     assert tables == ["customers"]
+
+
+TORCHRUN = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+
+
+@pytest.mark.parametrize("env, named", [
+    (dict(RANK="x", WORLD_SIZE="-3"), "RANK='x': not a whole number"),
+    (dict(RANK="0", WORLD_SIZE="-3", LOCAL_RANK="0"), "WORLD_SIZE=-3"),
+    (dict(RANK="0", WORLD_SIZE="two", LOCAL_RANK="0"), "WORLD_SIZE='two'"),
+    (dict(RANK="0", WORLD_SIZE="2"), "LOCAL_RANK is not"),
+    (dict(RANK="3", WORLD_SIZE="2", LOCAL_RANK="0", MASTER_ADDR="127.0.0.1",
+          MASTER_PORT="29500"), "RANK=3: give a rank from 0 to 1"),
+    (dict(RANK="1", WORLD_SIZE="2", LOCAL_RANK="-1", MASTER_ADDR="127.0.0.1",
+          MASTER_PORT="29500"), "LOCAL_RANK=-1"),
+    # issue 31, item 11: torchrun's rendezvous variables missing were a torch traceback
+    (dict(RANK="5", WORLD_SIZE="2", LOCAL_RANK="5"), "MASTER_ADDR and MASTER_PORT are not set"),
+    (dict(RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", MASTER_PORT="29500"),
+     "MASTER_ADDR is not set"),
+    (dict(RANK="1", WORLD_SIZE="2", LOCAL_RANK="1", MASTER_ADDR="127.0.0.1",
+          MASTER_PORT="99999"), "MASTER_PORT='99999'"),
+])
+def test_malformed_torchrun_variables_are_named(toy_archive, tmp_path, capsys, monkeypatch,
+                                                env, named):
+    for name in TORCHRUN:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    err = usage_error(["train", str(toy_archive), "--out", str(tmp_path / "runs"),
+                       "--model", "dcgan-tiny", "--kimg", "0.016", "--device", "cpu"], capsys)
+    assert err.startswith("ganvas train") and named in err
+    assert not (tmp_path / "runs").exists()
