@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 
+import numpy as np
 import pytest
 from safetensors.torch import load_file, save_file
 
-from tests.helpers import DC, export_random, usage_error
+from tests.helpers import DC, export_random, run, usage_error
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,63 @@ def test_malformed_torchrun_variables_are_named(toy_archive, tmp_path, capsys, m
                        "--model", "dcgan-tiny", "--kimg", "0.016", "--device", "cpu"], capsys)
     assert err.startswith("ganvas train") and named in err
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.fixture(scope="module")
+def dcgans(tmp_path_factory):
+    """{"plain": an unconditional tiny DCGAN, "classes": one with classes a and b}."""
+    root = tmp_path_factory.mktemp("dcgans")
+    return {"plain": export_random(root / "plain", **DC),
+            "classes": export_random(root / "classes", classes=("a", "b"), **DC)}
+
+
+def keyframes(path, labels, z_dim=DC["z_dim"]):
+    np.savez(path, z=np.random.default_rng(0).normal(size=(len(labels), z_dim)),
+             labels=np.array(labels))
+    return path
+
+
+@pytest.mark.parametrize("model, labels, message", [
+    ("plain", [99, -1, 5], "holds 'labels', but"),
+    ("plain", [0, 0, 0], "holds 'labels', but"),
+    ("classes", [99, -1, 5], "label 99 is not a class"),
+    ("classes", [0, 1, -1], "label -1 is not a class"),
+])
+def test_keyframe_labels_the_model_does_not_have_are_refused(dcgans, tmp_path, capsys, model,
+                                                             labels, message):
+    keys = keyframes(tmp_path / "keys.npz", labels)
+    err = usage_error(["interpolate", str(dcgans[model]), "--latents", str(keys), "--out",
+                       str(tmp_path / "walk.png"), "--frames-per-step", "2", "--device",
+                       "cpu"], capsys)
+    assert str(keys) in err and message in err
+    assert not (tmp_path / "walk.png").exists()
+
+
+def test_keyframe_labels_of_the_models_classes_still_walk(dcgans, tmp_path, capsys):
+    keys = keyframes(tmp_path / "keys.npz", [0, 1, 0])
+    assert run(["interpolate", dcgans["classes"], "--latents", keys, "--out",
+                tmp_path / "walk.png", "--frames-per-step", "2", "--device", "cpu"]) == 0
+    assert (tmp_path / "walk.png").is_file()
+
+
+def directions_file(path, vectors):
+    vectors = np.asarray(vectors, dtype=np.float32)
+    np.savez(path, directions=vectors, values=np.arange(len(vectors), 0, -1.0),
+             space=np.array("z"), method=np.array("sefa"), layers=np.zeros(0, np.int64))
+    return path
+
+
+def test_an_all_zero_direction_is_refused_naming_it(dcgans, tmp_path, capsys):
+    vectors = np.eye(4, DC["z_dim"])
+    vectors[2] = 0
+    dirs = directions_file(tmp_path / "dirs.npz", vectors)
+    err = usage_error(["explore", str(dcgans["plain"]), "--directions", str(dirs), "--out",
+                       str(tmp_path / "grid.png"), "--steps", "3", "--device", "cpu"], capsys)
+    assert str(dirs) in err and "direction 2 is all zeros" in err
+    assert not (tmp_path / "grid.png").exists()
+    # the same file with that direction set right sweeps
+    vectors[2, 5] = 1
+    directions_file(dirs, vectors)
+    assert run(["explore", dcgans["plain"], "--directions", dirs, "--out",
+                tmp_path / "grid.png", "--steps", "3", "--device", "cpu"]) == 0
+    assert (tmp_path / "grid.png").is_file()
