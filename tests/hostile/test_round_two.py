@@ -176,3 +176,22 @@ def test_an_all_zero_direction_is_refused_naming_it(dcgans, tmp_path, capsys):
     assert run(["explore", dcgans["plain"], "--directions", dirs, "--out",
                 tmp_path / "grid.png", "--steps", "3", "--device", "cpu"]) == 0
     assert (tmp_path / "grid.png").is_file()
+
+
+@pytest.mark.parametrize("verb", ["eval", "eval-memorization", "train", "tune-final",
+                                  "tune-snapshots"])
+def test_a_sample_count_beyond_the_limit_is_named_not_shrunk(verb, dcgans, toy_archive,
+                                                             tmp_path, capsys):
+    huge = "1000000000000"
+    argv = {"eval": ["eval", dcgans["plain"], "--metrics", "swd", "--num", huge],
+            "eval-memorization": ["eval", dcgans["plain"], "--memorization", "--num", huge],
+            "train": ["train", toy_archive, "--model", "dcgan-tiny", "--metrics", "swd",
+                      "--metrics-num", huge, "--out", tmp_path / "out"],
+            "tune-final": [*tune_argv(toy_archive, tmp_path / "out", "--final-num", huge)],
+            "tune-snapshots": [*tune_argv(toy_archive, tmp_path / "out", "--metrics-num",
+                                          huge)]}[verb]
+    if verb.startswith("tune"):
+        pytest.importorskip("optuna")
+    err = usage_error([str(a) for a in argv], capsys)
+    assert ("1,000,000,000,000" in err or huge in err) and "50,000" in err
+    assert not (tmp_path / "out").exists()
