@@ -195,3 +195,25 @@ def test_a_sample_count_beyond_the_limit_is_named_not_shrunk(verb, dcgans, toy_a
     err = usage_error([str(a) for a in argv], capsys)
     assert ("1,000,000,000,000" in err or huge in err) and "50,000" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("keys, scale, message", [
+    (100_000, 1, "a PNG grid of 199998 frames is too big (at most 4096)"),
+    (2_049, 16, "4,096 frames of 256x256, 268,435,456 pixels (at most 134,217,728)"),
+])
+def test_a_storyboard_is_bounded_before_any_latent_is_computed(dcgans, tmp_path, capsys,
+                                                               monkeypatch, keys, scale,
+                                                               message):
+    from ganvas.latent import animate
+
+    def never(*args, **kwargs):
+        raise AssertionError("latents interpolated before the storyboard was bounded")
+
+    monkeypatch.setattr(animate, "interpolate", never)
+    path = tmp_path / "keys.npz"
+    np.savez(path, z=np.random.default_rng(0).normal(size=(keys, DC["z_dim"])))
+    err = usage_error(["interpolate", str(dcgans["plain"]), "--latents", str(path),
+                       "--frames-per-step", "1", "--scale", str(scale), "--out",
+                       str(tmp_path / "board.png"), "--device", "cpu"], capsys)
+    assert message in err
+    assert not (tmp_path / "board.png").exists()
