@@ -8,6 +8,7 @@ import sqlite3
 
 import numpy as np
 import pytest
+from PIL import Image
 from safetensors.torch import load_file, save_file
 
 from tests.helpers import DC, export_random, run, usage_error
@@ -217,3 +218,15 @@ def test_a_storyboard_is_bounded_before_any_latent_is_computed(dcgans, tmp_path,
                        str(tmp_path / "board.png"), "--device", "cpu"], capsys)
     assert message in err
     assert not (tmp_path / "board.png").exists()
+
+
+@pytest.mark.parametrize("suffix", [".mp3", ".wav", ".ogg", ".flac"])
+def test_a_picture_named_as_a_song_is_one_line_even_from_the_decoders(dcgans, tmp_path, capfd,
+                                                                      suffix):
+    pytest.importorskip("librosa")
+    song = tmp_path / f"song{suffix}"
+    Image.new("RGB", (8, 8), (200, 40, 40)).save(song, format="PNG")
+    err = usage_error(["interpolate", str(dcgans["plain"]), "--seeds", "1,2", "--audio",
+                       str(song), "--out", str(tmp_path / "v.mp4"), "--device", "cpu"], capfd)
+    assert f"cannot read {song} as audio" in err        # and nothing else: no decoder notes
+    assert not (tmp_path / "v.mp4").exists()
