@@ -11,7 +11,12 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from tests.helpers import DC, export_random, run, usage_error
+from ganvas.checkpoint import model_info
+from ganvas.config.schema import ModelConfig
+from ganvas.models import build_discriminator, build_generator
+from ganvas.runfolder.snapshots import write_snapshot
+
+from tests.helpers import DC, export_random, make_toy_archive, run, usage_error
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +235,32 @@ def test_a_picture_named_as_a_song_is_one_line_even_from_the_decoders(dcgans, tm
                        str(song), "--out", str(tmp_path / "v.mp4"), "--device", "cpu"], capfd)
     assert f"cannot read {song} as audio" in err        # and nothing else: no decoder notes
     assert not (tmp_path / "v.mp4").exists()
+
+
+@pytest.fixture(scope="module")
+def dcgan_snapshot(tmp_path_factory):
+    """A 32 px DCGAN snapshot with G, G_ema and D (a fine-tuning source; untrained: only
+    its configuration matters) and a 32 px dataset."""
+    root = tmp_path_factory.mktemp("source")
+    cfg = ModelConfig(**{**DC, "resolution": 32})
+    nets = {"G": build_generator(cfg), "G_ema": build_generator(cfg),
+            "D": build_discriminator(cfg)}
+    snap = write_snapshot(root / "snap", nets, model_info(cfg, 0, {}, preset="dcgan-tiny"))
+    return snap, make_toy_archive(root / "toy32.zip", n=16, resolution=32)
+
+
+@pytest.mark.parametrize("options, says", [
+    (["--model", "stylegan2-tiny"], "it is a dcgan model, this run a stylegan2 one (9 more "
+                                    "fields differ)"),
+    (["--z-dim", "20"], "its z_dim 16 there, 20 here;"),
+    (["--model", "dcgan"], "its z_dim 16 there, 100 here; g_width 8 there, 64 here (+1 more)"),
+])
+def test_a_fine_tuning_mismatch_names_the_few_fields_that_matter(dcgan_snapshot, tmp_path,
+                                                                 capsys, options, says):
+    snap, data = dcgan_snapshot
+    err = usage_error(["train", str(data), "--init-from", str(snap), "--out",
+                       str(tmp_path / "runs"), "--kimg", "0.016", "--device", "cpu", *options],
+                      capsys)
+    assert says in err and "drop --model and the model options" in err
+    assert len(err.replace(str(snap), "SOURCE")) < 200
+    assert not (tmp_path / "runs").exists()
