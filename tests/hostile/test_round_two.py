@@ -91,6 +91,7 @@ def test_a_foreign_database_is_not_made_a_study(toy_archive, tmp_path, capsys):
         tables = [r[0] for r in con.execute("SELECT name FROM sqlite_master")]
     con.close()
     assert tables == ["customers"]
+    assert not (tmp_path / "t").exists()
 
 
 TORCHRUN = ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
