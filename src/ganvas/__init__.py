@@ -13,13 +13,13 @@ from .errors import ConfigError, GanvasError
 from .imaging import make_grid
 from .latent.look import Look
 from .latent.sampling import parse_seeds
-from .limits import MAX_SEED
+from .limits import MAX_RENDER_PIXELS, MAX_SEED
 from .search import show as show_study
 from .search import tune
 
 __version__ = "0.1.0"
 
-__all__ = ["MAX_SEED", "Animation", "ConfigError", "GanvasError", "Look", "Model", "Picture",
-           "demo", "evaluate", "import_pickle", "load", "make_grid", "memorization",
-           "parse_seeds", "prepare", "report", "resume", "samples", "show_study", "train",
-           "tune"]
+__all__ = ["MAX_RENDER_PIXELS", "MAX_SEED", "Animation", "ConfigError", "GanvasError", "Look",
+           "Model", "Picture", "demo", "evaluate", "import_pickle", "load", "make_grid",
+           "memorization", "parse_seeds", "prepare", "report", "resume", "samples",
+           "show_study", "train", "tune"]

@@ -22,8 +22,8 @@ from .config.schema import ModelConfig
 from .durable import atomic_save
 from .errors import GanvasError
 from .models import build_generator, family_of
-from .validate_model import (check_bounds, check_weights, meta_module, model_config,  # noqa: F401
-                             safetensors_header)
+from .validate_model import (check_bounds, check_finite, check_weights,  # noqa: F401
+                             meta_module, model_config, safetensors_header)
 
 MODEL_FORMAT = "ganvas-model"
 MODEL_VERSION = 1
@@ -38,15 +38,18 @@ def save_module(module: nn.Module, path: Path) -> None:
 def read_weights(path: Path, like: nn.Module | None = None) -> dict[str, torch.Tensor]:
     """A safetensors file as a state dict (CPU tensors); its header is checked first (and,
     given `like`, its names and shapes against like's state_dict), so a truncated or lying
-    file is one GanvasError naming it, before any tensor is allocated."""
+    file is one GanvasError naming it, before any tensor is allocated; a NaN or an infinity
+    in its values is one too, naming the tensor."""
     if like is not None:
         check_weights(path, like)
     else:
         safetensors_header(path)
     try:
-        return load_file(str(path))
+        tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError, RuntimeError) as e:
         raise GanvasError(f"{path} is not a readable safetensors file ({e})") from None
+    check_finite(path, tensors)
+    return tensors
 
 
 def load_module(module: nn.Module, path: Path) -> nn.Module:

@@ -44,3 +44,9 @@ def check_generated(num, what: str = "--num", error: type[Exception] = GanvasErr
                     f"most {MAX_GENERATED:,} (the limit, ganvas.limits.MAX_GENERATED: 50k as "
                     f"fid50k; features and pixels must fit in memory)")
     return int(num)
+
+
+# Pixels of one rendered picture set held in memory at once (frames x height x width, after
+# enlargement): a click on the page, a PNG storyboard of the command line. 2^27 pixels are
+# 384 MiB of RGB uint8, about 2,000 frames of 256 x 256.
+MAX_RENDER_PIXELS = 1 << 27

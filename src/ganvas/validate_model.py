@@ -1,5 +1,5 @@
 """Distrust of model files: model.json's values and safetensors headers, checked before any
-weight is allocated.
+weight is allocated, and the weights' values once read (finite).
 
 A crafted model.json (z_dim 10**9) would make building the model allocate terabytes, and a
 truncated or lying safetensors file would fail deep inside torch; both become one GanvasError
@@ -127,6 +127,16 @@ def check_weights(path: str | os.PathLike, module: nn.Module) -> None:
         if header[name][1] != shape:
             raise GanvasError(f"{path} does not fit the model of its model.json: {name} has "
                               f"shape {list(header[name][1])}, expected {list(shape)}")
+
+
+def check_finite(path: str | os.PathLike, tensors: dict[str, torch.Tensor]) -> None:
+    """A GanvasError naming `path` and the first tensor holding a NaN or an infinity: ganvas
+    never saves one (a run rolls back instead), so such a file is damaged or crafted."""
+    for name, tensor in tensors.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            what = "NaN" if bool(torch.isnan(tensor).any()) else "infinite"
+            raise GanvasError(f"{path}: tensor {name} holds {what} values (ganvas never saves "
+                              f"them: the file is damaged or was not written by ganvas)")
 
 
 def meta_module(build, cfg: ModelConfig) -> nn.Module:

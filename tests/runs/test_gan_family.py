@@ -227,7 +227,7 @@ def test_fine_tuning_really_starts_from_the_source(tiny_run, toy_archive, tmp_pa
 @pytest.mark.parametrize("options,needle", [
     (dict(resolution=32), "it makes 16x16 px RGB pictures, this run's are 32x32 px RGB; "
                           "prepare the data as it needs"),
-    (dict(model="wgan-gp-tiny"), "d_norm is 'batch' there but 'layer' here"),
+    (dict(model="wgan-gp-tiny"), "its d_norm 'batch' there, 'layer' here; drop --model"),
     (dict(freeze_d=9), "D has only 2 blocks"),
 ])
 def test_fine_tuning_mismatches_say_what_differs(options, needle, tiny_run, tmp_path):

@@ -23,7 +23,8 @@ DEVICE = {"name": "auto"}
 # One heavy job (a walk, a projection) at a time in this process, whatever the number of
 # browser sessions: a second click is told to wait instead of queueing more work.
 HEAVY = threading.Lock()
-MAX_JOB_PIXELS = 1 << 27     # rendered pixels (frames x height x width) one click may ask for
+# Rendered pixels (frames x height x width) one click may ask for: the command line's bound.
+MAX_JOB_PIXELS = ganvas.MAX_RENDER_PIXELS
 
 
 @contextmanager

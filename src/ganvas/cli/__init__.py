@@ -82,9 +82,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def process_label() -> str:
-    """" (process 1 of 2)" in a process torchrun started other than the first, else ""."""
+    """" (process 1 of 2)" in a process torchrun started other than the first, else "" (and
+    for malformed variables, which training's own check names)."""
     rank, size = os.environ.get("RANK", "0"), os.environ.get("WORLD_SIZE", "1")
-    return "" if rank == "0" else f" (process {rank} of {size})"
+    if rank == "0" or not (rank.isdigit() and size.isdigit() and int(rank) < int(size)):
+        return ""
+    return f" (process {rank} of {size})"
 
 
 def describe_os_error(e: OSError) -> str:

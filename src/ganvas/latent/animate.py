@@ -22,7 +22,8 @@ from tqdm import tqdm
 from ..errors import GanvasError
 from ..imaging import make_grid, save_png, to_uint8
 from . import audio
-from .interpolate import check_frames, check_options, interpolate, schedule, storyboard_schedule
+from .interpolate import (check_frames, check_options, check_storyboard, interpolate, schedule,
+                          storyboard_schedule)
 from .keyframes import Keyframes
 from .look import Look
 from ..outputs import check_audio_output, check_scale, walk_format
@@ -151,8 +152,13 @@ def write_walk(sampler, keys: Keyframes, options: WalkOptions, out: str | os.Pat
         walk = Walk(sampler, keys, options, music=music, react=react)
         check_output(sampler, out, len(walk), scale)
         return write_mp4(out, walk.chunks(progress), fps=fps, scale=scale, audio=music.path)
-    walk = Walk(sampler, keys, options, storyboard=ext == ".png")
-    check_output(sampler, out, len(walk), scale)
+    storyboard = ext == ".png"
+    # The output's bounds from the counts alone, before any latent is interpolated.
+    check_output(sampler, out, check_frames(len(keys), options.frames_per_step, options.loop,
+                                            storyboard), scale)
+    if storyboard:                               # one picture in memory
+        check_storyboard(len(keys), options.frames_per_step, options.loop, sampler.shape, scale)
+    walk = Walk(sampler, keys, options, storyboard=storyboard)
     if ext == ".png":
         grid = make_grid(np.concatenate(list(walk.chunks(progress))), cols=walk.columns)
         return save_png(grid, out, scale=scale)

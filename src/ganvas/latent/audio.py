@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -95,12 +97,34 @@ def check_audio_file(path: str | os.PathLike) -> Path:
     return path
 
 
+@contextmanager
+def decoders_silenced():
+    """File descriptor 2 (what C libraries write to, below Python's sys.stderr) sent to the
+    null device for the block; left alone where it cannot be duplicated."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 def read_audio(path: str | os.PathLike) -> np.ndarray:
     """The song as float32 mono samples at SAMPLE_RATE; a one-line GanvasError for a missing,
     empty, unreadable, too long or silent file."""
     path = check_audio_file(path)
     librosa = import_librosa()
-    with warnings.catch_warnings():          # librosa warns as it falls back between decoders
+    # librosa warns as it falls back between decoders, and the decoders' C libraries (mpg123
+    # in libsndfile, ffmpeg behind audioread) print notes on a file they cannot parse: the
+    # error below says it in one line.
+    with warnings.catch_warnings(), decoders_silenced():
         warnings.simplefilter("ignore")
         try:
             seconds = librosa.get_duration(path=str(path))
@@ -113,6 +137,8 @@ def read_audio(path: str | os.PathLike) -> np.ndarray:
             y, _ = librosa.load(str(path), sr=SAMPLE_RATE, mono=True)
         except Exception as e:               # soundfile, audioread and codec errors alike
             why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+            if type(e).__name__ == "NoBackendError":      # audioread's, for any decoder
+                why = "no decoder here recognises its content"
             raise GanvasError(f"cannot read {path} as audio (WAV, FLAC, MP3 or OGG): "
                               f"{why}") from None
     if len(y) == 0:

@@ -33,6 +33,7 @@ METHODS = ("sefa", "pca")
 PCA_SAMPLES = 10_000
 PCA_SEED = 0xD1
 MAX_DIRECTIONS = 512
+MIN_LENGTH = 1e-6               # a direction shorter than this moves no picture (found ones are 1)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,8 @@ class Directions:
 
 
 def load_directions(path: str | Path, dim: int | None = None) -> Directions:
-    """A direction file, checked (no pickles; shapes, finite values, the model's size)."""
+    """A direction file, checked (no pickles; shapes, finite values, no direction of length
+    (nearly) 0, the model's size)."""
     path = Path(path)
     try:
         with np.load(path, allow_pickle=False) as f:
@@ -69,6 +71,11 @@ def load_directions(path: str | Path, dim: int | None = None) -> Directions:
         raise GanvasError(f"{path}: expected directions (K, D), values (K,) and space w or z")
     if not (np.isfinite(vectors).all() and np.isfinite(values).all()):
         raise GanvasError(f"{path}: the directions are not finite numbers")
+    lengths = np.linalg.norm(vectors.astype(np.float64), axis=1)
+    if (lengths < MIN_LENGTH).any():
+        k = int(np.argmax(lengths < MIN_LENGTH))
+        raise GanvasError(f"{path}: direction {k} is all zeros (length {lengths[k]:.2g}): "
+                          f"walking along it changes nothing")
     if dim is not None and vectors.shape[1] != dim:
         raise GanvasError(f"{path} holds directions of size {vectors.shape[1]}; this model's "
                           f"{space} has {dim} dimensions")

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import GanvasError
+from ..limits import MAX_RENDER_PIXELS
 
 METHODS = ("slerp", "lerp")
 MAX_FRAMES = 1_000_000      # frames of one walk, refused before any latent is interpolated
@@ -74,6 +75,21 @@ def check_frames(num_keys: int, frames_per_step: int, loop: bool = False,
     if n > MAX_FRAMES:
         raise GanvasError(f"a walk of {num_keys:,} keyframes x {frames_per_step:,} frames per "
                           f"step is {n:,} frames; at most {MAX_FRAMES:,}")
+    return n
+
+
+def check_storyboard(num_keys: int, frames_per_step: int, loop: bool,
+                     shape: tuple[int, int], scale: int = 1) -> int:
+    """The frames of a PNG storyboard (one picture held whole in memory), or a GanvasError
+    when its pixels (frames x H x W, enlarged `scale` times) exceed MAX_RENDER_PIXELS: said
+    from the counts alone, before any latent is interpolated."""
+    n = check_frames(num_keys, frames_per_step, loop, storyboard=True)
+    h, w = shape[0] * scale, shape[1] * scale
+    if n * h * w > MAX_RENDER_PIXELS:
+        raise GanvasError(f"a PNG storyboard of {num_keys:,} keyframes is {n:,} frames of "
+                          f"{w}x{h}, {n * h * w:,} pixels (at most {MAX_RENDER_PIXELS:,}); "
+                          f"use fewer keyframes, fewer frames per step or a smaller --scale, "
+                          f"or write an .mp4")
     return n
 
 

@@ -4,7 +4,8 @@ Latents file (.npz, written by `save_latents`, read by `load_latents`), one row 
     "z"       float (K, z_dim)                    latents before the mapping network; or
     "w"       float (K, num_ws, w_dim) or (K, w_dim)   StyleGAN2 ws (a (K, w_dim) row is used
                                                   for every layer);
-    "labels"  int (K,), optional                  class indices for "z" of a conditional model.
+    "labels"  int (K,), optional                  class indices for "z" of a conditional model
+                                                  (refused for an unconditional one).
 A file may hold both "z" and "w"; --space picks one (default: z when present).
 """
 
@@ -135,6 +136,9 @@ def from_npz(sampler, path: str | os.PathLike, look: Look = Look(),
     """Keyframes from a latents file; space None = z when the file has z, else w. The look's
     class replaces the file's labels; its truncation applies to w keyframes."""
     arrays = read_npz(path)
+    if "labels" in arrays and not sampler.num_classes:
+        raise GanvasError(f"{path} holds 'labels', but {sampler.name} is an unconditional "
+                          f"model: it has no classes (remove them from the file)")
     if space is None:
         space = "z" if "z" in arrays else "w"
         if space not in sampler.capabilities.latent_spaces():
@@ -179,7 +183,11 @@ def npz_labels(sampler, arrays: dict, k: int, label, path) -> torch.Tensor | Non
     labels = np.asarray(arrays["labels"]).reshape(-1)
     if len(labels) != k or labels.dtype.kind not in "iu":
         raise GanvasError(f"{path}: labels must be {k} integers")
-    return torch.tensor([sampler.class_index(int(c)) for c in labels], dtype=torch.int64)
+    bad = [int(c) for c in labels if not 0 <= int(c) < sampler.num_classes]
+    if bad:
+        raise GanvasError(f"{path}: label {bad[0]} is not a class of {sampler.name} (0 to "
+                          f"{sampler.num_classes - 1}: {', '.join(sampler.class_names)})"[:300])
+    return torch.from_numpy(labels.astype(np.int64))
 
 
 

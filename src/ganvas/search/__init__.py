@@ -65,9 +65,11 @@ def tune(data: str | os.PathLike, out: str | os.PathLike = "tune", model: str | 
                    space, study, pruner, options, final_num)
     op = optuna()
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     url = storage_url(out, storage)
-    db = open_storage(url)
+    if storage is None:                    # the default database lives in the output folder
+        out.mkdir(parents=True, exist_ok=True)
+    db = open_storage(url)                 # a --storage refused before the folder is made
+    out.mkdir(parents=True, exist_ok=True)
     name = request["study"]
     opened = open_study(db, name, request["key"], make_pruner(pruner, *request["resource"]))
     done = len(opened.get_trials(deepcopy=False, states=finished_states()))

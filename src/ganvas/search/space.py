@@ -7,12 +7,14 @@ a range. Written in a --space file (JSON or YAML):
     batch: [16, 32, 64]                              # one of these values
     r1_gamma: default                                # this option's range in the default space
 
-The file's space replaces the default one (`default` entries narrow it to some of its
-options). The default space follows what the preset uses (its values, its loss, its
-augmentation), not its family's name: learning rates a factor 4 either side, beta1, the
-batch halved and doubled, label smoothing for losses with targets, R1's gamma a factor 8
-either side (log scale) when the preset uses R1, the gradient penalty's weight and n_critic
-for WGAN-GP, ADA's target or the DiffAugment policy when the preset augments that way.
+Options that set a trial's length, output or measurement (kimg, minutes, snap_kimg, ...:
+NOT_SEARCHABLE) are refused: the study fixes them. The file's space replaces the default
+one (`default` entries narrow it to some of its options). The default space follows what
+the preset uses (its values, its loss, its augmentation), not its family's name: learning
+rates a factor 4 either side, beta1, the batch halved and doubled, label smoothing for
+losses with targets, R1's gamma a factor 8 either side (log scale) when the preset uses R1,
+the gradient penalty's weight and n_critic for WGAN-GP, ADA's target or the DiffAugment
+policy when the preset augments that way.
 """
 
 from __future__ import annotations
@@ -30,6 +32,16 @@ from ..losses import LOSSES
 FLOAT, INT, CHOICE = "float", "int", "categorical"
 DIFFAUG_POLICIES = ("color,translation,cutout", "color,translation", "translation,cutout",
                     "translation")
+# Options a space may not vary, with the flag that fixes them for the whole study: a trial's
+# budget (its length), what it writes (snapshots, grids, stats lines) and how it is measured
+# (a value searched there would make trials unbounded, or their measurements incomparable).
+NOT_SEARCHABLE = {"kimg": "--kimg-per-trial", "minutes": "--minutes-per-trial",
+                  "snap_kimg": "--snap-kimg", "tick_kimg": "--tick-kimg",
+                  "keep_snapshots": "--keep-snapshots", "grid_size": "--grid-size",
+                  "max_rollbacks": "--max-rollbacks", "metrics": "--metric",
+                  "metrics_every": "--metric", "best_metric": "--metric",
+                  "metrics_num": "--metrics-num", "extractor": "--extractor",
+                  "feature_weights": "--feature-weights"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,10 @@ def parse_space(values: dict, defaults: Space, origin: str = "--space") -> Space
         where = f"{origin} {name}"
         if name not in options:
             raise GanvasError(f"{where}: not a training option (ganvas train --help lists them)")
+        if name in NOT_SEARCHABLE:
+            raise GanvasError(f"{where}: not searchable (a trial's budget, output and "
+                              f"measurement are the study's): give {NOT_SEARCHABLE[name]} "
+                              f"instead")
         if spec == "default":
             if name not in defaults:
                 raise GanvasError(f"{where}: the default space has no range for it; give one")

@@ -36,6 +36,7 @@ SECONDS_ATTR, MEASURING_ATTR = "seconds", "measuring_seconds"
 # What a reported step counts (TrialWatch): a study is continued only with the same unit.
 STEP_UNIT = "images seen, on the snapshot schedule"
 OPEN_ATTEMPTS = 3           # a new database's tables: one of several workers creates them
+OPTUNA_MARKS = {"studies", "version_info"}   # the tables that make a database a study's
 
 
 def optuna():
@@ -76,7 +77,10 @@ def open_storage(url: str, heartbeat: bool = True):
     kwargs = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
     for attempt in range(OPEN_ATTEMPTS):
         try:
+            check_not_foreign(url)
             return op.storages.RDBStorage(url, engine_kwargs=engine_options(url), **kwargs)
+        except GanvasError:
+            raise
         except ModuleNotFoundError as e:
             raise GanvasError(f"--storage {redacted(url)}: its database driver is not "
                               f"installed ({e.name}; for PostgreSQL: pip install "
@@ -89,6 +93,26 @@ def open_storage(url: str, heartbeat: bool = True):
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise GanvasError(f"--storage {redacted(url)}: cannot open the study database "
                               f"({first})") from None
+
+
+def check_not_foreign(url: str) -> None:
+    """A one-line error, before Optuna creates its tables there, when the database at `url`
+    holds another program's tables: only an empty database (or one with some of Optuna's
+    tables only: another worker creating them) or an Optuna study's may become a study's."""
+    import sqlalchemy
+    from optuna.storages._rdb.models import BaseModel
+    engine = sqlalchemy.create_engine(url, **engine_options(url))
+    try:
+        tables = set(sqlalchemy.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    optunas = set(BaseModel.metadata.tables) | {"alembic_version"}
+    if tables <= optunas or OPTUNA_MARKS <= tables:
+        return
+    others = sorted(tables - optunas)
+    raise GanvasError(f"--storage {redacted(url)}: the database holds another program's "
+                      f"tables ({', '.join(others[:3])}{', ...' * (len(others) > 3)}), not an "
+                      f"Optuna study: give a new or empty database")
 
 
 def engine_options(url: str) -> dict:

@@ -30,6 +30,7 @@ from ..errors import ConfigError, GanvasError
 TIMEOUT = timedelta(minutes=30)
 # torchrun's variables (the launcher sets them for each process it starts).
 ENV = ("RANK", "WORLD_SIZE", "LOCAL_RANK")
+RENDEZVOUS = ("MASTER_ADDR", "MASTER_PORT")     # where the processes meet (env://)
 
 
 @dataclass(frozen=True)
@@ -176,21 +177,65 @@ class LostProcess(GanvasError):
 
 def from_environment(device: torch.device) -> World:
     """The World torchrun describes in the environment (one process when it does not), with
-    its process group started: NCCL when the run trains on CUDA, else Gloo."""
-    if "WORLD_SIZE" not in os.environ or int(os.environ["WORLD_SIZE"]) <= 1:
+    its process group started: NCCL when the run trains on CUDA, else Gloo. Malformed or
+    missing variables are a ConfigError naming the variable, before anything starts."""
+    world = world_of(os.environ, rendezvous=not dist.is_initialized())
+    if not world.distributed:
         return SINGLE
-    missing = [k for k in ENV if k not in os.environ]
-    if missing:
-        raise ConfigError(f"WORLD_SIZE is set but {', '.join(missing)} is not: start many "
-                          f"processes with torchrun")
-    world = World(rank=int(os.environ["RANK"]), size=int(os.environ["WORLD_SIZE"]),
-                  local_rank=int(os.environ["LOCAL_RANK"]))
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         if backend == "nccl":
             torch.cuda.set_device(world.local_rank)
         dist.init_process_group(backend, timeout=TIMEOUT)
     return world
+
+
+def world_of(env, rendezvous: bool = True) -> World:
+    """The World that torchrun's variables in `env` describe: none set is one process; any
+    set makes all three required, whole numbers with 0 <= RANK < WORLD_SIZE, and (with
+    `rendezvous`: the process group is still to be started) many processes need
+    MASTER_ADDR and MASTER_PORT."""
+    given = [k for k in ENV if k in env]
+    if not given:
+        return SINGLE
+    values = {k: whole_number(env, k) for k in given}
+    missing = [k for k in ENV if k not in env]
+    if missing:
+        raise ConfigError(f"{given[0]} is set but {', '.join(missing)} is not: start many "
+                          f"processes with torchrun (or unset {', '.join(given)})")
+    rank, size, local_rank = (values[k] for k in ENV)
+    if size < 1:
+        raise ConfigError(f"WORLD_SIZE={env['WORLD_SIZE']}: give a number of processes of at "
+                          f"least 1")
+    if size > 1 and rendezvous:
+        check_rendezvous(env)
+    if not 0 <= rank < size:
+        raise ConfigError(f"RANK={env['RANK']}: give a rank from 0 to {size - 1} "
+                          f"(WORLD_SIZE={size})")
+    if local_rank < 0:
+        raise ConfigError(f"LOCAL_RANK={env['LOCAL_RANK']}: give a rank of at least 0")
+    return World(rank=rank, size=size, local_rank=local_rank)
+
+
+def whole_number(env, name: str) -> int:
+    text = env[name].strip()
+    if not re.fullmatch(r"[+-]?\d{1,9}", text):
+        raise ConfigError(f"{name}={env[name]!r:.40}: not a whole number (torchrun sets it)")
+    return int(text)
+
+
+def check_rendezvous(env) -> None:
+    """MASTER_ADDR and MASTER_PORT, which the process group's env:// rendezvous reads (torchrun
+    sets them), present and a port a port: a ConfigError naming the one that is not."""
+    missing = [k for k in RENDEZVOUS if not env.get(k, "").strip()]
+    if missing:
+        raise ConfigError(f"WORLD_SIZE={env['WORLD_SIZE']} but {' and '.join(missing)} "
+                          f"{'is' if len(missing) == 1 else 'are'} not set: start many "
+                          f"processes with torchrun")
+    port = env["MASTER_PORT"].strip()
+    if not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"MASTER_PORT={env['MASTER_PORT']!r:.40}: give a TCP port from 1 "
+                          f"to 65535")
 
 
 def lost_contact(e: RuntimeError) -> bool:

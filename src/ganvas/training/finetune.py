@@ -32,17 +32,30 @@ def _data_fits(cfg: ModelConfig, source: dict, model: str) -> None:
                       f"--resolution {res} --aspect {aspect} --channels {channels})")
 
 
+SHOWN_DIFFERENCES = 2        # fields a mismatch names (the first in ModelConfig's order)
+ADVICE = "drop --model and the model options: the run then takes the source's model"
+
+
 def check_compatible(cfg: ModelConfig, source: dict, model: str) -> bool:
-    """A clear error naming every field where the new model differs from the source, beside
-    the number of classes; True when that differs (a new class embedding)."""
+    """A one-line error when the new model differs from the source beside the number of
+    classes: the family when it differs, else the first differing fields (ModelConfig's
+    order: the picture before the widths), how many more, and how to fix it; True when
+    only the classes differ (a new class embedding)."""
     _data_fits(cfg, source, model)
     ours = asdict(cfg)
     names = [f.name for f in fields(ModelConfig) if f.name != "num_classes"]
-    diffs = [f"{n} is {source.get(n)!r} there but {ours[n]!r} here" for n in names
-             if source.get(n) != ours[n]]
-    if diffs:
-        raise GanvasError(f"cannot fine-tune from {model}: " + "; ".join(diffs))
-    return source.get("num_classes") != cfg.num_classes
+    differ = [n for n in names if source.get(n) != ours[n]]
+    if not differ:
+        return source.get("num_classes") != cfg.num_classes
+    if "family" in differ:
+        what = (f"it is a {source.get('family')} model, this run a {cfg.family} one "
+                f"({len(differ) - 1} more fields differ)")
+    else:
+        shown = "; ".join(f"{n} {source.get(n)!r} there, {ours[n]!r} here"
+                          for n in differ[:SHOWN_DIFFERENCES])
+        more = len(differ) - SHOWN_DIFFERENCES
+        what = f"its {shown}" + (f" (+{more} more)" if more > 0 else "")
+    raise GanvasError(f"cannot fine-tune from {model}: {what}; {ADVICE}")
 
 
 def load_weights(trainer, source: FinetuneSource, new_classes: bool) -> list[str]:
