@@ -67,6 +67,7 @@ def test_every_field_is_an_option_or_internal():
                 for f in dataclasses.fields(getattr(RunConfig(), s)) if "internal" in f.metadata}
     assert internal == {"model.family", "model.channels", "model.aspect", "train.data",
                         "train.preset", "train.preset_chosen_by", "train.precision_chosen_by",
+                        "train.threads_chosen_by",
                         "train.start_kimg",
                         "augment.small_data", "augment.large_data", "augment.chosen_by"}
     every = {f"{s}.{f.name}" for s in ("model", "train", "augment", "metrics")
@@ -165,10 +166,10 @@ def test_config_preset_cannot_be_replaced(tiny_run, capsys):
     assert "--model wgan-gp-tiny cannot replace it" in err
 
 
-def test_resume_takes_no_config_or_dry_run(tiny_run, capsys):
-    for extra in (["--config", "x.json"], ["--dry-run"], ["--z-dim", "8"]):
+def test_resume_takes_no_config_or_other_options(tiny_run, capsys):
+    for extra in (["--config", "x.json"], ["--new-run"], ["--z-dim", "8"]):
         err = usage_error(["train", "--resume", str(tiny_run), *extra], capsys)
-        assert "--resume takes only --kimg, --minutes or --device" in err
+        assert "--resume takes only --kimg, --minutes, --device or --dry-run" in err
 
 
 def test_python_options_are_checked(toy_archive):

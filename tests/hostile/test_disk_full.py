@@ -98,6 +98,7 @@ def test_train_on_a_full_disk_is_one_line_and_lets_go_of_its_files(inputs, disks
                        "--kimg", "0.032", "--batch", "16"], capsys, code=1)
     assert f"cannot use '{disk / 'runs'}/" in line and "No space left on device" in line
     assert not list((disk / "runs").rglob("lock")) and open_files_under(disk) == []
+    assert list((disk / "runs").iterdir()) == []            # no half-made run folder
 
 
 def test_a_runs_logs_on_a_full_disk_name_their_file(disks):

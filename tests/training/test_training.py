@@ -57,7 +57,7 @@ def test_run_directory_layout(tiny_run):
 def test_stopped_and_resumed_run_equals_uninterrupted_run(toy_archive, tmp_path):
     tricks = dict(TINY, mirror=True, label_smoothing=0.1, instance_noise=0.2, seed=5)
     full = ganvas.train(str(toy_archive), out=tmp_path, kimg=0.384, **tricks)
-    part = ganvas.train(str(toy_archive), out=tmp_path, kimg=0.192, **tricks)
+    part = ganvas.train(str(toy_archive), out=tmp_path, kimg=0.192, new_run=True, **tricks)
     assert snapshots.list_snapshots(part)[-1].name == "kimg-000000.192"
     ganvas.resume(part, kimg=0.384, progress=False)
     a, b = snapshots.list_snapshots(full)[-1], snapshots.list_snapshots(part)[-1]

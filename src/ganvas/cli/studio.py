@@ -151,8 +151,7 @@ def add_explore(sub) -> None:
     p.add_argument("--space", choices=("z", "w"),
                    help="latent space: z, or w (models with one, e.g. StyleGAN2; then the default)")
     p.add_argument("--no-labels", dest="labels", action="store_false",
-                   help="the bare grid: no margin naming each row's dimension or direction "
-                        "(z[10], dir 2) and each column's shift (-3.0 ... +3.0)")
+                   help="the bare grid (no row or column names)")
     add_look_options(p)
     add_device_option(p)
     p.set_defaults(run=run_explore)

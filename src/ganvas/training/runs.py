@@ -7,6 +7,7 @@ and return the run directory.
 from __future__ import annotations
 
 import json
+import shutil
 from contextlib import nullcontext
 from dataclasses import replace
 from pathlib import Path
@@ -103,10 +104,17 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
         metrics = training_metrics(cfg, bank, data_info, trainer.device)
         run_dir = world.from_main(lambda: new_run_dir(
             out, f"{cfg.train.preset}-{dataset_name(cfg.train.data)}"))
-        with main_lock(world, run_dir):
-            if world.main:
-                ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
-            return Loop(trainer, run_dir, data_info, metrics, progress, watch, notes).run()
+        try:
+            with main_lock(world, run_dir):
+                if world.main:
+                    ckpt.write_json(run_dir / CONFIG_FILE, trainer.cfg.to_dict())
+                return Loop(trainer, run_dir, data_info, metrics, progress, watch, notes).run()
+        except OSError:
+            # The machine's fault (a full disk) before the first snapshot: nothing of the run
+            # is worth keeping, so no half-made run folder is left behind.
+            if world.main and not list_snapshots(run_dir):
+                shutil.rmtree(run_dir, ignore_errors=True)
+            raise
 
 
 def run_threads(world: World, cfg: RunConfig) -> using_threads:
