@@ -26,7 +26,8 @@ from .latent.sampler import Sampler
 from .latent.sampling import check_seeds
 from .latent.stylemix import style_mix as mix_styles
 from .config import resolve
-from .config.presets import DEMO_DATA, DEMO_PRESET, DEMO_RESOLUTION, demo_options
+from .config.presets import (DEMO_DATA, DEMO_PRESET, DEMO_RESOLUTION, DEMO_SHAPES_KIMG,
+                             demo_options)
 from .config.resolve import Resolved
 from .latent.video import check_fps
 from .outputs import (check_audio_output, check_grid_out, check_keyframes_out, check_new_folder,
@@ -488,7 +489,9 @@ def resume(run_dir: str | os.PathLike, kimg: float | None = None, minutes: float
 def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int = 0,
          progress: bool = True, precision: str | None = None) -> dict[str, Path]:
     """Train a small DCGAN on the bundled emoji for `minutes`, then write a sample grid and a
-    latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...}.
+    latent-walk GIF. Returns {"run": ..., "grid": ..., "walk": ...} and "note" when it
+    trained too little for the pictures to take shape (printed too). Run again into the same
+    `out`, it continues the same run.
 
     The recipe is config.presets' (DEMO_PRESET with demo_options: 32x32, on a laptop CPU four
     times the steps of 64px in the same minutes). Its precision is training's `auto` (bf16 on
@@ -501,7 +504,25 @@ def demo(out: str | os.PathLike = "ganvas-demo", minutes: float = 5.0, seed: int
     grid = save_png(make_grid(m.generate(range(64)), pad=2), out / "grid.png", scale=scale // 2)
     gif = m.interpolate(out / "walk.gif", seeds=range(6), frames_per_step=12, loop=True,
                         fps=12, scale=scale * 2, progress=False)
-    return {"run": run, "grid": grid, "walk": gif}
+    paths = {"run": run, "grid": grid, "walk": gif}
+    note = demo_note(run)
+    if note and progress:
+        print(note, flush=True)
+    return paths | ({"note": note} if note else {})
+
+
+def demo_note(run: Path) -> str | None:
+    """The demo's line when it trained too little for its pictures to take shape."""
+    from .runfolder.read import read_run
+    data = read_run(run)
+    if data.kimg >= DEMO_SHAPES_KIMG:
+        return None
+    speed = data.ticks[-1].get("img_per_s") if data.ticks else None
+    at = f" at {speed:.0f} img/s" if isinstance(speed, (int, float)) else ""
+    return (f"note: the demo trained {data.kimg:.0f} kimg{at}; its pictures take shape from "
+            f"about {DEMO_SHAPES_KIMG} kimg (a quiet 2-core CPU reaches 400 in 5 minutes), so "
+            f"they are still blobs: run `ganvas demo` again to train the same run further, "
+            f"or give it --minutes")
 
 
 def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None) -> Path:

@@ -22,3 +22,11 @@ def test_demo_writes_grid_and_walk(tmp_path, capsys):
         assert gif.n_frames == 6 * 12 and gif.size == (256, 256)
         assert gif.info["loop"] == 0
     assert len(list((tmp_path / "runs").iterdir())) == 1
+    # Six seconds train a few kimg: the demo says its pictures are still blobs, and how to
+    # go on; warnings of the health monitor would be wolf cries (its warm-up is 5 kimg).
+    assert "note: the demo trained" in printed and "still blobs" in printed
+    assert "warning" not in printed
+    # Again: the same run trains further.
+    assert main(["demo", "--minutes", "0.05", "--out", str(tmp_path)]) == 0
+    assert f"continuing {tmp_path / 'runs'}" in capsys.readouterr().out
+    assert len(list((tmp_path / "runs").iterdir())) == 1

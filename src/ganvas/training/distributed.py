@@ -107,11 +107,16 @@ class World:
 
     def any(self, flag: bool) -> bool:
         """True on every process when `flag` is true on one (decisions taken together)."""
+        return self.any_each(flag)[0]
+
+    def any_each(self, *flags: bool) -> tuple[bool, ...]:
+        """For each flag, true on every process when it is true on one: several decisions
+        taken together in one collective."""
         if not self.distributed:
-            return flag
-        x = torch.tensor([float(flag)], device=self.collective_device)
+            return tuple(bool(f) for f in flags)
+        x = torch.tensor([float(f) for f in flags], device=self.collective_device)
         dist.all_reduce(x)
-        return bool(x.item() > 0)
+        return tuple(bool(v > 0) for v in x.tolist())
 
     def gather(self, obj) -> list | None:
         """Every process's `obj` (picklable) in rank order on the main process, None on the

@@ -7,9 +7,10 @@ console, and rolls back on non-finite losses.
 - "d_won": D tells reals from fakes almost perfectly (mean accuracy >= D_WON_ACC) over the last
   RISING_TICKS + 1 ticks while G's loss rose over them: G gets no useful gradient any more.
 - "mode_collapse": a fixed batch of fakes lost its diversity (its mean pairwise distance at
-  16x16, relative to a fixed batch of reals, fell under COLLAPSE_RATIO and under COLLAPSE_DROP
-  of the best this run has seen), or it is near copies of one picture (under COLLAPSE_FLOOR)
-  that D scores as real as the reals: G found one output that fools D.
+  16x16, relative to a fixed batch of reals, as the median of the last COLLAPSE_WINDOW ticks,
+  fell under COLLAPSE_RATIO and under COLLAPSE_DROP of the best such median this run has
+  seen), or it is near copies of one picture (that median under COLLAPSE_FLOOR) that D scores
+  as real as the reals: G found one output that fools D.
 
 Neither is raised in the first `warmup_kimg` of a run (--health-warmup-kimg): in healthy runs an
 untrained G is not diverse either and D wins the first rounds. Measured on real runs (64 px
@@ -37,6 +38,7 @@ RISING_TICKS = 3
 COLLAPSE_RATIO = 0.5
 COLLAPSE_DROP = 0.5
 COLLAPSE_FLOOR = 0.15
+COLLAPSE_WINDOW = 3         # ticks whose median diversity is judged (the demo dips for one)
 PROBE_SIZE = 32            # fixed latents and reals used to measure diversity
 PROBE_SEED = 0x5EED
 
@@ -83,7 +85,8 @@ class Health:
         self.z, self.labels = z, labels
         self.warmup_kimg = warmup_kimg
         self.recent: list[dict] = []          # the last RISING_TICKS + 1 ticks' statistics
-        self.best_ratio = 0.0
+        self.window: list[float] = []         # the last COLLAPSE_WINDOW ticks' diversity
+        self.best_typical = 0.0               # the best median of such a window so far
         self.ratio: float | None = None       # the newest tick's diversity
 
     def check(self, stats: dict, G: nn.Module) -> list[str]:
@@ -94,15 +97,19 @@ class Health:
         self.recent = (self.recent + [stats])[-(RISING_TICKS + 1):]
         ratio = self.ratio = self.diversity_ratio(G)
         stats["diversity"] = round(ratio, 4)
-        self.best_ratio = max(self.best_ratio, ratio)
+        # The diversity of the last COLLAPSE_WINDOW ticks, by their median (the larger middle
+        # one of two): one tick's dip or spike (healthy runs have both) decides nothing.
+        self.window = (self.window + [ratio])[-COLLAPSE_WINDOW:]
+        typical = sorted(self.window)[len(self.window) // 2]
+        self.best_typical = max(self.best_typical, typical)
+        dropped = typical < COLLAPSE_RATIO and typical < COLLAPSE_DROP * self.best_typical
+        fooled = stats.get("d_fake", -math.inf) >= stats.get("d_real", math.inf)
         if stats["kimg"] < self.warmup_kimg:
             return []
         flags = []
         if self.d_won():
             flags.append("d_won")
-        dropped = ratio < COLLAPSE_RATIO and ratio < COLLAPSE_DROP * self.best_ratio
-        fooled = stats.get("d_fake", -math.inf) >= stats.get("d_real", math.inf)
-        if dropped or (ratio < COLLAPSE_FLOOR and fooled):
+        if dropped or (typical < COLLAPSE_FLOOR and fooled):
             flags.append("mode_collapse")
         return flags
 
@@ -133,7 +140,8 @@ class Health:
     def reset(self) -> None:
         """Forget the history (after a rollback)."""
         self.recent = []
-        self.best_ratio = 0.0
+        self.window = []
+        self.best_typical = 0.0
 
 
 def probe(bank, z_dim: int, num_classes: int) -> tuple[torch.Tensor, torch.Tensor,

@@ -79,6 +79,11 @@ def stop_requests():
             signal.signal(s, h)
 
 
+# A tick ends at every --tick-kimg, or after this many seconds when the model is slower than
+# that (a 2-core CPU training StyleGAN2: 8 img/s, a kimg in two minutes).
+TICK_MAX_SECONDS = 30.0
+
+
 def interval_images(every_kimg: float) -> int:
     """An interval in kimg (ticks, snapshots, metrics) in the whole images the loop counts:
     its events come at the first multiple of it reached."""
@@ -203,19 +208,24 @@ class Loop:
         grids = Cadence(t.grid_minutes * 60, 0.5, clock.start)
         snaps = Cadence(t.snap_minutes * 60, 0.0, clock.start)
         with self.progress_bar(clock) as bar, stop_requests() as stop_requested:
+            def ending() -> bool:
+                return ((target is not None and tr.images_seen >= target)
+                        or (deadline is not None and time.monotonic() >= deadline)
+                        or stop_requested())
+
             def finished() -> bool:                  # decided by all processes together
-                return self.world.any(
-                    (target is not None and tr.images_seen >= target)
-                    or (deadline is not None and time.monotonic() >= deadline)
-                    or stop_requested())
+                return self.world.any(ending())
 
             while True:
                 tick.add(tr.train_step(), tr.images_seen)
-                done = finished()
+                # Decided by all processes together: the end, and a tick ended by time (a
+                # slow model still gets a line and a health check every TICK_MAX_SECONDS).
+                done, long_tick = self.world.any_each(ending(), tick.seconds() >= TICK_MAX_SECONDS)
                 self.update_bar(bar, tick)
                 self.watch.trained(tr.images_seen)
                 snap_by_time = grid_by_time = False
-                if tr.images_seen >= next_tick or tr.images_seen >= next_snap or done:
+                if (tr.images_seen >= next_tick or tr.images_seen >= next_snap or done
+                        or long_tick):
                     entry = tick.close(tr)
                     if not self.end_tick(entry):
                         self.roll_back()           # to last_snap's state, lower learning rates
@@ -407,6 +417,10 @@ class TickStats:
             self.sums[k] = self.sums.get(k, 0) + v
         self.steps += 1
         self.images_seen = images_seen
+
+    def seconds(self) -> float:
+        """Wall time since the tick began."""
+        return time.monotonic() - self.start_time
 
     def rate(self) -> float:
         """Images per second since the tick began."""
