@@ -142,3 +142,17 @@ def test_a_music_video_whose_mux_fills_the_disk_is_exit_1_and_not_left(tmp_path,
         video.write_mp4(out, [np.zeros((4, 8, 8, 3), np.uint8)], fps=4, audio=song)
     assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ffmpeg", "song.wav"]
+
+
+def test_tune_on_a_full_disk_is_one_line_and_leaves_no_database(inputs, disks, capsys):
+    """The study database cannot be made: exit 1 naming it, at once (no retries meant for
+    workers racing to create the tables), and no half-made tune.db; an earlier study's
+    folder beside it is untouched."""
+    pytest.importorskip("optuna")
+    disk = disks.full({"old/tune.db": EARLIER})
+    line = error_line(["tune", inputs["toy"], "--out", disk / "tune", "--model", "dcgan-tiny",
+                       "--trials", "1", "--kimg-per-trial", "0.032", "--metric", "swd"],
+                      capsys, code=1)
+    assert "No space left on device" in line and str(disk / "tune") in line
+    assert not (disk / "tune").exists()                 # no half-made database or folder
+    assert contents(disk)["old/tune.db"] == EARLIER

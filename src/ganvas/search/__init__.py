@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..config import resolve
 from ..config.options import OFF
+from ..durable import removed_on_failure
 from ..errors import GanvasError
 from ..limits import MAX_GENERATED
 from ..training import runs
@@ -67,8 +68,11 @@ def tune(data: str | os.PathLike, out: str | os.PathLike = "tune", model: str | 
     out = Path(out)
     url = storage_url(out, storage)
     if storage is None:                    # the default database lives in the output folder
-        out.mkdir(parents=True, exist_ok=True)
-    db = open_storage(url)                 # a --storage refused before the folder is made
+        with removed_on_failure(out):      # ... which a database that cannot be made leaves
+            out.mkdir(parents=True, exist_ok=True)
+            db = open_storage(url)
+    else:
+        db = open_storage(url)             # a --storage refused before the folder is made
     out.mkdir(parents=True, exist_ok=True)
     name = request["study"]
     opened = open_study(db, name, request["key"], make_pruner(pruner, *request["resource"]))

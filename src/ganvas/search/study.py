@@ -13,7 +13,9 @@ several at once share it; a heartbeat marks the trial of a worker that was kille
 
 from __future__ import annotations
 
+import errno
 import math
+import os
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -75,6 +77,8 @@ def open_storage(url: str, heartbeat: bool = True):
     a one-line error: a server that does not answer, a driver that is not installed."""
     op = optuna()
     kwargs = {"heartbeat_interval": HEARTBEAT_S, "grace_period": GRACE_S} if heartbeat else {}
+    path = sqlite_file(url)
+    new_file = path is not None and not path.exists()
     for attempt in range(OPEN_ATTEMPTS):
         try:
             check_not_foreign(url)
@@ -86,6 +90,12 @@ def open_storage(url: str, heartbeat: bool = True):
                               f"installed ({e.name}; for PostgreSQL: pip install "
                               f"psycopg2-binary)") from None
         except Exception as e:                # noqa: BLE001 (SQLAlchemy's many errors)
+            if "disk is full" in str(e) or "No space left" in str(e):
+                # The machine's fault, no race: no retry, and no half-made database left.
+                if new_file:
+                    path.unlink(missing_ok=True)
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC),
+                              str(path) if path else redacted(url)) from None
             # Workers that start together race to create the tables: the loser retries.
             if attempt + 1 < OPEN_ATTEMPTS:
                 time.sleep(1 + attempt)
@@ -93,6 +103,12 @@ def open_storage(url: str, heartbeat: bool = True):
             first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
             raise GanvasError(f"--storage {redacted(url)}: cannot open the study database "
                               f"({first})") from None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of an SQLite URL (sqlite:///PATH), None for another database."""
+    prefix = "sqlite:///"
+    return Path(url[len(prefix):]) if url.startswith(prefix) and url != prefix else None
 
 
 def check_not_foreign(url: str) -> None:
