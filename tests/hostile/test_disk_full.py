@@ -156,3 +156,32 @@ def test_tune_on_a_full_disk_is_one_line_and_leaves_no_database(inputs, disks, c
     assert "No space left on device" in line and str(disk / "tune") in line
     assert not (disk / "tune").exists()                 # no half-made database or folder
     assert contents(disk)["old/tune.db"] == EARLIER
+
+
+def test_tensorboards_writer_on_a_full_disk_prints_no_traceback(disks):
+    """Its writer thread re-raises a failed write that the foreground raises as the one line;
+    threading's hook must not print it again as a traceback. In a process of its own (pytest
+    takes threads' exceptions over)."""
+    import subprocess
+    import sys
+    pytest.importorskip("tensorboard")
+    disk = disks.full(room=16 << 10)           # room for the event file's start
+    script = f"""
+import time
+from ganvas.report.tensorboard import TensorBoardLog
+tb = TensorBoardLog({str(disk)!r})
+assert tb.enabled
+for kimg in range(400):                        # until the writer has tried and failed
+    try:
+        tb.scalars(kimg, {{"x" * 200 + str(i): 1.0 for i in range(20)}})
+        tb.flush()
+    except OSError:
+        print("failed in the foreground")
+        break
+    time.sleep(0.01)
+time.sleep(0.3)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0 and "failed in the foreground" in done.stdout, done.stderr
+    assert "Traceback" not in done.stderr, done.stderr

@@ -13,6 +13,7 @@ and images under the tag the caller gives (e.g. "samples").
 from __future__ import annotations
 
 import math
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,24 @@ def kimg_step(kimg: float) -> int:
 
 def numeric(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def quiet_writer_thread() -> None:
+    """TensorBoard's writer thread hands a failed write (a full disk) to the foreground, whose
+    next call raises it (one line from the CLI), and then re-raises it in the thread, where
+    threading's hook prints it as a traceback too: drop that second telling (once, for
+    TensorBoard's writer thread and OSError only)."""
+    previous = threading.excepthook
+    if getattr(previous, "quiets_tensorboard", False):
+        return
+
+    def hook(args):
+        if not (type(args.thread).__name__ == "_AsyncWriterThread"
+                and issubclass(args.exc_type, OSError)):
+            previous(args)
+
+    hook.quiets_tensorboard = True
+    threading.excepthook = hook
 
 
 class TensorBoardLog:
@@ -49,6 +68,7 @@ class TensorBoardLog:
         except Exception as e:       # ImportError, or a tensorboard/protobuf mismatch
             self.reason = f"tensorboard is not available ({type(e).__name__}: {e})"
             return
+        quiet_writer_thread()
         # Events after purge's step are hidden; the tick logged at it came before the snapshot
         # training continues from, so it stays.
         self._open = lambda purge: SummaryWriter(
