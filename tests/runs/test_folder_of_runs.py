@@ -35,6 +35,8 @@ def runs(tiny_run, tmp_path):
     ["export", "RUNS", "--out", "OUT/exported"],
     ["eval", "RUNS", "--metrics", "swd"],
     ["report", "RUNS", "--out", "OUT/r.html"],
+    ["train", "--resume", "RUNS", "--kimg", "1"],
+    ["train", "--resume", "RUNS", "--kimg", "1", "--dry-run"],
 ])
 def test_every_verb_names_the_runs_inside(runs, tmp_path, capsys, verb):
     out = tmp_path / "out"

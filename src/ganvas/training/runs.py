@@ -21,7 +21,7 @@ from ..data.dataset import ImageBank, load_archive, resolve_dataset
 from ..device import pick_device
 from ..errors import GanvasError
 from ..runfolder.layout import CONFIG_FILE, new_run_dir
-from ..runfolder.locate import finetune_source, runs_inside
+from ..runfolder.locate import check_not_a_folder_of_runs, finetune_source, runs_inside
 from ..runfolder.lock import RunLock
 from ..runfolder.log import RunLog
 from ..threads import using_threads
@@ -132,11 +132,17 @@ def resume(run_dir: str | Path, kimg: float | None = None, minutes: float | None
     """Continue `run_dir` from its newest complete snapshot, to a new --kimg total or for
     --minutes more (else to the run's original length), on its device or `device`."""
     run_dir = Path(run_dir)
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
+    check_is_a_run(run_dir)
     cfg = resume_config(run_dir, kimg, minutes, device)
     with processes(pick_device(cfg.train.device)) as world:
         return resume_in(world, run_dir, cfg, progress)
+
+
+def check_is_a_run(run_dir: Path) -> None:
+    """A GanvasError unless `run_dir` has a config.json (a folder of runs: naming them)."""
+    check_not_a_folder_of_runs(run_dir)
+    if not (run_dir / CONFIG_FILE).is_file():
+        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
 
 
 def resume_in(world: World, run_dir: Path, cfg: RunConfig, progress: bool,
@@ -170,8 +176,7 @@ def resume_dry_run(run_dir: Path, kimg: float | None, minutes: float | None,
                    device: str | None) -> str:
     """What `train --resume RUN --dry-run` prints: where the run would restart and to what,
     from its files alone (nothing is loaded, built or written)."""
-    if not (run_dir / CONFIG_FILE).is_file():
-        raise GanvasError(f"{run_dir} is not a run directory (no readable config.json)")
+    check_is_a_run(run_dir)
     cfg = resume_config(run_dir, kimg, minutes, device)
     newest = list_snapshots(run_dir)[-1]
     try:
