@@ -132,3 +132,20 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def fail_third_render_chunk(monkeypatch) -> list:
+    """Walks render in chunks of 2 frames and the third chunk raises RuntimeError("boom"): a
+    render that fails half-way. Returns the list of chunk starts (clear it to fail again)."""
+    from ganvas.latent import animate
+    monkeypatch.setattr(animate, "RENDER_CHUNK", 2)
+    original, calls = animate.Walk.frames, []
+
+    def failing(self, start=0, stop=None):
+        calls.append(start)
+        if len(calls) == 3:
+            raise RuntimeError("boom")
+        return original(self, start, stop)
+
+    monkeypatch.setattr(animate.Walk, "frames", failing)
+    return calls

@@ -17,7 +17,7 @@ from ganvas.imaging import to_uint8
 from ganvas.latent import animate, video
 from ganvas.latent.interpolate import interpolate, lerp, schedule, slerp, smoothstep
 from ganvas.latent.keyframes import save_latents
-from tests.helpers import DC, SG2, export_random, run
+from tests.helpers import DC, SG2, export_random, fail_third_render_chunk, run
 
 
 @pytest.fixture(scope="module")
@@ -259,17 +259,7 @@ def test_frames_are_rendered_in_chunks(tiny_run, tmp_path, monkeypatch):
 def test_a_failed_render_leaves_no_file(tiny_run, tmp_path, monkeypatch, ext):
     if ext == "mp4":
         pytest.importorskip("imageio_ffmpeg")
-    monkeypatch.setattr(animate, "RENDER_CHUNK", 2)
-    calls = []
-    original = animate.Walk.frames
-
-    def failing(self, start=0, stop=None):
-        calls.append(start)
-        if len(calls) == 3:
-            raise RuntimeError("boom")
-        return original(self, start, stop)
-
-    monkeypatch.setattr(animate.Walk, "frames", failing)
+    fail_third_render_chunk(monkeypatch)
     with pytest.raises(RuntimeError, match="boom"):
         ganvas.load(tiny_run).interpolate(tmp_path / f"w.{ext}", [1, 2, 3],
                                           frames_per_step=4, progress=False)

@@ -8,10 +8,9 @@ import pytest
 from PIL import Image
 
 import ganvas
-from ganvas.latent import animate
 from ganvas.latent.frames import frame_name
 
-from tests.helpers import DC, export_random, run, usage_error
+from tests.helpers import DC, export_random, fail_third_render_chunk, run, usage_error
 
 
 @pytest.fixture(scope="module")
@@ -62,16 +61,7 @@ def test_frame_names_sort_in_frame_order():
 
 
 def test_a_failed_render_leaves_no_frames(dc, tmp_path, monkeypatch):
-    monkeypatch.setattr(animate, "RENDER_CHUNK", 2)
-    original, calls = animate.Walk.frames, []
-
-    def failing(self, start=0, stop=None):
-        calls.append(start)
-        if len(calls) == 3:
-            raise RuntimeError("boom")
-        return original(self, start, stop)
-
-    monkeypatch.setattr(animate.Walk, "frames", failing)
+    calls = fail_third_render_chunk(monkeypatch)
     (tmp_path / "kept").mkdir()
     for out in (f"{tmp_path / 'new'}/", tmp_path / "kept"):
         calls.clear()
