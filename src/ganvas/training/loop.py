@@ -237,8 +237,8 @@ class Loop:
                             self.log.info(tick_line(entry, self.ticks, clock))
                             lines.done(now)
                         # Decided by all processes together, once a tick.
-                        snap_by_time = self.world.any(snaps.due(now))
-                        grid_by_time = self.world.any(grids.due(now))
+                        snap_by_time, grid_by_time = self.world.any_each(snaps.due(now),
+                                                                         grids.due(now))
                     tick = TickStats(tr.images_seen)
                     next_tick = self.next_multiple(t.tick_kimg)
                 metrics_due = self.metrics.enabled and (tr.images_seen >= next_metrics or done)
@@ -394,12 +394,13 @@ class Loop:
                             refresh=False)
 
     def grid_only(self) -> None:
-        """A sample grid between snapshots (by wall time), named like a snapshot's."""
-        tr = self.trainer
-        G_ema = tr.prepare_ema_for_sampling()
+        """A sample grid between snapshots (by wall time), named like a snapshot's; the main
+        process alone draws it (nothing is measured on the others)."""
         if not self.world.main:
             return
-        grid = self.write_grid(G_ema, snapshots.snapshot_name(tr.images_seen))
+        tr = self.trainer
+        grid = self.write_grid(tr.prepare_ema_for_sampling(),
+                               snapshots.snapshot_name(tr.images_seen))
         self.log.info(f"grid {grid.relative_to(self.run_dir)}")
 
 

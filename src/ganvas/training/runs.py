@@ -91,7 +91,8 @@ def start(plan: Resolved, out: str | Path = "runs", progress: bool = True,
             if previous is not None:
                 again = resume_config(previous, cfg.train.kimg, cfg.train.minutes,
                                       cfg.train.device)
-                return resume_in(world, previous, again, progress, continuing=True)
+                return resume_in(world, previous, again, progress, continuing=True,
+                                 opened=(bank, data_info))
         notes = unused_labels(cfg, data_info)
         if source is not None:
             new_classes = finetune.check_compatible(cfg.model, source.info["model"],
@@ -146,13 +147,17 @@ def check_is_a_run(run_dir: Path) -> None:
 
 
 def resume_in(world: World, run_dir: Path, cfg: RunConfig, progress: bool,
-              continuing: bool = False) -> Path:
+              continuing: bool = False, opened: tuple[ImageBank, dict] | None = None) -> Path:
     """resume()'s work in a process group already started; `continuing`: a start that found
-    its run (the console says so)."""
+    its run (the console says so), `opened`: the run's data that start opened already (its
+    bank and facts; the run's config replays the same data)."""
     with main_lock(world, run_dir), run_threads(world, cfg):
         if world.main:
             remove_stale_temporaries(run_dir)
-        cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        if opened is None:
+            cfg, bank, data_info = world.main_first(lambda: open_data(cfg))
+        else:
+            bank, data_info = opened
         trainer = make_trainer(cfg, bank, world)
         # The main process picks the snapshot and restores it; the others restore what it read.
         folder, state = world.from_main(lambda: restore_newest(trainer, run_dir, data_info,
